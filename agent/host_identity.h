@@ -1,0 +1,13 @@
+#pragma once
+// This machine's identity for events whose records carry no node= name.
+
+#include <string>
+
+namespace scanwatch::agent {
+
+/// /etc/machine-id (trimmed), or empty if unreadable.
+std::string local_machine_id();
+/// The hostname, or empty.
+std::string local_hostname();
+
+}  // namespace scanwatch::agent

@@ -1,0 +1,3 @@
+#include "agent/cli.h"
+
+int main(int argc, char** argv) { return scanwatch::agent::run(argc, argv); }

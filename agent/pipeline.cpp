@@ -1,0 +1,123 @@
+#include "agent/pipeline.h"
+
+#include <sys/resource.h>
+
+#include <chrono>
+
+#include "parsers/json_writer.h"
+
+namespace scanwatch::agent {
+
+Pipeline::Pipeline(PipelineOptions options, AlertSink alerts, EventSink events,
+                   Diagnostics& diagnostics)
+    : diagnostics_(diagnostics),
+      alert_sink_(std::move(alerts)),
+      event_sink_(std::move(events)),
+      normalizer_(options.normalizer, [this](const ProcessEvent& e) { on_event(e); }),
+      feed_([this](auparse_state_t* au) { normalizer_.on_event(au); }),
+      filter_([this](std::string_view records) { feed_.feed(records); },
+              [this](parsers::Malformed reason, std::uint64_t line, std::string_view text) {
+                  diagnostics_.malformed(reason, line, text);
+              }) {
+    for (auto& rule : options.rules) {
+        rules_.push_back(std::make_unique<rules::ThresholdRule>(std::move(rule), options.engine));
+    }
+}
+
+void Pipeline::begin_source(std::string name) {
+    filter_.begin_source();
+    diagnostics_.set_source(std::move(name));
+}
+
+void Pipeline::feed(std::string_view bytes) { filter_.feed(bytes); }
+
+void Pipeline::age() { feed_.age(); }
+
+void Pipeline::finish() {
+    filter_.finish();
+    feed_.flush();
+}
+
+void Pipeline::on_event(const ProcessEvent& event) {
+    if (event.time_ms > last_event_ms_) last_event_ms_ = event.time_ms;
+    if (event_sink_) event_sink_(event);
+    for (auto& rule : rules_) rule->process(event, pending_alerts_);
+    for (const auto& alert : pending_alerts_) alert_sink_(alert);
+    pending_alerts_.clear();
+}
+
+std::string Pipeline::stats_json() const {
+    const auto& f = filter_.counters();
+    const auto& n = normalizer_.counters();
+    std::string out;
+    JsonWriter w(out);
+    w.begin_object();
+    w.field("type", "stats");
+    w.field("bytes", f.bytes);
+    w.field("lines", f.lines);
+    w.field("records", f.records);
+    w.field("records_parsed", f.records_fed);
+    w.field("records_skipped", f.records_skipped);
+    w.field("ignored_lines", f.ignored_lines);
+    w.key("malformed");
+    w.begin_object();
+    w.field("total", f.malformed_total());
+    for (std::size_t i = 0; i < parsers::kMalformedReasons; ++i) {
+        w.field(parsers::malformed_name(static_cast<parsers::Malformed>(i)), f.malformed[i]);
+    }
+    w.end_object();
+    w.field("events", feed_.events());
+    w.field("execs", n.execs);
+    w.field("failed_execs", n.failed_execs);
+    w.field("execveat", n.execveat);
+    w.field("execve_without_syscall", n.execve_without_syscall);
+    w.field("syscall_without_execve", n.syscall_without_execve);
+    w.field("args_missing", n.args_missing);
+    w.field("bad_fields", n.bad_fields);
+    w.field("processes", static_cast<std::uint64_t>(normalizer_.processes().size()));
+    w.field("processes_evicted", normalizer_.processes().evictions());
+    std::uint64_t matched = 0;
+    std::uint64_t alerts = 0;
+    std::uint64_t held_back = 0;
+    std::uint64_t groups = 0;
+    w.key("rules");
+    w.begin_array();
+    for (const auto& rule : rules_) {
+        const auto& c = rule->counters();
+        matched += c.matched;
+        alerts += c.alerts;
+        held_back += c.held_back;
+        groups += c.groups;
+        w.begin_object();
+        w.field("rule_id", rule->definition().rule_id);
+        w.field("name", rule->definition().name);
+        w.field("matched", c.matched);
+        w.field("missing_group_field", c.missing_group_field);
+        w.field("late", c.late);
+        w.field("spent", c.spent);
+        w.field("alerts", c.alerts);
+        w.field("held_back", c.held_back);
+        w.field("groups", c.groups);
+        w.field("groups_evicted", c.groups_evicted);
+        w.end_object();
+    }
+    w.end_array();
+    w.field("matched", matched);
+    w.field("groups", groups);
+    w.field("alerts", alerts);
+    w.field("held_back", held_back);
+    if (last_event_ms_ > 0) {
+        const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+        w.field("last_event_time", format_timestamp(last_event_ms_));
+        w.field("lag_ms", static_cast<std::int64_t>(now_ms - last_event_ms_));
+    }
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    w.field("max_rss_kb", static_cast<std::int64_t>(usage.ru_maxrss));
+    w.end_object();
+    return out;
+}
+
+}  // namespace scanwatch::agent

@@ -1,0 +1,62 @@
+#pragma once
+// The one-direction data path shared by every mode:
+// bytes -> RecordFilter -> AuparseFeed -> ExecveNormalizer -> ThresholdRule(s) -> alert sink.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/diagnostics.h"
+#include "parsers/auparse_feed.h"
+#include "parsers/execve_normalizer.h"
+#include "parsers/record_filter.h"
+#include "rules/threshold_rule.h"
+
+namespace scanwatch::agent {
+
+/// What a pipeline is built from.
+struct PipelineOptions {
+    parsers::NormalizerOptions normalizer;
+    rules::EngineOptions engine;
+    std::vector<std::shared_ptr<const rules::RuleDefinition>> rules;
+};
+
+/// Synchronous, single-threaded. Sinks are called from inside feed/finish/age.
+class Pipeline {
+public:
+    using AlertSink = std::function<void(const rules::Alert& alert)>;
+    using EventSink = std::function<void(const ProcessEvent& event)>;
+
+    /// `events` may be empty (no event export). `diagnostics` must outlive the pipeline.
+    Pipeline(PipelineOptions options, AlertSink alerts, EventSink events, Diagnostics& diagnostics);
+
+    /// Starts a new input named `name` (a file, "-"): line numbers restart.
+    void begin_source(std::string name);
+    /// Feeds raw audit text in chunks of any size.
+    void feed(std::string_view bytes);
+    /// Ages events in flight (live modes, every second).
+    void age();
+    /// Ends the input: the last line and every event in flight are processed.
+    void finish();
+
+    /// The stats JSON line (SPEC section 7), no newline.
+    std::string stats_json() const;
+
+private:
+    void on_event(const ProcessEvent& event);
+
+    Diagnostics& diagnostics_;
+    AlertSink alert_sink_;
+    EventSink event_sink_;
+    std::vector<std::unique_ptr<rules::ThresholdRule>> rules_;
+    parsers::ExecveNormalizer normalizer_;
+    parsers::AuparseFeed feed_;
+    parsers::RecordFilter filter_;
+    std::vector<rules::Alert> pending_alerts_;
+    std::int64_t last_event_ms_ = 0;
+};
+
+}  // namespace scanwatch::agent

@@ -1,0 +1,54 @@
+#include "parsers/auparse_feed.h"
+
+#include <new>
+
+namespace scanwatch::parsers {
+
+AuparseFeed::AuparseFeed(EventHandler on_event) : on_event_(std::move(on_event)) {
+    au_ = auparse_init(AUSOURCE_FEED, nullptr);
+    if (au_ == nullptr) throw std::bad_alloc();
+    // Raw mode: interpreted values are the exact decoded bytes, not re-escaped for a terminal.
+    auparse_set_escape_mode(au_, AUPARSE_ESC_RAW);
+    auparse_add_callback(au_, &AuparseFeed::trampoline, this, nullptr);
+}
+
+AuparseFeed::~AuparseFeed() {
+    if (au_ != nullptr) auparse_destroy(au_);
+}
+
+void AuparseFeed::trampoline(auparse_state_t* au, auparse_cb_event_t type, void* self) {
+    auto* feed = static_cast<AuparseFeed*>(self);
+    if (type != AUPARSE_CB_EVENT_READY || feed->pending_) return;
+    ++feed->events_;
+    try {
+        feed->on_event_(au);
+    } catch (...) {
+        feed->pending_ = std::current_exception();  // never unwind through C frames
+    }
+}
+
+void AuparseFeed::rethrow_pending() {
+    if (pending_) {
+        auto e = pending_;
+        pending_ = nullptr;
+        std::rethrow_exception(e);
+    }
+}
+
+void AuparseFeed::feed(std::string_view records) {
+    if (records.empty()) return;
+    auparse_feed(au_, records.data(), records.size());
+    rethrow_pending();
+}
+
+void AuparseFeed::age() {
+    auparse_feed_age_events(au_);
+    rethrow_pending();
+}
+
+void AuparseFeed::flush() {
+    auparse_flush_feed(au_);
+    rethrow_pending();
+}
+
+}  // namespace scanwatch::parsers

@@ -1,0 +1,67 @@
+#include "parsers/ecs_event.h"
+
+#include <ctime>
+
+#include <fmt/format.h>
+
+namespace scanwatch {
+
+std::string ProcessEvent::command_line() const {
+    std::string out;
+    for (const auto& arg : args) {
+        if (!out.empty() || &arg != &args.front()) out += ' ';
+        out += arg;
+    }
+    return out;
+}
+
+std::string ProcessEvent::event_id() const {
+    return fmt::format("{}.{:03}:{}", time_ms / 1000, time_ms % 1000, serial);
+}
+
+void ProcessEvent::clear() {
+    time_ms = 0;
+    serial = 0;
+    host_id.clear();
+    host_name.clear();
+    success = true;
+    syscall.clear();
+    arch.clear();
+    pid = -1;
+    ppid = -1;
+    name.clear();
+    executable.clear();
+    args.clear();
+    args_count = 0;
+    title.clear();
+    working_directory.clear();
+    entity_id.clear();
+    parent_entity_id.clear();
+    parent_executable.clear();
+    for (IdName* who : {&user, &effective_user, &group, &effective_group, &audit_user}) {
+        who->id.clear();
+        who->name.clear();
+    }
+    tags.clear();
+}
+
+std::string_view basename_of(std::string_view path) {
+    const auto slash = path.rfind('/');
+    return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+std::string format_timestamp(std::int64_t time_ms) {
+    std::int64_t secs = time_ms / 1000;
+    std::int64_t millis = time_ms % 1000;
+    if (millis < 0) {
+        millis += 1000;
+        secs -= 1;
+    }
+    const auto t = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                       tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+}
+
+}  // namespace scanwatch

@@ -1,0 +1,61 @@
+#pragma once
+// The ECS process event: what the normalizer produces from one execve/execveat audit event and
+// what rules read. Plain data, no libauparse, so rules/ and its tests depend on this header only.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace scanwatch {
+
+/// A user or group reference: the numeric id as audit logs it, and the name when known
+/// (from ENRICHED fields, or a local lookup in live modes); empty name means unknown.
+struct IdName {
+    std::string id;
+    std::string name;
+};
+
+/// One `event.category: process`, `event.type: start` event. Strings hold exact bytes
+/// (arguments may be any bytes but NUL); JSON output escapes what is not UTF-8.
+struct ProcessEvent {
+    std::int64_t time_ms = 0;  ///< event time from msg=audit(sec.ms:serial), ms since the epoch
+    std::uint64_t serial = 0;  ///< audit serial (event.sequence)
+    std::string host_id;       ///< node= name, or the configured / local machine id
+    std::string host_name;     ///< node= name, or the configured / local hostname
+    bool success = true;       ///< event.outcome success / failure
+    std::string syscall;       ///< "execve" or "execveat"
+    std::string arch;          ///< "x86_64", "i386", "aarch64"
+    std::int64_t pid = -1;     ///< -1 when the record lacks it
+    std::int64_t ppid = -1;
+    std::string name;        ///< comm
+    std::string executable;  ///< exe
+    std::vector<std::string> args;
+    std::uint64_t args_count = 0;  ///< argc as logged (may exceed args.size() when records are lost)
+    std::string title;             ///< PROCTITLE, NULs turned into spaces
+    std::string working_directory;
+    std::string entity_id;
+    std::string parent_entity_id;
+    std::string parent_executable;  ///< exe of the parent's exec, when it was in the stream
+    IdName user;            ///< uid
+    IdName effective_user;  ///< euid
+    IdName group;           ///< gid
+    IdName effective_group; ///< egid
+    IdName audit_user;      ///< auid (unset: 4294967295 is kept as is)
+    std::vector<std::string> tags;  ///< audit rule keys
+
+    /// The audit event id "sec.milli:serial" this event came from.
+    std::string event_id() const;
+    /// The arguments joined by single spaces (ECS process.command_line).
+    std::string command_line() const;
+    /// Resets every field, keeping allocated capacity for reuse on the next event.
+    void clear();
+};
+
+/// The basename of a path ("/usr/bin/ping" -> "ping"); the whole string when it has no '/'.
+std::string_view basename_of(std::string_view path);
+
+/// Formats ms since the epoch as RFC 3339 UTC with milliseconds ("2024-05-01T12:00:00.123Z").
+std::string format_timestamp(std::int64_t time_ms);
+
+}  // namespace scanwatch

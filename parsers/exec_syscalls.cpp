@@ -1,0 +1,41 @@
+#include "parsers/exec_syscalls.h"
+
+namespace scanwatch::parsers {
+namespace {
+
+struct ArchExec {
+    std::string_view raw;
+    std::string_view name;
+    std::string_view execve;
+    std::string_view execveat;
+};
+
+// Numbers from the kernel's syscall tables (arch/x86/entry/syscalls, asm-generic/unistd.h).
+constexpr ArchExec kArches[] = {
+    {"c000003e", "x86_64", "59", "322"},
+    {"40000003", "i386", "11", "358"},
+    {"c00000b7", "aarch64", "221", "281"},
+};
+
+}  // namespace
+
+ExecKind classify_exec(std::string_view arch, std::string_view syscall) {
+    if (syscall == "execve") return ExecKind::execve;
+    if (syscall == "execveat") return ExecKind::execveat;
+    for (const auto& a : kArches) {
+        if (arch != a.raw && arch != a.name) continue;
+        if (syscall == a.execve) return ExecKind::execve;
+        if (syscall == a.execveat) return ExecKind::execveat;
+        return ExecKind::not_exec;
+    }
+    return ExecKind::not_exec;
+}
+
+std::string_view arch_name(std::string_view arch) {
+    for (const auto& a : kArches) {
+        if (arch == a.raw || arch == a.name) return a.name;
+    }
+    return {};
+}
+
+}  // namespace scanwatch::parsers

@@ -1,0 +1,18 @@
+#pragma once
+// Which (arch, syscall) pairs are an execve or execveat, from the raw SYSCALL fields.
+
+#include <string_view>
+
+namespace scanwatch::parsers {
+
+/// Classification of a SYSCALL record's arch/syscall pair.
+enum class ExecKind { not_exec, execve, execveat };
+
+/// `arch` and `syscall` as logged: raw (`c000003e`, `59`) or interpreted (`x86_64`, `execve`).
+/// Knows x86_64 (59/322), i386 (11/358) and aarch64 (221/281).
+ExecKind classify_exec(std::string_view arch, std::string_view syscall);
+
+/// The ECS-friendly architecture name for a raw or interpreted arch value; empty if unknown.
+std::string_view arch_name(std::string_view arch);
+
+}  // namespace scanwatch::parsers

@@ -1,0 +1,225 @@
+#include "parsers/execve_normalizer.h"
+
+#include <charconv>
+#include <cstring>
+#include <string_view>
+
+#include <fmt/format.h>
+#include <libaudit.h>
+
+#include "parsers/exec_syscalls.h"
+
+namespace scanwatch::parsers {
+namespace {
+
+// Kernel argv is bounded by ARG_MAX; an index far beyond any real argc is damage, not data.
+constexpr std::size_t kMaxArgs = 1U << 20U;
+
+template <typename Int>
+bool parse_int(std::string_view s, Int& out) {
+    if (s.empty()) return false;
+    const auto res = std::from_chars(s.data(), s.data() + s.size(), out);
+    return res.ec == std::errc() && res.ptr == s.data() + s.size();
+}
+
+std::string_view str(const char* s) { return s == nullptr ? std::string_view{} : s; }
+
+}  // namespace
+
+ExecveNormalizer::ExecveNormalizer(NormalizerOptions options, Sink sink)
+    : options_(std::move(options)), sink_(std::move(sink)), processes_(options_.max_processes) {}
+
+void ExecveNormalizer::read_id(auparse_state_t* au, IdName& who, bool names) {
+    who.id = str(auparse_get_field_str(au));
+    if (names) {
+        const char* name = auparse_interpret_field(au);
+        // auparse says "unknown(N)" when it has no name; leave the name empty then.
+        if (name != nullptr && std::strncmp(name, "unknown(", 8) != 0) who.name = name;
+    }
+}
+
+// Returns whether the SYSCALL record is an exec.
+bool ExecveNormalizer::read_syscall(auparse_state_t* au) {
+    std::string_view arch;
+    std::string_view nr;
+    // ENRICHED records carry names; RAW ones get local names only when asked (live modes).
+    const bool names =
+        auparse_get_record_interpretations(au) != nullptr || options_.lookup_names;
+    if (auparse_first_field(au) <= 0) return false;
+    do {
+        const std::string_view name = str(auparse_get_field_name(au));
+        if (name.empty()) continue;
+        switch (name[0]) {
+            case 'a':
+                if (name == "arch") {
+                    arch = str(auparse_get_field_str(au));
+                    event_.arch = arch_name(arch);
+                } else if (name == "auid") {
+                    read_id(au, event_.audit_user, names);
+                }
+                break;
+            case 's':
+                if (name == "syscall") {
+                    nr = str(auparse_get_field_str(au));
+                } else if (name == "success") {
+                    event_.success = str(auparse_get_field_str(au)) != "no";
+                }
+                break;
+            case 'p':
+                if (name == "pid" && !parse_int(str(auparse_get_field_str(au)), event_.pid)) {
+                    ++counters_.bad_fields;
+                    event_.pid = -1;
+                } else if (name == "ppid" &&
+                           !parse_int(str(auparse_get_field_str(au)), event_.ppid)) {
+                    ++counters_.bad_fields;
+                    event_.ppid = -1;
+                }
+                break;
+            case 'u':
+                if (name == "uid") read_id(au, event_.user, names);
+                break;
+            case 'e':
+                if (name == "euid") {
+                    read_id(au, event_.effective_user, names);
+                } else if (name == "egid") {
+                    read_id(au, event_.effective_group, names);
+                } else if (name == "exe") {
+                    event_.executable = str(auparse_interpret_field(au));
+                }
+                break;
+            case 'g':
+                if (name == "gid") read_id(au, event_.group, names);
+                break;
+            case 'c':
+                if (name == "comm") event_.name = str(auparse_interpret_field(au));
+                break;
+            case 'k':
+                if (name == "key" && str(auparse_get_field_str(au)) != "(null)") {
+                    // Several keys are hex-encoded with 0x01 between them.
+                    std::string_view keys = str(auparse_interpret_field(au));
+                    while (!keys.empty()) {
+                        const std::size_t sep = keys.find('\x01');
+                        if (sep != 0) event_.tags.emplace_back(keys.substr(0, sep));
+                        if (sep == std::string_view::npos) break;
+                        keys.remove_prefix(sep + 1);
+                    }
+                }
+                break;
+            default:
+                break;
+        }
+    } while (auparse_next_field(au) > 0);
+    const ExecKind kind = classify_exec(arch, nr);
+    if (kind == ExecKind::not_exec) return false;
+    event_.syscall = kind == ExecKind::execveat ? "execveat" : "execve";
+    return true;
+}
+
+void ExecveNormalizer::read_execve(auparse_state_t* au) {
+    if (auparse_first_field(au) <= 0) return;
+    do {
+        const std::string_view name = str(auparse_get_field_name(au));
+        if (name.size() < 2 || name[0] != 'a') continue;
+        if (name == "argc") {
+            if (!parse_int(str(auparse_get_field_str(au)), event_.args_count)) ++counters_.bad_fields;
+            continue;
+        }
+        // aN, aN[i] (a chunk of a long argument) or aN_len (its total length, not needed).
+        const std::size_t digits_end = name.find_first_not_of("0123456789", 1);
+        if (digits_end == 1) continue;
+        const std::string_view suffix =
+            digits_end == std::string_view::npos ? std::string_view{} : name.substr(digits_end);
+        if (!suffix.empty() && suffix[0] != '[') continue;
+        std::size_t index = 0;
+        if (!parse_int(name.substr(1, digits_end == std::string_view::npos ? digits_end : digits_end - 1),
+                       index) ||
+            index >= kMaxArgs) {
+            ++counters_.bad_fields;
+            continue;
+        }
+        if (index >= event_.args.size()) event_.args.resize(index + 1);
+        const std::string_view value = str(auparse_interpret_field(au));
+        if (suffix.empty()) {
+            event_.args[index].assign(value);
+        } else {
+            event_.args[index].append(value);
+        }
+    } while (auparse_next_field(au) > 0);
+}
+
+void ExecveNormalizer::on_event(auparse_state_t* au) {
+    if (auparse_first_record(au) <= 0) return;
+    event_.clear();
+    bool have_syscall = false;
+    bool is_exec = false;
+    bool have_execve = false;
+    do {
+        switch (auparse_get_type(au)) {
+            case AUDIT_SYSCALL:
+                have_syscall = true;
+                is_exec = read_syscall(au);
+                if (!is_exec) return;
+                break;
+            case AUDIT_EXECVE:
+                have_execve = true;
+                read_execve(au);
+                break;
+            case AUDIT_CWD:
+                if (auparse_find_field(au, "cwd") != nullptr) {
+                    event_.working_directory = str(auparse_interpret_field(au));
+                }
+                break;
+            case AUDIT_PROCTITLE:
+                if (auparse_find_field(au, "proctitle") != nullptr) {
+                    event_.title = str(auparse_interpret_field(au));
+                }
+                break;
+            default:
+                break;
+        }
+    } while (auparse_next_record(au) > 0);
+    if (!have_execve && !is_exec) return;  // neither an exec SYSCALL nor an EXECVE record
+    if (!have_syscall) {
+        ++counters_.execve_without_syscall;
+        event_.syscall = "execve";
+    } else if (!have_execve) {
+        ++counters_.syscall_without_execve;
+    }
+    if (event_.args_count > event_.args.size()) ++counters_.args_missing;
+
+    const au_event_t* stamp = auparse_get_timestamp(au);
+    if (stamp != nullptr) {
+        event_.time_ms = static_cast<std::int64_t>(stamp->sec) * 1000 + stamp->milli;
+        event_.serial = stamp->serial;
+        event_ref_.clear();
+        fmt::format_to(std::back_inserter(event_ref_), "{}.{:03}:{}",
+                       static_cast<std::int64_t>(stamp->sec), stamp->milli, stamp->serial);
+    }
+    if (stamp != nullptr && stamp->host != nullptr && stamp->host[0] != '\0') {
+        event_.host_id = stamp->host;
+        event_.host_name = stamp->host;
+    } else {
+        event_.host_id = options_.host_id;
+        event_.host_name = options_.host_name;
+    }
+    if (!event_.host_id.empty()) {
+        // Parent first: its instance may start at this very event.
+        if (event_.ppid >= 0) {
+            const auto parent = processes_.current(event_.host_id, event_.ppid, event_ref_);
+            event_.parent_entity_id = parent.entity_id;
+            event_.parent_executable = parent.executable;
+        }
+        if (event_.pid >= 0) {
+            event_.entity_id =
+                event_.success
+                    ? processes_.start(event_.host_id, event_.pid, event_ref_, event_.executable).entity_id
+                    : processes_.current(event_.host_id, event_.pid, event_ref_).entity_id;
+        }
+    }
+    ++counters_.execs;
+    if (!event_.success) ++counters_.failed_execs;
+    if (event_.syscall == "execveat") ++counters_.execveat;
+    sink_(event_);
+}
+
+}  // namespace scanwatch::parsers

@@ -1,0 +1,68 @@
+#pragma once
+// Turns one complete audit event (positioned in an auparse state) into an ECS process event
+// when it is an execve or execveat. Handles, e.g.:
+//   type=SYSCALL msg=audit(1615150974.493:21028): arch=c000003e syscall=59 success=yes exit=0 ...
+//     ppid=10881 pid=8832 auid=1000 uid=1000 ... comm="echo" exe="/usr/bin/echo" key=(null)
+//   type=EXECVE msg=audit(1615150974.493:21028): argc=2 a0="echo" a1_len=16384 a1[0]=4141...
+//   type=CWD msg=audit(1615150974.493:21028): cwd="/home/user"
+//   type=PROCTITLE msg=audit(1615150974.493:21028): proctitle=6563686F...
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <auparse.h>
+
+#include "parsers/ecs_event.h"
+#include "parsers/process_table.h"
+
+namespace scanwatch::parsers {
+
+/// Where host identity and user names come from.
+struct NormalizerOptions {
+    std::string host_id;    ///< used when a record has no node=
+    std::string host_name;  ///< used when a record has no node=
+    /// Look up user and group names on this machine when the log is RAW (live modes only:
+    /// names of another host's ids would be wrong in a replay).
+    bool lookup_names = false;
+    std::size_t max_processes = 65536;  ///< bound of the entity-id table
+};
+
+/// What the normalizer saw; all monotonic.
+struct NormalizerCounters {
+    std::uint64_t execs = 0;                   ///< exec events produced
+    std::uint64_t failed_execs = 0;            ///< of those, success=no
+    std::uint64_t execveat = 0;                ///< of those, execveat
+    std::uint64_t execve_without_syscall = 0;  ///< EXECVE with its SYSCALL missing
+    std::uint64_t syscall_without_execve = 0;  ///< exec SYSCALL with its EXECVE missing
+    std::uint64_t args_missing = 0;            ///< argc said more than the records held
+    std::uint64_t bad_fields = 0;              ///< a numeric field that did not parse
+};
+
+/// Stateful across events (entity ids). Reuses one ProcessEvent; the sink must copy what it keeps.
+class ExecveNormalizer {
+public:
+    using Sink = std::function<void(const ProcessEvent& event)>;
+
+    ExecveNormalizer(NormalizerOptions options, Sink sink);
+
+    /// Handles the event `au` is positioned on; calls the sink once if it is an exec.
+    void on_event(auparse_state_t* au);
+
+    const NormalizerCounters& counters() const { return counters_; }
+    const ProcessTable& processes() const { return processes_; }
+
+private:
+    bool read_syscall(auparse_state_t* au);
+    void read_execve(auparse_state_t* au);
+    void read_id(auparse_state_t* au, IdName& who, bool names);
+
+    NormalizerOptions options_;
+    Sink sink_;
+    ProcessTable processes_;
+    ProcessEvent event_;
+    std::string event_ref_;
+    NormalizerCounters counters_;
+};
+
+}  // namespace scanwatch::parsers

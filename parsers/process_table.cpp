@@ -1,0 +1,71 @@
+#include "parsers/process_table.h"
+
+#include <fmt/format.h>
+#include <xxhash.h>
+
+namespace scanwatch::parsers {
+namespace {
+
+std::string table_key(std::string_view host, std::int64_t pid) {
+    std::string key(host);
+    key += '\0';
+    fmt::format_to(std::back_inserter(key), "{}", pid);
+    return key;
+}
+
+std::string hash_id(std::string_view key, std::string_view event) {
+    std::string material(key);
+    material += '\0';
+    material.append(event);
+    const XXH128_hash_t h = XXH3_128bits(material.data(), material.size());
+    return fmt::format("{:016x}{:016x}", h.high64, h.low64);
+}
+
+}  // namespace
+
+std::string entity_id_for(std::string_view host, std::int64_t pid, std::string_view event) {
+    return hash_id(table_key(host, pid), event);
+}
+
+ProcessTable::ProcessTable(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {
+    map_.reserve(capacity_ < 4096 ? capacity_ : 4096);
+}
+
+ProcessTable::List::iterator ProcessTable::lookup(std::string_view host, std::int64_t pid,
+                                                  bool& found) {
+    key_ = table_key(host, pid);
+    const auto it = map_.find(key_);
+    if (it != map_.end()) {
+        found = true;
+        lru_.splice(lru_.begin(), lru_, it->second);
+        return it->second;
+    }
+    found = false;
+    if (map_.size() >= capacity_) {
+        map_.erase(lru_.back().key);
+        lru_.pop_back();
+        ++evictions_;
+    }
+    lru_.push_front(Entry{key_, {}, {}});
+    map_.emplace(lru_.front().key, lru_.begin());
+    return lru_.begin();
+}
+
+ProcessTable::Instance ProcessTable::current(std::string_view host, std::int64_t pid,
+                                             std::string_view event) {
+    bool found = false;
+    auto it = lookup(host, pid, found);
+    if (!found) it->entity_id = hash_id(it->key, event);
+    return {it->entity_id, it->executable};
+}
+
+ProcessTable::Instance ProcessTable::start(std::string_view host, std::int64_t pid,
+                                           std::string_view event, std::string_view executable) {
+    bool found = false;
+    auto it = lookup(host, pid, found);
+    it->entity_id = hash_id(it->key, event);
+    it->executable.assign(executable);
+    return {it->entity_id, it->executable};
+}
+
+}  // namespace scanwatch::parsers

@@ -1,0 +1,57 @@
+#pragma once
+// Process instances seen in the stream, for ECS entity ids. An instance of a pid starts at its
+// execve, or, for a pid first met as somebody's parent, at the event where it was first met.
+
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace scanwatch::parsers {
+
+/// Bounded map (host, pid) -> current entity id, least recently used entries evicted.
+/// The id is the hex XXH3-128 of "host \0 pid \0 sec.milli:serial" of the starting event, so it
+/// separates pid reuse, needs no clock, and is the same in every mode for the same records.
+class ProcessTable {
+public:
+    explicit ProcessTable(std::size_t capacity = 65536);
+
+    /// What the table knows of a process instance; views live until the next call.
+    struct Instance {
+        std::string_view entity_id;
+        std::string_view executable;  ///< empty unless the instance started at an exec we saw
+    };
+
+    /// The current instance of `pid`, starting one at `event` if none is known.
+    Instance current(std::string_view host, std::int64_t pid, std::string_view event);
+    /// Starts a new instance of `pid` at `event`, a successful exec of `executable`.
+    Instance start(std::string_view host, std::int64_t pid, std::string_view event,
+                   std::string_view executable);
+
+    std::size_t size() const { return map_.size(); }
+    std::uint64_t evictions() const { return evictions_; }
+
+private:
+    struct Entry {
+        std::string key;
+        std::string entity_id;
+        std::string executable;
+    };
+    using List = std::list<Entry>;
+
+    List::iterator lookup(std::string_view host, std::int64_t pid, bool& found);
+
+    std::size_t capacity_;
+    List lru_;  // front: most recently used
+    std::unordered_map<std::string_view, List::iterator> map_;  // views into Entry::key
+    std::string key_;
+    std::uint64_t evictions_ = 0;
+};
+
+/// The entity id a process instance gets: 32 hex digits of XXH3-128 over host, pid and the
+/// starting event reference ("sec.milli:serial"). Exposed for tests and documentation.
+std::string entity_id_for(std::string_view host, std::int64_t pid, std::string_view event);
+
+}  // namespace scanwatch::parsers

@@ -1,0 +1,222 @@
+#include "parsers/record_filter.h"
+
+#include <cstring>
+
+#include "parsers/exec_syscalls.h"
+
+namespace scanwatch::parsers {
+namespace {
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+    return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool all_digits(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s) {
+        if (c < '0' || c > '9') return false;
+    }
+    return true;
+}
+
+// The value of ` name=` up to the next space, or empty.
+std::string_view field_value(std::string_view record, std::string_view name_eq) {
+    std::size_t pos = 0;
+    while ((pos = record.find(name_eq, pos)) != std::string_view::npos) {
+        if (pos > 0 && record[pos - 1] == ' ') {
+            const std::size_t begin = pos + name_eq.size();
+            const std::size_t end = record.find_first_of(" \x1d", begin);
+            return record.substr(begin, end == std::string_view::npos ? end : end - begin);
+        }
+        pos += name_eq.size();
+    }
+    return {};
+}
+
+// Checks `msg=audit(SEC.MS:SERIAL)` right after the type token.
+bool valid_header(std::string_view rest) {
+    constexpr std::string_view kMsg = "msg=audit(";
+    const std::size_t at = rest.find(kMsg);
+    if (at == std::string_view::npos) return false;
+    const std::string_view stamp = rest.substr(at + kMsg.size());
+    const std::size_t close = stamp.find(')');
+    if (close == std::string_view::npos) return false;
+    const std::string_view inner = stamp.substr(0, close);
+    const std::size_t dot = inner.find('.');
+    const std::size_t colon = inner.find(':');
+    if (dot == std::string_view::npos || colon == std::string_view::npos || colon < dot) {
+        return false;
+    }
+    return all_digits(inner.substr(0, dot)) && all_digits(inner.substr(dot + 1, colon - dot - 1)) &&
+           all_digits(inner.substr(colon + 1));
+}
+
+// Where the record starts: at `node=` or `type=` at the line start or after a prefix such as a
+// syslog header or YAML indentation.
+std::size_t record_start(std::string_view line) {
+    if (starts_with(line, "node=") || starts_with(line, "type=")) return 0;
+    for (std::string_view marker : {std::string_view(" node="), std::string_view(" type="),
+                                    std::string_view("\tnode="), std::string_view("\ttype=")}) {
+        const std::size_t at = line.find(marker);
+        if (at != std::string_view::npos) return at + 1;
+    }
+    return std::string_view::npos;
+}
+
+}  // namespace
+
+std::string_view malformed_name(Malformed reason) {
+    switch (reason) {
+        case Malformed::garbage: return "garbage";
+        case Malformed::bad_header: return "bad_header";
+        case Malformed::nul_byte: return "nul_byte";
+        case Malformed::too_long: return "too_long";
+        case Malformed::truncated: return "truncated";
+    }
+    return "unknown";
+}
+
+std::uint64_t FilterCounters::malformed_total() const {
+    std::uint64_t total = 0;
+    for (auto n : malformed) total += n;
+    return total;
+}
+
+RecordFilter::RecordFilter(Sink sink, Reporter reporter, std::size_t max_line)
+    : sink_(std::move(sink)), reporter_(std::move(reporter)), max_line_(max_line) {}
+
+void RecordFilter::feed(std::string_view bytes) {
+    counters_.bytes += bytes.size();
+    while (!bytes.empty()) {
+        const void* nl_ptr = std::memchr(bytes.data(), '\n', bytes.size());
+        if (nl_ptr == nullptr) {
+            if (!discarding_) {
+                if (partial_.size() + bytes.size() > max_line_) {
+                    ++line_no_;
+                    malformed(Malformed::too_long, partial_.empty() ? bytes : partial_);
+                    partial_.clear();
+                    discarding_ = true;
+                } else {
+                    partial_.append(bytes);
+                }
+            }
+            break;
+        }
+        const auto nl = static_cast<std::size_t>(static_cast<const char*>(nl_ptr) - bytes.data());
+        if (discarding_) {
+            discarding_ = false;  // the over-long line was already counted
+        } else if (!partial_.empty()) {
+            if (partial_.size() + nl > max_line_) {
+                ++line_no_;
+                malformed(Malformed::too_long, partial_);
+            } else {
+                partial_.append(bytes.substr(0, nl));
+                handle_line(partial_);
+            }
+            partial_.clear();
+        } else if (nl > max_line_) {
+            ++line_no_;
+            malformed(Malformed::too_long, bytes.substr(0, nl));
+        } else {
+            handle_line(bytes.substr(0, nl));
+        }
+        bytes.remove_prefix(nl + 1);
+    }
+    flush_batch();
+}
+
+void RecordFilter::finish() {
+    if (!partial_.empty()) {
+        // A file may end without a newline; the line is good if it parses as a whole record.
+        std::string last;
+        last.swap(partial_);
+        finishing_ = true;
+        handle_line(last);
+        finishing_ = false;
+    }
+    discarding_ = false;
+    flush_batch();
+}
+
+void RecordFilter::begin_source() {
+    finish();
+    line_no_ = 0;
+}
+
+void RecordFilter::malformed(Malformed reason, std::string_view line) {
+    if (finishing_ && (reason == Malformed::garbage || reason == Malformed::bad_header)) {
+        reason = Malformed::truncated;  // the input stopped in the middle of this line
+    }
+    ++counters_.malformed[static_cast<std::size_t>(reason)];
+    if (reporter_) reporter_(reason, line_no_, line.substr(0, 160));
+}
+
+void RecordFilter::handle_line(std::string_view line) {
+    ++line_no_;
+    ++counters_.lines;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (std::memchr(line.data(), '\0', line.size()) != nullptr) {
+        malformed(Malformed::nul_byte, line);
+        return;
+    }
+    const std::size_t first = line.find_first_not_of(" \t");
+    if (first == std::string_view::npos || line[first] == '#' ||
+        starts_with(line.substr(first), "----") || starts_with(line.substr(first), "time->")) {
+        ++counters_.ignored_lines;
+        return;
+    }
+    const std::size_t start = record_start(line);
+    if (start == std::string_view::npos) {
+        malformed(Malformed::garbage, line);
+        return;
+    }
+    std::string_view record = line.substr(start);
+    std::string_view rest = record;
+    if (starts_with(rest, "node=")) {
+        const std::size_t sp = rest.find(' ');
+        rest = sp == std::string_view::npos ? std::string_view{} : rest.substr(sp + 1);
+    }
+    if (!starts_with(rest, "type=")) {
+        malformed(Malformed::garbage, line);
+        return;
+    }
+    const std::size_t type_end = rest.find(' ');
+    const std::string_view type = rest.substr(5, type_end == std::string_view::npos ? type_end : type_end - 5);
+    if (!valid_header(rest)) {
+        malformed(Malformed::bad_header, line);
+        return;
+    }
+    ++counters_.records;
+
+    bool keep = type == "EXECVE" || type == "EOE" || type == "CWD" || type == "PROCTITLE";
+    if (type == "SYSCALL") {
+        const std::string_view arch = field_value(rest, "arch=");
+        const std::string_view nr = field_value(rest, "syscall=");
+        // Keep what cannot be classified: the normalizer decides with the full record.
+        keep = arch.empty() || nr.empty() || classify_exec(arch, nr) != ExecKind::not_exec ||
+               arch_name(arch).empty();
+    }
+    if (!keep) {
+        ++counters_.records_skipped;
+        return;
+    }
+    ++counters_.records_fed;
+    // Some shippers write the ENRICHED separator as the text "\u001D"; auparse needs the byte.
+    const std::size_t escaped_sep = record.find("\\u001");
+    if (escaped_sep != std::string_view::npos &&
+        (record.substr(escaped_sep, 6) == "\\u001D" || record.substr(escaped_sep, 6) == "\\u001d")) {
+        scratch_.assign(record);
+        scratch_.replace(escaped_sep, 6, 1, '\x1d');
+        record = scratch_;
+    }
+    batch_.append(record);
+    batch_ += '\n';
+}
+
+void RecordFilter::flush_batch() {
+    if (batch_.empty()) return;
+    sink_(batch_);
+    batch_.clear();
+}
+
+}  // namespace scanwatch::parsers

@@ -1,0 +1,82 @@
+#pragma once
+// Splits raw audit text into records and decides, before libauparse spends any work on them,
+// which records can matter for an exec event. Malformed lines are counted by reason and dropped
+// here, so a bad line never reaches auparse and never takes good records down with it.
+//
+// A record it accepts, as auditd writes it (ENRICHED; fields after 0x1d):
+//   type=SYSCALL msg=audit(1615114232.375:15558): arch=c000003e syscall=59 success=yes ... key=(null)^]ARCH=x86_64 ...
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace scanwatch::parsers {
+
+/// Why a line was dropped as malformed.
+enum class Malformed : std::uint8_t {
+    garbage,     ///< no `type=` record found on the line
+    bad_header,  ///< `msg=audit(sec.ms:serial)` missing or not numeric
+    nul_byte,    ///< the line contains a NUL byte
+    too_long,    ///< longer than the line limit (the kernel never writes such a record)
+    truncated,   ///< input ended inside a line that is not a whole record
+};
+inline constexpr std::size_t kMalformedReasons = 5;
+
+/// The stable name of a reason, used in stats and messages.
+std::string_view malformed_name(Malformed reason);
+
+/// Counters of what the filter saw; all monotonic.
+struct FilterCounters {
+    std::uint64_t bytes = 0;
+    std::uint64_t lines = 0;
+    std::uint64_t records = 0;          ///< well-formed records
+    std::uint64_t records_fed = 0;      ///< handed on to auparse
+    std::uint64_t records_skipped = 0;  ///< well-formed, but of a type or syscall that cannot matter
+    std::uint64_t ignored_lines = 0;    ///< blank lines, `#` comments, ausearch `----` / `time->`
+    std::array<std::uint64_t, kMalformedReasons> malformed{};
+
+    std::uint64_t malformed_total() const;
+};
+
+/// Streaming line splitter and record filter. Feed it bytes in chunks of any size; it calls the
+/// sink with batches of accepted records (each ending in '\n'), valid only during the call.
+class RecordFilter {
+public:
+    /// Receives accepted records, newline-terminated, concatenated.
+    using Sink = std::function<void(std::string_view records)>;
+    /// Told about each malformed line: reason, 1-based line number, and the line (possibly cut).
+    using Reporter = std::function<void(Malformed reason, std::uint64_t line, std::string_view text)>;
+
+    /// Lines longer than `max_line` bytes are dropped as too_long; memory use is bounded by it.
+    RecordFilter(Sink sink, Reporter reporter, std::size_t max_line = 64 * 1024);
+
+    /// Consumes `bytes`; complete lines are filtered and passed on before it returns.
+    void feed(std::string_view bytes);
+    /// Ends the input: a final line without newline is accepted if it is a whole record.
+    void finish();
+    /// Starts a new input (next file): line numbers restart; a pending partial line is ended.
+    void begin_source();
+
+    const FilterCounters& counters() const { return counters_; }
+
+private:
+    void handle_line(std::string_view line);
+    void malformed(Malformed reason, std::string_view line);
+    void flush_batch();
+
+    Sink sink_;
+    Reporter reporter_;
+    std::size_t max_line_;
+    std::string partial_;      // an incomplete line carried to the next chunk
+    bool discarding_ = false;  // inside an over-long line: drop up to its newline
+    bool finishing_ = false;   // handling a last line that had no newline
+    std::uint64_t line_no_ = 0;
+    std::string batch_;  // accepted records waiting for the sink
+    std::string scratch_;
+    FilterCounters counters_;
+};
+
+}  // namespace scanwatch::parsers

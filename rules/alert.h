@@ -1,0 +1,56 @@
+#pragma once
+// A threshold alert, shaped like Kibana's, plus the evidence a responder needs at first look.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "rules/rule.h"
+
+namespace scanwatch::rules {
+
+/// One event of the group, by audit event id and time.
+struct EventRef {
+    std::string id;  ///< "sec.milli:serial"
+    std::int64_t time_ms = 0;
+};
+
+/// What the group looked like when it crossed the threshold. Owns its strings.
+struct Evidence {
+    std::string process_name;       ///< comm of the crossing event
+    std::int64_t process_pid = -1;  ///< pid of the crossing event; -1 unknown
+    std::int64_t parent_pid = -1;
+    std::string parent_executable;  ///< empty when the parent's exec was not in the stream
+    std::string user_id;
+    std::string user_name;
+    std::string audit_user_id;
+    std::string audit_user_name;
+    std::string working_directory;
+    EventRef first_event;  ///< earliest event still in the window
+    EventRef last_event;   ///< the crossing event
+    std::vector<std::string> sample_command_lines;  ///< the first few since the group started
+    std::vector<std::string> sample_values;         ///< the first distinct values of the cardinality field
+};
+
+/// An alert. `@timestamp` is the crossing event's time; created is stamped by the output.
+struct Alert {
+    std::shared_ptr<const RuleDefinition> rule;
+    std::string uuid;  ///< deterministic: rule_id, terms and the crossing event
+    std::int64_t time_ms = 0;
+    std::vector<std::pair<std::string, std::string>> terms;  ///< group-by field, value
+    std::uint64_t count = 0;        ///< events of the group in the window
+    std::uint64_t cardinality = 0;  ///< distinct values of the cardinality field in the window
+    std::int64_t from_ms = 0;       ///< time of the earliest event counted
+    std::string host_name;
+    Evidence evidence;
+};
+
+/// The alert as one NDJSON line (no trailing newline). `created_ms` is the wall clock.
+std::string alert_to_json(const Alert& alert, std::int64_t created_ms);
+
+/// A one-sentence explanation of the alert for a person (kibana.alert.reason).
+std::string alert_reason(const Alert& alert);
+
+}  // namespace scanwatch::rules

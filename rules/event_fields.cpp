@@ -1,0 +1,195 @@
+#include "rules/event_fields.h"
+
+#include <array>
+
+#include <fmt/format.h>
+
+namespace scanwatch::rules {
+namespace {
+
+enum Field : int {
+    kEventCategory,
+    kEventType,
+    kEventAction,
+    kEventKind,
+    kEventOutcome,
+    kEventModule,
+    kHostOsType,
+    kHostId,
+    kHostName,
+    kProcessName,
+    kProcessExecutable,
+    kProcessArgs,
+    kProcessArgsCount,
+    kProcessCommandLine,
+    kProcessTitle,
+    kProcessWorkingDirectory,
+    kProcessPid,
+    kProcessEntityId,
+    kProcessParentPid,
+    kProcessParentEntityId,
+    kUserId,
+    kUserName,
+    kUserEffectiveId,
+    kUserEffectiveName,
+    kGroupId,
+    kGroupName,
+    kUserAuditId,
+    kUserAuditName,
+    kTags,
+    kFieldCount
+};
+
+constexpr std::array<std::string_view, kFieldCount> kNames = {
+    "event.category",
+    "event.type",
+    "event.action",
+    "event.kind",
+    "event.outcome",
+    "event.module",
+    "host.os.type",
+    "host.id",
+    "host.name",
+    "process.name",
+    "process.executable",
+    "process.args",
+    "process.args_count",
+    "process.command_line",
+    "process.title",
+    "process.working_directory",
+    "process.pid",
+    "process.entity_id",
+    "process.parent.pid",
+    "process.parent.entity_id",
+    "user.id",
+    "user.name",
+    "user.effective.id",
+    "user.effective.name",
+    "group.id",
+    "group.name",
+    "user.audit.id",
+    "user.audit.name",
+    "tags",
+};
+
+bool is_multicall(std::string_view name) { return name == "busybox" || name == "toybox"; }
+
+bool visit_nonempty(std::string_view v, const std::function<bool(std::string_view)>& visit) {
+    return !v.empty() && visit(v);
+}
+
+}  // namespace
+
+bool parse_name_match(std::string_view text, NameMatch& out) {
+    if (text == "any") {
+        out = NameMatch::any;
+        return true;
+    }
+    if (text == "comm") {
+        out = NameMatch::comm;
+        return true;
+    }
+    return false;
+}
+
+int FieldCatalog::resolve(std::string_view name) {
+    for (int i = 0; i < kFieldCount; ++i) {
+        if (kNames[static_cast<std::size_t>(i)] == name) return i;
+    }
+    for (std::size_t i = 0; i < unknown_.size(); ++i) {
+        if (unknown_[i] == name) return kFieldCount + static_cast<int>(i);
+    }
+    unknown_.emplace_back(name);
+    return kFieldCount + static_cast<int>(unknown_.size() - 1);
+}
+
+bool FieldCatalog::is_known(int id) { return id >= 0 && id < kFieldCount; }
+
+std::string_view FieldCatalog::name_of(int id) {
+    return is_known(id) ? kNames[static_cast<std::size_t>(id)] : std::string_view{};
+}
+
+FieldResolver FieldCatalog::resolver() {
+    return [this](std::string_view name) { return resolve(name); };
+}
+
+bool EventFields::any_value(int field_id,
+                            const std::function<bool(std::string_view)>& visit) const {
+    const ProcessEvent& e = event_;
+    std::string scratch;
+    switch (field_id) {
+        case kProcessName: {
+            if (visit_nonempty(e.name, visit)) return true;
+            // A failed exec ran nothing new: argv[0] and the applet never executed.
+            if (name_match_ == NameMatch::comm || !e.success) return false;
+            const std::string_view exe_base = basename_of(e.executable);
+            if (!exe_base.empty() && exe_base != e.name && visit(exe_base)) return true;
+            const std::string_view argv0 =
+                e.args.empty() ? std::string_view{} : basename_of(e.args.front());
+            if (!argv0.empty() && argv0 != e.name && argv0 != exe_base && visit(argv0)) return true;
+            if ((is_multicall(exe_base) || is_multicall(argv0)) && e.args.size() > 1) {
+                return visit_nonempty(basename_of(e.args[1]), visit);
+            }
+            return false;
+        }
+        case kProcessArgs:
+            for (const auto& arg : e.args) {
+                if (visit(arg)) return true;
+            }
+            return false;
+        case kTags:
+            for (const auto& tag : e.tags) {
+                if (visit(tag)) return true;
+            }
+            return false;
+        default: {
+            const std::string_view v = first_value(field_id, scratch);
+            return visit_nonempty(v, visit);
+        }
+    }
+}
+
+std::string_view EventFields::first_value(int field_id, std::string& scratch) const {
+    const ProcessEvent& e = event_;
+    const auto number = [&scratch](std::int64_t n) -> std::string_view {
+        if (n < 0) return {};
+        scratch = fmt::format("{}", n);
+        return scratch;
+    };
+    switch (field_id) {
+        case kEventCategory: return "process";
+        case kEventType: return "start";
+        case kEventAction: return "executed";
+        case kEventKind: return "event";
+        case kEventOutcome: return e.success ? "success" : "failure";
+        case kEventModule: return "auditd";
+        case kHostOsType: return "linux";
+        case kHostId: return e.host_id;
+        case kHostName: return e.host_name;
+        case kProcessName: return e.name;
+        case kProcessExecutable: return e.executable;
+        case kProcessArgs: return e.args.empty() ? std::string_view{} : e.args.front();
+        case kProcessArgsCount: return number(static_cast<std::int64_t>(e.args_count));
+        case kProcessCommandLine:
+            scratch = e.command_line();
+            return scratch;
+        case kProcessTitle: return e.title;
+        case kProcessWorkingDirectory: return e.working_directory;
+        case kProcessPid: return number(e.pid);
+        case kProcessEntityId: return e.entity_id;
+        case kProcessParentPid: return number(e.ppid);
+        case kProcessParentEntityId: return e.parent_entity_id;
+        case kUserId: return e.user.id;
+        case kUserName: return e.user.name;
+        case kUserEffectiveId: return e.effective_user.id;
+        case kUserEffectiveName: return e.effective_user.name;
+        case kGroupId: return e.group.id;
+        case kGroupName: return e.group.name;
+        case kUserAuditId: return e.audit_user.id;
+        case kUserAuditName: return e.audit_user.name;
+        case kTags: return e.tags.empty() ? std::string_view{} : e.tags.front();
+        default: return {};
+    }
+}
+
+}  // namespace scanwatch::rules

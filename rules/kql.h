@@ -1,0 +1,66 @@
+#pragma once
+// A subset of KQL (Kibana Query Language), enough for Elastic detection rules on process events:
+// field:value, quoted values, field:(value list), field:*, `*` / `?` wildcards in unquoted
+// values, and/or/not with parentheses. Range queries, nested {} queries and bare values without
+// a field are rejected with a parse error.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace scanwatch::rules {
+
+/// A parse error: message plus 1-based line and column in the query text.
+/// Columns count UTF-8 characters (a tab counts as one).
+struct KqlError {
+    std::string message;
+    int line = 1;
+    int column = 1;
+};
+
+/// Maps a field name to a small integer id the accessor understands, or -1 if the field is unknown.
+using FieldResolver = std::function<int(std::string_view field)>;
+
+/// Calls `visit` for each value of field `id` in the current event until it returns true;
+/// returns whether any call returned true. Values are borrowed for the duration of the call.
+class FieldAccessor {
+public:
+    virtual ~FieldAccessor() = default;
+    virtual bool any_value(int field_id,
+                           const std::function<bool(std::string_view)>& visit) const = 0;
+};
+
+/// A compiled query. Immutable and cheap to share; matching allocates nothing.
+/// A default-constructed query is empty: it matches nothing and reads no field.
+class KqlQuery {
+public:
+    /// Parses `text`. Unknown field names (resolver returns -1) are an error naming the field
+    /// and its position. `text` may span several lines. Never throws.
+    static std::variant<KqlQuery, KqlError> parse(std::string_view text,
+                                                  const FieldResolver& resolver);
+    /// True when the event behind `fields` satisfies the query. Values compare as exact,
+    /// case-sensitive bytes; a field with several values matches when any of them does.
+    bool matches(const FieldAccessor& fields) const;
+    /// Every field id the query reads, in first-use order, without duplicates.
+    const std::vector<int>& field_ids() const;
+    /// For an explanation: the canonical text of the parsed query (e.g. `(a:x or a:y) and not
+    /// b:*`). Parsing it again gives a query that matches exactly the same events.
+    std::string to_string() const;
+    /// For field `id`: when the query requires the field to be one of a finite set of literal
+    /// values (the query is a conjunction in which this field appears only as `f:v` / `f:(v1 or v2
+    /// ...)` without wildcards, at the top level of the `and`), returns that set; otherwise an
+    /// empty vector.
+    std::vector<std::string> required_values(int field_id) const;
+
+private:
+    struct Node;  // the AST, defined in kql.cpp
+    std::shared_ptr<const Node> root_;
+    std::vector<int> field_ids_;
+    std::vector<std::string> field_names_;  // parallel to field_ids_: the name first used
+};
+
+}  // namespace scanwatch::rules

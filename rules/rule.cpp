@@ -1,0 +1,232 @@
+#include "rules/rule.h"
+
+#include <charconv>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+namespace scanwatch::rules {
+namespace {
+
+struct Place {
+    int line = 0;
+    int column = 0;
+};
+
+Place place_of(const toml::node& node) {
+    const auto& begin = node.source().begin;
+    return {static_cast<int>(begin.line), static_cast<int>(begin.column)};
+}
+
+// Where line `kql_line`, column `kql_column` of a query string lands in the file, given where
+// the TOML string value starts. A multi-line string drops the newline right after its opening
+// quotes, so its first query line is the next file line.
+Place query_place(std::string_view file_text, Place value, int kql_line, int kql_column) {
+    std::size_t offset = 0;
+    for (int line = 1; line < value.line && offset != std::string_view::npos; ++line) {
+        offset = file_text.find('\n', offset);
+        if (offset != std::string_view::npos) ++offset;
+    }
+    if (offset == std::string_view::npos) return value;
+    const std::string_view at = file_text.substr(offset + static_cast<std::size_t>(value.column - 1));
+    const bool multi = at.rfind("'''", 0) == 0 || at.rfind("\"\"\"", 0) == 0;
+    const int quote_len = multi ? 3 : 1;
+    const bool skips_newline = multi && at.size() > 3 && (at[3] == '\n' || at[3] == '\r');
+    if (skips_newline) return {value.line + kql_line, kql_column};
+    if (kql_line == 1) return {value.line, value.column + quote_len + kql_column - 1};
+    return {value.line + kql_line - 1, kql_column};
+}
+
+class Loader {
+public:
+    Loader(std::string_view text, std::string_view source) : text_(text), source_(source) {}
+
+    RuleResult load();
+
+private:
+    RuleError error(Place at, std::string message) const {
+        return RuleError{std::string(source_), at.line, at.column, std::move(message)};
+    }
+    std::optional<RuleError> read_threshold(const toml::table& rule, Place rule_place,
+                                            RuleDefinition& def, FieldCatalog& catalog) const;
+    static std::vector<Threat> read_threat(const toml::table& rule);
+
+    std::string_view text_;
+    std::string_view source_;
+};
+
+template <typename T>
+std::optional<T> get(const toml::table& t, std::string_view key) {
+    return t[key].value<T>();
+}
+
+std::string get_string(const toml::table& t, std::string_view key, std::string fallback = {}) {
+    auto v = t[key].value<std::string>();
+    return v ? *v : std::move(fallback);
+}
+
+ThreatRef read_ref(const toml::table* t) {
+    if (t == nullptr) return {};
+    return {get_string(*t, "id"), get_string(*t, "name"), get_string(*t, "reference")};
+}
+
+std::vector<Threat> Loader::read_threat(const toml::table& rule) {
+    std::vector<Threat> out;
+    const toml::array* threats = rule["threat"].as_array();
+    if (threats == nullptr) return out;
+    for (const auto& node : *threats) {
+        const toml::table* t = node.as_table();
+        if (t == nullptr) continue;
+        Threat threat;
+        threat.framework = get_string(*t, "framework");
+        threat.tactic = read_ref((*t)["tactic"].as_table());
+        if (const toml::array* techniques = (*t)["technique"].as_array()) {
+            for (const auto& tech : *techniques) threat.techniques.push_back(read_ref(tech.as_table()));
+        }
+        out.push_back(std::move(threat));
+    }
+    return out;
+}
+
+std::optional<RuleError> Loader::read_threshold(const toml::table& rule, Place rule_place,
+                                                RuleDefinition& def,
+                                                FieldCatalog& catalog) const {
+    const toml::table* th = rule["threshold"].as_table();
+    if (th == nullptr) return error(rule_place, "a threshold rule needs a [rule.threshold] table");
+    const Place th_place = place_of(*th);
+    const toml::node* field = th->get("field");
+    if (field != nullptr) {
+        if (auto one = field->value<std::string>()) {
+            if (!one->empty()) def.group_by.push_back(*one);
+        } else if (const toml::array* many = field->as_array()) {
+            for (const auto& f : *many) {
+                auto name = f.value<std::string>();
+                if (!name) return error(place_of(f), "threshold.field entries must be strings");
+                def.group_by.push_back(*name);
+            }
+        } else {
+            return error(place_of(*field), "threshold.field must be a string or an array of strings");
+        }
+    }
+    for (const auto& name : def.group_by) def.group_by_ids.push_back(catalog.resolve(name));
+    const auto value = get<std::int64_t>(*th, "value");
+    if (!value || *value < 1) return error(th_place, "threshold.value must be an integer >= 1");
+    def.threshold_value = static_cast<std::uint64_t>(*value);
+    if (const toml::array* cards = (*th)["cardinality"].as_array()) {
+        if (cards->size() > 1) {
+            return error(place_of(*cards), "only one threshold.cardinality entry is supported");
+        }
+        for (const auto& node : *cards) {
+            const toml::table* c = node.as_table();
+            if (c == nullptr) return error(place_of(node), "threshold.cardinality entries must be tables");
+            Cardinality card;
+            card.field = get_string(*c, "field");
+            const auto cv = get<std::int64_t>(*c, "value");
+            if (card.field.empty() || !cv || *cv < 1) {
+                return error(place_of(*c), "threshold.cardinality needs a field and a value >= 1");
+            }
+            card.value = static_cast<std::uint64_t>(*cv);
+            card.field_id = catalog.resolve(card.field);
+            def.cardinality = std::move(card);
+        }
+    }
+    return std::nullopt;
+}
+
+RuleResult Loader::load() {
+    toml::table doc;
+    try {
+        doc = toml::parse(text_, source_);
+    } catch (const toml::parse_error& e) {
+        return error({static_cast<int>(e.source().begin.line), static_cast<int>(e.source().begin.column)},
+                     std::string(e.description()));
+    }
+    const toml::table* rule = doc["rule"].as_table();
+    if (rule == nullptr) return error({1, 1}, "no [rule] table");
+    const Place rule_place = place_of(*rule);
+
+    auto def = std::make_shared<RuleDefinition>();
+    def->source = std::string(source_);
+    def->rule_id = get_string(*rule, "rule_id");
+    def->name = get_string(*rule, "name");
+    if (def->rule_id.empty()) return error(rule_place, "rule.rule_id is missing");
+    if (def->name.empty()) return error(rule_place, "rule.name is missing");
+    def->type = get_string(*rule, "type");
+    if (def->type != "threshold") {
+        return error(rule_place, fmt::format("rule type \"{}\" is not supported; scanwatch runs threshold rules",
+                                             def->type));
+    }
+    const std::string language = get_string(*rule, "language", "kuery");
+    if (language != "kuery") {
+        return error(rule_place, fmt::format("query language \"{}\" is not supported; use kuery", language));
+    }
+    def->description = get_string(*rule, "description");
+    def->severity = get_string(*rule, "severity", "low");
+    def->risk_score = get<std::int64_t>(*rule, "risk_score").value_or(21);
+    def->version = get<std::int64_t>(*rule, "version").value_or(1);
+    def->from_text = get_string(*rule, "from", "now-6m");
+    def->interval_text = get_string(*rule, "interval", "5m");
+    def->from_ms = parse_duration_ms(def->from_text);
+    def->interval_ms = parse_duration_ms(def->interval_text);
+    if (def->from_ms <= 0) {
+        return error(rule_place, fmt::format("rule.from \"{}\" is not a duration like now-9m", def->from_text));
+    }
+    if (def->interval_ms <= 0) {
+        return error(rule_place, fmt::format("rule.interval \"{}\" is not a duration like 5m", def->interval_text));
+    }
+    const auto max_signals = get<std::int64_t>(*rule, "max_signals").value_or(100);
+    if (max_signals < 1) return error(rule_place, "rule.max_signals must be >= 1");
+    def->max_signals = static_cast<std::uint64_t>(max_signals);
+    if (const toml::array* tags = (*rule)["tags"].as_array()) {
+        for (const auto& t : *tags) {
+            if (auto s = t.value<std::string>()) def->tags.push_back(*s);
+        }
+    }
+    def->threat = read_threat(*rule);
+
+    const toml::node* query = rule->get("query");
+    if (query == nullptr || !query->is_string()) return error(rule_place, "rule.query is missing");
+    def->query_text = *query->value<std::string>();
+    FieldCatalog catalog;
+    auto parsed = KqlQuery::parse(def->query_text, catalog.resolver());
+    if (auto* kql_error = std::get_if<KqlError>(&parsed)) {
+        const Place at = query_place(text_, place_of(*query), kql_error->line, kql_error->column);
+        return error(at, fmt::format("query: {}", kql_error->message));
+    }
+    def->query = std::get<KqlQuery>(std::move(parsed));
+    if (auto threshold_error = read_threshold(*rule, rule_place, *def, catalog)) {
+        return *threshold_error;
+    }
+    def->unknown_fields = catalog.unknown_fields();
+    return std::shared_ptr<const RuleDefinition>(std::move(def));
+}
+
+}  // namespace
+
+std::string RuleError::to_string() const {
+    if (line <= 0) return fmt::format("{}: {}", source, message);
+    return fmt::format("{}:{}:{}: {}", source, line, column, message);
+}
+
+std::int64_t parse_duration_ms(std::string_view text) {
+    if (text.rfind("now-", 0) == 0) text.remove_prefix(4);
+    if (text.size() < 2) return -1;
+    const char unit = text.back();
+    text.remove_suffix(1);
+    std::int64_t n = 0;
+    const auto res = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (res.ec != std::errc() || res.ptr != text.data() + text.size() || n <= 0) return -1;
+    switch (unit) {
+        case 's': return n * 1000;
+        case 'm': return n * 60 * 1000;
+        case 'h': return n * 3600 * 1000;
+        case 'd': return n * 86400 * 1000;
+        default: return -1;
+    }
+}
+
+RuleResult load_rule(std::string_view toml_text, std::string_view source) {
+    return Loader(toml_text, source).load();
+}
+
+}  // namespace scanwatch::rules

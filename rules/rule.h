@@ -1,0 +1,87 @@
+#pragma once
+// A detection rule as Elastic's detection-rules TOML states it, compiled for scanwatch.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "rules/event_fields.h"
+#include "rules/kql.h"
+
+namespace scanwatch::rules {
+
+/// A MITRE ATT&CK reference (tactic, technique or subtechnique).
+struct ThreatRef {
+    std::string id;
+    std::string name;
+    std::string reference;
+};
+
+/// One `[[rule.threat]]` entry.
+struct Threat {
+    std::string framework;
+    ThreatRef tactic;
+    std::vector<ThreatRef> techniques;
+};
+
+/// `[[rule.threshold.cardinality]]`: at least `value` distinct values of `field`.
+struct Cardinality {
+    std::string field;
+    int field_id = -1;
+    std::uint64_t value = 0;
+};
+
+/// A loaded threshold rule. Immutable once loaded; shared by engines and alerts.
+struct RuleDefinition {
+    std::string source;  ///< file it came from, or "built-in"
+    std::string rule_id;
+    std::string name;
+    std::string description;
+    std::string severity;
+    std::string type;  ///< "threshold"
+    std::int64_t risk_score = 0;
+    std::int64_t version = 1;
+    std::string from_text;      ///< as written, e.g. "now-9m"
+    std::string interval_text;  ///< as written, e.g. "5m"
+    std::int64_t from_ms = 0;   ///< look-back of the window
+    std::int64_t interval_ms = 0;
+    std::uint64_t max_signals = 100;
+    std::string query_text;
+    KqlQuery query;
+    std::vector<std::string> group_by;
+    std::vector<int> group_by_ids;
+    std::uint64_t threshold_value = 1;
+    std::optional<Cardinality> cardinality;
+    std::vector<Threat> threat;
+    std::vector<std::string> tags;
+    /// Fields the rule reads that scanwatch events never carry: such a rule cannot fire.
+    std::vector<std::string> unknown_fields;
+};
+
+/// A load failure with its place in the file (1-based; 0 when not tied to a place).
+struct RuleError {
+    std::string source;
+    int line = 0;
+    int column = 0;
+    std::string message;
+
+    /// "FILE:LINE:COLUMN: MESSAGE".
+    std::string to_string() const;
+};
+
+using RuleResult = std::variant<std::shared_ptr<const RuleDefinition>, RuleError>;
+
+/// Loads one rule from detection-rules TOML text; `source` names it in errors.
+RuleResult load_rule(std::string_view toml_text, std::string_view source);
+
+/// Parses a detection-rules duration: "now-9m", "9m", "300s", "1h" -> milliseconds; -1 if bad.
+std::int64_t parse_duration_ms(std::string_view text);
+
+/// The built-in rule's TOML text (rules/builtin/network_scan.toml, compiled in).
+std::string_view builtin_rule_text();
+
+}  // namespace scanwatch::rules

@@ -1,0 +1,234 @@
+#include "rules/threshold_rule.h"
+
+#include <algorithm>
+#include <limits>
+
+#include <fmt/format.h>
+#include <xxhash.h>
+
+namespace scanwatch::rules {
+namespace {
+
+constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::min();
+
+struct SecondCount {
+    std::int64_t second;
+    std::uint64_t count;
+    EventRef first;  // first event counted in that second
+};
+
+struct ValueSeen {
+    std::uint64_t hash;
+    std::int64_t last_ms;
+};
+
+}  // namespace
+
+// A group keeps at most one entry per distinct value still in the window, and it fires and
+// clears when they reach the cardinality: that bounds it by the rule, not by the input.
+struct ThresholdRule::Group {
+    std::string key;
+    std::vector<std::pair<std::string, std::string>> terms;
+    std::int64_t last_ms = kNever;
+    std::int64_t spent_until = kNever;
+    std::list<ValueSeen> values_by_time;  // oldest last-seen first
+    std::unordered_map<std::uint64_t, std::list<ValueSeen>::iterator> values;
+    std::deque<SecondCount> seconds;  // event counts per second of event time, oldest first
+    std::uint64_t events = 0;         // sum of seconds[].count
+    std::vector<std::string> sample_commands;
+    std::vector<std::string> sample_values;
+
+    void reset_counts() {
+        values_by_time.clear();
+        values.clear();
+        seconds.clear();
+        events = 0;
+        sample_commands.clear();
+        sample_values.clear();
+    }
+
+    void expire(std::int64_t cutoff_ms) {
+        while (!values_by_time.empty() && values_by_time.front().last_ms < cutoff_ms) {
+            values.erase(values_by_time.front().hash);
+            values_by_time.pop_front();
+        }
+        // A second counts while any of its milliseconds is inside the window.
+        while (!seconds.empty() && seconds.front().second * 1000 + 999 < cutoff_ms) {
+            events -= seconds.front().count;
+            seconds.pop_front();
+        }
+    }
+
+    void see_value(std::uint64_t hash, std::int64_t time_ms) {
+        auto found = values.find(hash);
+        if (found != values.end()) {
+            if (found->second->last_ms >= time_ms) return;
+            values_by_time.erase(found->second);
+            values.erase(found);
+        }
+        // Keep the list ordered by time; out-of-order events land a few places from the end.
+        auto pos = values_by_time.end();
+        while (pos != values_by_time.begin() && std::prev(pos)->last_ms > time_ms) --pos;
+        values.emplace(hash, values_by_time.insert(pos, ValueSeen{hash, time_ms}));
+    }
+};
+
+ThresholdRule::ThresholdRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
+    : rule_(std::move(rule)), options_(options), watermark_ms_(kNever) {}
+
+ThresholdRule::~ThresholdRule() = default;
+
+ThresholdRule::Group& ThresholdRule::find_group(const std::string& key, std::int64_t now_ms) {
+    auto found = groups_.find(key);
+    if (found != groups_.end()) {
+        lru_.splice(lru_.begin(), lru_, found->second);
+        return *lru_.front();
+    }
+    expire_groups(now_ms);
+    if (groups_.size() >= options_.max_groups && !lru_.empty()) {
+        if (lru_.back()->events > 0) ++counters_.groups_evicted;
+        groups_.erase(lru_.back()->key);
+        lru_.pop_back();
+    }
+    lru_.push_front(std::make_unique<Group>());
+    Group& g = *lru_.front();
+    g.key = key;
+    groups_.emplace(key, lru_.begin());
+    counters_.groups = groups_.size();
+    return g;
+}
+
+// Groups untouched for a whole window hold nothing that can count again: late events for them
+// are rejected by the watermark check before a group is looked up.
+void ThresholdRule::expire_groups(std::int64_t now_ms) {
+    const std::int64_t cutoff = now_ms - rule_->from_ms;
+    while (!lru_.empty() && lru_.back()->last_ms < cutoff) {
+        groups_.erase(lru_.back()->key);
+        lru_.pop_back();
+    }
+    counters_.groups = groups_.size();
+}
+
+void ThresholdRule::add_event(Group& g, const ProcessEvent& event, const EventFields& fields) {
+    const std::int64_t second = event.time_ms >= 0 ? event.time_ms / 1000 : (event.time_ms - 999) / 1000;
+    auto it = std::find_if(g.seconds.rbegin(), g.seconds.rend(),
+                           [second](const SecondCount& s) { return s.second <= second; });
+    if (it != g.seconds.rend() && it->second == second) {
+        ++it->count;
+        if (event.time_ms < it->first.time_ms) it->first = EventRef{event.event_id(), event.time_ms};
+    } else {
+        g.seconds.insert(it.base(), SecondCount{second, 1, EventRef{event.event_id(), event.time_ms}});
+    }
+    ++g.events;
+
+    if (g.sample_commands.size() < options_.sample_commands) {
+        g.sample_commands.push_back(event.command_line());
+    }
+    if (rule_->cardinality) {
+        fields.any_value(rule_->cardinality->field_id, [&](std::string_view v) {
+            const std::uint64_t h = XXH3_64bits(v.data(), v.size());
+            const bool is_new = g.values.find(h) == g.values.end();
+            g.see_value(h, event.time_ms);
+            if (is_new && g.sample_values.size() < options_.sample_values) g.sample_values.emplace_back(v);
+            return false;  // visit every value
+        });
+    }
+    g.last_ms = std::max(g.last_ms, event.time_ms);
+}
+
+bool ThresholdRule::crossed(const Group& g) const {
+    if (g.events < rule_->threshold_value) return false;
+    return !rule_->cardinality || g.values.size() >= rule_->cardinality->value;
+}
+
+Alert ThresholdRule::make_alert(Group& g, const ProcessEvent& event) {
+    Alert a;
+    a.rule = rule_;
+    a.time_ms = event.time_ms;
+    a.terms = g.terms;
+    a.count = g.events;
+    a.cardinality = g.values.size();
+    a.from_ms = g.seconds.empty() ? event.time_ms : g.seconds.front().first.time_ms;
+    a.host_name = event.host_name;
+    Evidence& ev = a.evidence;
+    ev.process_name = event.name;
+    ev.process_pid = event.pid;
+    ev.parent_pid = event.ppid;
+    ev.parent_executable = event.parent_executable;
+    ev.user_id = event.user.id;
+    ev.user_name = event.user.name;
+    ev.audit_user_id = event.audit_user.id;
+    ev.audit_user_name = event.audit_user.name;
+    ev.working_directory = event.working_directory;
+    ev.first_event = g.seconds.empty() ? EventRef{event.event_id(), event.time_ms} : g.seconds.front().first;
+    ev.last_event = EventRef{event.event_id(), event.time_ms};
+    ev.sample_command_lines = std::move(g.sample_commands);
+    ev.sample_values = std::move(g.sample_values);
+    std::string material = rule_->rule_id;
+    for (const auto& [field, value] : a.terms) {
+        material += '\0';
+        material += value;
+    }
+    material += '\0';
+    material += ev.last_event.id;
+    const XXH128_hash_t h = XXH3_128bits(material.data(), material.size());
+    a.uuid = fmt::format("{:016x}{:016x}", h.high64, h.low64);
+    return a;
+}
+
+bool ThresholdRule::process(const ProcessEvent& event, std::vector<Alert>& alerts) {
+    const EventFields fields(event, options_.name_match);
+    if (!rule_->query.matches(fields)) return false;
+    ++counters_.matched;
+
+    key_.clear();
+    for (std::size_t i = 0; i < rule_->group_by_ids.size(); ++i) {
+        const std::string_view v = fields.first_value(rule_->group_by_ids[i], scratch_);
+        if (v.empty()) {
+            ++counters_.missing_group_field;
+            return false;
+        }
+        key_.append(v);
+        key_ += '\0';
+    }
+    if (watermark_ms_ != kNever && event.time_ms < watermark_ms_ - rule_->from_ms) {
+        ++counters_.late;
+        return false;
+    }
+    watermark_ms_ = std::max(watermark_ms_, event.time_ms);
+
+    Group& g = find_group(key_, watermark_ms_);
+    if (g.terms.empty()) {
+        for (std::size_t i = 0; i < rule_->group_by_ids.size(); ++i) {
+            g.terms.emplace_back(rule_->group_by[i],
+                                 std::string(fields.first_value(rule_->group_by_ids[i], scratch_)));
+        }
+    }
+    if (event.time_ms <= g.spent_until) {
+        ++counters_.spent;
+        return false;
+    }
+    g.expire(std::max(g.last_ms, event.time_ms) - rule_->from_ms);
+    add_event(g, event, fields);
+    if (!crossed(g)) return false;
+
+    // Events up to this one are spent whether or not max_signals lets the alert out.
+    const std::int64_t bucket = event.time_ms / rule_->interval_ms;
+    if (bucket > signal_bucket_) {
+        signal_bucket_ = bucket;
+        signals_in_bucket_ = 0;
+    }
+    Alert alert = make_alert(g, event);
+    g.spent_until = event.time_ms;
+    g.reset_counts();
+    if (signals_in_bucket_ >= rule_->max_signals) {
+        ++counters_.held_back;
+        return false;
+    }
+    ++signals_in_bucket_;
+    ++counters_.alerts;
+    alerts.push_back(std::move(alert));
+    return true;
+}
+
+}  // namespace scanwatch::rules

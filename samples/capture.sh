@@ -1,0 +1,437 @@
+#!/usr/bin/env bash
+# capture.sh - capture REAL Linux audit logs (written by the real auditd of
+# this machine) for the scanwatch sample scenarios.
+#
+# Usage:  sudo samples/capture.sh [OUTDIR]
+#         OUTDIR defaults to the directory holding this script (samples/).
+#
+# Needs: root, a kernel whose audit subsystem accepts `auditctl -s`, no other
+# audit daemon registered with the kernel, Debian-ish userland (missing tools
+# are installed with apt-get).
+#
+# What it does, per scenario:
+#   1. writes a private auditd.conf into a fresh mktemp -d directory and starts
+#      `auditd -n -s nochange -c DIR` (log_file inside DIR; /etc/audit untouched)
+#   2. adds execve/execveat rules filtered on a dedicated login uid (auid 4242)
+#      and key "scanwatch-sample"
+#   3. runs the scenario in ONE subshell that first writes 4242 to
+#      /proc/self/loginuid, so only the scenario's processes match the rules;
+#      the subshell is the parent process of every tool execution
+#   4. deletes exactly the rules it added, lets auditd flush for a second,
+#      stops auditd with SIGTERM, waits for it and copies the log unmodified.
+# A trap restores everything (rules, auditd, enabled flag, backlog limit,
+# temp dirs) however the script ends.
+
+set -euo pipefail
+umask 022
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export LC_ALL=C
+
+SCAN_AUID=${SCAN_AUID:-4242}
+KEY=scanwatch-sample
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+OUTDIR=${1:-$SCRIPT_DIR}
+
+die()  { echo "capture.sh: ERROR: $*" >&2; exit 1; }
+note() { echo "capture.sh: $*" >&2; }
+
+# --------------------------------------------------------------- preconditions
+[[ ${EUID} -eq 0 ]] || die "must be run as root (try: sudo $0 ${1:-})"
+
+need_pkgs=()
+command -v auditctl >/dev/null 2>&1 || need_pkgs+=(auditd)
+command -v auditd   >/dev/null 2>&1 || need_pkgs+=(auditd)
+command -v ping     >/dev/null 2>&1 || need_pkgs+=(iputils-ping)
+[[ -x /bin/nc.openbsd ]]            || need_pkgs+=(netcat-openbsd)
+command -v ncat     >/dev/null 2>&1 || need_pkgs+=(ncat)
+command -v socat    >/dev/null 2>&1 || need_pkgs+=(socat)
+[[ -x /bin/busybox ]]               || need_pkgs+=(busybox)
+[[ -x /usr/bin/python3 ]]           || need_pkgs+=(python3)
+command -v xargs    >/dev/null 2>&1 || need_pkgs+=(findutils)
+if ((${#need_pkgs[@]})); then
+    note "installing missing packages: ${need_pkgs[*]}"
+    apt-get install -y --no-install-recommends "${need_pkgs[@]}" \
+        || die "apt-get install ${need_pkgs[*]} failed"
+fi
+command -v nc >/dev/null 2>&1 || die "no 'nc' in PATH (expected /usr/bin/nc -> /etc/alternatives/nc -> /bin/nc.openbsd)"
+[[ $(readlink -f "$(command -v nc)") == */nc.openbsd ]] \
+    || note "warning: nc resolves to $(readlink -f "$(command -v nc)"), not nc.openbsd"
+
+status=$(auditctl -s 2>&1) || die "the kernel refuses audit requests ('auditctl -s' failed: ${status})"
+kstat() { local s; s=$(auditctl -s) || return 1; awk -v k="$1" '$1 == k && !done { print $2; done = 1 }' <<<"$s"; }
+PREV_ENABLED=$(kstat enabled)
+PREV_BACKLOG=$(kstat backlog_limit)
+[[ -n $PREV_ENABLED ]] || die "cannot parse 'auditctl -s' output"
+[[ $PREV_ENABLED != 2 ]] || die "audit configuration is locked (enabled=2); cannot add rules"
+other=$(kstat pid)
+[[ -z $other || $other == 0 ]] || die "another audit daemon (pid $other) is registered with the kernel; stop it first"
+pgrep -x auditd >/dev/null && die "an auditd process is already running; stop it first"
+
+mkdir -p "$OUTDIR"
+OUTDIR=$(cd "$OUTDIR" && pwd)
+
+# -------------------------------------------------------------- state + cleanup
+TMPDIRS=()
+RULES=()            # rule specs we added (each an array joined by \x1f)
+AUDITD_PID=""
+SCEN_PID=""
+CHANGED_ENABLED=0
+CHANGED_BACKLOG=0
+
+# mktempdir VAR: create a temp dir, remember it for cleanup, store its path in VAR
+# (not via $(...): the bookkeeping must happen in this shell, not a subshell)
+mktempdir() { local _d; _d=$(mktemp -d /tmp/scanwatch-capture.XXXXXX); TMPDIRS+=("$_d"); printf -v "$1" '%s' "$_d"; }
+
+delete_rules() {
+    local r spec
+    for r in "${RULES[@]+"${RULES[@]}"}"; do
+        IFS=$'\x1f' read -r -a spec <<<"$r"
+        auditctl -d "${spec[@]}" >/dev/null 2>&1 || note "warning: could not delete rule: ${spec[*]}"
+    done
+    RULES=()
+}
+
+stop_auditd() {
+    [[ -n $AUDITD_PID ]] || return 0
+    if kill -0 "$AUDITD_PID" 2>/dev/null; then
+        kill -TERM "$AUDITD_PID" 2>/dev/null || true
+    fi
+    wait "$AUDITD_PID" 2>/dev/null || true
+    AUDITD_PID=""
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM HUP
+    if [[ -n $SCEN_PID ]]; then                # interrupted mid-scenario: freeze the
+        local kids                             # scenario shell (no new forks), end its
+        kill -STOP "$SCEN_PID" 2>/dev/null || true   # current children by pid, then it
+        kids=$(pgrep -P "$SCEN_PID" || true)
+        [[ -z $kids ]] || kill -TERM $kids 2>/dev/null || true
+        kill -TERM "$SCEN_PID" 2>/dev/null || true
+        kill -CONT "$SCEN_PID" 2>/dev/null || true
+        wait "$SCEN_PID" 2>/dev/null || true
+    fi
+    delete_rules
+    stop_auditd
+    if ((CHANGED_ENABLED)); then auditctl -e "$PREV_ENABLED" >/dev/null 2>&1 || note "warning: could not restore enabled=$PREV_ENABLED"; fi
+    if ((CHANGED_BACKLOG)); then auditctl -b "$PREV_BACKLOG" >/dev/null 2>&1 || note "warning: could not restore backlog_limit=$PREV_BACKLOG"; fi
+    local d
+    for d in "${TMPDIRS[@]+"${TMPDIRS[@]}"}"; do rm -rf -- "$d"; done
+    ((rc == 0)) || note "aborted (exit $rc); rules, auditd and temp dirs cleaned up"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# Kernel settings for the whole run (restored by the trap).
+if [[ $PREV_ENABLED != 1 ]]; then auditctl -e 1 >/dev/null; CHANGED_ENABLED=1; fi
+if [[ $PREV_BACKLOG =~ ^[0-9]+$ ]] && ((PREV_BACKLOG < 8192)); then
+    auditctl -b 8192 >/dev/null; CHANGED_BACKLOG=1    # bursts (xargs -P 8) must not overflow 64
+fi
+
+mktempdir WORK                        # scratch: fifo, no-exec file, tool output
+mkfifo "$WORK/tick"
+
+# ------------------------------------------------------------------ auditd
+# start_auditd FORMAT NODE_NAME  -> sets AUDITD_PID, AUDIT_DIR
+start_auditd() {
+    local fmt=$1 node=${2:-} d i
+    mktempdir d
+    mkdir "$d/plugins.d"
+    {
+        echo "local_events = yes"
+        echo "write_logs = yes"
+        echo "log_file = $d/audit.log"
+        echo "log_group = root"
+        echo "log_format = $fmt"
+        echo "flush = INCREMENTAL_ASYNC"
+        echo "freq = 20"
+        echo "priority_boost = 4"
+        echo "max_log_file = 8"
+        echo "num_logs = 5"
+        echo "max_log_file_action = ROTATE"
+        if [[ -n $node ]]; then
+            echo "name_format = USER"
+            echo "name = $node"
+        else
+            echo "name_format = NONE"
+        fi
+        echo "verify_email = no"
+        echo "action_mail_acct = root"
+        echo "space_left = 2"
+        echo "space_left_action = IGNORE"
+        echo "admin_space_left = 1"
+        echo "admin_space_left_action = IGNORE"
+        echo "disk_full_action = IGNORE"
+        echo "disk_error_action = IGNORE"
+        echo "use_libwrap = no"
+        echo "tcp_client_max_idle = 0"
+        echo "distribute_network = no"
+        echo "q_depth = 4000"
+        echo "overflow_action = SYSLOG"
+        echo "max_restarts = 10"
+        echo "plugin_dir = $d/plugins.d"
+        echo "end_of_event_timeout = 2"
+    } >"$d/auditd.conf"
+    chmod 0640 "$d/auditd.conf"
+    auditd -n -s nochange -c "$d" </dev/null >"$d/auditd.out" 2>&1 &
+    AUDITD_PID=$!
+    AUDIT_DIR=$d
+    for ((i = 0; i < 100; i++)); do
+        if [[ $(kstat pid) == "$AUDITD_PID" ]] && grep -q 'type=DAEMON_START' "$d/audit.log" 2>/dev/null; then
+            return 0
+        fi
+        kill -0 "$AUDITD_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$d/auditd.out" >&2 || true
+    die "auditd did not start/register (see messages above)"
+}
+
+add_rules() {
+    local -a r
+    local arch
+    for arch in b64 b32; do
+        r=("exit,always" -F "arch=$arch" -S execve -S execveat -F "auid=$SCAN_AUID" -k "$KEY")
+        if auditctl -a "${r[@]}" >/dev/null 2>&1; then
+            RULES+=("$(IFS=$'\x1f'; echo "${r[*]}")")
+        elif [[ $arch == b64 ]]; then
+            die "kernel refused: auditctl -a ${r[*]}"
+        else
+            [[ -n ${B32_WARNED:-} ]] || note "note: arch=b32 execve rule not accepted by this kernel; b64 only"
+            B32_WARNED=1
+        fi
+    done
+}
+
+# finish_capture -> flush, stop auditd (log stays in $AUDIT_DIR)
+finish_capture() {
+    delete_rules
+    sleep 1                               # let auditd write everything out
+    stop_auditd
+}
+
+# run_scenario NAME FUNC [ARGS...]  runs FUNC in one subshell with loginuid=SCAN_AUID
+run_scenario() {
+    local name=$1; shift
+    note "scenario $name: $*"
+    # Started in the background and waited for, so that a signal to this script
+    # runs the cleanup trap at once (the trap also stops the scenario).
+    (
+        trap - EXIT INT TERM HUP
+        set +e
+        echo "$SCAN_AUID" >/proc/self/loginuid || { echo "cannot set loginuid" >&2; exit 97; }
+        # A neutral working directory: it is recorded in every CWD record.
+        cd / || exit 96
+        "$@"
+        exit 0
+    ) </dev/null >>"$WORK/$name.out" 2>&1 &
+    SCEN_PID=$!
+    local rc=0
+    wait "$SCEN_PID" || rc=$?
+    SCEN_PID=""
+    ((rc == 0)) || die "scenario $name failed (rc=$rc); output: $(tail -n 5 "$WORK/$name.out")"
+}
+
+# capture FILE FORMAT NODE FUNC [ARGS...]   one auditd run -> one file
+capture() {
+    local file=$1 fmt=$2 node=$3; shift 3
+    local lost0 lost1
+    lost0=$(kstat lost)
+    start_auditd "$fmt" "$node"
+    add_rules
+    run_scenario "$file" "$@"
+    finish_capture
+    lost1=$(kstat lost)
+    [[ $lost0 == "$lost1" ]] || note "WARNING: kernel 'lost' counter went $lost0 -> $lost1 during $file"
+    install -m 0644 "$AUDIT_DIR/audit.log" "$OUTDIR/$file"
+    PRODUCED+=("$OUTDIR/$file")
+}
+
+# ----------------------------------------------------------------- scenarios
+# Everything below runs inside the loginuid-4242 subshell. Only external
+# programs named in the scenario are executed (loops use bash arithmetic,
+# no $(...) that would exec).
+
+sc_ping_sweep() {           # 1, 10, 11
+    local i
+    for ((i = 1; i <= 120; i++)); do ping -c 1 -W 1 "127.0.0.$i"; done
+}
+sc_nc_scan() {              # 2, 10
+    local p
+    for ((p = 20; p <= 139; p++)); do nc -z -w 1 127.0.0.1 "$p"; done
+}
+sc_ncat_scan() {            # 3
+    local p
+    for ((p = 20; p <= 139; p++)); do ncat -z -w 1 127.0.0.1 "$p"; done
+}
+sc_socat_scan() {           # 4
+    local p
+    for ((p = 20; p <= 139; p++)); do socat -T 1 /dev/null "TCP:127.0.0.1:$p,connect-timeout=1"; done
+}
+sc_ping_distinct() {        # 5: "ping" "-c" "1" + (N-3) targets = N distinct argv values
+    local n=$1 i
+    for ((i = 1; i <= n - 3; i++)); do ping -c 1 "127.0.0.$i"; done
+}
+sc_ping_same_target() {     # 6
+    local i
+    for ((i = 1; i <= 200; i++)); do ping -c 1 -W 1 127.0.0.1; done
+}
+sc_busybox_ping() {         # 7a
+    local i
+    for ((i = 1; i <= 120; i++)); do busybox ping -c 1 -W 1 "127.0.0.$i"; done
+}
+sc_busybox_symlink_ping() { # 7b: $1 = dir holding ping -> /bin/busybox
+    local i
+    for ((i = 1; i <= 120; i++)); do "$1/ping" -c 1 -W 1 "127.0.0.$i"; done
+}
+sc_xargs_parallel_ping() {  # 8
+    seq 1 150 | xargs -P 8 -I{} ping -c 1 -W 1 127.0.0.{}
+}
+sc_noise() {                # 9: $1 = a file without any execute bit
+    local noexec=$1 i long
+    ls -l /etc/hostname /etc/os-release
+    cat /etc/hostname
+    grep -c root /etc/passwd
+    date -u
+    id
+    uname -a
+    for ((i = 1; i <= 5; i++)); do ping -c 1 -W 1 127.0.0.1; done
+    /nonexistent/ping -c 1 127.0.0.1                 # execve fails: ENOENT
+    "$noexec"                                         # execve fails: EACCES
+    python3 -c 'import os; fd=os.open("/usr/bin/true", os.O_RDONLY); os.execve(fd, ["true"], {})'  # execveat(fd,"",..,AT_EMPTY_PATH)
+    grep -c "hello world" /etc/hostname               # argument with a space
+    /usr/bin/echo "héllo wörld ✓ 日本語"              # UTF-8 argument
+    /usr/bin/echo "bad"$'\xff\xfe'"bytes"             # invalid UTF-8 argument
+    printf -v long '%10000s' ''; long=${long// /A}
+    /usr/bin/echo "$long"                             # 10000-byte argument -> a1_len / a1[0..]
+    /usr/bin/echo noise-argument-value-{001..300}     # 301 argv elements
+}
+sc_rotated_sweep() {        # 12: $1 = auditd pid, $2 = auditd log dir
+    local pid=$1 dir=$2 i w
+    for ((i = 1; i <= 150; i++)); do
+        ping -c 1 -W 1 "127.0.0.$i"
+        if ((i == 50 || i == 100)); then
+            kill -USR1 "$pid"                         # auditd rotates now
+            for ((w = 0; w < 100; w++)); do           # wait (no exec) until it did
+                if ((i == 50)); then [[ -e $dir/audit.log.1 ]] && break
+                else [[ -e $dir/audit.log.2 ]] && break; fi
+                read -r -t 0.05 <>"$WORK/tick" || true
+            done
+        fi
+    done
+}
+
+# ----------------------------------------------------------------- main
+PRODUCED=()
+
+capture ping_sweep.enriched.log          ENRICHED "" sc_ping_sweep
+capture nc_scan.enriched.log             ENRICHED "" sc_nc_scan
+capture ncat_scan.enriched.log           ENRICHED "" sc_ncat_scan
+capture socat_scan.enriched.log          ENRICHED "" sc_socat_scan
+capture ping_99_distinct.enriched.log    ENRICHED "" sc_ping_distinct 99
+capture ping_100_distinct.enriched.log   ENRICHED "" sc_ping_distinct 100
+capture ping_same_target.enriched.log    ENRICHED "" sc_ping_same_target
+capture busybox_ping.enriched.log        ENRICHED "" sc_busybox_ping
+
+mktempdir LINKDIR
+ln -s /bin/busybox "$LINKDIR/ping"
+capture busybox_symlink_ping.enriched.log ENRICHED "" sc_busybox_symlink_ping "$LINKDIR"
+
+capture xargs_parallel_ping.enriched.log ENRICHED "" sc_xargs_parallel_ping
+
+printf '#!/bin/sh\necho should never run\n' >"$WORK/not-executable"
+chmod 0644 "$WORK/not-executable"
+capture noise.enriched.log               ENRICHED "" sc_noise "$WORK/not-executable"
+
+capture ping_sweep.raw.log               RAW      "" sc_ping_sweep
+capture nc_scan.raw.log                  RAW      "" sc_nc_scan
+
+# 11: two "hosts" (auditd name_format=user), concatenated a then b
+start_auditd ENRICHED scanhost-a; add_rules; run_scenario multihost-a sc_ping_sweep; finish_capture
+HOST_A_LOG=$AUDIT_DIR/audit.log
+start_auditd ENRICHED scanhost-b; add_rules; run_scenario multihost-b sc_ping_sweep; finish_capture
+HOST_B_LOG=$AUDIT_DIR/audit.log
+cat "$HOST_A_LOG" "$HOST_B_LOG" >"$OUTDIR/multihost.node.log"
+chmod 0644 "$OUTDIR/multihost.node.log"
+PRODUCED+=("$OUTDIR/multihost.node.log")
+
+# 12: one sweep, auditd rotates twice (SIGUSR1) while it runs
+start_auditd ENRICHED ""
+add_rules
+run_scenario rotated sc_rotated_sweep "$AUDITD_PID" "$AUDIT_DIR"
+finish_capture
+for f in audit.log.2 audit.log.1 audit.log; do
+    [[ -f $AUDIT_DIR/$f ]] || die "rotation did not produce $f"
+    grep -q 'type=SYSCALL .* syscall=59 ' "$AUDIT_DIR/$f" || die "rotated file $f holds no ping exec"
+done
+[[ ! -e $AUDIT_DIR/audit.log.3 ]] || die "unexpected extra rotation (audit.log.3 exists)"
+mkdir -p "$OUTDIR/rotated"
+rm -f "$OUTDIR"/rotated/audit.log "$OUTDIR"/rotated/audit.log.[0-9]*
+for f in audit.log.2 audit.log.1 audit.log; do
+    install -m 0644 "$AUDIT_DIR/$f" "$OUTDIR/rotated/$f"
+    PRODUCED+=("$OUTDIR/rotated/$f")
+done
+
+# ----------------------------------------------------------------- report
+echo
+echo "Produced (OUTDIR=$OUTDIR):"
+printf '%-42s %9s %7s %7s %7s %7s %6s %5s\n' FILE BYTES EXECVE sc59 sc322 fail 0x1d node
+for f in "${PRODUCED[@]}"; do
+    printf '%-42s %9d %7d %7d %7d %7d %6d %5s\n' "${f#"$OUTDIR"/}" \
+        "$(stat -c %s "$f")" \
+        "$(grep -c '^\(node=[^ ]* \)\?type=EXECVE ' "$f" || true)" \
+        "$(grep -c 'type=SYSCALL .* syscall=59 ' "$f" || true)" \
+        "$(grep -c 'type=SYSCALL .* syscall=322 ' "$f" || true)" \
+        "$(grep -c 'type=SYSCALL .* success=no ' "$f" || true)" \
+        "$(grep -c $'\x1d' "$f" || true)" \
+        "$(grep -o '^node=[^ ]*' "$f" | sort -u | sed 's/^node=//' | paste -sd, - || true)"
+done
+echo "(EXECVE = EXECVE records; a very long argv is split over several records."
+echo " sc59/sc322 = SYSCALL records for execve/execveat; fail = success=no.)"
+
+# Decoded view (argv hex/split pieces reassembled): successful execs grouped by
+# (node, ppid, comm, exe) with the number of distinct argv values (argv[0] included).
+echo
+echo "Exec groups per file:"
+/usr/bin/python3 - "${PRODUCED[@]}" <<'PY' || note "warning: summary failed"
+import re, sys, collections
+def dec(v):
+    if v.startswith('"'): return v[1:-1].encode()
+    if v == '(null)': return b''
+    return bytes.fromhex(v)
+tok = re.compile(r'(\w+(?:\[\d+\])?)=("[^"]*"|\S+)')
+for path in sys.argv[1:]:
+    ev = collections.OrderedDict()
+    for raw in open(path, 'rb'):
+        line = raw.decode('latin-1').rstrip('\n').split('\x1d')[0]
+        m = re.match(r'(?:node=(\S+) )?type=(\S+) msg=audit\(([^)]*)\): ?(.*)', line)
+        node, typ, eid, rest = m.groups()
+        e = ev.setdefault((node, eid), {'args': {}, 'parts': collections.defaultdict(dict)})
+        if typ == 'SYSCALL':
+            e['sc'] = dict(tok.findall(rest))
+        elif typ == 'EXECVE':
+            for k, v in tok.findall(rest):
+                mm = re.fullmatch(r'a(\d+)\[(\d+)\]', k)
+                if mm: e['parts'][int(mm.group(1))][int(mm.group(2))] = dec(v)
+                elif re.fullmatch(r'a\d+', k): e['args'][int(k[1:])] = dec(v)
+                elif k == 'argc': e['argc'] = int(v)
+    groups = collections.defaultdict(lambda: [0, set()])
+    ok = fail = 0; sc = collections.Counter()
+    for (node, eid), e in ev.items():
+        s = e.get('sc')
+        if not s or s.get('syscall') not in ('59', '322'): continue
+        sc[s['syscall']] += 1
+        if s['success'] != 'yes': fail += 1; continue
+        ok += 1
+        for i, p in e['parts'].items(): e['args'][i] = b''.join(p[j] for j in sorted(p))
+        argv = [e['args'][i] for i in range(e['argc'])]
+        g = groups[(node, s['ppid'], s['comm'], s['exe'])]
+        g[0] += 1; g[1].update(argv)
+    print(f"{'/'.join(path.split('/')[-2:]) if '/rotated/' in path else path.split('/')[-1]}: exec ok={ok} failed={fail} by syscall={dict(sc)}")
+    for k, (n, d) in sorted(groups.items(), key=lambda kv: -kv[1][0]):
+        print(f"   node={k[0]} ppid={k[1]} comm={k[2]} exe={k[3]}: execs={n} distinct_argv={len(d)}")
+PY

@@ -1,0 +1,97 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "tests/agent/replay_harness.h"
+
+using scanwatch::rules::NameMatch;
+using scanwatch::test::replay_paths;
+
+namespace {
+
+const std::string kSamples = SCANWATCH_SOURCE_DIR "/samples/";
+const std::string kGolden = SCANWATCH_SOURCE_DIR "/tests/golden/";
+
+std::string join_lines(const std::vector<std::string>& lines) {
+    std::string out;
+    for (const auto& l : lines) out += l + "\n";
+    return out;
+}
+
+// Compares with the reviewed golden file, or rewrites it when SCANWATCH_UPDATE_GOLDEN=1.
+void check_golden(const std::string& name, const std::vector<std::string>& lines) {
+    const std::string path = kGolden + name;
+    const std::string actual = join_lines(lines);
+    const char* update = std::getenv("SCANWATCH_UPDATE_GOLDEN");
+    if (update != nullptr && std::string(update) == "1") {
+        std::ofstream(path, std::ios::binary) << actual;
+        WARN("rewrote " << path);
+        return;
+    }
+    std::ifstream in(path, std::ios::binary);
+    INFO("golden file " << path << " (regenerate: scripts/update-golden.sh)");
+    REQUIRE(in.good());
+    std::stringstream expected;
+    expected << in.rdbuf();
+    CHECK(actual == expected.str());
+}
+
+struct Sample {
+    const char* path;        // under samples/
+    std::size_t any_alerts;  // reviewed expectation, --name-match any
+    std::size_t comm_alerts; // reviewed expectation, --name-match comm
+};
+
+// Why each count: samples/README.md.
+constexpr Sample kSamplesTable[] = {
+    {"ping_sweep.enriched.log", 1, 1},
+    {"ping_sweep.raw.log", 1, 1},
+    {"nc_scan.enriched.log", 1, 1},
+    {"nc_scan.raw.log", 1, 1},
+    {"ncat_scan.enriched.log", 1, 1},
+    {"socat_scan.enriched.log", 1, 1},
+    {"ping_99_distinct.enriched.log", 0, 0},
+    {"ping_100_distinct.enriched.log", 1, 1},
+    {"ping_same_target.enriched.log", 0, 0},
+    {"busybox_ping.enriched.log", 1, 0},
+    {"busybox_symlink_ping.enriched.log", 1, 1},
+    {"xargs_parallel_ping.enriched.log", 1, 1},
+    {"noise.enriched.log", 0, 0},
+    {"multihost.node.log", 2, 2},
+    {"rotated", 1, 1},
+};
+
+}  // namespace
+
+TEST_CASE("Golden: every sample replays to its reviewed alerts", "[golden]") {
+    for (const auto& s : kSamplesTable) {
+        SECTION(s.path) {
+            const auto any = replay_paths({kSamples + s.path}, NameMatch::any);
+            CHECK(any.alerts.size() == s.any_alerts);
+            check_golden(std::string(s.path) + ".alerts.ndjson", any.alerts);
+            const auto comm = replay_paths({kSamples + s.path}, NameMatch::comm);
+            CHECK(comm.alerts.size() == s.comm_alerts);
+        }
+    }
+}
+
+TEST_CASE("Golden: ECS events of selected samples", "[golden]") {
+    for (const char* name : {"noise.enriched.log", "ping_99_distinct.enriched.log", "nc_scan.raw.log"}) {
+        SECTION(name) {
+            const auto r = replay_paths({kSamples + name}, NameMatch::any, true);
+            check_golden(std::string(name) + ".events.ndjson", r.events);
+        }
+    }
+}
+
+TEST_CASE("Golden: a rotated set replays the same from the folder as from its files in order", "[golden]") {
+    const auto folder = replay_paths({kSamples + "rotated"});
+    const auto files = replay_paths({kSamples + "rotated/audit.log.2", kSamples + "rotated/audit.log.1",
+                                     kSamples + "rotated/audit.log"});
+    CHECK(folder.alerts == files.alerts);
+    CHECK(scanwatch::agent::expand_replay_paths({kSamples + "rotated"}) ==
+          std::vector<std::string>{kSamples + "rotated/audit.log.2", kSamples + "rotated/audit.log.1",
+                                   kSamples + "rotated/audit.log"});
+}

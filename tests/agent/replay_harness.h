@@ -1,0 +1,51 @@
+#pragma once
+// Test helper: replay paths through the real pipeline with a fixed host identity; collect the
+// alert lines (event.created fixed at 0 so they are deterministic) and optionally event lines.
+
+#include <string>
+#include <vector>
+
+#include "agent/pipeline.h"
+#include "agent/replay.h"
+#include "parsers/ecs_json.h"
+
+namespace scanwatch::test {
+
+struct ReplayResult {
+    std::vector<std::string> alerts;
+    std::vector<std::string> events;
+    std::string stats;
+};
+
+inline std::shared_ptr<const rules::RuleDefinition> builtin_rule() {
+    return std::get<std::shared_ptr<const rules::RuleDefinition>>(
+        rules::load_rule(rules::builtin_rule_text(), "built-in"));
+}
+
+inline ReplayResult replay_paths(const std::vector<std::string>& paths,
+                                 rules::NameMatch name_match = rules::NameMatch::any,
+                                 bool with_events = false) {
+    ReplayResult r;
+    agent::PipelineOptions options;
+    options.normalizer.host_id = "sample-host-id";
+    options.normalizer.host_name = "sample-host";
+    options.engine.name_match = name_match;
+    options.rules.push_back(builtin_rule());
+    std::FILE* devnull = std::fopen("/dev/null", "w");
+    agent::Diagnostics diagnostics(devnull);
+    agent::Pipeline pipeline(
+        options, [&](const rules::Alert& a) { r.alerts.push_back(rules::alert_to_json(a, 0)); },
+        with_events ? agent::Pipeline::EventSink([&](const ProcessEvent& e) {
+            std::string line;
+            append_event_json(line, e);
+            r.events.push_back(std::move(line));
+        })
+                    : agent::Pipeline::EventSink{},
+        diagnostics);
+    agent::replay(agent::expand_replay_paths(paths), pipeline);
+    r.stats = pipeline.stats_json();
+    std::fclose(devnull);
+    return r;
+}
+
+}  // namespace scanwatch::test

@@ -1,0 +1,123 @@
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "parsers/record_filter.h"
+
+using scanwatch::parsers::Malformed;
+using scanwatch::parsers::RecordFilter;
+
+namespace {
+
+struct Captured {
+    std::string fed;
+    std::vector<std::pair<Malformed, std::uint64_t>> bad;
+};
+
+constexpr const char* kExecSyscall =
+    "type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 success=yes exit=0 ppid=1 pid=2 comm=\"ping\" exe=\"/usr/bin/ping\" key=(null)";
+constexpr const char* kExecve = "type=EXECVE msg=audit(1700000000.123:42): argc=2 a0=\"ping\" a1=\"x\"";
+constexpr const char* kOpenSyscall =
+    "type=SYSCALL msg=audit(1700000000.200:43): arch=c000003e syscall=257 success=yes exit=3 ppid=1 pid=2 comm=\"cat\" exe=\"/usr/bin/cat\" key=(null)";
+constexpr const char* kPath = "type=PATH msg=audit(1700000000.123:42): item=0 name=\"/usr/bin/ping\"";
+
+Captured run(const std::string& text, std::size_t chunk = 7, std::size_t max_line = 64 * 1024) {
+    Captured c;
+    RecordFilter filter([&](std::string_view r) { c.fed.append(r); },
+                        [&](Malformed m, std::uint64_t line, std::string_view) { c.bad.emplace_back(m, line); },
+                        max_line);
+    for (std::size_t i = 0; i < text.size(); i += chunk) filter.feed(std::string_view(text).substr(i, chunk));
+    filter.finish();
+    return c;
+}
+
+}  // namespace
+
+TEST_CASE("Filter: exec records pass whole, whatever the chunking", "[filter]") {
+    const std::string text = std::string(kExecSyscall) + "\n" + kExecve + "\n";
+    for (std::size_t chunk : {1U, 3U, 64U, 4096U}) {
+        const auto c = run(text, chunk);
+        CHECK(c.fed == text);
+        CHECK(c.bad.empty());
+    }
+}
+
+TEST_CASE("Filter: records that cannot matter are skipped before auparse", "[filter]") {
+    const std::string text = std::string(kOpenSyscall) + "\n" + kPath + "\n" + kExecve + "\n";
+    const auto c = run(text);
+    CHECK(c.fed == std::string(kExecve) + "\n");
+}
+
+TEST_CASE("Filter: i386 and aarch64 execs and interpreted syscalls are kept", "[filter]") {
+    const std::string i386 = "type=SYSCALL msg=audit(1.001:1): arch=40000003 syscall=11 success=yes";
+    const std::string arm = "type=SYSCALL msg=audit(1.001:2): arch=c00000b7 syscall=221 success=yes";
+    const std::string arm_open = "type=SYSCALL msg=audit(1.001:3): arch=c00000b7 syscall=56 success=yes";
+    const std::string named = "type=SYSCALL msg=audit(1.001:4): arch=x86_64 syscall=execve success=yes";
+    const auto c = run(i386 + "\n" + arm + "\n" + arm_open + "\n" + named + "\n");
+    CHECK(c.fed == i386 + "\n" + arm + "\n" + named + "\n");
+}
+
+TEST_CASE("Filter: blank lines, comments and ausearch separators are ignored, not malformed", "[filter]") {
+    const std::string text = "\n# comment\n----\ntime->Mon Mar  8 10:50:32 2021\n   \n" + std::string(kExecve) + "\n";
+    const auto c = run(text);
+    CHECK(c.fed == std::string(kExecve) + "\n");
+    CHECK(c.bad.empty());
+}
+
+TEST_CASE("Filter: garbage, NUL bytes and bad headers are reported with their line", "[filter]") {
+    std::string text = "hello world\n";
+    using namespace std::string_literals;
+    text += "type=EXECVE msg=audit(1.2:3): a0=\"p\0q\"\n"s;
+    text += "type=EXECVE msg=audit(abc): argc=1\n";
+    text += std::string(kExecve) + "\n";
+    const auto c = run(text);
+    REQUIRE(c.bad.size() == 3);
+    CHECK(c.bad[0] == std::make_pair(Malformed::garbage, std::uint64_t{1}));
+    CHECK(c.bad[1] == std::make_pair(Malformed::nul_byte, std::uint64_t{2}));
+    CHECK(c.bad[2] == std::make_pair(Malformed::bad_header, std::uint64_t{3}));
+    CHECK(c.fed == std::string(kExecve) + "\n");
+}
+
+TEST_CASE("Filter: an over-long line is dropped in bounded memory and the next line survives", "[filter]") {
+    const std::string huge = "type=EXECVE msg=audit(1.2:3): a0=\"" + std::string(200000, 'A') + "\"";
+    for (std::size_t chunk : {1000U, 65536U, 300000U}) {
+        const auto c = run(huge + "\n" + kExecve + "\n", chunk, 4096);
+        REQUIRE(c.bad.size() == 1);
+        CHECK(c.bad[0].first == Malformed::too_long);
+        CHECK(c.fed == std::string(kExecve) + "\n");
+    }
+}
+
+TEST_CASE("Filter: syslog prefixes and indentation are stripped", "[filter]") {
+    const std::string text = "Mar  8 10:50:32 host audispd: node=web1 " + std::string(kExecve) + "\n    " + kExecve + "\n";
+    const auto c = run(text);
+    CHECK(c.fed == "node=web1 " + std::string(kExecve) + "\n" + kExecve + "\n");
+}
+
+TEST_CASE("Filter: a last line without newline is kept; a cut one is truncated", "[filter]") {
+    CHECK(run(kExecve).fed == std::string(kExecve) + "\n");
+    const auto cut = run(std::string(kExecve) + "\ntype=EXECVE msg=audit(1700000000.1");
+    REQUIRE(cut.bad.size() == 1);
+    CHECK(cut.bad[0].first == Malformed::truncated);
+}
+
+TEST_CASE("Filter: the ENRICHED separator written as text \\u001D becomes the byte", "[filter]") {
+    const std::string text = std::string(kExecSyscall) + "\\u001DARCH=x86_64 UID=\"root\"\n";
+    CHECK(run(text).fed == std::string(kExecSyscall) + "\x1d" + "ARCH=x86_64 UID=\"root\"\n");
+}
+
+TEST_CASE("Filter: counters add up", "[filter]") {
+    const std::string text = std::string(kExecSyscall) + "\n" + kOpenSyscall + "\n# c\ngarbage\n";
+    RecordFilter filter([](std::string_view) {}, {});
+    filter.feed(text);
+    filter.finish();
+    const auto& k = filter.counters();
+    CHECK(k.lines == 4);
+    CHECK(k.records == 2);
+    CHECK(k.records_fed == 1);
+    CHECK(k.records_skipped == 1);
+    CHECK(k.ignored_lines == 1);
+    CHECK(k.malformed_total() == 1);
+    CHECK(k.bytes == text.size());
+}
