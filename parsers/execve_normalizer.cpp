@@ -182,8 +182,8 @@ void ExecveNormalizer::on_event(auparse_state_t* au) {
     if (!have_syscall) {
         ++counters_.execve_without_syscall;
         event_.syscall = "execve";
-    } else if (!have_execve) {
-        ++counters_.syscall_without_execve;
+    } else if (!have_execve && event_.success) {
+        ++counters_.syscall_without_execve;  // a failed exec never has an EXECVE record
     }
     if (event_.args_count > event_.args.size()) ++counters_.args_missing;
 

@@ -34,7 +34,7 @@ struct NormalizerCounters {
     std::uint64_t failed_execs = 0;            ///< of those, success=no
     std::uint64_t execveat = 0;                ///< of those, execveat
     std::uint64_t execve_without_syscall = 0;  ///< EXECVE with its SYSCALL missing
-    std::uint64_t syscall_without_execve = 0;  ///< exec SYSCALL with its EXECVE missing
+    std::uint64_t syscall_without_execve = 0;  ///< successful exec SYSCALL, its EXECVE missing
     std::uint64_t args_missing = 0;            ///< argc said more than the records held
     std::uint64_t bad_fields = 0;              ///< a numeric field that did not parse
 };
