@@ -20,7 +20,7 @@ Pipeline::Pipeline(PipelineOptions options, AlertSink alerts, EventSink events,
                   diagnostics_.malformed(reason, line, text);
               }) {
     for (auto& rule : options.rules) {
-        rules_.push_back(std::make_unique<rules::ThresholdRule>(std::move(rule), options.engine));
+        rules_.push_back(rules::make_engine(std::move(rule), options.engine));
     }
 }
 
@@ -36,14 +36,20 @@ void Pipeline::age() { feed_.age(); }
 void Pipeline::finish() {
     filter_.finish();
     feed_.flush();
+    for (auto& rule : rules_) rule->finish(pending_alerts_);
+    deliver_alerts();
+}
+
+void Pipeline::deliver_alerts() {
+    for (const auto& alert : pending_alerts_) alert_sink_(alert);
+    pending_alerts_.clear();
 }
 
 void Pipeline::on_event(const ProcessEvent& event) {
     if (event.time_ms > last_event_ms_) last_event_ms_ = event.time_ms;
     if (event_sink_) event_sink_(event);
     for (auto& rule : rules_) rule->process(event, pending_alerts_);
-    for (const auto& alert : pending_alerts_) alert_sink_(alert);
-    pending_alerts_.clear();
+    deliver_alerts();
 }
 
 std::string Pipeline::stats_json() const {
@@ -92,6 +98,7 @@ std::string Pipeline::stats_json() const {
         w.field("rule_id", rule->definition().rule_id);
         w.field("name", rule->definition().name);
         w.field("matched", c.matched);
+        w.field("excepted", c.excepted);
         w.field("missing_group_field", c.missing_group_field);
         w.field("late", c.late);
         w.field("spent", c.spent);

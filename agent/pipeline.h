@@ -13,7 +13,7 @@
 #include "parsers/auparse_feed.h"
 #include "parsers/execve_normalizer.h"
 #include "parsers/record_filter.h"
-#include "rules/threshold_rule.h"
+#include "rules/rule_engine.h"
 
 namespace scanwatch::agent {
 
@@ -47,11 +47,12 @@ public:
 
 private:
     void on_event(const ProcessEvent& event);
+    void deliver_alerts();
 
     Diagnostics& diagnostics_;
     AlertSink alert_sink_;
     EventSink event_sink_;
-    std::vector<std::unique_ptr<rules::ThresholdRule>> rules_;
+    std::vector<std::unique_ptr<rules::RuleEngine>> rules_;
     parsers::ExecveNormalizer normalizer_;
     parsers::AuparseFeed feed_;
     parsers::RecordFilter filter_;

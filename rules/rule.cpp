@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
+#include <xxhash.h>
 
 namespace scanwatch::rules {
 namespace {
@@ -147,6 +148,8 @@ RuleResult Loader::load() {
 
     auto def = std::make_shared<RuleDefinition>();
     def->source = std::string(source_);
+    const XXH128_hash_t h = XXH3_128bits(text_.data(), text_.size());
+    def->fingerprint = fmt::format("{:016x}{:016x}", h.high64, h.low64);
     def->rule_id = get_string(*rule, "rule_id");
     def->name = get_string(*rule, "name");
     if (def->rule_id.empty()) return error(rule_place, "rule.rule_id is missing");

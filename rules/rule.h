@@ -38,6 +38,7 @@ struct Cardinality {
 /// A loaded threshold rule. Immutable once loaded; shared by engines and alerts.
 struct RuleDefinition {
     std::string source;  ///< file it came from, or "built-in"
+    std::string fingerprint;  ///< hash of the rule's file text: equal text, equal rule
     std::string rule_id;
     std::string name;
     std::string description;

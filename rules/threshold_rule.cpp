@@ -176,7 +176,7 @@ Alert ThresholdRule::make_alert(Group& g, const ProcessEvent& event) {
     return a;
 }
 
-bool ThresholdRule::process(const ProcessEvent& event, std::vector<Alert>& alerts) {
+bool ThresholdRule::count(const ProcessEvent& event, std::vector<Alert>& alerts) {
     const EventFields fields(event, options_.name_match);
     if (!rule_->query.matches(fields)) return false;
     ++counters_.matched;
@@ -229,6 +229,15 @@ bool ThresholdRule::process(const ProcessEvent& event, std::vector<Alert>& alert
     ++counters_.alerts;
     alerts.push_back(std::move(alert));
     return true;
+}
+
+}  // namespace scanwatch::rules
+
+namespace scanwatch::rules {
+
+std::unique_ptr<RuleEngine> make_engine(std::shared_ptr<const RuleDefinition> rule,
+                                        const EngineOptions& options) {
+    return std::make_unique<ThresholdRule>(std::move(rule), options);
 }
 
 }  // namespace scanwatch::rules

@@ -15,43 +15,27 @@
 #include "rules/alert.h"
 #include "rules/event_fields.h"
 #include "rules/rule.h"
+#include "rules/rule_engine.h"
 
 namespace scanwatch::rules {
 
-/// Engine settings that are not part of the rule.
-struct EngineOptions {
-    NameMatch name_match = NameMatch::any;
-    std::size_t max_groups = 10000;     ///< groups kept at once; least recently used evicted
-    std::size_t sample_commands = 10;   ///< command lines kept as evidence
-    std::size_t sample_values = 25;     ///< distinct values kept as evidence
-};
-
-/// Counters of one rule; monotonic except `groups`.
-struct RuleCounters {
-    std::uint64_t matched = 0;              ///< events the query matched
-    std::uint64_t missing_group_field = 0;  ///< matched, but a group-by field had no value
-    std::uint64_t late = 0;                 ///< older than the window at the time they came
-    std::uint64_t spent = 0;                ///< at or before the group's last alert
-    std::uint64_t alerts = 0;
-    std::uint64_t held_back = 0;            ///< alerts over max_signals in one interval
-    std::uint64_t groups_evicted = 0;       ///< dropped to respect max_groups while still counting
-    std::uint64_t groups = 0;               ///< groups held now
-};
-
 /// One rule's streaming state. Reads time only from events; never a clock.
-class ThresholdRule {
+class ThresholdRule final : public RuleEngine {
 public:
     ThresholdRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions options);
-    ~ThresholdRule();
+    ~ThresholdRule() override;
     ThresholdRule(const ThresholdRule&) = delete;
     ThresholdRule& operator=(const ThresholdRule&) = delete;
 
     /// Counts `event`; appends an alert to `alerts` when it crosses the threshold.
-    /// Returns true when an alert was appended.
-    bool process(const ProcessEvent& event, std::vector<Alert>& alerts);
+    void process(const ProcessEvent& event, std::vector<Alert>& alerts) override { count(event, alerts); }
+    /// Like process(); returns true when an alert was appended.
+    bool count(const ProcessEvent& event, std::vector<Alert>& alerts);
+    void finish(std::vector<Alert>& /*alerts*/) override {}
 
-    const RuleDefinition& definition() const { return *rule_; }
-    const RuleCounters& counters() const { return counters_; }
+    const RuleDefinition& definition() const override { return *rule_; }
+    std::shared_ptr<const RuleDefinition> shared_definition() const override { return rule_; }
+    const RuleCounters& counters() const override { return counters_; }
 
 private:
     struct Group;

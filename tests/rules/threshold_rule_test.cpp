@@ -61,7 +61,7 @@ TEST_CASE("Threshold: 99 distinct arguments do not alert, the 100th does", "[thr
     // "ping", "-c", "1" plus 96 targets = 99 distinct values.
     CHECK(sweep(rule, 96).empty());
     std::vector<Alert> alerts;
-    CHECK(rule.process(ping(kT0 + 96'000, "10.0.0.96", "P1", 96), alerts));
+    CHECK(rule.count(ping(kT0 + 96'000, "10.0.0.96", "P1", 96), alerts));
     REQUIRE(alerts.size() == 1);
     const Alert& a = alerts[0];
     CHECK(a.cardinality == 100);
