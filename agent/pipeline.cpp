@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "parsers/json_writer.h"
@@ -13,6 +14,7 @@ Pipeline::Pipeline(PipelineOptions options, AlertSink alerts, EventSink events,
     : diagnostics_(diagnostics),
       alert_sink_(std::move(alerts)),
       event_sink_(std::move(events)),
+      engine_options_(options.engine),
       normalizer_(options.normalizer, [this](const ProcessEvent& e) { on_event(e); }),
       feed_([this](auparse_state_t* au) { normalizer_.on_event(au); }),
       filter_([this](std::string_view records) { feed_.feed(records); },
@@ -22,6 +24,26 @@ Pipeline::Pipeline(PipelineOptions options, AlertSink alerts, EventSink events,
     for (auto& rule : options.rules) {
         rules_.push_back(rules::make_engine(std::move(rule), options.engine));
     }
+}
+
+void Pipeline::set_rules(std::vector<std::shared_ptr<const rules::RuleDefinition>> rules,
+                         const rules::EngineOptions& options) {
+    std::vector<std::unique_ptr<rules::RuleEngine>> next;
+    for (auto& rule : rules) {
+        auto same = rules_.end();
+        if (options == engine_options_) {
+            same = std::find_if(rules_.begin(), rules_.end(), [&](const auto& engine) {
+                return engine && engine->definition().fingerprint == rule->fingerprint;
+            });
+        }
+        if (same != rules_.end()) {
+            next.push_back(std::move(*same));
+        } else {
+            next.push_back(rules::make_engine(std::move(rule), options));
+        }
+    }
+    rules_ = std::move(next);
+    engine_options_ = options;
 }
 
 void Pipeline::begin_source(std::string name) {
@@ -53,12 +75,18 @@ void Pipeline::on_event(const ProcessEvent& event) {
 }
 
 std::string Pipeline::stats_json() const {
-    const auto& f = filter_.counters();
-    const auto& n = normalizer_.counters();
     std::string out;
     JsonWriter w(out);
     w.begin_object();
     w.field("type", "stats");
+    stats_fields(w);
+    w.end_object();
+    return out;
+}
+
+void Pipeline::stats_fields(JsonWriter& w) const {
+    const auto& f = filter_.counters();
+    const auto& n = normalizer_.counters();
     w.field("bytes", f.bytes);
     w.field("lines", f.lines);
     w.field("records", f.records);
@@ -123,8 +151,6 @@ std::string Pipeline::stats_json() const {
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     w.field("max_rss_kb", static_cast<std::int64_t>(usage.ru_maxrss));
-    w.end_object();
-    return out;
 }
 
 }  // namespace scanwatch::agent

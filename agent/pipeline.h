@@ -12,6 +12,7 @@
 #include "agent/diagnostics.h"
 #include "parsers/auparse_feed.h"
 #include "parsers/execve_normalizer.h"
+#include "parsers/json_writer.h"
 #include "parsers/record_filter.h"
 #include "rules/rule_engine.h"
 
@@ -42,7 +43,14 @@ public:
     /// Ends the input: the last line and every event in flight are processed.
     void finish();
 
-    /// The stats JSON line (SPEC section 7), no newline.
+    /// Replaces the rules. An engine whose rule (fingerprint) and engine options are unchanged
+    /// keeps its state; the others start empty.
+    void set_rules(std::vector<std::shared_ptr<const rules::RuleDefinition>> rules,
+                   const rules::EngineOptions& options);
+
+    /// Writes the stats fields (SPEC section 7) into an open JSON object.
+    void stats_fields(JsonWriter& w) const;
+    /// The stats as one JSON object, no newline.
     std::string stats_json() const;
 
 private:
@@ -52,6 +60,7 @@ private:
     Diagnostics& diagnostics_;
     AlertSink alert_sink_;
     EventSink event_sink_;
+    rules::EngineOptions engine_options_;
     std::vector<std::unique_ptr<rules::RuleEngine>> rules_;
     parsers::ExecveNormalizer normalizer_;
     parsers::AuparseFeed feed_;

@@ -1,0 +1,82 @@
+#include "agent/session.h"
+
+#include <chrono>
+
+#include "agent/host_identity.h"
+#include "parsers/ecs_json.h"
+
+namespace scanwatch::agent {
+
+PipelineOptions pipeline_options(const Settings& s, bool live) {
+    PipelineOptions o;
+    o.normalizer.host_id = s.host_id.empty() ? local_machine_id() : s.host_id;
+    o.normalizer.host_name = s.host_name.empty() ? local_hostname() : s.host_name;
+    o.normalizer.max_processes = s.max_processes;
+    o.normalizer.lookup_names = live;
+    o.engine = engine_options(s);
+    o.rules.push_back(builtin_rule());
+    return o;
+}
+
+Session::Session(const Settings& s, bool live) {
+    std::vector<std::unique_ptr<LineOutput>> alert_outputs;
+    for (const auto& spec : s.outputs) alert_outputs.push_back(std::make_unique<LineOutput>(spec));
+    alerts_ = std::make_unique<OutputWriter>(std::move(alert_outputs), true, live);
+    if (!s.events.empty()) {
+        std::vector<std::unique_ptr<LineOutput>> event_outputs;
+        event_outputs.push_back(std::make_unique<LineOutput>(s.events));
+        events_ = std::make_unique<OutputWriter>(std::move(event_outputs), false, live);
+    }
+    Pipeline::EventSink event_sink;
+    if (events_) {
+        event_sink = [this](const ProcessEvent& e) {
+            std::string line;
+            append_event_json(line, e);
+            events_->submit(std::move(line));
+        };
+    }
+    pipeline_ = std::make_unique<Pipeline>(
+        pipeline_options(s, live),
+        [this](const rules::Alert& a) {
+            const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+            alerts_->submit(rules::alert_to_json(a, static_cast<std::int64_t>(now_ms)));
+        },
+        std::move(event_sink), diagnostics_);
+}
+
+Session::~Session() { close(); }
+
+void Session::reload(const Settings& s) {
+    const PipelineOptions o = pipeline_options(s, true);
+    pipeline_->set_rules(o.rules, o.engine);
+    alerts_->reopen();
+    if (events_) events_->reopen();
+}
+
+std::string Session::stats_json() const {
+    std::string out;
+    JsonWriter w(out);
+    w.begin_object();
+    w.field("type", "stats");
+    pipeline_->stats_fields(w);
+    w.key("outputs");
+    w.begin_object();
+    alerts_->stats_fields(w);
+    if (events_) events_->stats_fields(w);
+    w.end_object();
+    w.end_object();
+    return out;
+}
+
+void Session::close() {
+    alerts_->close();
+    if (events_) events_->close();
+}
+
+bool Session::output_failures() const {
+    return alerts_->had_failures() || (events_ && events_->had_failures());
+}
+
+}  // namespace scanwatch::agent

@@ -1,0 +1,47 @@
+#pragma once
+// One run's wiring: settings -> outputs, pipeline, diagnostics. Shared by every mode.
+
+#include <memory>
+#include <string>
+
+#include "agent/diagnostics.h"
+#include "agent/outputs.h"
+#include "agent/pipeline.h"
+#include "agent/settings.h"
+
+namespace scanwatch::agent {
+
+/// Owns the pipeline and its outputs. `live` selects threaded outputs (input never waits for
+/// them) and local user-name lookups for RAW logs.
+class Session {
+public:
+    /// Throws std::runtime_error naming an output that cannot be opened.
+    Session(const Settings& settings, bool live);
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    Pipeline& pipeline() { return *pipeline_; }
+    Diagnostics& diagnostics() { return diagnostics_; }
+
+    /// Applies reloaded settings: rules and engine options (unchanged rules keep their counts),
+    /// and reopens file outputs. Output destinations themselves are fixed at start.
+    void reload(const Settings& settings);
+    /// The stats line: pipeline counters plus what each output wrote, failed and lost.
+    std::string stats_json() const;
+    /// Writes out everything queued.
+    void close();
+    /// True when an output failed or lost a line.
+    bool output_failures() const;
+
+private:
+    Diagnostics diagnostics_;
+    std::unique_ptr<OutputWriter> alerts_;
+    std::unique_ptr<OutputWriter> events_;
+    std::unique_ptr<Pipeline> pipeline_;
+};
+
+/// Pipeline options from settings; `live` turns on local name lookups.
+PipelineOptions pipeline_options(const Settings& settings, bool live);
+
+}  // namespace scanwatch::agent

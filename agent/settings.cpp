@@ -1,0 +1,136 @@
+#include "agent/settings.h"
+
+#include <stdexcept>
+
+#include <CLI/CLI.hpp>
+
+#ifndef SCANWATCH_VERSION
+#define SCANWATCH_VERSION "0.0.0"
+#endif
+
+namespace scanwatch::agent {
+namespace {
+
+constexpr const char* kDefaultConfig = "/etc/scanwatch/scanwatch.toml";
+
+struct Cli {
+    CLI::App app{
+        "scanwatch: network-scan detection on Linux audit records (Elastic rule \"Potential Network "
+        "Scan Executed From Host\", evaluated as a stream)"};
+    CLI::App* replay = nullptr;
+    CLI::App* plugin = nullptr;
+    CLI::App* socket = nullptr;
+    CLI::App* rules_show = nullptr;
+};
+
+void build(Cli& cli, Settings& s) {
+    CLI::App& app = cli.app;
+    app.set_version_flag("--version", std::string("scanwatch ") + SCANWATCH_VERSION);
+    app.require_subcommand(1);
+    // Options of the main app are accepted after the subcommand too: auditd passes a plugin at
+    // most two arguments, so `plugin --config=FILE` must be a complete command line.
+    app.fallthrough();
+    app.allow_config_extras(CLI::config_extras_mode::error);
+    app.set_config("--config", kDefaultConfig,
+                   "TOML config file with any of the long options as keys (default: " +
+                       std::string(kDefaultConfig) + " when present)");
+
+    app.add_option("--name-match", s.name_match,
+                   "How process.name matches: any (comm, exe and argv[0] basenames, busybox/toybox "
+                   "applet) or comm (Elastic's exact behaviour)")
+        ->check(CLI::IsMember({"any", "comm"}))
+        ->capture_default_str();
+    app.add_option("--host-id", s.host_id, "host.id for records without node= (default: /etc/machine-id)");
+    app.add_option("--host-name", s.host_name, "host.name for records without node= (default: the hostname)");
+    app.add_option("--output", s.outputs,
+                   "Where alerts go, repeatable: - (stdout, the default) or file:PATH (appended, "
+                   "reopened on SIGHUP)")
+        ->check([](const std::string& v) -> std::string {
+            if (v == "-" || (v.rfind("file:", 0) == 0 && v.size() > 5)) return {};
+            return "output must be - or file:PATH, not " + v;
+        });
+    app.add_option("--events", s.events,
+                   "Also write every exec as an ECS event, NDJSON, to - (stdout) or a file (appended)");
+    app.add_flag("--stats", s.stats, "Print the counters as one JSON line on stderr at exit");
+    app.add_option("--max-groups", s.max_groups, "Threshold groups kept per rule (LRU evicted)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}))
+        ->capture_default_str();
+    app.add_option("--max-processes", s.max_processes,
+                   "Process instances kept for entity ids (LRU evicted)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}))
+        ->capture_default_str();
+
+    cli.replay = app.add_subcommand(
+        "replay", "Replay captured audit logs (files, rotated-set folders, - for stdin) and print alerts");
+    cli.replay->add_option("PATH", s.paths, "Log files, folders of rotated logs, or - for stdin")->required();
+
+    cli.plugin = app.add_subcommand(
+        "plugin", "Run as an auditd plugin: records on stdin (plugins.d format = string)");
+
+    cli.socket = app.add_subcommand(
+        "socket", "Read auditd's builtin af_unix plugin socket (format string); reconnects");
+    cli.socket->add_option("PATH", s.socket_path, "The socket")->capture_default_str();
+
+    CLI::App* rules = app.add_subcommand("rules", "Inspect rules");
+    rules->require_subcommand(1);
+    cli.rules_show = rules->add_subcommand("show", "Print the built-in rule (TOML)");
+}
+
+void finish(const Cli& cli, Settings& s) {
+    if (*cli.replay) s.mode = Mode::replay;
+    if (*cli.plugin) s.mode = Mode::plugin;
+    if (*cli.socket) s.mode = Mode::socket;
+    if (*cli.rules_show) s.mode = Mode::rules_show;
+    if (const CLI::Option* config = cli.app.get_option("--config"); config->count() > 0) {
+        s.config = config->as<std::string>();
+    }
+    if (s.outputs.empty()) s.outputs.push_back("-");
+}
+
+}  // namespace
+
+ParsedSettings parse_settings(int argc, const char* const* argv) {
+    Cli cli;
+    Settings s;
+    build(cli, s);
+    try {
+        cli.app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int rc = cli.app.exit(e);
+        return {std::nullopt, rc == 0 ? 0 : 2};
+    }
+    finish(cli, s);
+    return {s, 0};
+}
+
+std::optional<Settings> reparse_settings(int argc, const char* const* argv, std::string& error) {
+    Cli cli;
+    Settings s;
+    build(cli, s);
+    try {
+        cli.app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        error = e.what();
+        return std::nullopt;
+    }
+    finish(cli, s);
+    return s;
+}
+
+std::shared_ptr<const rules::RuleDefinition> builtin_rule() {
+    auto loaded = rules::load_rule(rules::builtin_rule_text(), "built-in");
+    if (auto* err = std::get_if<rules::RuleError>(&loaded)) {
+        // The built-in rule is tested; failing here is a build defect, not user input.
+        throw std::logic_error("built-in rule does not load: " + err->to_string());
+    }
+    return std::get<std::shared_ptr<const rules::RuleDefinition>>(loaded);
+}
+
+rules::EngineOptions engine_options(const Settings& s) {
+    rules::EngineOptions o;
+    rules::parse_name_match(s.name_match, o.name_match);
+    o.max_groups = s.max_groups;
+    return o;
+}
+
+}  // namespace scanwatch::agent

@@ -1,0 +1,54 @@
+#pragma once
+// Every setting scanwatch takes, from the command line and the config file (TOML, CLI11's reader:
+// the same names as the long options, `key = value`). The command line wins over the file.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rules/rule.h"
+#include "rules/rule_engine.h"
+
+namespace scanwatch::agent {
+
+/// The mode a run is in.
+enum class Mode { replay, plugin, socket, rules_show };
+
+/// What the command line and config file said.
+struct Settings {
+    Mode mode = Mode::replay;
+    std::string config;  ///< the config file read, empty if none
+    std::string name_match = "any";
+    std::string host_id;
+    std::string host_name;
+    std::vector<std::string> outputs;  ///< "-" or "file:PATH"; empty means "-"
+    std::string events;                ///< "" (off), "-" or a file
+    bool stats = false;
+    std::size_t max_groups = 10000;
+    std::size_t max_processes = 65536;
+    std::vector<std::string> paths;    ///< replay inputs
+    std::string socket_path = "/var/run/audispd_events";
+};
+
+/// A parse result: settings to run with, or an exit code (help, version, usage error) after
+/// CLI11 has printed what it had to.
+struct ParsedSettings {
+    std::optional<Settings> settings;
+    int exit_code = 0;
+};
+
+/// Parses the command line (and the config file it names, or /etc/scanwatch/scanwatch.toml when
+/// present). Prints help, version or the usage error itself.
+ParsedSettings parse_settings(int argc, const char* const* argv);
+
+/// Parses again, quietly, for a reload: the error text instead of printing it.
+std::optional<Settings> reparse_settings(int argc, const char* const* argv, std::string& error);
+
+/// The built-in rule (rules/builtin/network_scan.toml, compiled in).
+std::shared_ptr<const rules::RuleDefinition> builtin_rule();
+
+/// Engine options from settings.
+rules::EngineOptions engine_options(const Settings& s);
+
+}  // namespace scanwatch::agent
