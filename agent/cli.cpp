@@ -32,7 +32,7 @@ int run_replay(const Settings& s) {
         rc = 1;
     }
     session.close();
-    if (s.stats) std::fputs((session.stats_json() + "\n").c_str(), stderr);
+    if (s.stats || !s.stats_file.empty()) session.report_stats(s.stats);
     if (session.output_failures()) {
         session.diagnostics().warn("writing output failed");
         rc = 1;

@@ -1,5 +1,7 @@
 #include "agent/diagnostics.h"
 
+#include <syslog.h>
+
 #include <fmt/format.h>
 
 namespace scanwatch::agent {
@@ -26,18 +28,26 @@ void Diagnostics::malformed(parsers::Malformed reason, std::uint64_t line, std::
     auto& n = reported_[static_cast<std::size_t>(reason)];
     ++n;
     if (n > per_reason_) return;
-    fmt::print(out_, "scanwatch: {}:{}: skipped malformed line ({}): {}\n", source_, line,
-               parsers::malformed_name(reason), excerpt(text));
+    emit(fmt::format("{}:{}: skipped malformed line ({}): {}", source_, line,
+                     parsers::malformed_name(reason), excerpt(text)));
     if (n == per_reason_) {
-        fmt::print(out_, "scanwatch: further '{}' lines are counted in the stats, not reported\n",
-                   parsers::malformed_name(reason));
+        emit(fmt::format("further '{}' lines are counted in the stats, not reported",
+                         parsers::malformed_name(reason)));
     }
-    std::fflush(out_);
 }
 
-void Diagnostics::warn(std::string_view message) {
+void Diagnostics::warn(std::string_view message) { emit(std::string(message)); }
+
+void Diagnostics::also_syslog() {
+    if (syslog_) return;
+    openlog("scanwatch", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+    syslog_ = true;
+}
+
+void Diagnostics::emit(const std::string& message) {
     fmt::print(out_, "scanwatch: {}\n", message);
     std::fflush(out_);
+    if (syslog_) syslog(LOG_WARNING, "%s", message.c_str());
 }
 
 }  // namespace scanwatch::agent

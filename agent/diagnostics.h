@@ -23,11 +23,16 @@ public:
     void malformed(parsers::Malformed reason, std::uint64_t line, std::string_view text);
     /// A message that is not about one line.
     void warn(std::string_view message);
+    /// Also sends every message to syslog (LOG_DAEMON): an auditd plugin's stderr goes nowhere.
+    void also_syslog();
 
 private:
+    void emit(const std::string& message);
+
     std::FILE* out_;
     std::uint64_t per_reason_;
     std::string source_ = "-";
+    bool syslog_ = false;
     std::array<std::uint64_t, parsers::kMalformedReasons> reported_{};
 };
 

@@ -39,6 +39,7 @@ public:
           socket_(io_) {}
 
     int run() {
+        if (settings_.mode == Mode::plugin) session_.diagnostics().also_syslog();
         signals_.add(SIGUSR1);
         wait_signal();
         arm_age_timer();
@@ -175,11 +176,7 @@ private:
         session_.diagnostics().warn("configuration reloaded");
     }
 
-    void print_stats() {
-        const std::string line = session_.stats_json() + "\n";
-        std::fputs(line.c_str(), stderr);
-        std::fflush(stderr);
-    }
+    void print_stats() { session_.report_stats(true); }
 
     void stop() {
         if (stopping_) return;
@@ -195,7 +192,7 @@ private:
     void finish() {
         session_.pipeline().finish();
         session_.close();
-        if (settings_.stats) print_stats();
+        if (settings_.stats || !settings_.stats_file.empty()) session_.report_stats(settings_.stats);
         if (session_.output_failures()) {
             session_.diagnostics().warn("an output failed or lost alerts; see the stats");
         }

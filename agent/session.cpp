@@ -1,6 +1,11 @@
 #include "agent/session.h"
 
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include <fmt/format.h>
 
 #include "agent/host_identity.h"
 #include "parsers/ecs_json.h"
@@ -18,7 +23,7 @@ PipelineOptions pipeline_options(const Settings& s, bool live) {
     return o;
 }
 
-Session::Session(const Settings& s, bool live) {
+Session::Session(const Settings& s, bool live) : stats_file_(s.stats_file) {
     std::vector<std::unique_ptr<LineOutput>> alert_outputs;
     for (const auto& spec : s.outputs) alert_outputs.push_back(std::make_unique<LineOutput>(spec));
     alerts_ = std::make_unique<OutputWriter>(std::move(alert_outputs), true, live);
@@ -68,6 +73,23 @@ std::string Session::stats_json() const {
     w.end_object();
     w.end_object();
     return out;
+}
+
+void Session::report_stats(bool to_stderr) {
+    const std::string line = stats_json() + "\n";
+    if (to_stderr) {
+        std::fputs(line.c_str(), stderr);
+        std::fflush(stderr);
+    }
+    if (!stats_file_.empty()) {
+        std::FILE* f = std::fopen(stats_file_.c_str(), "ae");
+        if (f == nullptr) {
+            diagnostics_.warn(fmt::format("cannot open {}: {}", stats_file_, std::strerror(errno)));
+            return;
+        }
+        std::fputs(line.c_str(), f);
+        std::fclose(f);
+    }
 }
 
 void Session::close() {

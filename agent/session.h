@@ -29,6 +29,8 @@ public:
     void reload(const Settings& settings);
     /// The stats line: pipeline counters plus what each output wrote, failed and lost.
     std::string stats_json() const;
+    /// Prints the stats line on stderr when `to_stderr`, and appends it to the stats file if set.
+    void report_stats(bool to_stderr);
     /// Writes out everything queued.
     void close();
     /// True when an output failed or lost a line.
@@ -36,6 +38,7 @@ public:
 
 private:
     Diagnostics diagnostics_;
+    std::string stats_file_;
     std::unique_ptr<OutputWriter> alerts_;
     std::unique_ptr<OutputWriter> events_;
     std::unique_ptr<Pipeline> pipeline_;

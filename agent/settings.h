@@ -25,6 +25,7 @@ struct Settings {
     std::vector<std::string> outputs;  ///< "-" or "file:PATH"; empty means "-"
     std::string events;                ///< "" (off), "-" or a file
     bool stats = false;
+    std::string stats_file;  ///< also append the stats line here (plugins have no useful stderr)
     std::size_t max_groups = 10000;
     std::size_t max_processes = 65536;
     std::vector<std::string> paths;    ///< replay inputs

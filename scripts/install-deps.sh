@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages scanwatch builds, tests and benchmarks with (run as root).
 # Only what is missing is installed; nothing is upgraded.
 set -eu
-packages="g++ cmake ninja-build pkg-config make time python3
+packages="g++ cmake ninja-build pkg-config make time python3 procps
+auditd iputils-ping netcat-openbsd
 libauparse-dev libaudit-dev libboost-dev libfmt-dev libcli11-dev catch2
 libtomlplusplus-dev libxxhash-dev"
 missing=""
