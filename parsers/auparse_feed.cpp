@@ -38,6 +38,10 @@ void AuparseFeed::rethrow_pending() {
 void AuparseFeed::feed(std::string_view records) {
     if (records.empty()) return;
     auparse_feed(au_, records.data(), records.size());
+    // auparse marks an event ready at its EOE but calls back only on its next feed; an empty
+    // feed delivers it now instead of when more input comes. (Aging would do it too, but ages
+    // by the wall clock, which a replayed old log must not be subject to.)
+    while (!pending_ && auparse_feed_has_ready_event(au_) > 0) auparse_feed(au_, "", 0);
     rethrow_pending();
 }
 

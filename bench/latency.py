@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Plugin-mode latency and intake benchmark (not a test).
+
+A feeder writes audit records of exec events to `scanwatch plugin`'s stdin, as auditd does (each
+event's records followed by its EOE record), and timestamps the write of each event's last record.
+A reader timestamps each alert line on stdout and matches it to the crossing event by
+scanwatch.evidence.last_event.id.
+
+Phase 1 (latency): events paced at --rate events/s; reports p50/p99/max from the crossing event's
+last record to its alert line.
+Phase 2 (intake): the same kind of stream written as fast as the pipe takes it, alerts firing
+(one per ~96 events); reports events/s from the first byte to scanwatch's exit after EOF.
+
+Usage: bench/latency.py [--binary build/scanwatch] [--sample samples/ping_sweep.enriched.log]
+                        [--rate 20000] [--seconds 5] [--intake-events 1000000]
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STAMP = re.compile(rb"msg=audit\((\d+)\.(\d+):(\d+)\)")
+
+
+def events_of(sample):
+    """The sample's exec events as lists of record lines, in order (records grouped by id)."""
+    events, order = {}, []
+    with open(sample, "rb") as f:
+        for line in f:
+            m = STAMP.search(line)
+            if not m or b"type=DAEMON_" in line:
+                continue
+            key = m.group(0)
+            if key not in events:
+                events[key] = []
+                order.append(key)
+            events[key].append(line)
+    return [events[k] for k in order if any(b"type=EXECVE" in l for l in events[k])]
+
+
+def shifted(events, copy, span):
+    """Copy `copy` of the events, times shifted by copy*span s and serials by copy*10^7,
+    each followed by its EOE record as auditd's dispatcher sends it."""
+    out = []
+    for records in events:
+        ev = []
+        for line in records + [b"type=EOE " + STAMP.search(records[0]).group(0) + b": \n"]:
+            ev.append(STAMP.sub(lambda m: b"msg=audit(%d.%s:%d)" % (
+                int(m.group(1)) + copy * span, m.group(2), int(m.group(3)) + copy * 10_000_000), line))
+        m = STAMP.search(ev[0])
+        out.append((b"%s.%s:%s" % (m.group(1), m.group(2), m.group(3)), b"".join(ev)))
+    return out
+
+
+def start(binary):
+    return subprocess.Popen([binary, "plugin", "--host-id", "bench", "--host-name", "bench"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            bufsize=0)
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def latency_phase(binary, events, rate, seconds):
+    proc = start(binary)
+    alerts = {}
+
+    def read():
+        for line in proc.stdout:
+            alerts[json.loads(line)["scanwatch"]["evidence"]["last_event"]["id"]] = time.perf_counter()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    written = {}
+    total = int(rate * seconds)
+    interval = 1.0 / rate
+    copy = 0
+    next_at = time.perf_counter()
+    sent = 0
+    while sent < total:
+        for event_id, data in shifted(events, copy, 600):
+            if sent >= total:
+                break
+            while time.perf_counter() < next_at:
+                pass
+            proc.stdin.write(data)
+            written[event_id.decode()] = time.perf_counter()
+            sent += 1
+            next_at += interval
+        copy += 1
+    proc.stdin.close()
+    proc.wait()
+    reader.join()
+    lat = [(t - written[i]) * 1000 for i, t in alerts.items() if i in written]
+    return sent, lat
+
+
+def intake_phase(binary, events, n):
+    copies = n // len(events) + 1
+    stream = [b"".join(d for _, d in shifted(events, c, 600)) for c in range(copies)]
+    proc = start(binary)
+    count = [0]
+
+    def read():
+        for _ in proc.stdout:
+            count[0] += 1
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    t0 = time.perf_counter()
+    for chunk in stream:
+        proc.stdin.write(chunk)
+    proc.stdin.close()
+    proc.wait()
+    elapsed = time.perf_counter() - t0
+    reader.join()
+    return copies * len(events), elapsed, count[0], sum(len(c) for c in stream)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", default=os.path.join(ROOT, "build", "scanwatch"))
+    ap.add_argument("--sample", default=os.path.join(ROOT, "samples", "ping_sweep.enriched.log"))
+    ap.add_argument("--rate", type=float, default=20000)
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--intake-events", type=int, default=1_000_000)
+    args = ap.parse_args()
+    events = events_of(args.sample)
+
+    sent, lat = latency_phase(args.binary, events, args.rate, args.seconds)
+    print(f"latency: {sent} events at {args.rate:.0f}/s, {len(lat)} alerts; crossing event's last record "
+          f"-> alert line: p50 {statistics.median(lat):.3f} ms, p99 {percentile(lat, 99):.3f} ms, "
+          f"max {max(lat):.3f} ms")
+    n, elapsed, alerts, size = intake_phase(args.binary, events, args.intake_events)
+    print(f"intake: {n} exec events ({size / 1e6:.0f} MB) in {elapsed:.2f} s = {n / elapsed:,.0f} events/s "
+          f"with {alerts} alerts firing")
+
+
+if __name__ == "__main__":
+    main()
