@@ -4,7 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <array>
+#include <vector>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -208,7 +208,7 @@ private:
     asio::steady_timer reconnect_timer_;
     asio::posix::stream_descriptor stdin_;
     asio::local::stream_protocol::socket socket_;
-    std::array<char, 64 * 1024> buffer_{};
+    std::vector<char> buffer_ = std::vector<char>(256 * 1024);  // fewer reads under load
     std::chrono::milliseconds backoff_ = kMinBackoff;
     bool socket_down_reported_ = false;
     bool stopping_ = false;

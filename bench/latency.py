@@ -15,6 +15,7 @@ Usage: bench/latency.py [--binary build/scanwatch] [--sample samples/ping_sweep.
                         [--rate 20000] [--seconds 5] [--intake-events 1000000]
 """
 import argparse
+import io
 import json
 import os
 import re
@@ -58,6 +59,7 @@ def shifted(events, copy, span):
 
 
 def start(binary):
+    """scanwatch plugin with an unbuffered stdin (each event is one write, as from auditd)."""
     return subprocess.Popen([binary, "plugin", "--host-id", "bench", "--host-name", "bench"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             bufsize=0)
@@ -69,59 +71,60 @@ def percentile(values, p):
 
 
 def latency_phase(binary, events, rate, seconds):
+    total = int(rate * seconds)
+    stream = []
+    copy = 0
+    while len(stream) < total:  # built before timing starts: the feeder only writes
+        stream.extend(shifted(events, copy, 600))
+        copy += 1
+    stream = stream[:total]
     proc = start(binary)
     alerts = {}
 
     def read():
-        for line in proc.stdout:
-            alerts[json.loads(line)["scanwatch"]["evidence"]["last_event"]["id"]] = time.perf_counter()
+        for line in io.BufferedReader(proc.stdout):
+            now = time.perf_counter()
+            alerts[json.loads(line)["scanwatch"]["evidence"]["last_event"]["id"]] = now
 
     reader = threading.Thread(target=read)
     reader.start()
     written = {}
-    total = int(rate * seconds)
     interval = 1.0 / rate
-    copy = 0
     next_at = time.perf_counter()
-    sent = 0
-    while sent < total:
-        for event_id, data in shifted(events, copy, 600):
-            if sent >= total:
-                break
-            while time.perf_counter() < next_at:
-                pass
-            proc.stdin.write(data)
-            written[event_id.decode()] = time.perf_counter()
-            sent += 1
-            next_at += interval
-        copy += 1
+    for event_id, data in stream:
+        while time.perf_counter() < next_at:
+            pass
+        written[event_id.decode()] = time.perf_counter()  # the event's last record leaves now
+        proc.stdin.write(data)
+        next_at += interval
     proc.stdin.close()
     proc.wait()
     reader.join()
     lat = [(t - written[i]) * 1000 for i, t in alerts.items() if i in written]
-    return sent, lat
+    return total, lat
 
 
-def intake_phase(binary, events, n):
+def intake_phase(binary, events, n, floor):
+    """The stream goes to a file first, then `cat FILE | scanwatch plugin`: the feeder must not be
+    what is measured. The floor reads the same file for a ratio."""
     copies = n // len(events) + 1
-    stream = [b"".join(d for _, d in shifted(events, c, 600)) for c in range(copies)]
-    proc = start(binary)
-    count = [0]
-
-    def read():
-        for _ in proc.stdout:
-            count[0] += 1
-
-    reader = threading.Thread(target=read)
-    reader.start()
+    path = os.path.join(ROOT, "bench", "out", "plugin-stream.log")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        for c in range(copies):
+            f.write(b"".join(d for _, d in shifted(events, c, 600)))
     t0 = time.perf_counter()
-    for chunk in stream:
-        proc.stdin.write(chunk)
-    proc.stdin.close()
-    proc.wait()
+    out = subprocess.run(["sh", "-c", f"cat '{path}' | '{binary}' plugin --host-id bench --host-name bench"],
+                         check=True, capture_output=True).stdout
     elapsed = time.perf_counter() - t0
-    reader.join()
-    return copies * len(events), elapsed, count[0], sum(len(c) for c in stream)
+    floor_elapsed = None
+    if floor and os.path.exists(floor):
+        t0 = time.perf_counter()
+        subprocess.run([floor, path], check=True, capture_output=True)
+        floor_elapsed = time.perf_counter() - t0
+    size = os.path.getsize(path)
+    os.remove(path)
+    return copies * len(events), elapsed, out.count(b"\n"), size, floor_elapsed
 
 
 def main():
@@ -131,6 +134,8 @@ def main():
     ap.add_argument("--rate", type=float, default=20000)
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--intake-events", type=int, default=1_000_000)
+    ap.add_argument("--floor", default=os.path.join(ROOT, "bench", "out", "auparse_feed_floor"),
+                    help="auparse_feed_floor binary (bench/run.py builds it) for an intake ratio")
     args = ap.parse_args()
     events = events_of(args.sample)
 
@@ -138,9 +143,12 @@ def main():
     print(f"latency: {sent} events at {args.rate:.0f}/s, {len(lat)} alerts; crossing event's last record "
           f"-> alert line: p50 {statistics.median(lat):.3f} ms, p99 {percentile(lat, 99):.3f} ms, "
           f"max {max(lat):.3f} ms")
-    n, elapsed, alerts, size = intake_phase(args.binary, events, args.intake_events)
-    print(f"intake: {n} exec events ({size / 1e6:.0f} MB) in {elapsed:.2f} s = {n / elapsed:,.0f} events/s "
-          f"with {alerts} alerts firing")
+    n, elapsed, alerts, size, floor_elapsed = intake_phase(args.binary, events, args.intake_events, args.floor)
+    print(f"intake: {n} exec events ({size / 1e6:.0f} MB, with EOE records) through a pipe in {elapsed:.2f} s "
+          f"= {n / elapsed:,.0f} events/s with {alerts} alerts firing")
+    if floor_elapsed:
+        print(f"floor on the same file: {floor_elapsed:.2f} s = {n / floor_elapsed:,.0f} events/s; "
+              f"scanwatch plugin / floor = {floor_elapsed / elapsed:.2f}")
 
 
 if __name__ == "__main__":
