@@ -51,6 +51,8 @@ public:
 
     const NormalizerCounters& counters() const { return counters_; }
     const ProcessTable& processes() const { return processes_; }
+    /// For saving and restoring entity ids across restarts (tail mode).
+    ProcessTable& processes() { return processes_; }
 
 private:
     bool read_syscall(auparse_state_t* au);

@@ -51,6 +51,32 @@ ProcessTable::List::iterator ProcessTable::lookup(std::string_view host, std::in
     return lru_.begin();
 }
 
+std::vector<ProcessTable::Saved> ProcessTable::save() const {
+    std::vector<Saved> out;
+    out.reserve(lru_.size());
+    for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
+        const auto sep = it->key.find('\0');
+        Saved s;
+        s.host = it->key.substr(0, sep);
+        s.pid = std::stoll(it->key.substr(sep + 1));
+        s.entity_id = it->entity_id;
+        s.executable = it->executable;
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+void ProcessTable::restore(const std::vector<Saved>& saved) {
+    map_.clear();
+    lru_.clear();
+    for (const auto& s : saved) {
+        bool found = false;
+        auto it = lookup(s.host, s.pid, found);
+        it->entity_id = s.entity_id;
+        it->executable = s.executable;
+    }
+}
+
 ProcessTable::Instance ProcessTable::current(std::string_view host, std::int64_t pid,
                                              std::string_view event) {
     bool found = false;

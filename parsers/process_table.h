@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace scanwatch::parsers {
 
@@ -29,6 +30,18 @@ public:
     /// Starts a new instance of `pid` at `event`, a successful exec of `executable`.
     Instance start(std::string_view host, std::int64_t pid, std::string_view event,
                    std::string_view executable);
+
+    /// One instance, for saving and restoring the table (tail mode's state file).
+    struct Saved {
+        std::string host;
+        std::int64_t pid = 0;
+        std::string entity_id;
+        std::string executable;
+    };
+    /// Every instance, least recently used first.
+    std::vector<Saved> save() const;
+    /// Replaces the contents with `saved` (least recently used first).
+    void restore(const std::vector<Saved>& saved);
 
     std::size_t size() const { return map_.size(); }
     std::uint64_t evictions() const { return evictions_; }

@@ -100,9 +100,11 @@ void RecordFilter::feed(std::string_view bytes) {
                     partial_.append(bytes);
                 }
             }
+            source_offset_ += bytes.size();
             break;
         }
         const auto nl = static_cast<std::size_t>(static_cast<const char*>(nl_ptr) - bytes.data());
+        line_offset_ = source_offset_ - partial_.size();
         if (discarding_) {
             discarding_ = false;  // the over-long line was already counted
         } else if (!partial_.empty()) {
@@ -120,6 +122,7 @@ void RecordFilter::feed(std::string_view bytes) {
         } else {
             handle_line(bytes.substr(0, nl));
         }
+        source_offset_ += nl + 1;
         bytes.remove_prefix(nl + 1);
     }
     flush_batch();
@@ -130,6 +133,7 @@ void RecordFilter::finish() {
         // A file may end without a newline; the line is good if it parses as a whole record.
         std::string last;
         last.swap(partial_);
+        line_offset_ = source_offset_ - last.size();
         finishing_ = true;
         handle_line(last);
         finishing_ = false;
@@ -138,9 +142,10 @@ void RecordFilter::finish() {
     flush_batch();
 }
 
-void RecordFilter::begin_source() {
+void RecordFilter::begin_source(std::uint64_t offset) {
     finish();
     line_no_ = 0;
+    source_offset_ = offset;
 }
 
 void RecordFilter::malformed(Malformed reason, std::string_view line) {
@@ -209,6 +214,7 @@ void RecordFilter::handle_line(std::string_view line) {
         scratch_.replace(escaped_sep, 6, 1, '\x1d');
         record = scratch_;
     }
+    if (observer_) observer_(record, line_offset_);  // before auparse can complete its event
     batch_.append(record);
     batch_ += '\n';
 }

@@ -49,6 +49,9 @@ public:
     using Sink = std::function<void(std::string_view records)>;
     /// Told about each malformed line: reason, 1-based line number, and the line (possibly cut).
     using Reporter = std::function<void(Malformed reason, std::uint64_t line, std::string_view text)>;
+    /// Told about each record passed on: the record and the byte offset of its line in the
+    /// current source (for checkpoints).
+    using RecordObserver = std::function<void(std::string_view record, std::uint64_t offset)>;
 
     /// Lines longer than `max_line` bytes are dropped as too_long; memory use is bounded by it.
     RecordFilter(Sink sink, Reporter reporter, std::size_t max_line = 64 * 1024);
@@ -57,8 +60,14 @@ public:
     void feed(std::string_view bytes);
     /// Ends the input: a final line without newline is accepted if it is a whole record.
     void finish();
-    /// Starts a new input (next file): line numbers restart; a pending partial line is ended.
-    void begin_source();
+    /// Starts a new input (next file): line and offset counts restart at `offset` (where reading
+    /// starts in it); a pending partial line is ended.
+    void begin_source(std::uint64_t offset = 0);
+    /// Sets the observer of passed-on records (none by default).
+    void observe_records(RecordObserver observer) { observer_ = std::move(observer); }
+    /// Offset in the current source up to which every line is complete and handled: what a
+    /// restart must read from, unless events are in flight past it.
+    std::uint64_t handled_offset() const { return source_offset_ - partial_.size(); }
 
     const FilterCounters& counters() const { return counters_; }
 
@@ -69,6 +78,9 @@ private:
 
     Sink sink_;
     Reporter reporter_;
+    RecordObserver observer_;
+    std::uint64_t source_offset_ = 0;  // bytes of the current source consumed (incl. partial_)
+    std::uint64_t line_offset_ = 0;    // where the line being handled starts
     std::size_t max_line_;
     std::string partial_;      // an incomplete line carried to the next chunk
     bool discarding_ = false;  // inside an over-long line: drop up to its newline
