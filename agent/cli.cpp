@@ -11,6 +11,7 @@
 #include "agent/replay.h"
 #include "agent/session.h"
 #include "agent/settings.h"
+#include "agent/tail.h"
 
 namespace scanwatch::agent {
 namespace {
@@ -23,7 +24,7 @@ int run_replay(const Settings& s) {
         fmt::print(stderr, "scanwatch: {}\n", e.what());
         return 2;
     }
-    Session session(s, false);
+    Session session(s, false, false);
     int rc = 0;
     try {
         replay(files, session.pipeline());
@@ -51,6 +52,7 @@ int run(int argc, char** argv) {
             case Mode::replay: return run_replay(s);
             case Mode::plugin:
             case Mode::socket: return run_live(s, argc, argv);
+            case Mode::tail: return run_tail(s, argc, argv);
             case Mode::rules_show: {
                 const auto text = rules::builtin_rule_text();
                 std::fwrite(text.data(), 1, text.size(), stdout);

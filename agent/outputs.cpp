@@ -1,93 +1,409 @@
 #include "agent/outputs.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 #include <fmt/format.h>
 
-namespace scanwatch::agent {
+#include "agent/host_identity.h"
+#include "agent/syslog_output.h"
 
-LineOutput::LineOutput(std::string spec) : spec_(std::move(spec)) {
-    if (spec_ == "-") {
-        file_ = stdout;
+namespace scanwatch::agent {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto kMinBackoff = std::chrono::milliseconds(100);
+constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
+constexpr std::size_t kFlushAt = 64 * 1024;        // buffered files write in chunks this big
+constexpr std::size_t kMaxBuffer = 1024 * 1024;    // and stop taking lines past this when failing
+
+// Alerts and events may both go to stdout from two writer threads: a chunk is written whole
+// before the other thread's.
+std::mutex& stdout_mutex() {
+    static std::mutex m;
+    return m;
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+    return s.substr(0, prefix.size()) == prefix;
+}
+
+bool is_syslog_spec(std::string_view spec) {
+    return spec == "syslog" || starts_with(spec, "syslog:") || starts_with(spec, "syslog?");
+}
+
+const char* plural(std::uint64_t n) { return n == 1 ? "line" : "lines"; }
+
+}  // namespace
+
+bool Output::flush(std::string& /*error*/) { return true; }
+
+bool Output::reopen(std::string& /*error*/) { return true; }
+
+bool Output::last_write_refused(std::string& /*error*/) { return false; }
+
+// ---- FileOutput -------------------------------------------------------------------------------
+
+FileOutput::FileOutput(std::string spec, std::string path, bool flush_each_line)
+    : Output(std::move(spec)), path_(std::move(path)), flush_each_line_(flush_each_line) {
+    if (path_.empty()) {
+        fd_ = STDOUT_FILENO;
         return;
     }
-    path_ = spec_.rfind("file:", 0) == 0 ? spec_.substr(5) : spec_;
-    file_ = std::fopen(path_.c_str(), "ae");
-    if (file_ == nullptr) {
-        throw std::runtime_error(fmt::format("cannot open {}: {}", path_, std::strerror(errno)));
-    }
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    if (fd_ < 0) throw std::runtime_error(fmt::format("cannot open {}: {}", path_, std::strerror(errno)));
 }
 
-LineOutput::~LineOutput() {
-    if (!path_.empty()) {
-        std::fclose(file_);
-    } else {
-        std::fflush(file_);
-    }
+FileOutput::~FileOutput() {
+    std::string ignored;
+    drain(ignored);
+    if (!path_.empty()) ::close(fd_);
 }
 
-bool LineOutput::write(std::string_view line, bool flush) {
-    // Locked as one unit: alerts and events may share stdout from two writer threads.
-    flockfile(file_);
-    bool ok = fwrite_unlocked(line.data(), 1, line.size(), file_) == line.size() &&
-              fputc_unlocked('\n', file_) != EOF;
-    if (flush) ok = fflush_unlocked(file_) == 0 && ok;
-    funlockfile(file_);
-    ok ? ++written_ : ++failed_;
-    if (!ok) std::clearerr(file_);
+bool FileOutput::drain(std::string& error) {
+    std::unique_lock<std::mutex> lock(stdout_mutex(), std::defer_lock);
+    if (fd_ == STDOUT_FILENO) lock.lock();
+    std::size_t done = 0;
+    bool ok = true;
+    while (done < buffer_.size()) {
+        const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+        if (n >= 0) {
+            done += static_cast<std::size_t>(n);
+            continue;
+        }
+        if (errno == EINTR) continue;
+        error = fmt::format("cannot write: {}", std::strerror(errno));
+        ok = false;
+        break;
+    }
+    buffer_.erase(0, done);
     return ok;
 }
 
-void LineOutput::flush() { std::fflush(file_); }
+WriteResult FileOutput::write(std::string_view line, std::chrono::system_clock::time_point /*time*/,
+                              std::string& error) {
+    // What a failed write left (at most the tail of one line when flushing each line) goes first.
+    if ((flush_each_line_ && !buffer_.empty()) || buffer_.size() >= kMaxBuffer) {
+        if (!drain(error)) return WriteResult::failed;
+    }
+    const std::size_t before = buffer_.size();
+    buffer_.append(line);
+    buffer_.push_back('\n');
+    if (!flush_each_line_ && buffer_.size() < kFlushAt) return WriteResult::ok;
+    if (drain(error)) return WriteResult::ok;
+    if (flush_each_line_ && buffer_.size() == line.size() + 1) {
+        // Nothing of this line reached the file: give it back to be kept and retried whole.
+        buffer_.resize(before);
+        return WriteResult::failed;
+    }
+    // Part of it is in the file (or, buffered, the line is taken): the rest goes first next time.
+    return WriteResult::ok;
+}
 
-bool LineOutput::reopen(std::string& error) {
+bool FileOutput::flush(std::string& error) { return drain(error); }
+
+bool FileOutput::reopen(std::string& error) {
     if (path_.empty()) return true;
-    std::FILE* fresh = std::fopen(path_.c_str(), "ae");
-    if (fresh == nullptr) {
+    std::string ignored;
+    drain(ignored);  // a line must not straddle the old and the new file unless the disk failed
+    const int fresh = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    if (fresh < 0) {
         error = fmt::format("cannot reopen {}: {}", path_, std::strerror(errno));
         return false;
     }
-    std::fclose(file_);
-    file_ = fresh;
+    ::close(fd_);
+    fd_ = fresh;
     return true;
 }
 
-OutputWriter::OutputWriter(std::vector<std::unique_ptr<LineOutput>> outputs, bool flush_each_line,
-                           bool threaded, std::size_t max_queue)
-    : outputs_(std::move(outputs)),
-      flush_each_line_(flush_each_line),
+std::size_t FileOutput::unwritten_lines() const {
+    return static_cast<std::size_t>(std::count(buffer_.begin(), buffer_.end(), '\n'));
+}
+
+// ---- specs and factories ----------------------------------------------------------------------
+
+std::string validate_output_spec(const std::string& spec) {
+    if (spec == "-") return {};
+    if (starts_with(spec, "file:")) return spec.size() > 5 ? std::string() : "file: needs a path (file:PATH)";
+    if (is_syslog_spec(spec)) {
+        std::string error;
+        return parse_syslog_spec(spec, error) ? std::string() : error;
+    }
+    return fmt::format(
+        "output must be -, file:PATH, syslog, syslog:udp://HOST:PORT, syslog:tcp://HOST:PORT or "
+        "syslog:unix://PATH (syslog optionally followed by ?facility=NAME&backlog=N), not '{}'",
+        spec);
+}
+
+std::unique_ptr<Output> make_output(const std::string& spec, bool flush_each_line) {
+    if (const std::string error = validate_output_spec(spec); !error.empty()) {
+        throw std::runtime_error(error);
+    }
+    if (spec == "-") return std::make_unique<FileOutput>(spec, "", flush_each_line);
+    if (starts_with(spec, "file:")) {
+        return std::make_unique<FileOutput>(spec, spec.substr(5), flush_each_line);
+    }
+    std::string error;
+    auto target = parse_syslog_spec(spec, error);
+    return std::make_unique<SyslogOutput>(spec, std::move(*target), local_hostname(),
+                                          static_cast<long>(::getpid()));
+}
+
+std::unique_ptr<Output> make_event_output(const std::string& spec, bool flush_each_line) {
+    if (is_syslog_spec(spec)) {
+        throw std::runtime_error(fmt::format(
+            "--events goes to - or a file, not {}: syslog carries alerts only (a file named "
+            "syslog is ./syslog)",
+            spec));
+    }
+    if (spec == "-") return std::make_unique<FileOutput>(spec, "", flush_each_line);
+    std::string path = starts_with(spec, "file:") ? spec.substr(5) : spec;
+    return std::make_unique<FileOutput>(spec, std::move(path), flush_each_line);
+}
+
+// ---- OutputChannel ----------------------------------------------------------------------------
+
+OutputChannel::OutputChannel(std::unique_ptr<Output> output, OutputReport report)
+    : output_(std::move(output)), report_(std::move(report)), backoff_(kMinBackoff) {}
+
+void OutputChannel::send(std::string_view line, WallClock::time_point time, Clock::time_point now) {
+    if (output_->late_refusals()) take_back_refused(now);
+    if (down_ || pending_flush_ || !backlog_.empty()) {
+        keep(line, time);
+        return;
+    }
+    if (!attempt(line, time, now)) keep(line, time);
+}
+
+bool OutputChannel::attempt(std::string_view line, WallClock::time_point time, Clock::time_point now) {
+    std::string error;
+    switch (output_->write(line, time, error)) {
+        case WriteResult::ok:
+            if (output_->late_refusals()) {
+                // On loopback and most LANs the port-unreachable is back before send() returns.
+                if (output_->last_write_refused(error)) {
+                    ++failed_;
+                    went_down(error, now);
+                    return false;
+                }
+                last_ = Kept{std::string(line), time};
+            }
+            ++written_;
+            return true;
+        case WriteResult::rejected:
+            ++failed_;
+            ++lost_;
+            if (!reject_reported_ && report_) {
+                report_(fmt::format("output {}: a line of {} bytes cannot be sent ({}); counted as "
+                                    "lost, as are further ones",
+                                    spec(), line.size(), error));
+            }
+            reject_reported_ = true;
+            return true;
+        case WriteResult::failed: break;
+    }
+    ++failed_;
+    went_down(error, now);
+    return false;
+}
+
+void OutputChannel::went_down(const std::string& error, Clock::time_point now) {
+    if (!down_) {
+        down_ = true;
+        failed_in_outage_ = 0;
+        lost_in_outage_ = 0;
+        backoff_ = kMinBackoff;
+        if (report_) {
+            report_(fmt::format("output {} failed: {}; keeping up to {} lines and retrying", spec(),
+                                error, output_->max_backlog()));
+        }
+    }
+    ++failed_in_outage_;
+    next_retry_ = now + backoff_;
+    backoff_ = std::min<std::chrono::milliseconds>(backoff_ * 2, kMaxBackoff);
+}
+
+void OutputChannel::take_back_refused(Clock::time_point now) {
+    std::string error;
+    if (!output_->last_write_refused(error)) return;
+    ++failed_;
+    if (last_) {
+        // Counted written a moment ago; it is the one a late refusal is most likely about.
+        --written_;
+        backlog_.push_front(std::move(*last_));
+        last_.reset();
+        update_backlog_count();
+    }
+    went_down(error, now);
+}
+
+void OutputChannel::keep(std::string_view line, WallClock::time_point time) {
+    if (backlog_.size() >= output_->max_backlog()) {
+        ++lost_;
+        ++lost_in_outage_;
+        if (!drop_reported_ && report_) {
+            report_(fmt::format("output {}: backlog full ({} lines); new lines are dropped and "
+                                "counted as lost until it is back",
+                                spec(), output_->max_backlog()));
+        }
+        drop_reported_ = true;
+        return;
+    }
+    backlog_.push_back(Kept{std::string(line), time});
+    update_backlog_count();
+}
+
+void OutputChannel::retry(Clock::time_point now) {
+    if (output_->late_refusals()) take_back_refused(now);
+    if (!down_ && !pending_flush_ && backlog_.empty()) return;
+    if (down_ && now < next_retry_) return;
+    std::string error;
+    if (pending_flush_) {
+        if (!output_->flush(error)) {
+            ++failed_;
+            went_down(error, now);
+            return;
+        }
+        pending_flush_ = false;
+    }
+    while (!backlog_.empty()) {
+        Kept& front = backlog_.front();
+        if (!attempt(front.line, front.time, now)) return;
+        backlog_.pop_front();
+        update_backlog_count();
+    }
+    if (down_) {
+        down_ = false;
+        backoff_ = kMinBackoff;
+        if (report_) {
+            report_(fmt::format("output {} is back after {} failed {}; its backlog is sent{}", spec(),
+                                failed_in_outage_, failed_in_outage_ == 1 ? "attempt" : "attempts",
+                                lost_in_outage_ > 0 ? fmt::format(", {} {} lost", lost_in_outage_,
+                                                                  plural(lost_in_outage_))
+                                                    : std::string()));
+        }
+        drop_reported_ = false;
+    }
+}
+
+void OutputChannel::retry_soon(Clock::time_point now) {
+    next_retry_ = now;
+    backoff_ = kMinBackoff;
+}
+
+std::optional<OutputChannel::Clock::time_point> OutputChannel::next_retry() const {
+    if (!down_ && !pending_flush_ && backlog_.empty()) return std::nullopt;
+    return next_retry_;
+}
+
+void OutputChannel::flush(Clock::time_point now) {
+    if (down_ || pending_flush_) return;  // retry() flushes first when it is due
+    std::string error;
+    if (output_->flush(error)) return;
+    ++failed_;
+    pending_flush_ = true;
+    went_down(error, now);
+}
+
+void OutputChannel::reopen(Clock::time_point now) {
+    std::string error;
+    if (!output_->reopen(error) && report_) report_(error);
+    // SIGHUP is also how an operator says "the receiver is back": try at once.
+    if (down_) retry_soon(now);
+}
+
+std::size_t OutputChannel::abandon(std::string_view why) {
+    std::uint64_t n = backlog_.size();
+    if (pending_flush_) {
+        const std::uint64_t unwritten = output_->unwritten_lines();
+        written_ -= std::min<std::uint64_t>(unwritten, written_);
+        n += unwritten;
+    }
+    backlog_.clear();
+    update_backlog_count();
+    lost_ += n;
+    if (n > 0 && report_) report_(fmt::format("output {}: {} {} lost {}", spec(), n, plural(n), why));
+    return static_cast<std::size_t>(n);
+}
+
+OutputCounts OutputChannel::counts() const {
+    OutputCounts c;
+    c.written = written_;
+    c.failed = failed_;
+    c.lost = lost_;
+    c.backlog = backlog_count_;
+    return c;
+}
+
+// ---- OutputWriter -----------------------------------------------------------------------------
+
+OutputWriter::OutputWriter(std::vector<std::unique_ptr<Output>> outputs, bool flush_each_line,
+                           bool threaded, OutputReport report, std::size_t max_queue,
+                           std::chrono::milliseconds close_grace)
+    : flush_each_line_(flush_each_line),
       threaded_(threaded),
-      max_queue_(max_queue) {
+      max_queue_(max_queue),
+      close_grace_(close_grace) {
+    for (auto& out : outputs) channels_.push_back(std::make_unique<OutputChannel>(std::move(out), report));
     if (threaded_) thread_ = std::thread([this] { run(); });
 }
 
 OutputWriter::~OutputWriter() { close(); }
 
-void OutputWriter::write_now(const std::string& line) {
-    for (auto& out : outputs_) out->write(line, flush_each_line_);
+void OutputWriter::deliver(const Queued& q) {
+    const auto now = OutputChannel::Clock::now();
+    for (auto& c : channels_) c->send(q.line, q.time, now);
+}
+
+void OutputWriter::retry_all() {
+    const auto now = OutputChannel::Clock::now();
+    for (auto& c : channels_) c->retry(now);
+}
+
+void OutputWriter::flush() {
+    if (!threaded_) flush_all();
+}
+
+void OutputWriter::flush_all() {
+    const auto now = OutputChannel::Clock::now();
+    for (auto& c : channels_) c->flush(now);
 }
 
 void OutputWriter::reopen_now() {
-    for (auto& out : outputs_) {
-        std::string error;
-        if (!out->reopen(error)) fmt::print(stderr, "scanwatch: {}\n", error);
+    const auto now = OutputChannel::Clock::now();
+    for (auto& c : channels_) c->reopen(now);
+}
+
+std::optional<OutputChannel::Clock::time_point> OutputWriter::earliest_retry() const {
+    std::optional<OutputChannel::Clock::time_point> earliest;
+    for (const auto& c : channels_) {
+        const auto due = c->next_retry();
+        if (due && (!earliest || *due < *earliest)) earliest = due;
     }
+    return earliest;
 }
 
 void OutputWriter::submit(std::string line) {
+    Queued q{std::move(line), OutputChannel::WallClock::now()};
     if (!threaded_) {
-        write_now(line);
+        deliver(q);
+        retry_all();
         return;
     }
     {
         std::lock_guard<std::mutex> lock(mutex_);
         if (queue_.size() >= max_queue_) {
-            ++lost_;
+            ++dropped_;
             return;
         }
-        queue_.push_back(std::move(line));
+        queue_.push_back(std::move(q));
     }
     wake_.notify_one();
 }
@@ -107,30 +423,57 @@ void OutputWriter::reopen() {
 void OutputWriter::run() {
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
-        wake_.wait(lock, [this] { return stopping_ || reopen_requested_ || !queue_.empty(); });
-        if (reopen_requested_) {
-            reopen_requested_ = false;
-            lock.unlock();
-            reopen_now();
-            lock.lock();
+        // The channels belong to this thread; reading their retry times under the lock is fine.
+        const auto due = earliest_retry();
+        const auto ready = [this] { return stopping_ || reopen_requested_ || !queue_.empty(); };
+        if (due) {
+            wake_.wait_until(lock, *due, ready);
+        } else {
+            wake_.wait(lock, ready);
         }
-        while (!queue_.empty()) {
-            std::string line = std::move(queue_.front());
-            queue_.pop_front();
-            lock.unlock();
-            write_now(line);
-            lock.lock();
-        }
-        if (!flush_each_line_) {
-            lock.unlock();
-            for (auto& out : outputs_) out->flush();
-            lock.lock();
-        }
-        if (stopping_ && queue_.empty()) return;
+        const bool reopen = std::exchange(reopen_requested_, false);
+        const bool stop = stopping_;
+        std::deque<Queued> batch;
+        batch.swap(queue_);
+        lock.unlock();
+        if (reopen) reopen_now();
+        for (const auto& q : batch) deliver(q);
+        retry_all();
+        if (!flush_each_line_) flush_all();
+        lock.lock();
+        if (stop && queue_.empty()) return;
     }
 }
 
+void OutputWriter::drain_at_close() {
+    auto now = OutputChannel::Clock::now();
+    const auto deadline = now + close_grace_;
+    for (auto& c : channels_) {
+        if (c->next_retry()) c->retry_soon(now);
+    }
+    for (;;) {
+        retry_all();
+        flush_all();
+        const auto due = earliest_retry();
+        if (!due || OutputChannel::Clock::now() >= deadline) break;
+        if (*due <= deadline) {
+            std::this_thread::sleep_until(*due);
+            continue;
+        }
+        // The backoff would pass the deadline: one last attempt at the deadline.
+        std::this_thread::sleep_until(deadline);
+        for (auto& c : channels_) {
+            if (c->next_retry()) c->retry_soon(deadline);
+        }
+    }
+    const std::string why = fmt::format("at exit: the output was still failing after {} ms of retries",
+                                        close_grace_.count());
+    for (auto& c : channels_) c->abandon(why);
+}
+
 void OutputWriter::close() {
+    if (closed_) return;
+    closed_ = true;
     if (threaded_ && thread_.joinable()) {
         {
             std::lock_guard<std::mutex> lock(mutex_);
@@ -139,26 +482,35 @@ void OutputWriter::close() {
         wake_.notify_one();
         thread_.join();
     }
-    for (auto& out : outputs_) out->flush();
+    drain_at_close();
+}
+
+std::vector<OutputCounts> OutputWriter::counts() const {
+    std::vector<OutputCounts> out;
+    for (const auto& c : channels_) {
+        OutputCounts n = c->counts();
+        n.lost += dropped_;
+        out.push_back(n);
+    }
+    return out;
 }
 
 void OutputWriter::stats_fields(JsonWriter& w) const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (const auto& out : outputs_) {
-        w.key(out->spec());
+    const auto all = counts();
+    for (std::size_t i = 0; i < channels_.size(); ++i) {
+        w.key(channels_[i]->spec());
         w.begin_object();
-        w.field("written", out->written());
-        w.field("failed", out->failed());
-        w.field("lost", lost_);
+        w.field("written", all[i].written);
+        w.field("failed", all[i].failed);
+        w.field("lost", all[i].lost);
+        w.field("backlog", all[i].backlog);
         w.end_object();
     }
 }
 
 bool OutputWriter::had_failures() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (lost_ > 0) return true;
-    for (const auto& out : outputs_) {
-        if (out->failed() > 0) return true;
+    for (const auto& n : counts()) {
+        if (n.lost > 0) return true;
     }
     return false;
 }

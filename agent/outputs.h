@@ -1,14 +1,19 @@
 #pragma once
-// Where NDJSON lines go: stdout or a file (appended, reopened on request for logrotate), behind
-// a writer that never lets a slow destination stall the input in live modes.
+// Where NDJSON lines go: stdout, a file (appended, reopened for logrotate) or syslog
+// (syslog_output.h). Each output keeps the lines it could not take in a bounded backlog and
+// retries with backoff; a writer fans lines out to the outputs and, in live modes, does all of
+// that on its own thread so that no output ever stalls the input.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -18,72 +23,227 @@
 
 namespace scanwatch::agent {
 
-/// One destination: "-" (stdout) or "file:PATH" / a plain path (opened for append).
-class LineOutput {
+/// Lines an output keeps while it is down, unless its spec says otherwise (syslog `backlog=N`).
+constexpr std::size_t kDefaultBacklog = 10000;
+
+/// What one attempt to write a line did.
+enum class WriteResult {
+    ok,        ///< written (for buffered files: taken, in order, and written by a later flush)
+    failed,    ///< not written (destination down, full or stalled): keep the line, retry later
+    rejected,  ///< can never be written (too large for a datagram): count it lost
+};
+
+/// One destination for lines. Implementations only do the I/O; OutputChannel adds the backlog,
+/// the retries and the counters. Used by one thread at a time.
+class Output {
 public:
-    /// Opens the destination; throws std::runtime_error naming the path when it cannot.
-    explicit LineOutput(std::string spec);
-    ~LineOutput();
-    LineOutput(const LineOutput&) = delete;
-    LineOutput& operator=(const LineOutput&) = delete;
+    /// `spec` names the output in messages and stats; `max_backlog` bounds its backlog.
+    explicit Output(std::string spec, std::size_t max_backlog = kDefaultBacklog)
+        : spec_(std::move(spec)), max_backlog_(max_backlog) {}
+    virtual ~Output() = default;
+    Output(const Output&) = delete;
+    Output& operator=(const Output&) = delete;
 
-    /// Writes `line` and a newline; flushes when `flush` is set. False (and counted) on error.
-    bool write(std::string_view line, bool flush);
-    void flush();
-    /// Closes and opens the file again (after logrotate renamed it); stdout is left alone.
-    /// False, with the reason in `error`, when it cannot; the old stream is kept then.
-    bool reopen(std::string& error);
+    /// Writes `line` (no newline) as one record; `time` is when it was handed to the writer
+    /// (wall clock). On failed or rejected, `error` says why.
+    virtual WriteResult write(std::string_view line, std::chrono::system_clock::time_point time,
+                              std::string& error) = 0;
+    /// Writes out what write() buffered. False, with the reason in `error`, when it could not;
+    /// the unwritten bytes are kept, whole, for the next flush.
+    virtual bool flush(std::string& error);
+    /// Closes and opens the destination again (SIGHUP, after logrotate renamed the file). False,
+    /// with the reason in `error`, when it cannot; the old destination is kept then.
+    virtual bool reopen(std::string& error);
+    /// Outputs without acknowledgement (UDP): true, with the reason in `error`, when the
+    /// destination has refused the line written last since write() returned ok. Clears it.
+    virtual bool last_write_refused(std::string& error);
+    /// True when last_write_refused() can ever be true.
+    virtual bool late_refusals() const { return false; }
+    /// Whole lines write() took that no flush has written yet (counted lost when given up).
+    virtual std::size_t unwritten_lines() const { return 0; }
 
+    /// The spec it was made from, as given on the command line.
     const std::string& spec() const { return spec_; }
-    std::uint64_t written() const { return written_; }
-    std::uint64_t failed() const { return failed_; }
+    /// How many lines its backlog holds at most.
+    std::size_t max_backlog() const { return max_backlog_; }
 
 private:
     std::string spec_;
-    std::string path_;  // empty for stdout
-    std::FILE* file_ = nullptr;
-    std::atomic<std::uint64_t> written_{0};  // read by stats while the writer thread writes
-    std::atomic<std::uint64_t> failed_{0};
+    std::size_t max_backlog_;
 };
 
-/// Fans lines out to several outputs. In `threaded` mode a writer thread does the I/O from a
-/// bounded queue: submit() never blocks; when the queue is full the line is dropped and counted
-/// as lost. Otherwise submit() writes before it returns (replay: nothing is ever dropped).
+/// stdout ("-") or a file opened for append. Bytes a failed write(2) left out stay buffered and
+/// go first at the next write or flush, so a line is never torn or written twice.
+class FileOutput final : public Output {
+public:
+    /// Opens `path` for append (empty path: stdout). Throws std::runtime_error naming the path
+    /// when it cannot. With `flush_each_line`, each line is written before write() returns.
+    FileOutput(std::string spec, std::string path, bool flush_each_line);
+    ~FileOutput() override;
+
+    WriteResult write(std::string_view line, std::chrono::system_clock::time_point time,
+                      std::string& error) override;
+    bool flush(std::string& error) override;
+    /// Writes out the buffer to the old file, then switches to a fresh open of the path.
+    bool reopen(std::string& error) override;
+    std::size_t unwritten_lines() const override;
+
+private:
+    bool drain(std::string& error);
+
+    std::string path_;  // empty for stdout
+    int fd_ = -1;
+    bool flush_each_line_;
+    std::string buffer_;  // taken, not yet written; always whole lines plus at most one tail
+};
+
+/// Checks an --output spec without opening anything: "" when it is valid, else what is wrong.
+/// Valid: "-", "file:PATH", and the syslog forms of syslog_output.h.
+std::string validate_output_spec(const std::string& spec);
+
+/// Makes the alert output an --output spec names (validate_output_spec() first). Files are
+/// opened now (std::runtime_error naming the path when they cannot be); syslog connects on its
+/// first write. `flush_each_line` makes files write each line at once.
+std::unique_ptr<Output> make_output(const std::string& spec, bool flush_each_line = true);
+
+/// Makes the --events output: "-", "file:PATH" or a plain path. Syslog carries alerts only:
+/// a syslog spec throws std::runtime_error, as does a file that cannot be opened.
+std::unique_ptr<Output> make_event_output(const std::string& spec, bool flush_each_line = false);
+
+/// Counters of one output, as the stats show them.
+struct OutputCounts {
+    std::uint64_t written = 0;  ///< lines written
+    std::uint64_t failed = 0;   ///< write attempts that failed (each retry counts)
+    std::uint64_t lost = 0;     ///< lines given up: backlog full, rejected, or still kept at exit
+    std::uint64_t backlog = 0;  ///< lines kept now, waiting for the output to come back
+};
+
+/// Called with a message for the operator (an output failed, came back, dropped lines). Once
+/// per change of state, never per line. May be called from the writer thread.
+using OutputReport = std::function<void(const std::string&)>;
+
+/// One output with its backlog. A line the output cannot take now waits, in order, with the
+/// lines after it; the backlog is retried with a backoff from 100 ms doubling to 5 s, and when
+/// it is full new lines are dropped and counted lost. Used by one thread at a time; counts()
+/// may be read from any thread.
+class OutputChannel {
+public:
+    using Clock = std::chrono::steady_clock;
+    using WallClock = std::chrono::system_clock;
+
+    OutputChannel(std::unique_ptr<Output> output, OutputReport report);
+
+    /// Writes `line` now when the output is up and nothing waits before it; otherwise keeps it
+    /// (or drops it, counted, when the backlog is full).
+    void send(std::string_view line, WallClock::time_point time, Clock::time_point now);
+    /// Writes the backlog out, in order, if its retry is due; also notices a late refusal of
+    /// the line written last (UDP) and takes that line back.
+    void retry(Clock::time_point now);
+    /// Makes the next retry due at once, with the shortest backoff (used when closing).
+    void retry_soon(Clock::time_point now);
+    /// When the next retry is due; nullopt when nothing waits.
+    std::optional<Clock::time_point> next_retry() const;
+    /// Flushes a buffered output; a failure is handled like a failed write.
+    void flush(Clock::time_point now);
+    /// Reopens the output (SIGHUP); a failure is reported. A failed output is retried at once.
+    void reopen(Clock::time_point now);
+    /// Gives up on the backlog: its lines are counted lost and reported. Returns how many.
+    std::size_t abandon(std::string_view why);
+    /// The counters now.
+    OutputCounts counts() const;
+    const std::string& spec() const { return output_->spec(); }
+    const Output& output() const { return *output_; }
+
+private:
+    struct Kept {
+        std::string line;
+        WallClock::time_point time;
+    };
+
+    bool attempt(std::string_view line, WallClock::time_point time, Clock::time_point now);
+    void went_down(const std::string& error, Clock::time_point now);
+    void take_back_refused(Clock::time_point now);
+    void keep(std::string_view line, WallClock::time_point time);
+    void update_backlog_count() { backlog_count_ = backlog_.size(); }
+
+    std::unique_ptr<Output> output_;
+    OutputReport report_;
+    std::deque<Kept> backlog_;
+    std::optional<Kept> last_;  // the line written last, for outputs with late refusals
+    bool down_ = false;
+    bool pending_flush_ = false;  // a flush failed: buffered bytes wait before any new line
+    bool drop_reported_ = false;
+    bool reject_reported_ = false;
+    std::chrono::milliseconds backoff_;
+    Clock::time_point next_retry_{};
+    std::uint64_t failed_in_outage_ = 0;
+    std::uint64_t lost_in_outage_ = 0;
+    std::atomic<std::uint64_t> written_{0};
+    std::atomic<std::uint64_t> failed_{0};
+    std::atomic<std::uint64_t> lost_{0};
+    std::atomic<std::uint64_t> backlog_count_{0};
+};
+
+/// Fans lines out to several outputs. In `threaded` mode a writer thread does all output work
+/// (writes, retries, reconnects) from a bounded queue: submit() never blocks; when the queue is
+/// full the line is dropped and counted lost for every output. Otherwise submit() does the work
+/// before it returns (replay), retrying a failed output only when its backoff is due.
 class OutputWriter {
 public:
-    OutputWriter(std::vector<std::unique_ptr<LineOutput>> outputs, bool flush_each_line,
-                 bool threaded, std::size_t max_queue = 65536);
+    /// `report` receives failure and recovery messages; `close_grace` bounds how long close()
+    /// keeps retrying outputs that still hold a backlog before counting it lost.
+    OutputWriter(std::vector<std::unique_ptr<Output>> outputs, bool flush_each_line, bool threaded,
+                 OutputReport report = {}, std::size_t max_queue = 65536,
+                 std::chrono::milliseconds close_grace = std::chrono::seconds(3));
     ~OutputWriter();
     OutputWriter(const OutputWriter&) = delete;
     OutputWriter& operator=(const OutputWriter&) = delete;
 
-    /// Hands a line (without newline) to every output.
+    /// Hands a line (without newline) to every output, stamped with the wall clock now.
     void submit(std::string line);
-    /// Asks every file output to reopen (SIGHUP); done by the writer between lines.
+    /// Asks every output to reopen (SIGHUP); done by the writer between lines.
     void reopen();
-    /// Writes out what is queued, then stops the thread. Idempotent.
+    /// Writes out what is queued, retries backlogs for at most `close_grace`, counts what is
+    /// left as lost, then stops the thread. Idempotent.
     void close();
+    /// Inline mode: writes out buffered lines now (tail checkpoints measure file sizes after
+    /// it). Threaded mode: nothing; the writer thread flushes when its queue runs empty.
+    void flush();
 
-    /// Adds {"spec": {written, failed, lost}} entries for each output to an open JSON object.
+    /// Adds {"spec": {written, failed, lost, backlog}} entries for each output to an open JSON
+    /// object.
     void stats_fields(JsonWriter& w) const;
-    /// True when any write failed or a line was lost.
+    /// The counters of each output, in the order given.
+    std::vector<OutputCounts> counts() const;
+    /// True when a line was lost (dropped, rejected, or given up at close).
     bool had_failures() const;
 
 private:
-    void run();
-    void write_now(const std::string& line);
-    void reopen_now();
+    struct Queued {
+        std::string line;
+        OutputChannel::WallClock::time_point time;
+    };
 
-    std::vector<std::unique_ptr<LineOutput>> outputs_;
+    void run();
+    void deliver(const Queued& q);
+    void retry_all();
+    void flush_all();
+    void reopen_now();
+    void drain_at_close();
+    std::optional<OutputChannel::Clock::time_point> earliest_retry() const;
+
+    std::vector<std::unique_ptr<OutputChannel>> channels_;
     bool flush_each_line_;
     bool threaded_;
     std::size_t max_queue_;
+    std::chrono::milliseconds close_grace_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;
-    std::deque<std::string> queue_;
+    std::deque<Queued> queue_;
     bool reopen_requested_ = false;
     bool stopping_ = false;
-    std::uint64_t lost_ = 0;
+    bool closed_ = false;
+    std::atomic<std::uint64_t> dropped_{0};  // queue full: lost for every output
     std::thread thread_;
 };
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "parsers/event_key.h"
 #include "parsers/json_writer.h"
 
 namespace scanwatch::agent {
@@ -16,7 +17,10 @@ Pipeline::Pipeline(PipelineOptions options, AlertSink alerts, EventSink events,
       event_sink_(std::move(events)),
       engine_options_(options.engine),
       normalizer_(options.normalizer, [this](const ProcessEvent& e) { on_event(e); }),
-      feed_([this](auparse_state_t* au) { normalizer_.on_event(au); }),
+      feed_([this](auparse_state_t* au) {
+          if (gate_ && !gate_(parsers::event_key(au))) return;
+          normalizer_.on_event(au);
+      }),
       filter_([this](std::string_view records) { feed_.feed(records); },
               [this](parsers::Malformed reason, std::uint64_t line, std::string_view text) {
                   diagnostics_.malformed(reason, line, text);
@@ -46,9 +50,15 @@ void Pipeline::set_rules(std::vector<std::shared_ptr<const rules::RuleDefinition
     engine_options_ = options;
 }
 
-void Pipeline::begin_source(std::string name) {
-    filter_.begin_source();
+void Pipeline::begin_source(std::string name, std::uint64_t offset) {
+    filter_.begin_source(offset);
     diagnostics_.set_source(std::move(name));
+}
+
+void Pipeline::set_checkpoint_hooks(parsers::RecordFilter::RecordObserver records,
+                                    std::function<bool(const std::string& key)> gate) {
+    filter_.observe_records(std::move(records));
+    gate_ = std::move(gate);
 }
 
 void Pipeline::feed(std::string_view bytes) { filter_.feed(bytes); }

@@ -34,8 +34,18 @@ public:
     /// `events` may be empty (no event export). `diagnostics` must outlive the pipeline.
     Pipeline(PipelineOptions options, AlertSink alerts, EventSink events, Diagnostics& diagnostics);
 
-    /// Starts a new input named `name` (a file, "-"): line numbers restart.
-    void begin_source(std::string name);
+    /// Starts a new input named `name` (a file, "-"): line numbers restart, offsets count from
+    /// `offset` (where reading starts in it).
+    void begin_source(std::string name, std::uint64_t offset = 0);
+    /// Tail mode's checkpoint hooks: `records` sees each record handed to auparse with its line
+    /// offset; `gate` sees each complete audit event's key and may drop it (already processed).
+    void set_checkpoint_hooks(parsers::RecordFilter::RecordObserver records,
+                              std::function<bool(const std::string& key)> gate);
+    /// Offset in the current source up to which lines are complete and handled.
+    std::uint64_t handled_offset() const { return filter_.handled_offset(); }
+    /// Entity-id table and rule engines, for tail mode's state file.
+    parsers::ProcessTable& processes() { return normalizer_.processes(); }
+    std::vector<std::unique_ptr<rules::RuleEngine>>& engines() { return rules_; }
     /// Feeds raw audit text in chunks of any size.
     void feed(std::string_view bytes);
     /// Ages events in flight (live modes, every second).
@@ -66,6 +76,7 @@ private:
     parsers::AuparseFeed feed_;
     parsers::RecordFilter filter_;
     std::vector<rules::Alert> pending_alerts_;
+    std::function<bool(const std::string& key)> gate_;
     std::int64_t last_event_ms_ = 0;
 };
 

@@ -23,14 +23,15 @@ PipelineOptions pipeline_options(const Settings& s, bool live) {
     return o;
 }
 
-Session::Session(const Settings& s, bool live) : stats_file_(s.stats_file) {
-    std::vector<std::unique_ptr<LineOutput>> alert_outputs;
-    for (const auto& spec : s.outputs) alert_outputs.push_back(std::make_unique<LineOutput>(spec));
-    alerts_ = std::make_unique<OutputWriter>(std::move(alert_outputs), true, live);
+Session::Session(const Settings& s, bool live, bool threaded_outputs) : stats_file_(s.stats_file) {
+    const OutputReport report = [this](const std::string& message) { diagnostics_.warn(message); };
+    std::vector<std::unique_ptr<Output>> alert_outputs;
+    for (const auto& spec : s.outputs) alert_outputs.push_back(make_output(spec));
+    alerts_ = std::make_unique<OutputWriter>(std::move(alert_outputs), true, threaded_outputs, report);
     if (!s.events.empty()) {
-        std::vector<std::unique_ptr<LineOutput>> event_outputs;
-        event_outputs.push_back(std::make_unique<LineOutput>(s.events));
-        events_ = std::make_unique<OutputWriter>(std::move(event_outputs), false, live);
+        std::vector<std::unique_ptr<Output>> event_outputs;
+        event_outputs.push_back(make_event_output(s.events));
+        events_ = std::make_unique<OutputWriter>(std::move(event_outputs), false, threaded_outputs, report);
     }
     Pipeline::EventSink event_sink;
     if (events_) {
@@ -90,6 +91,11 @@ void Session::report_stats(bool to_stderr) {
         std::fputs(line.c_str(), f);
         std::fclose(f);
     }
+}
+
+void Session::flush_outputs() {
+    alerts_->flush();
+    if (events_) events_->flush();
 }
 
 void Session::close() {

@@ -15,8 +15,10 @@ namespace scanwatch::agent {
 /// them) and local user-name lookups for RAW logs.
 class Session {
 public:
+    /// `threaded_outputs`: outputs written by their own thread so the input never waits (plugin,
+    /// socket); otherwise inline (replay, and tail, whose checkpoints need outputs written out).
     /// Throws std::runtime_error naming an output that cannot be opened.
-    Session(const Settings& settings, bool live);
+    Session(const Settings& settings, bool live, bool threaded_outputs);
     ~Session();
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
@@ -33,6 +35,8 @@ public:
     void report_stats(bool to_stderr);
     /// Writes out everything queued.
     void close();
+    /// Writes out buffered lines now (inline outputs), so file sizes reflect every line given.
+    void flush_outputs();
     /// True when an output failed or lost a line.
     bool output_failures() const;
 

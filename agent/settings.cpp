@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "agent/outputs.h"
+
 #ifndef SCANWATCH_VERSION
 #define SCANWATCH_VERSION "0.0.0"
 #endif
@@ -20,6 +22,7 @@ struct Cli {
     CLI::App* replay = nullptr;
     CLI::App* plugin = nullptr;
     CLI::App* socket = nullptr;
+    CLI::App* tail = nullptr;
     CLI::App* rules_show = nullptr;
 };
 
@@ -43,12 +46,11 @@ void build(Cli& cli, Settings& s) {
     app.add_option("--host-id", s.host_id, "host.id for records without node= (default: /etc/machine-id)");
     app.add_option("--host-name", s.host_name, "host.name for records without node= (default: the hostname)");
     app.add_option("--output", s.outputs,
-                   "Where alerts go, repeatable: - (stdout, the default) or file:PATH (appended, "
-                   "reopened on SIGHUP)")
-        ->check([](const std::string& v) -> std::string {
-            if (v == "-" || (v.rfind("file:", 0) == 0 && v.size() > 5)) return {};
-            return "output must be - or file:PATH, not " + v;
-        });
+                   "Where alerts go, repeatable: - (stdout, the default), file:PATH (appended, "
+                   "reopened on SIGHUP), syslog (/dev/log), syslog:udp://HOST:PORT or "
+                   "syslog:tcp://HOST:PORT; syslog takes ?facility=NAME (default authpriv) and "
+                   "&backlog=LINES (default 10000)")
+        ->check(validate_output_spec);
     app.add_option("--events", s.events,
                    "Also write every exec as an ECS event, NDJSON, to - (stdout) or a file (appended)");
     app.add_flag("--stats", s.stats, "Print the counters as one JSON line on stderr at exit");
@@ -73,6 +75,18 @@ void build(Cli& cli, Settings& s) {
         "socket", "Read auditd's builtin af_unix plugin socket (format string); reconnects");
     cli.socket->add_option("PATH", s.socket_path, "The socket")->capture_default_str();
 
+    cli.tail = app.add_subcommand(
+        "tail", "Follow the log auditd writes, across rotation; resumes where it stopped with --state");
+    cli.tail->add_option("FILE", s.tail_path, "The log")->capture_default_str();
+    app.add_option("--state", s.state_file,
+                   "tail: state file (written atomically every few seconds and at exit) to resume "
+                   "from after a restart without losing or repeating events or alerts");
+    auto* from_start = app.add_flag("--from-start", s.from_start,
+                                    "tail, first start without state: read the whole file");
+    auto* from_end = app.add_flag("--from-end", s.from_end,
+                                  "tail, first start without state: only what is appended (default)");
+    from_start->excludes(from_end);
+
     CLI::App* rules = app.add_subcommand("rules", "Inspect rules");
     rules->require_subcommand(1);
     cli.rules_show = rules->add_subcommand("show", "Print the built-in rule (TOML)");
@@ -82,6 +96,7 @@ void finish(const Cli& cli, Settings& s) {
     if (*cli.replay) s.mode = Mode::replay;
     if (*cli.plugin) s.mode = Mode::plugin;
     if (*cli.socket) s.mode = Mode::socket;
+    if (*cli.tail) s.mode = Mode::tail;
     if (*cli.rules_show) s.mode = Mode::rules_show;
     if (const CLI::Option* config = cli.app.get_option("--config"); config->count() > 0) {
         s.config = config->as<std::string>();

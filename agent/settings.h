@@ -13,7 +13,7 @@
 namespace scanwatch::agent {
 
 /// The mode a run is in.
-enum class Mode { replay, plugin, socket, rules_show };
+enum class Mode { replay, plugin, socket, tail, rules_show };
 
 /// What the command line and config file said.
 struct Settings {
@@ -30,6 +30,10 @@ struct Settings {
     std::size_t max_processes = 65536;
     std::vector<std::string> paths;    ///< replay inputs
     std::string socket_path = "/var/run/audispd_events";
+    std::string tail_path = "/var/log/audit/audit.log";
+    std::string state_file;  ///< tail: where reading stands and the rules' state
+    bool from_start = false; ///< tail without state: read what is there
+    bool from_end = false;   ///< tail without state: only what comes (the default)
 };
 
 /// A parse result: settings to run with, or an exit code (help, version, usage error) after

@@ -41,7 +41,11 @@ void AuparseFeed::feed(std::string_view records) {
     // auparse marks an event ready at its EOE but calls back only on its next feed; an empty
     // feed delivers it now instead of when more input comes. (Aging would do it too, but ages
     // by the wall clock, which a replayed old log must not be subject to.)
-    while (!pending_ && auparse_feed_has_ready_event(au_) > 0) auparse_feed(au_, "", 0);
+    while (!pending_ && auparse_feed_has_ready_event(au_) > 0) {
+        const std::uint64_t before = events_;
+        auparse_feed(au_, "", 0);
+        if (events_ == before) break;  // auparse holds it back for a reason of its own
+    }
     rethrow_pending();
 }
 

@@ -1,6 +1,7 @@
 #include "rules/alert.h"
 
 #include <fmt/format.h>
+#include <xxhash.h>
 
 #include "parsers/json_writer.h"
 
@@ -55,6 +56,18 @@ std::string_view term(const Alert& alert, std::string_view field) {
 
 }  // namespace
 
+std::string alert_uuid(const Alert& alert) {
+    std::string material = alert.rule->rule_id;
+    for (const auto& [field, value] : alert.terms) {
+        material += '\0';
+        material += value;
+    }
+    material += '\0';
+    material += alert.evidence.last_event.id;
+    const XXH128_hash_t h = XXH3_128bits(material.data(), material.size());
+    return fmt::format("{:016x}{:016x}", h.high64, h.low64);
+}
+
 std::string alert_reason(const Alert& alert) {
     const Evidence& ev = alert.evidence;
     std::string who = ev.user_name.empty() ? fmt::format("uid {}", ev.user_id) : ev.user_name;
@@ -63,7 +76,8 @@ std::string alert_reason(const Alert& alert) {
                              : fmt::format("parent {} (pid {})", ev.parent_executable, ev.parent_pid);
     std::string executable(term(alert, "process.executable"));
     if (executable.empty()) executable = ev.process_name;
-    const double seconds = static_cast<double>(alert.time_ms - alert.from_ms) / 1000.0;
+    // The span of the events, not of the alert: a scheduled alert comes at the run's time.
+    const double seconds = static_cast<double>(ev.last_event.time_ms - alert.from_ms) / 1000.0;
     const std::string span = seconds < 120.0 ? fmt::format("{:.1f} s", seconds)
                                              : fmt::format("{:.1f} min", seconds / 60.0);
     return fmt::format("{} ran {} times as {} under {} on {} with {} distinct arguments in {}: {}",

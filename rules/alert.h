@@ -19,7 +19,7 @@ struct EventRef {
 
 /// What the group looked like when it crossed the threshold. Owns its strings.
 struct Evidence {
-    std::string process_name;       ///< comm of the crossing event
+    std::string process_name;       ///< comm of the crossing event (scheduled: of last_event)
     std::int64_t process_pid = -1;  ///< pid of the crossing event; -1 unknown
     std::int64_t parent_pid = -1;
     std::string parent_executable;  ///< empty when the parent's exec was not in the stream
@@ -29,16 +29,17 @@ struct Evidence {
     std::string audit_user_name;
     std::string working_directory;
     EventRef first_event;  ///< earliest event still in the window
-    EventRef last_event;   ///< the crossing event
+    EventRef last_event;   ///< the crossing event (scheduled: the latest event of the bucket)
     std::vector<std::string> sample_command_lines;  ///< the first few since the group started
     std::vector<std::string> sample_values;         ///< the first distinct values of the cardinality field
 };
 
-/// An alert. `@timestamp` is the crossing event's time; created is stamped by the output.
+/// An alert. `@timestamp` is the crossing event's time (streaming) or the run's time
+/// (scheduled); created is stamped by the output.
 struct Alert {
     std::shared_ptr<const RuleDefinition> rule;
     std::string uuid;  ///< deterministic: rule_id, terms and the crossing event
-    std::int64_t time_ms = 0;
+    std::int64_t time_ms = 0;  ///< @timestamp
     std::vector<std::pair<std::string, std::string>> terms;  ///< group-by field, value
     std::uint64_t count = 0;        ///< events of the group in the window
     std::uint64_t cardinality = 0;  ///< distinct values of the cardinality field in the window
@@ -46,6 +47,10 @@ struct Alert {
     std::string host_name;
     Evidence evidence;
 };
+
+/// The deterministic kibana.alert.uuid of `alert`: a hash of the rule_id, the terms and
+/// evidence.last_event.id (events up to that one are spent, so it never repeats for a group).
+std::string alert_uuid(const Alert& alert);
 
 /// The alert as one NDJSON line (no trailing newline). `created_ms` is the wall clock.
 std::string alert_to_json(const Alert& alert, std::int64_t created_ms);

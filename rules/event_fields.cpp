@@ -28,6 +28,7 @@ enum Field : int {
     kProcessEntityId,
     kProcessParentPid,
     kProcessParentEntityId,
+    kProcessParentExecutable,
     kUserId,
     kUserName,
     kUserEffectiveId,
@@ -61,6 +62,7 @@ constexpr std::array<std::string_view, kFieldCount> kNames = {
     "process.entity_id",
     "process.parent.pid",
     "process.parent.entity_id",
+    "process.parent.executable",
     "user.id",
     "user.name",
     "user.effective.id",
@@ -179,6 +181,7 @@ std::string_view EventFields::first_value(int field_id, std::string& scratch) co
         case kProcessEntityId: return e.entity_id;
         case kProcessParentPid: return number(e.ppid);
         case kProcessParentEntityId: return e.parent_entity_id;
+        case kProcessParentExecutable: return e.parent_executable;
         case kUserId: return e.user.id;
         case kUserName: return e.user.name;
         case kUserEffectiveId: return e.effective_user.id;

@@ -283,6 +283,43 @@ bool eval(const Expr& e, const FieldAccessor& fields) {
     return false;
 }
 
+// Three-valued evaluation for static checks: a field the caller does not know may hold anything.
+enum class Tri : std::uint8_t { no, yes, maybe };
+
+Tri eval3(const Expr& e, const FieldAccessor& known, const std::function<bool(int)>& is_known) {
+    switch (e.kind) {
+        case ExprKind::and_op: {
+            Tri out = Tri::yes;
+            for (const Expr& child : e.children) {
+                const Tri t = eval3(child, known, is_known);
+                if (t == Tri::no) return Tri::no;
+                if (t == Tri::maybe) out = Tri::maybe;
+            }
+            return out;
+        }
+        case ExprKind::or_op: {
+            Tri out = Tri::no;
+            for (const Expr& child : e.children) {
+                const Tri t = eval3(child, known, is_known);
+                if (t == Tri::yes) return Tri::yes;
+                if (t == Tri::maybe) out = Tri::maybe;
+            }
+            return out;
+        }
+        case ExprKind::not_op:
+            switch (eval3(e.children.front(), known, is_known)) {
+                case Tri::no: return Tri::yes;
+                case Tri::yes: return Tri::no;
+                case Tri::maybe: return Tri::maybe;
+            }
+            return Tri::maybe;
+        case ExprKind::match:
+            if (!is_known(e.field_id)) return Tri::maybe;
+            return eval(e, known) ? Tri::yes : Tri::no;
+    }
+    return Tri::maybe;
+}
+
 void add_operand(Expr& group, Expr item) {
     if (group.kind == ExprKind::or_op && item.kind == ExprKind::match && !group.children.empty()) {
         Expr& last = group.children.back();
@@ -1063,6 +1100,16 @@ std::string KqlQuery::to_string() const {
     std::string out;
     if (root_) print(root_->expr, out);
     return out;
+}
+
+bool KqlQuery::may_match(const FieldAccessor& known,
+                         const std::function<bool(int)>& is_known) const {
+    return root_ != nullptr && eval3(root_->expr, known, is_known) != Tri::no;
+}
+
+bool KqlQuery::must_match(const FieldAccessor& known,
+                          const std::function<bool(int)>& is_known) const {
+    return root_ != nullptr && eval3(root_->expr, known, is_known) == Tri::yes;
 }
 
 std::vector<std::string> KqlQuery::required_values(int field_id) const {

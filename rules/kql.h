@@ -50,6 +50,14 @@ public:
     /// For an explanation: the canonical text of the parsed query (e.g. `(a:x or a:y) and not
     /// b:*`). Parsing it again gives a query that matches exactly the same events.
     std::string to_string() const;
+    /// For static checks: false when no event can match, given that `known` returns every value
+    /// of each field for which `is_known(id)` is true, while any other field may hold any values.
+    /// Three-valued: sound (false means never), not complete (`f:a and not f:a` on an unknown
+    /// field stays possible).
+    bool may_match(const FieldAccessor& known, const std::function<bool(int)>& is_known) const;
+    /// For static checks: true when every event matches, under the same assumptions as
+    /// may_match().
+    bool must_match(const FieldAccessor& known, const std::function<bool(int)>& is_known) const;
     /// For field `id`: when the query requires the field to be one of a finite set of literal
     /// values (the query is a conjunction in which this field appears only as `f:v` / `f:(v1 or v2
     /// ...)` without wildcards, at the top level of the `and`), returns that set; otherwise an

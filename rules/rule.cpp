@@ -1,42 +1,18 @@
 #include "rules/rule.h"
 
+#include "rules/rule_toml.h"
+
 #include <charconv>
 
 #include <fmt/format.h>
-#include <toml++/toml.h>
 #include <xxhash.h>
 
 namespace scanwatch::rules {
 namespace {
 
-struct Place {
-    int line = 0;
-    int column = 0;
-};
-
-Place place_of(const toml::node& node) {
-    const auto& begin = node.source().begin;
-    return {static_cast<int>(begin.line), static_cast<int>(begin.column)};
-}
-
-// Where line `kql_line`, column `kql_column` of a query string lands in the file, given where
-// the TOML string value starts. A multi-line string drops the newline right after its opening
-// quotes, so its first query line is the next file line.
-Place query_place(std::string_view file_text, Place value, int kql_line, int kql_column) {
-    std::size_t offset = 0;
-    for (int line = 1; line < value.line && offset != std::string_view::npos; ++line) {
-        offset = file_text.find('\n', offset);
-        if (offset != std::string_view::npos) ++offset;
-    }
-    if (offset == std::string_view::npos) return value;
-    const std::string_view at = file_text.substr(offset + static_cast<std::size_t>(value.column - 1));
-    const bool multi = at.rfind("'''", 0) == 0 || at.rfind("\"\"\"", 0) == 0;
-    const int quote_len = multi ? 3 : 1;
-    const bool skips_newline = multi && at.size() > 3 && (at[3] == '\n' || at[3] == '\r');
-    if (skips_newline) return {value.line + kql_line, kql_column};
-    if (kql_line == 1) return {value.line, value.column + quote_len + kql_column - 1};
-    return {value.line + kql_line - 1, kql_column};
-}
+using detail::Place;
+using detail::place_of;
+using detail::query_place;
 
 class Loader {
 public:
@@ -51,6 +27,7 @@ private:
     std::optional<RuleError> read_threshold(const toml::table& rule, Place rule_place,
                                             RuleDefinition& def, FieldCatalog& catalog) const;
     static std::vector<Threat> read_threat(const toml::table& rule);
+    std::optional<RuleError> read_exceptions(const toml::table& rule, RuleDefinition& def) const;
 
     std::string_view text_;
     std::string_view source_;
@@ -134,14 +111,25 @@ std::optional<RuleError> Loader::read_threshold(const toml::table& rule, Place r
     return std::nullopt;
 }
 
+std::optional<RuleError> Loader::read_exceptions(const toml::table& rule,
+                                                 RuleDefinition& def) const {
+    const toml::node* node = rule.get("exceptions");
+    if (node == nullptr) return std::nullopt;
+    const toml::array* list = node->as_array();
+    if (list == nullptr) {
+        return error(place_of(*node), "rule.exceptions must be [[rule.exceptions]] tables");
+    }
+    for (const auto& entry : *list) {
+        auto read = detail::read_exception(entry, text_, source_, "rule.exceptions", false);
+        if (auto* e = std::get_if<RuleError>(&read)) return std::move(*e);
+        def.exceptions.push_back(std::get<RuleException>(std::move(read)));
+    }
+    return std::nullopt;
+}
+
 RuleResult Loader::load() {
     toml::table doc;
-    try {
-        doc = toml::parse(text_, source_);
-    } catch (const toml::parse_error& e) {
-        return error({static_cast<int>(e.source().begin.line), static_cast<int>(e.source().begin.column)},
-                     std::string(e.description()));
-    }
+    if (auto syntax = detail::parse_toml(text_, source_, doc)) return *syntax;
     const toml::table* rule = doc["rule"].as_table();
     if (rule == nullptr) return error({1, 1}, "no [rule] table");
     const Place rule_place = place_of(*rule);
@@ -201,10 +189,23 @@ RuleResult Loader::load() {
         return *threshold_error;
     }
     def->unknown_fields = catalog.unknown_fields();
+    if (auto exceptions_error = read_exceptions(*rule, *def)) return *exceptions_error;
     return std::shared_ptr<const RuleDefinition>(std::move(def));
 }
 
 }  // namespace
+
+std::string RuleException::place() const {
+    if (line <= 0) return source;
+    return fmt::format("{}:{}", source, line);
+}
+
+bool RuleDefinition::excepted(const FieldAccessor& fields) const {
+    for (const RuleException& e : exceptions) {
+        if (e.query.matches(fields)) return true;
+    }
+    return false;
+}
 
 std::string RuleError::to_string() const {
     if (line <= 0) return fmt::format("{}: {}", source, message);

@@ -35,10 +35,29 @@ struct Cardinality {
     std::uint64_t value = 0;
 };
 
+/// An exception (SPEC section 3): an event the rule's query matches is not counted when this
+/// query matches it too. From `[[rule.exceptions]]` in a rule file or `[[exception]]` in an
+/// exceptions file (rules/exceptions.h).
+struct RuleException {
+    std::string query_text;  ///< as written
+    KqlQuery query;
+    std::string description;
+    std::string rule_id;  ///< exceptions file only: the rule it applies to; empty = every rule
+    std::string source;   ///< the file it came from
+    int line = 0;         ///< where its table starts in `source` (1-based)
+    /// Fields the query reads that scanwatch events never carry (they never have a value).
+    std::vector<std::string> unknown_fields;
+
+    /// "SOURCE:LINE", for messages.
+    std::string place() const;
+};
+
 /// A loaded threshold rule. Immutable once loaded; shared by engines and alerts.
 struct RuleDefinition {
     std::string source;  ///< file it came from, or "built-in"
-    std::string fingerprint;  ///< hash of the rule's file text: equal text, equal rule
+    /// Hash of the rule's file text and of exceptions attached from elsewhere (with_exceptions):
+    /// equal fingerprint, equal behaviour.
+    std::string fingerprint;
     std::string rule_id;
     std::string name;
     std::string description;
@@ -59,8 +78,14 @@ struct RuleDefinition {
     std::optional<Cardinality> cardinality;
     std::vector<Threat> threat;
     std::vector<std::string> tags;
-    /// Fields the rule reads that scanwatch events never carry: such a rule cannot fire.
+    /// Fields the query, group-by or cardinality read that scanwatch events never carry; they
+    /// never have a value (rule_warnings() in rules/rule_check.h says whether the rule can fire).
     std::vector<std::string> unknown_fields;
+    /// The rule file's own `[[rule.exceptions]]`, then those attached by with_exceptions().
+    std::vector<RuleException> exceptions;
+
+    /// True when any exception matches the event behind `fields` (the query is not checked).
+    bool excepted(const FieldAccessor& fields) const;
 };
 
 /// A load failure with its place in the file (1-based; 0 when not tied to a place).

@@ -3,7 +3,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "parsers/ecs_event.h"
 #include "rules/alert.h"
@@ -12,23 +15,38 @@
 
 namespace scanwatch::rules {
 
+/// How a rule is evaluated (SPEC section 2).
+enum class Evaluation {
+    streaming,  ///< sliding window on event time; alert on the event that crosses (ThresholdRule)
+    scheduled,  ///< Kibana's runs emulated on event time (ScheduledRule)
+};
+
+/// Parses "streaming" / "scheduled"; false if neither (`out` untouched).
+bool parse_evaluation(std::string_view text, Evaluation& out);
+
+/// "streaming" / "scheduled".
+std::string_view evaluation_name(Evaluation evaluation);
+
 /// Engine settings that are not part of the rule.
 struct EngineOptions {
     NameMatch name_match = NameMatch::any;
     std::size_t max_groups = 10000;    ///< groups kept at once; least recently used evicted
     std::size_t sample_commands = 10;  ///< command lines kept as evidence
     std::size_t sample_values = 25;    ///< distinct values kept as evidence
+    Evaluation evaluation = Evaluation::streaming;
 
     bool operator==(const EngineOptions& o) const {
         return name_match == o.name_match && max_groups == o.max_groups &&
-               sample_commands == o.sample_commands && sample_values == o.sample_values;
+               sample_commands == o.sample_commands && sample_values == o.sample_values &&
+               evaluation == o.evaluation;
     }
+    bool operator!=(const EngineOptions& o) const { return !(*this == o); }
 };
 
 /// Counters of one rule; monotonic except `groups`.
 struct RuleCounters {
-    std::uint64_t matched = 0;              ///< events the query matched
-    std::uint64_t excepted = 0;             ///< matched, but an exception matched too
+    std::uint64_t matched = 0;              ///< events the query matched (excepted included)
+    std::uint64_t excepted = 0;             ///< matched, but an exception matched too: not counted
     std::uint64_t missing_group_field = 0;  ///< matched, but a group-by field had no value
     std::uint64_t late = 0;                 ///< older than the window at the time they came
     std::uint64_t spent = 0;                ///< at or before the group's last alert
@@ -46,12 +64,21 @@ public:
     virtual void process(const ProcessEvent& event, std::vector<Alert>& alerts) = 0;
     /// End of input: appends alerts still due (scheduled runs); streaming has none.
     virtual void finish(std::vector<Alert>& alerts) = 0;
+    /// Event time has reached `time_ms` without an event (a live source that went quiet):
+    /// appends the alerts of scheduled runs an event at that time would make due. Streaming
+    /// has none. The caller chooses the time (e.g. the wall clock less the input's delay).
+    virtual void advance(std::int64_t /*time_ms*/, std::vector<Alert>& /*alerts*/) {}
     virtual const RuleDefinition& definition() const = 0;
     virtual std::shared_ptr<const RuleDefinition> shared_definition() const = 0;
     virtual const RuleCounters& counters() const = 0;
+    /// The state that lets a restarted agent continue counting (tail mode's state file), or
+    /// null for an engine that starts afresh after a restart.
+    virtual nlohmann::json save_state() const { return nullptr; }
+    /// Restores what save_state() gave; false (and nothing changed) when it does not fit.
+    virtual bool restore_state(const nlohmann::json& /*state*/) { return false; }
 };
 
-/// The engine for `rule`'s evaluation mode.
+/// The engine for `options.evaluation`: ThresholdRule (streaming) or ScheduledRule (scheduled).
 std::unique_ptr<RuleEngine> make_engine(std::shared_ptr<const RuleDefinition> rule,
                                         const EngineOptions& options);
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <limits>
 
-#include <fmt/format.h>
 #include <xxhash.h>
 
 namespace scanwatch::rules {
@@ -164,15 +163,7 @@ Alert ThresholdRule::make_alert(Group& g, const ProcessEvent& event) {
     ev.last_event = EventRef{event.event_id(), event.time_ms};
     ev.sample_command_lines = std::move(g.sample_commands);
     ev.sample_values = std::move(g.sample_values);
-    std::string material = rule_->rule_id;
-    for (const auto& [field, value] : a.terms) {
-        material += '\0';
-        material += value;
-    }
-    material += '\0';
-    material += ev.last_event.id;
-    const XXH128_hash_t h = XXH3_128bits(material.data(), material.size());
-    a.uuid = fmt::format("{:016x}{:016x}", h.high64, h.low64);
+    a.uuid = alert_uuid(a);
     return a;
 }
 
@@ -180,6 +171,10 @@ bool ThresholdRule::count(const ProcessEvent& event, std::vector<Alert>& alerts)
     const EventFields fields(event, options_.name_match);
     if (!rule_->query.matches(fields)) return false;
     ++counters_.matched;
+    if (rule_->excepted(fields)) {
+        ++counters_.excepted;
+        return false;
+    }
 
     key_.clear();
     for (std::size_t i = 0; i < rule_->group_by_ids.size(); ++i) {
@@ -231,13 +226,106 @@ bool ThresholdRule::count(const ProcessEvent& event, std::vector<Alert>& alerts)
     return true;
 }
 
-}  // namespace scanwatch::rules
+namespace {
 
-namespace scanwatch::rules {
+// Group-by values, arguments and command lines are bytes: hex keeps the JSON valid.
+std::string hex(std::string_view bytes) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (char c : bytes) {
+        const auto u = static_cast<unsigned char>(c);
+        out += digits[u >> 4U];
+        out += digits[u & 0xFU];
+    }
+    return out;
+}
 
-std::unique_ptr<RuleEngine> make_engine(std::shared_ptr<const RuleDefinition> rule,
-                                        const EngineOptions& options) {
-    return std::make_unique<ThresholdRule>(std::move(rule), options);
+std::string unhex(const std::string& text) {
+    std::string out;
+    for (std::size_t i = 0; i + 1 < text.size(); i += 2) {
+        out += static_cast<char>(std::stoi(text.substr(i, 2), nullptr, 16));
+    }
+    return out;
+}
+
+nlohmann::json hex_list(const std::vector<std::string>& items) {
+    auto out = nlohmann::json::array();
+    for (const auto& item : items) out.push_back(hex(item));
+    return out;
+}
+
+std::vector<std::string> unhex_list(const nlohmann::json& items) {
+    std::vector<std::string> out;
+    for (const auto& item : items) out.push_back(unhex(item.get<std::string>()));
+    return out;
+}
+
+}  // namespace
+
+nlohmann::json ThresholdRule::save_state() const {
+    nlohmann::json groups = nlohmann::json::array();
+    // Least recently used first, so restoring in order rebuilds the same LRU order.
+    for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
+        const Group& g = **it;
+        nlohmann::json terms = nlohmann::json::array();
+        for (const auto& [field, value] : g.terms) terms.push_back({field, hex(value)});
+        nlohmann::json values = nlohmann::json::array();
+        for (const auto& v : g.values_by_time) values.push_back({v.hash, v.last_ms});
+        nlohmann::json seconds = nlohmann::json::array();
+        for (const auto& s : g.seconds) seconds.push_back({s.second, s.count, s.first.id, s.first.time_ms});
+        groups.push_back({{"key", hex(g.key)},
+                          {"terms", terms},
+                          {"last_ms", g.last_ms},
+                          {"spent_until", g.spent_until},
+                          {"values", values},
+                          {"seconds", seconds},
+                          {"sample_commands", hex_list(g.sample_commands)},
+                          {"sample_values", hex_list(g.sample_values)}});
+    }
+    return {{"engine", "streaming"},
+            {"watermark_ms", watermark_ms_},
+            {"signal_bucket", signal_bucket_},
+            {"signals_in_bucket", signals_in_bucket_},
+            {"groups", groups}};
+}
+
+bool ThresholdRule::restore_state(const nlohmann::json& state) {
+    try {
+        if (!state.is_object() || state.at("engine") != "streaming") return false;
+        std::list<std::unique_ptr<Group>> lru;
+        std::unordered_map<std::string, std::list<std::unique_ptr<Group>>::iterator> groups;
+        for (const auto& j : state.at("groups")) {
+            auto g = std::make_unique<Group>();
+            g->key = unhex(j.at("key").get<std::string>());
+            for (const auto& t : j.at("terms")) {
+                g->terms.emplace_back(t.at(0).get<std::string>(), unhex(t.at(1).get<std::string>()));
+            }
+            g->last_ms = j.at("last_ms").get<std::int64_t>();
+            g->spent_until = j.at("spent_until").get<std::int64_t>();
+            for (const auto& v : j.at("values")) {
+                g->see_value(v.at(0).get<std::uint64_t>(), v.at(1).get<std::int64_t>());
+            }
+            for (const auto& s : j.at("seconds")) {
+                g->seconds.push_back(SecondCount{s.at(0).get<std::int64_t>(), s.at(1).get<std::uint64_t>(),
+                                                 EventRef{s.at(2).get<std::string>(), s.at(3).get<std::int64_t>()}});
+                g->events += g->seconds.back().count;
+            }
+            g->sample_commands = unhex_list(j.at("sample_commands"));
+            g->sample_values = unhex_list(j.at("sample_values"));
+            const std::string key = g->key;
+            lru.push_front(std::move(g));
+            groups[key] = lru.begin();
+        }
+        watermark_ms_ = state.at("watermark_ms").get<std::int64_t>();
+        signal_bucket_ = state.at("signal_bucket").get<std::int64_t>();
+        signals_in_bucket_ = state.at("signals_in_bucket").get<std::uint64_t>();
+        lru_ = std::move(lru);
+        groups_ = std::move(groups);
+        counters_.groups = groups_.size();
+        return true;
+    } catch (const std::exception&) {
+        return false;  // a state from another version, or damaged: start empty
+    }
 }
 
 }  // namespace scanwatch::rules

@@ -32,6 +32,8 @@ public:
     /// Like process(); returns true when an alert was appended.
     bool count(const ProcessEvent& event, std::vector<Alert>& alerts);
     void finish(std::vector<Alert>& /*alerts*/) override {}
+    nlohmann::json save_state() const override;
+    bool restore_state(const nlohmann::json& state) override;
 
     const RuleDefinition& definition() const override { return *rule_; }
     std::shared_ptr<const RuleDefinition> shared_definition() const override { return rule_; }

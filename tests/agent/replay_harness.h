@@ -22,15 +22,18 @@ inline std::shared_ptr<const rules::RuleDefinition> builtin_rule() {
         rules::load_rule(rules::builtin_rule_text(), "built-in"));
 }
 
-inline ReplayResult replay_paths(const std::vector<std::string>& paths,
-                                 rules::NameMatch name_match = rules::NameMatch::any,
-                                 bool with_events = false) {
+/// Replays `paths` through the pipeline with `rule_list` (e.g. from rules::load_rules) and
+/// `engine` options (evaluation mode, name matching) instead of the built-in rule.
+inline ReplayResult replay_with_rules(const std::vector<std::string>& paths,
+                                      std::vector<std::shared_ptr<const rules::RuleDefinition>> rule_list,
+                                      const rules::EngineOptions& engine = {},
+                                      bool with_events = false) {
     ReplayResult r;
     agent::PipelineOptions options;
     options.normalizer.host_id = "sample-host-id";
     options.normalizer.host_name = "sample-host";
-    options.engine.name_match = name_match;
-    options.rules.push_back(builtin_rule());
+    options.engine = engine;
+    options.rules = std::move(rule_list);
     std::FILE* devnull = std::fopen("/dev/null", "w");
     agent::Diagnostics diagnostics(devnull);
     agent::Pipeline pipeline(
@@ -46,6 +49,15 @@ inline ReplayResult replay_paths(const std::vector<std::string>& paths,
     r.stats = pipeline.stats_json();
     std::fclose(devnull);
     return r;
+}
+
+/// Replays `paths` with the built-in rule in streaming mode.
+inline ReplayResult replay_paths(const std::vector<std::string>& paths,
+                                 rules::NameMatch name_match = rules::NameMatch::any,
+                                 bool with_events = false) {
+    rules::EngineOptions engine;
+    engine.name_match = name_match;
+    return replay_with_rules(paths, {builtin_rule()}, engine, with_events);
 }
 
 }  // namespace scanwatch::test

@@ -1,0 +1,269 @@
+#include "rules/rule_check.h"
+
+#include <array>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace scanwatch::rules {
+namespace {
+
+// The fields every scanwatch event carries with one fixed value (event.outcome takes both of
+// its values in turn). The names resolve to the same ids in any catalog.
+struct FixedField {
+    std::string_view name;
+    std::string_view value;
+};
+constexpr std::array<FixedField, 6> kFixed = {{
+    {"event.category", "process"},
+    {"event.type", "start"},
+    {"event.action", "executed"},
+    {"event.kind", "event"},
+    {"event.module", "auditd"},
+    {"host.os.type", "linux"},
+}};
+
+int field_id(std::string_view name) {
+    FieldCatalog catalog;
+    return catalog.resolve(name);
+}
+
+// The fields a static check knows: the fixed ones (their value), event.outcome (one of its two
+// values), and every field scanwatch never sets (no value). The rest may hold anything.
+class KnownFields final : public FieldAccessor {
+public:
+    explicit KnownFields(std::string_view outcome) : outcome_(outcome) {}
+
+    bool any_value(int id, const std::function<bool(std::string_view)>& visit) const override {
+        if (id == field_id("event.outcome")) return visit(outcome_);
+        for (const FixedField& f : kFixed) {
+            if (id == field_id(f.name)) return visit(f.value);
+        }
+        return false;
+    }
+
+    static bool is_known(int id) {
+        if (id < 0) return false;
+        if (!FieldCatalog::is_known(id) || id == field_id("event.outcome")) return true;
+        for (const FixedField& f : kFixed) {
+            if (id == field_id(f.name)) return true;
+        }
+        return false;
+    }
+
+private:
+    std::string_view outcome_;
+};
+
+constexpr std::array<std::string_view, 2> kOutcomes = {"success", "failure"};
+
+bool may_match(const KqlQuery& query) {
+    for (std::string_view outcome : kOutcomes) {
+        if (query.may_match(KnownFields(outcome), &KnownFields::is_known)) return true;
+    }
+    return false;
+}
+
+bool must_match(const KqlQuery& query) {
+    for (std::string_view outcome : kOutcomes) {
+        if (!query.must_match(KnownFields(outcome), &KnownFields::is_known)) return false;
+    }
+    return true;
+}
+
+bool contains(const std::vector<std::string>& list, std::string_view value) {
+    for (const auto& v : list) {
+        if (v == value) return true;
+    }
+    return false;
+}
+
+std::string join(const std::vector<std::string>& list, std::string_view sep = ", ") {
+    std::string out;
+    for (const auto& v : list) {
+        if (!out.empty()) out += sep;
+        out += v;
+    }
+    return out;
+}
+
+// The most specific reason a query cannot match: a fixed field it requires another value of.
+std::string query_reason(const RuleDefinition& rule) {
+    for (const FixedField& f : kFixed) {
+        const auto required = rule.query.required_values(field_id(f.name));
+        if (!required.empty() && !contains(required, f.value)) {
+            return fmt::format("its query requires {} to be {}; scanwatch events have {}: {}",
+                               f.name, join(required, " or "), f.name, f.value);
+        }
+    }
+    std::string reason =
+        "its query can never match a scanwatch exec event (event.category: process, event.type: "
+        "start, event.action: executed, host.os.type: linux)";
+    if (!rule.unknown_fields.empty()) {
+        reason += fmt::format("; it reads fields scanwatch events never carry: {}",
+                              join(rule.unknown_fields));
+    }
+    return reason;
+}
+
+// Unknown fields the query reads, as opposed to group-by and cardinality fields.
+std::vector<std::string> query_only_unknown(const RuleDefinition& rule) {
+    std::vector<std::string> out;
+    for (const auto& f : rule.unknown_fields) {
+        const bool grouped = contains(rule.group_by, f);
+        const bool counted = rule.cardinality && rule.cardinality->field == f;
+        if (!grouped && !counted) out.push_back(f);
+    }
+    return out;
+}
+
+// Group-by and cardinality fields that hold a value only on some events.
+std::string_view sometimes_empty(std::string_view field) {
+    if (field == "user.name" || field == "user.effective.name" || field == "group.name" ||
+        field == "user.audit.name") {
+        return "has a value only when names are known: ENRICHED logs, or live modes that look "
+               "names up; on RAW logs it is empty";
+    }
+    if (field == "process.parent.executable") {
+        return "has a value only when the parent's own exec was in the stream (a subshell that "
+               "never exec'd has none)";
+    }
+    if (field == "process.title" || field == "process.working_directory") {
+        return "is empty when its audit record (PROCTITLE, CWD) is missing";
+    }
+    return {};
+}
+
+std::string describe_duration(std::int64_t ms) {
+    if (ms % 3'600'000 == 0) return fmt::format("{} h", ms / 3'600'000);
+    if (ms % 60'000 == 0) return fmt::format("{} min", ms / 60'000);
+    return fmt::format("{} s", ms / 1000);
+}
+
+}  // namespace
+
+std::vector<std::string> cannot_fire_reasons(const RuleDefinition& rule) {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < rule.group_by.size(); ++i) {
+        if (!FieldCatalog::is_known(rule.group_by_ids[i])) {
+            out.push_back(fmt::format(
+                "it groups by {}, a field scanwatch events never carry, so every event counts in "
+                "no group",
+                rule.group_by[i]));
+        }
+    }
+    if (rule.cardinality && !FieldCatalog::is_known(rule.cardinality->field_id)) {
+        out.push_back(fmt::format(
+            "it counts distinct values of {}, a field scanwatch events never carry, so the "
+            "cardinality stays 0",
+            rule.cardinality->field));
+    }
+    if (!may_match(rule.query)) out.push_back(query_reason(rule));
+    for (const RuleException& e : rule.exceptions) {
+        if (must_match(e.query)) {
+            out.push_back(fmt::format("the exception at {} ({}) matches every scanwatch event",
+                                      e.place(), e.query.to_string()));
+        }
+    }
+    return out;
+}
+
+bool can_fire(const RuleDefinition& rule) { return cannot_fire_reasons(rule).empty(); }
+
+std::vector<std::string> rule_warnings(const RuleDefinition& rule) {
+    std::vector<std::string> out;
+    const auto reasons = cannot_fire_reasons(rule);
+    for (const auto& r : reasons) out.push_back("cannot fire on scanwatch events: " + r);
+    const auto unknown = query_only_unknown(rule);
+    if (reasons.empty() && !unknown.empty()) {
+        out.push_back(fmt::format(
+            "its query reads fields scanwatch events never carry; they never have a value here: {}",
+            join(unknown)));
+    }
+    for (const RuleException& e : rule.exceptions) {
+        if (!may_match(e.query)) {
+            std::string msg = fmt::format("the exception at {} ({}) can never match a scanwatch event",
+                                          e.place(), e.query.to_string());
+            if (!e.unknown_fields.empty()) {
+                msg += fmt::format(": it reads fields scanwatch events never carry: {}",
+                                   join(e.unknown_fields));
+            }
+            out.push_back(std::move(msg));
+        } else if (!e.unknown_fields.empty()) {
+            out.push_back(fmt::format(
+                "the exception at {} reads fields scanwatch events never carry; they never have a "
+                "value here: {}",
+                e.place(), join(e.unknown_fields)));
+        }
+    }
+    return out;
+}
+
+std::string explain_rule(const RuleDefinition& rule) {
+    std::string out;
+    const auto line = [&out](std::string_view label, std::string_view text) {
+        out += fmt::format("  {:<13}{}\n", label, text);
+    };
+    out += fmt::format("rule \"{}\"\n", rule.name);
+    line("rule_id", rule.rule_id);
+    line("source", rule.source);
+    line("fingerprint", rule.fingerprint);
+    line("type", fmt::format("{}, severity {}, risk score {}, version {}", rule.type, rule.severity,
+                             rule.risk_score, rule.version));
+    line("matches", rule.query.to_string());
+    const auto names = rule.query.required_values(field_id("process.name"));
+    line("process.name",
+         names.empty() ? std::string("no one list of names required at the top level of the query (see matches)")
+                       : fmt::format("one of {} (comm; with --name-match any also the basename "
+                                     "of exe or argv[0], or a busybox/toybox applet)",
+                                     join(names)));
+    if (rule.exceptions.empty()) {
+        line("exceptions", "none");
+    } else {
+        for (std::size_t i = 0; i < rule.exceptions.size(); ++i) {
+            const RuleException& e = rule.exceptions[i];
+            std::string text = fmt::format("not {}  [{}", e.query.to_string(), e.place());
+            if (!e.description.empty()) text += fmt::format(": {}", e.description);
+            text += ']';
+            line(i == 0 ? "exceptions" : "", text);
+        }
+    }
+    line("group by", rule.group_by.empty() ? std::string("nothing (one group for all events)")
+                                           : join(rule.group_by));
+    std::string threshold = fmt::format("a group alerts with at least {} event{}",
+                                        rule.threshold_value, rule.threshold_value == 1 ? "" : "s");
+    if (rule.cardinality) {
+        threshold += fmt::format(" and at least {} distinct values of {}", rule.cardinality->value,
+                                 rule.cardinality->field);
+    }
+    line("threshold", threshold);
+    line("window", fmt::format("look-back {} (from = \"{}\"), runs every {} (interval = \"{}\"), "
+                               "at most {} alerts per interval (max_signals)",
+                               describe_duration(rule.from_ms), rule.from_text,
+                               describe_duration(rule.interval_ms), rule.interval_text,
+                               rule.max_signals));
+    for (std::size_t i = 0; i < rule.threat.size(); ++i) {
+        const Threat& t = rule.threat[i];
+        std::vector<std::string> techniques;
+        for (const auto& tech : t.techniques) techniques.push_back(fmt::format("{} {}", tech.id, tech.name));
+        line(i == 0 ? "threat" : "", fmt::format("{} {} {}: {}", t.framework, t.tactic.id, t.tactic.name,
+                                                 join(techniques)));
+    }
+    std::vector<std::string> notes;
+    std::vector<std::string> read = rule.group_by;
+    if (rule.cardinality) read.push_back(rule.cardinality->field);
+    for (std::size_t i = 0; i < read.size(); ++i) {
+        const std::string_view why = sometimes_empty(read[i]);
+        if (why.empty()) continue;
+        const bool grouped = i < rule.group_by.size();
+        notes.push_back(fmt::format("{} {}{}", read[i], why,
+                                    grouped ? "; an event without it counts in no group" : ""));
+    }
+    for (std::size_t i = 0; i < notes.size(); ++i) line(i == 0 ? "notes" : "", notes[i]);
+    const auto warnings = rule_warnings(rule);
+    if (warnings.empty()) line("warnings", "none");
+    for (std::size_t i = 0; i < warnings.size(); ++i) line(i == 0 ? "warnings" : "", warnings[i]);
+    return out;
+}
+
+}  // namespace scanwatch::rules

@@ -1,0 +1,33 @@
+#pragma once
+// Static checks and a readable explanation of a loaded rule, for `scanwatch rules check` and for
+// the warnings the agent prints when it loads rules.
+
+#include <string>
+#include <vector>
+
+#include "rules/rule.h"
+
+namespace scanwatch::rules {
+
+/// Why `rule` can never alert on scanwatch events (every event scanwatch makes is an exec:
+/// event.category process, event.type start, event.action executed, host.os.type linux), one
+/// sentence each; empty when it can fire as far as a static check tells. Reasons: a group-by or
+/// cardinality field scanwatch never sets, a query no exec event can match, an exception that
+/// matches every event.
+std::vector<std::string> cannot_fire_reasons(const RuleDefinition& rule);
+
+/// True when cannot_fire_reasons() is empty.
+bool can_fire(const RuleDefinition& rule);
+
+/// What a person should know before running `rule`, one line each: every cannot_fire_reasons()
+/// entry as "cannot fire on scanwatch events: ...", then fields the query reads that never have
+/// a value here, and exceptions that can never match. Empty for a rule that is fine. Such rules
+/// still load and run; they just stay silent.
+std::vector<std::string> rule_warnings(const RuleDefinition& rule);
+
+/// A multi-line explanation for a person (ends with a newline): name, rule_id, source, what the
+/// query matches and which process names it requires, exceptions, group-by, threshold, window,
+/// MITRE mapping, notes on fields that are not always set, and rule_warnings().
+std::string explain_rule(const RuleDefinition& rule);
+
+}  // namespace scanwatch::rules

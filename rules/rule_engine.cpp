@@ -1,0 +1,36 @@
+#include "rules/rule_engine.h"
+
+#include "rules/scheduled_rule.h"
+#include "rules/threshold_rule.h"
+
+namespace scanwatch::rules {
+
+bool parse_evaluation(std::string_view text, Evaluation& out) {
+    if (text == "streaming") {
+        out = Evaluation::streaming;
+        return true;
+    }
+    if (text == "scheduled") {
+        out = Evaluation::scheduled;
+        return true;
+    }
+    return false;
+}
+
+std::string_view evaluation_name(Evaluation evaluation) {
+    switch (evaluation) {
+        case Evaluation::streaming: return "streaming";
+        case Evaluation::scheduled: return "scheduled";
+    }
+    return "streaming";
+}
+
+std::unique_ptr<RuleEngine> make_engine(std::shared_ptr<const RuleDefinition> rule,
+                                        const EngineOptions& options) {
+    if (options.evaluation == Evaluation::scheduled) {
+        return std::make_unique<ScheduledRule>(std::move(rule), options);
+    }
+    return std::make_unique<ThresholdRule>(std::move(rule), options);
+}
+
+}  // namespace scanwatch::rules

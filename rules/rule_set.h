@@ -1,0 +1,31 @@
+#pragma once
+// Rule files from the file system: one file, or a folder of them (SPEC section 3).
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rules/rule.h"
+
+namespace scanwatch::rules {
+
+/// What loading rule files gave: the rules that loaded and every error found.
+struct RuleSet {
+    std::vector<std::shared_ptr<const RuleDefinition>> rules;  ///< in load order
+    std::vector<RuleError> errors;  ///< in load order; empty when everything loaded
+
+    /// True when there is no error.
+    bool ok() const { return errors.empty(); }
+};
+
+/// Loads the rule file `path`, or every `*.toml` file directly in the folder `path` in byte
+/// order of their names (names starting with '.' and subfolders are skipped). A file named
+/// explicitly loads whatever its extension. A folder without rule files, a file that cannot be
+/// read or does not load, and a rule_id already loaded from another file are errors (the later
+/// file's rule is left out). Files that load still load when others fail. Never throws.
+RuleSet load_rules(const std::string& path);
+
+/// load_rules() of each path in turn, rule_ids unique across all of them.
+RuleSet load_rules(const std::vector<std::string>& paths);
+
+}  // namespace scanwatch::rules
