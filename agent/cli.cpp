@@ -12,6 +12,7 @@
 #include "agent/session.h"
 #include "agent/settings.h"
 #include "agent/tail.h"
+#include "rules/rule_check.h"
 
 namespace scanwatch::agent {
 namespace {
@@ -41,6 +42,17 @@ int run_replay(const Settings& s) {
     return rc;
 }
 
+// `scanwatch rules check FILE...`: every error with its place, then what each rule does.
+int check_rules(const Settings& s) {
+    Settings named = s;
+    named.rules = s.paths;
+    const LoadedRules loaded = load_configured_rules(named);
+    for (const auto& e : loaded.errors) fmt::print(stderr, "error: {}\n", e);
+    for (const auto& w : loaded.warnings) fmt::print(stderr, "warning: {}\n", w);
+    for (const auto& rule : loaded.rules) fmt::print("{}\n", rules::explain_rule(*rule));
+    return loaded.errors.empty() ? 0 : 1;
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -53,6 +65,7 @@ int run(int argc, char** argv) {
             case Mode::plugin:
             case Mode::socket: return run_live(s, argc, argv);
             case Mode::tail: return run_tail(s, argc, argv);
+            case Mode::rules_check: return check_rules(s);
             case Mode::rules_show: {
                 const auto text = rules::builtin_rule_text();
                 std::fwrite(text.data(), 1, text.size(), stdout);

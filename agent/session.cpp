@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -12,6 +13,23 @@
 
 namespace scanwatch::agent {
 
+namespace {
+
+// Loads the configured rules; an error stops the start (thrown) and is only reported on reload.
+std::vector<std::shared_ptr<const rules::RuleDefinition>> configured_rules(const Settings& s,
+                                                                          Diagnostics& diagnostics) {
+    LoadedRules loaded = load_configured_rules(s);
+    for (const auto& w : loaded.warnings) diagnostics.warn(w);
+    if (!loaded.errors.empty()) {
+        std::string all;
+        for (const auto& e : loaded.errors) all += (all.empty() ? "" : "\n") + e;
+        throw std::runtime_error(all);
+    }
+    return std::move(loaded.rules);
+}
+
+}  // namespace
+
 PipelineOptions pipeline_options(const Settings& s, bool live) {
     PipelineOptions o;
     o.normalizer.host_id = s.host_id.empty() ? local_machine_id() : s.host_id;
@@ -19,7 +37,6 @@ PipelineOptions pipeline_options(const Settings& s, bool live) {
     o.normalizer.max_processes = s.max_processes;
     o.normalizer.lookup_names = live;
     o.engine = engine_options(s);
-    o.rules.push_back(builtin_rule());
     return o;
 }
 
@@ -41,8 +58,10 @@ Session::Session(const Settings& s, bool live, bool threaded_outputs) : stats_fi
             events_->submit(std::move(line));
         };
     }
+    PipelineOptions options = pipeline_options(s, live);
+    options.rules = configured_rules(s, diagnostics_);
     pipeline_ = std::make_unique<Pipeline>(
-        pipeline_options(s, live),
+        std::move(options),
         [this](const rules::Alert& a) {
             const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
@@ -55,8 +74,11 @@ Session::Session(const Settings& s, bool live, bool threaded_outputs) : stats_fi
 Session::~Session() { close(); }
 
 void Session::reload(const Settings& s) {
-    const PipelineOptions o = pipeline_options(s, true);
-    pipeline_->set_rules(o.rules, o.engine);
+    try {
+        pipeline_->set_rules(configured_rules(s, diagnostics_), engine_options(s));
+    } catch (const std::runtime_error& e) {
+        diagnostics_.warn(fmt::format("the new rules do not load; the running rules stay:\n{}", e.what()));
+    }
     alerts_->reopen();
     if (events_) events_->reopen();
 }

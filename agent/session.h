@@ -48,7 +48,7 @@ private:
     std::unique_ptr<Pipeline> pipeline_;
 };
 
-/// Pipeline options from settings; `live` turns on local name lookups.
+/// Pipeline options from settings, without rules; `live` turns on local name lookups.
 PipelineOptions pipeline_options(const Settings& settings, bool live);
 
 }  // namespace scanwatch::agent

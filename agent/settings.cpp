@@ -3,6 +3,11 @@
 #include <stdexcept>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "rules/exceptions.h"
+#include "rules/rule_check.h"
+#include "rules/rule_set.h"
 
 #include "agent/outputs.h"
 
@@ -24,6 +29,7 @@ struct Cli {
     CLI::App* socket = nullptr;
     CLI::App* tail = nullptr;
     CLI::App* rules_show = nullptr;
+    CLI::App* rules_check = nullptr;
 };
 
 void build(Cli& cli, Settings& s) {
@@ -50,9 +56,20 @@ void build(Cli& cli, Settings& s) {
                    "reopened on SIGHUP), syslog (/dev/log), syslog:udp://HOST:PORT or "
                    "syslog:tcp://HOST:PORT; syslog takes ?facility=NAME (default authpriv) and "
                    "&backlog=LINES (default 10000)")
-        ->check(validate_output_spec);
+        ->check(validate_output_spec)
+        ->allow_extra_args(false);
     app.add_option("--events", s.events,
                    "Also write every exec as an ECS event, NDJSON, to - (stdout) or a file (appended)");
+    app.add_option("--rules", s.rules,
+                   "Rule file or folder of *.toml rule files, repeatable (default: the built-in rule)")
+        ->allow_extra_args(false);
+    app.add_option("--exceptions", s.exceptions,
+                   "Exceptions file ([[exception]] tables with query and optional rule_id), repeatable")
+        ->allow_extra_args(false);
+    app.add_option("--evaluation", s.evaluation,
+                   "streaming (alert on the crossing event) or scheduled (Kibana's runs on event time)")
+        ->check(CLI::IsMember({"streaming", "scheduled"}))
+        ->capture_default_str();
     app.add_flag("--stats", s.stats, "Print the counters as one JSON line on stderr at exit");
     app.add_option("--stats-file", s.stats_file,
                    "Also append the stats line to this file at exit and on SIGUSR1");
@@ -90,6 +107,9 @@ void build(Cli& cli, Settings& s) {
     CLI::App* rules = app.add_subcommand("rules", "Inspect rules");
     rules->require_subcommand(1);
     cli.rules_show = rules->add_subcommand("show", "Print the built-in rule (TOML)");
+    cli.rules_check = rules->add_subcommand(
+        "check", "Validate rule files (Elastic detection-rules TOML) and explain each rule");
+    cli.rules_check->add_option("FILE", s.paths, "Rule files or folders")->required();
 }
 
 void finish(const Cli& cli, Settings& s) {
@@ -98,6 +118,7 @@ void finish(const Cli& cli, Settings& s) {
     if (*cli.socket) s.mode = Mode::socket;
     if (*cli.tail) s.mode = Mode::tail;
     if (*cli.rules_show) s.mode = Mode::rules_show;
+    if (*cli.rules_check) s.mode = Mode::rules_check;
     if (const CLI::Option* config = cli.app.get_option("--config"); config->count() > 0) {
         s.config = config->as<std::string>();
     }
@@ -146,8 +167,35 @@ std::shared_ptr<const rules::RuleDefinition> builtin_rule() {
 rules::EngineOptions engine_options(const Settings& s) {
     rules::EngineOptions o;
     rules::parse_name_match(s.name_match, o.name_match);
+    rules::parse_evaluation(s.evaluation, o.evaluation);
     o.max_groups = s.max_groups;
     return o;
+}
+
+LoadedRules load_configured_rules(const Settings& s) {
+    LoadedRules out;
+    if (s.rules.empty()) {
+        out.rules.push_back(builtin_rule());
+    } else {
+        rules::RuleSet set = rules::load_rules(s.rules);
+        for (const auto& e : set.errors) out.errors.push_back(e.to_string());
+        out.rules = std::move(set.rules);
+        if (out.rules.empty() && out.errors.empty()) out.errors.push_back("no rules loaded");
+    }
+    std::vector<rules::RuleException> exceptions;
+    for (const auto& file : s.exceptions) {
+        rules::ExceptionSet set = rules::load_exceptions_file(file);
+        for (const auto& e : set.errors) out.errors.push_back(e.to_string());
+        exceptions.insert(exceptions.end(), set.exceptions.begin(), set.exceptions.end());
+    }
+    out.warnings = rules::exception_warnings(out.rules, exceptions);
+    out.rules = rules::with_exceptions(out.rules, exceptions);
+    for (const auto& rule : out.rules) {
+        for (const auto& w : rules::rule_warnings(*rule)) {
+            out.warnings.push_back(fmt::format("{} ({}): {}", rule->name, rule->source, w));
+        }
+    }
+    return out;
 }
 
 }  // namespace scanwatch::agent

@@ -13,7 +13,7 @@
 namespace scanwatch::agent {
 
 /// The mode a run is in.
-enum class Mode { replay, plugin, socket, tail, rules_show };
+enum class Mode { replay, plugin, socket, tail, rules_show, rules_check };
 
 /// What the command line and config file said.
 struct Settings {
@@ -28,7 +28,10 @@ struct Settings {
     std::string stats_file;  ///< also append the stats line here (plugins have no useful stderr)
     std::size_t max_groups = 10000;
     std::size_t max_processes = 65536;
-    std::vector<std::string> paths;    ///< replay inputs
+    std::vector<std::string> paths;    ///< replay inputs; rules check: rule files
+    std::vector<std::string> rules;       ///< rule files or folders; empty: the built-in rule
+    std::vector<std::string> exceptions;  ///< exceptions files
+    std::string evaluation = "streaming"; ///< or "scheduled" (Kibana's runs on event time)
     std::string socket_path = "/var/run/audispd_events";
     std::string tail_path = "/var/log/audit/audit.log";
     std::string state_file;  ///< tail: where reading stands and the rules' state
@@ -55,5 +58,13 @@ std::shared_ptr<const rules::RuleDefinition> builtin_rule();
 
 /// Engine options from settings.
 rules::EngineOptions engine_options(const Settings& s);
+
+/// The rules the settings name (rule files and exceptions files), with what went wrong.
+struct LoadedRules {
+    std::vector<std::shared_ptr<const rules::RuleDefinition>> rules;
+    std::vector<std::string> errors;    ///< "FILE:LINE:COLUMN: message"; the rules must not run
+    std::vector<std::string> warnings;  ///< rules that cannot fire, exceptions that match no rule
+};
+LoadedRules load_configured_rules(const Settings& s);
 
 }  // namespace scanwatch::agent
