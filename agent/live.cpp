@@ -172,8 +172,7 @@ private:
                 fmt::format("reload failed, keeping the running configuration: {}", error));
             return;
         }
-        session_.reload(*fresh);
-        session_.diagnostics().warn("configuration reloaded");
+        if (session_.reload(*fresh)) session_.diagnostics().warn("configuration reloaded");
     }
 
     void print_stats() { session_.report_stats(true); }

@@ -73,14 +73,17 @@ Session::Session(const Settings& s, bool live, bool threaded_outputs) : stats_fi
 
 Session::~Session() { close(); }
 
-void Session::reload(const Settings& s) {
+bool Session::reload(const Settings& s) {
+    bool rules_loaded = true;
     try {
         pipeline_->set_rules(configured_rules(s, diagnostics_), engine_options(s));
     } catch (const std::runtime_error& e) {
         diagnostics_.warn(fmt::format("the new rules do not load; the running rules stay:\n{}", e.what()));
+        rules_loaded = false;
     }
     alerts_->reopen();
     if (events_) events_->reopen();
+    return rules_loaded;
 }
 
 std::string Session::stats_json() const {

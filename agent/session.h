@@ -28,7 +28,8 @@ public:
 
     /// Applies reloaded settings: rules and engine options (unchanged rules keep their counts),
     /// and reopens file outputs. Output destinations themselves are fixed at start.
-    void reload(const Settings& settings);
+    /// Returns false when the new rules did not load (reported; the running rules stay).
+    bool reload(const Settings& settings);
     /// The stats line: pipeline counters plus what each output wrote, failed and lost.
     std::string stats_json() const;
     /// Prints the stats line on stderr when `to_stderr`, and appends it to the stats file if set.
