@@ -21,8 +21,8 @@ using namespace std::chrono_literals;
 
 constexpr auto kMinBackoff = std::chrono::milliseconds(100);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
-constexpr std::size_t kFlushAt = 64 * 1024;        // buffered files write in chunks this big
-constexpr std::size_t kMaxBuffer = 1024 * 1024;    // and stop taking lines past this when failing
+constexpr std::size_t kFlushAt = 64 * 1024;      // buffered files write in chunks this big
+constexpr std::size_t kMaxBuffer = 1024 * 1024;  // and stop taking lines past this when failing
 
 // Alerts and events may both go to stdout from two writer threads: a chunk is written whole
 // before the other thread's.
@@ -39,15 +39,23 @@ bool is_syslog_spec(std::string_view spec) {
     return spec == "syslog" || starts_with(spec, "syslog:") || starts_with(spec, "syslog?");
 }
 
-const char* plural(std::uint64_t n) { return n == 1 ? "line" : "lines"; }
+const char* plural(std::uint64_t n) {
+    return n == 1 ? "line" : "lines";
+}
 
 }  // namespace
 
-bool Output::flush(std::string& /*error*/) { return true; }
+bool Output::flush(std::string& /*error*/) {
+    return true;
+}
 
-bool Output::reopen(std::string& /*error*/) { return true; }
+bool Output::reopen(std::string& /*error*/) {
+    return true;
+}
 
-bool Output::last_write_refused(std::string& /*error*/) { return false; }
+bool Output::last_write_refused(std::string& /*error*/) {
+    return false;
+}
 
 // ---- FileOutput -------------------------------------------------------------------------------
 
@@ -58,7 +66,8 @@ FileOutput::FileOutput(std::string spec, std::string path, bool flush_each_line)
         return;
     }
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
-    if (fd_ < 0) throw std::runtime_error(fmt::format("cannot open {}: {}", path_, std::strerror(errno)));
+    if (fd_ < 0)
+        throw std::runtime_error(fmt::format("cannot open {}: {}", path_, std::strerror(errno)));
 }
 
 FileOutput::~FileOutput() {
@@ -107,7 +116,9 @@ WriteResult FileOutput::write(std::string_view line, std::chrono::system_clock::
     return WriteResult::ok;
 }
 
-bool FileOutput::flush(std::string& error) { return drain(error); }
+bool FileOutput::flush(std::string& error) {
+    return drain(error);
+}
 
 bool FileOutput::reopen(std::string& error) {
     if (path_.empty()) return true;
@@ -131,7 +142,8 @@ std::size_t FileOutput::unwritten_lines() const {
 
 std::string validate_output_spec(const std::string& spec) {
     if (spec == "-") return {};
-    if (starts_with(spec, "file:")) return spec.size() > 5 ? std::string() : "file: needs a path (file:PATH)";
+    if (starts_with(spec, "file:"))
+        return spec.size() > 5 ? std::string() : "file: needs a path (file:PATH)";
     if (is_syslog_spec(spec)) {
         std::string error;
         return parse_syslog_spec(spec, error) ? std::string() : error;
@@ -182,7 +194,8 @@ void OutputChannel::send(std::string_view line, WallClock::time_point time, Cloc
     if (!attempt(line, time, now)) keep(line, time);
 }
 
-bool OutputChannel::attempt(std::string_view line, WallClock::time_point time, Clock::time_point now) {
+bool OutputChannel::attempt(std::string_view line, WallClock::time_point time,
+                            Clock::time_point now) {
     std::string error;
     switch (output_->write(line, time, error)) {
         case WriteResult::ok:
@@ -201,13 +214,15 @@ bool OutputChannel::attempt(std::string_view line, WallClock::time_point time, C
             ++failed_;
             ++lost_;
             if (!reject_reported_ && report_) {
-                report_(fmt::format("output {}: a line of {} bytes cannot be sent ({}); counted as "
-                                    "lost, as are further ones",
-                                    spec(), line.size(), error));
+                report_(
+                    fmt::format("output {}: a line of {} bytes cannot be sent ({}); counted as "
+                                "lost, as are further ones",
+                                spec(), line.size(), error));
             }
             reject_reported_ = true;
             return true;
-        case WriteResult::failed: break;
+        case WriteResult::failed:
+            break;
     }
     ++failed_;
     went_down(error, now);
@@ -249,9 +264,10 @@ void OutputChannel::keep(std::string_view line, WallClock::time_point time) {
         ++lost_;
         ++lost_in_outage_;
         if (!drop_reported_ && report_) {
-            report_(fmt::format("output {}: backlog full ({} lines); new lines are dropped and "
-                                "counted as lost until it is back",
-                                spec(), output_->max_backlog()));
+            report_(
+                fmt::format("output {}: backlog full ({} lines); new lines are dropped and "
+                            "counted as lost until it is back",
+                            spec(), output_->max_backlog()));
         }
         drop_reported_ = true;
         return;
@@ -283,11 +299,12 @@ void OutputChannel::retry(Clock::time_point now) {
         down_ = false;
         backoff_ = kMinBackoff;
         if (report_) {
-            report_(fmt::format("output {} is back after {} failed {}; its backlog is sent{}", spec(),
-                                failed_in_outage_, failed_in_outage_ == 1 ? "attempt" : "attempts",
-                                lost_in_outage_ > 0 ? fmt::format(", {} {} lost", lost_in_outage_,
-                                                                  plural(lost_in_outage_))
-                                                    : std::string()));
+            report_(fmt::format(
+                "output {} is back after {} failed {}; its backlog is sent{}", spec(),
+                failed_in_outage_, failed_in_outage_ == 1 ? "attempt" : "attempts",
+                lost_in_outage_ > 0
+                    ? fmt::format(", {} {} lost", lost_in_outage_, plural(lost_in_outage_))
+                    : std::string()));
         }
         drop_reported_ = false;
     }
@@ -329,7 +346,8 @@ std::size_t OutputChannel::abandon(std::string_view why) {
     backlog_.clear();
     update_backlog_count();
     lost_ += n;
-    if (n > 0 && report_) report_(fmt::format("output {}: {} {} lost {}", spec(), n, plural(n), why));
+    if (n > 0 && report_)
+        report_(fmt::format("output {}: {} {} lost {}", spec(), n, plural(n), why));
     return static_cast<std::size_t>(n);
 }
 
@@ -351,11 +369,14 @@ OutputWriter::OutputWriter(std::vector<std::unique_ptr<Output>> outputs, bool fl
       threaded_(threaded),
       max_queue_(max_queue),
       close_grace_(close_grace) {
-    for (auto& out : outputs) channels_.push_back(std::make_unique<OutputChannel>(std::move(out), report));
+    for (auto& out : outputs)
+        channels_.push_back(std::make_unique<OutputChannel>(std::move(out), report));
     if (threaded_) thread_ = std::thread([this] { run(); });
 }
 
-OutputWriter::~OutputWriter() { close(); }
+OutputWriter::~OutputWriter() {
+    close();
+}
 
 void OutputWriter::deliver(const Queued& q) {
     const auto now = OutputChannel::Clock::now();
@@ -466,8 +487,8 @@ void OutputWriter::drain_at_close() {
             if (c->next_retry()) c->retry_soon(deadline);
         }
     }
-    const std::string why = fmt::format("at exit: the output was still failing after {} ms of retries",
-                                        close_grace_.count());
+    const std::string why = fmt::format(
+        "at exit: the output was still failing after {} ms of retries", close_grace_.count());
     for (auto& c : channels_) c->abandon(why);
 }
 

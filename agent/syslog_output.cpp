@@ -32,10 +32,10 @@ struct FacilityName {
 };
 
 constexpr std::array<FacilityName, 20> kFacilities{{
-    {"kern", 0},      {"user", 1},      {"mail", 2},      {"daemon", 3},    {"auth", 4},
-    {"syslog", 5},    {"lpr", 6},       {"news", 7},      {"uucp", 8},      {"cron", 9},
-    {"authpriv", 10}, {"ftp", 11},      {"local0", 16},   {"local1", 17},   {"local2", 18},
-    {"local3", 19},   {"local4", 20},   {"local5", 21},   {"local6", 22},   {"local7", 23},
+    {"kern", 0},      {"user", 1},    {"mail", 2},    {"daemon", 3},  {"auth", 4},
+    {"syslog", 5},    {"lpr", 6},     {"news", 7},    {"uucp", 8},    {"cron", 9},
+    {"authpriv", 10}, {"ftp", 11},    {"local0", 16}, {"local1", 17}, {"local2", 18},
+    {"local3", 19},   {"local4", 20}, {"local5", 21}, {"local6", 22}, {"local7", 23},
 }};
 
 bool starts_with(std::string_view s, std::string_view prefix) {
@@ -94,21 +94,23 @@ bool parse_options(std::string_view query, SyslogTarget& t, std::string& error) 
         query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
         const auto eq = item.find('=');
         const std::string_view key = item.substr(0, eq);
-        const std::string_view value = eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1);
+        const std::string_view value =
+            eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1);
         if (key == "facility") {
             const auto code = syslog_facility(value);
             if (!code) {
-                error = fmt::format("unknown syslog facility '{}' (kern, user, mail, daemon, auth, "
-                                    "syslog, lpr, news, uucp, cron, authpriv, ftp, local0-local7)",
-                                    value);
+                error = fmt::format(
+                    "unknown syslog facility '{}' (kern, user, mail, daemon, auth, "
+                    "syslog, lpr, news, uucp, cron, authpriv, ftp, local0-local7)",
+                    value);
                 return false;
             }
             t.facility = *code;
         } else if (key == "backlog") {
             std::size_t n = 0;
             if (!parse_number(value, n) || n > kMaxBacklogOption) {
-                error = fmt::format("backlog must be a number of lines, 0-{}, not '{}'", kMaxBacklogOption,
-                                    value);
+                error = fmt::format("backlog must be a number of lines, 0-{}, not '{}'",
+                                    kMaxBacklogOption, value);
                 return false;
             }
             t.backlog = n;
@@ -121,7 +123,8 @@ bool parse_options(std::string_view query, SyslogTarget& t, std::string& error) 
 }
 
 std::string errno_text(int err) {
-    return err == EAGAIN || err == EWOULDBLOCK ? std::string("timed out") : std::string(std::strerror(err));
+    return err == EAGAIN || err == EWOULDBLOCK ? std::string("timed out")
+                                               : std::string(std::strerror(err));
 }
 
 void set_send_timeout(int fd) {
@@ -192,13 +195,15 @@ std::optional<SyslogTarget> parse_syslog_spec(std::string_view spec, std::string
     std::string_view rest = spec.substr(6);
     const auto q = rest.find('?');
     const std::string_view base = rest.substr(0, q);
-    if (q != std::string_view::npos && !parse_options(rest.substr(q + 1), t, error)) return std::nullopt;
+    if (q != std::string_view::npos && !parse_options(rest.substr(q + 1), t, error))
+        return std::nullopt;
     if (base.empty()) return t;
     if (starts_with(base, ":unix://")) {
         const std::string_view path = base.substr(8);
         if (path.empty() || path[0] != '/' || path.size() >= sizeof(sockaddr_un::sun_path)) {
-            error = fmt::format("'{}': syslog:unix:// takes an absolute socket path shorter than {} bytes",
-                                spec, sizeof(sockaddr_un::sun_path));
+            error = fmt::format(
+                "'{}': syslog:unix:// takes an absolute socket path shorter than {} bytes", spec,
+                sizeof(sockaddr_un::sun_path));
             return std::nullopt;
         }
         t.path = std::string(path);
@@ -212,23 +217,26 @@ std::optional<SyslogTarget> parse_syslog_spec(std::string_view spec, std::string
         }
         return t;
     }
-    error = fmt::format("'{}': syslog takes :udp://HOST:PORT, :tcp://HOST:PORT or :unix://PATH", spec);
+    error =
+        fmt::format("'{}': syslog takes :udp://HOST:PORT, :tcp://HOST:PORT or :unix://PATH", spec);
     return std::nullopt;
 }
 
 std::string format_rfc5424(int pri, std::chrono::system_clock::time_point time,
                            std::string_view hostname, long pid, std::string_view msg) {
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch()).count();
-    const std::time_t secs = static_cast<std::time_t>(us / 1'000'000 - (us % 1'000'000 < 0 ? 1 : 0));
+    const auto us =
+        std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch()).count();
+    const std::time_t secs =
+        static_cast<std::time_t>(us / 1'000'000 - (us % 1'000'000 < 0 ? 1 : 0));
     const auto frac = us - static_cast<long long>(secs) * 1'000'000;
     std::tm tm{};
     gmtime_r(&secs, &tm);
     std::string host;
     for (char c : hostname.substr(0, 255)) host += c > ' ' && c < '\x7f' ? c : '_';
     if (host.empty()) host = "-";
-    return fmt::format("<{}>1 {:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z {} scanwatch {} - - {}", pri,
-                       tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                       frac, host, pid, msg);
+    return fmt::format("<{}>1 {:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z {} scanwatch {} - - {}",
+                       pri, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                       tm.tm_sec, frac, host, pid, msg);
 }
 
 std::string format_local(int pri, std::chrono::system_clock::time_point time, long pid,
@@ -239,11 +247,13 @@ std::string format_local(int pri, std::chrono::system_clock::time_point time, lo
     std::tm tm{};
     localtime_r(&secs, &tm);
     return fmt::format("<{}>{} {:2} {:02}:{:02}:{:02} scanwatch[{}]: {}", pri,
-                       kMonths[static_cast<std::size_t>(tm.tm_mon)], tm.tm_mday, tm.tm_hour, tm.tm_min,
-                       tm.tm_sec, pid, msg);
+                       kMonths[static_cast<std::size_t>(tm.tm_mon)], tm.tm_mday, tm.tm_hour,
+                       tm.tm_min, tm.tm_sec, pid, msg);
 }
 
-std::string frame_octet_counted(std::string_view msg) { return fmt::format("{} {}", msg.size(), msg); }
+std::string frame_octet_counted(std::string_view msg) {
+    return fmt::format("{} {}", msg.size(), msg);
+}
 
 // ---- SyslogOutput -----------------------------------------------------------------------------
 
@@ -253,7 +263,9 @@ SyslogOutput::SyslogOutput(std::string spec, SyslogTarget target, std::string ho
       hostname_(std::move(hostname)),
       pid_(pid) {}
 
-SyslogOutput::~SyslogOutput() { disconnect(); }
+SyslogOutput::~SyslogOutput() {
+    disconnect();
+}
 
 bool SyslogOutput::connect(std::string& error) {
     if (target_.transport == SyslogTransport::local) {
@@ -297,8 +309,9 @@ bool SyslogOutput::connect(std::string& error) {
     }
     ::freeaddrinfo(found);
     if (fd_ < 0) {
-        error = fmt::format("cannot connect: {}",
-                            err == ETIMEDOUT ? std::string("timed out") : std::string(std::strerror(err)));
+        error =
+            fmt::format("cannot connect: {}", err == ETIMEDOUT ? std::string("timed out")
+                                                               : std::string(std::strerror(err)));
         return false;
     }
     set_send_timeout(fd_);
@@ -324,7 +337,8 @@ bool SyslogOutput::peer_closed() {
     }
 }
 
-std::string SyslogOutput::format(std::string_view line, std::chrono::system_clock::time_point time) const {
+std::string SyslogOutput::format(std::string_view line,
+                                 std::chrono::system_clock::time_point time) const {
     const int pri = syslog_pri(target_.facility, syslog_severity(alert_rule_severity(line)));
     if (target_.transport == SyslogTransport::local) return format_local(pri, time, pid_, line);
     return format_rfc5424(pri, time, hostname_, pid_, line);
@@ -343,7 +357,8 @@ WriteResult SyslogOutput::write(std::string_view line, std::chrono::system_clock
         std::size_t done = 0;
         int err = 0;
         while (done < message.size()) {
-            const ssize_t n = ::send(fd_, message.data() + done, message.size() - done, MSG_NOSIGNAL);
+            const ssize_t n =
+                ::send(fd_, message.data() + done, message.size() - done, MSG_NOSIGNAL);
             if (n >= 0) {
                 done += static_cast<std::size_t>(n);
                 continue;
@@ -359,7 +374,8 @@ WriteResult SyslogOutput::write(std::string_view line, std::chrono::system_clock
         // A frame cut short leaves the stream unusable: the whole line goes again on a new one.
         error = fmt::format("cannot send: {}", errno_text(err));
         disconnect();
-        const bool stale = err == ECONNREFUSED || err == ECONNRESET || err == EPIPE || err == ENOTCONN;
+        const bool stale =
+            err == ECONNREFUSED || err == ECONNRESET || err == EPIPE || err == ENOTCONN;
         if (!stale || done > 0 || target_.transport == SyslogTransport::udp) break;
     }
     return WriteResult::failed;

@@ -54,7 +54,9 @@ int syslog_severity(std::string_view rule_severity);
 std::string_view alert_rule_severity(std::string_view line);
 
 /// PRI = facility * 8 + severity (RFC 5424 section 6.2.1).
-constexpr int syslog_pri(int facility, int severity) { return facility * 8 + severity; }
+constexpr int syslog_pri(int facility, int severity) {
+    return facility * 8 + severity;
+}
 
 /// "<PRI>1 TIMESTAMP HOSTNAME scanwatch PID - - MSG": TIMESTAMP in UTC with microseconds,
 /// HOSTNAME "-" when empty, any byte outside printable ASCII in it replaced with '_'.

@@ -41,9 +41,10 @@ ExceptionSet load_exceptions(std::string_view toml_text, std::string_view source
         }
     }
     // toml++ tables iterate in key order, not file order; errors read best top to bottom.
-    std::stable_sort(out.errors.begin(), out.errors.end(), [](const RuleError& a, const RuleError& b) {
-        return a.line != b.line ? a.line < b.line : a.column < b.column;
-    });
+    std::stable_sort(out.errors.begin(), out.errors.end(),
+                     [](const RuleError& a, const RuleError& b) {
+                         return a.line != b.line ? a.line < b.line : a.column < b.column;
+                     });
     return out;
 }
 

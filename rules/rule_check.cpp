@@ -168,7 +168,9 @@ std::vector<std::string> cannot_fire_reasons(const RuleDefinition& rule) {
     return out;
 }
 
-bool can_fire(const RuleDefinition& rule) { return cannot_fire_reasons(rule).empty(); }
+bool can_fire(const RuleDefinition& rule) {
+    return cannot_fire_reasons(rule).empty();
+}
 
 std::vector<std::string> rule_warnings(const RuleDefinition& rule) {
     std::vector<std::string> out;
@@ -182,8 +184,9 @@ std::vector<std::string> rule_warnings(const RuleDefinition& rule) {
     }
     for (const RuleException& e : rule.exceptions) {
         if (!may_match(e.query)) {
-            std::string msg = fmt::format("the exception at {} ({}) can never match a scanwatch event",
-                                          e.place(), e.query.to_string());
+            std::string msg =
+                fmt::format("the exception at {} ({}) can never match a scanwatch event", e.place(),
+                            e.query.to_string());
             if (!e.unknown_fields.empty()) {
                 msg += fmt::format(": it reads fields scanwatch events never carry: {}",
                                    join(e.unknown_fields));
@@ -213,10 +216,12 @@ std::string explain_rule(const RuleDefinition& rule) {
     line("matches", rule.query.to_string());
     const auto names = rule.query.required_values(field_id("process.name"));
     line("process.name",
-         names.empty() ? std::string("no one list of names required at the top level of the query (see matches)")
-                       : fmt::format("one of {} (comm; with --name-match any also the basename "
-                                     "of exe or argv[0], or a busybox/toybox applet)",
-                                     join(names)));
+         names.empty()
+             ? std::string(
+                   "no one list of names required at the top level of the query (see matches)")
+             : fmt::format("one of {} (comm; with --name-match any also the basename "
+                           "of exe or argv[0], or a busybox/toybox applet)",
+                           join(names)));
     if (rule.exceptions.empty()) {
         line("exceptions", "none");
     } else {
@@ -237,17 +242,18 @@ std::string explain_rule(const RuleDefinition& rule) {
                                  rule.cardinality->field);
     }
     line("threshold", threshold);
-    line("window", fmt::format("look-back {} (from = \"{}\"), runs every {} (interval = \"{}\"), "
-                               "at most {} alerts per interval (max_signals)",
-                               describe_duration(rule.from_ms), rule.from_text,
-                               describe_duration(rule.interval_ms), rule.interval_text,
-                               rule.max_signals));
+    line("window",
+         fmt::format("look-back {} (from = \"{}\"), runs every {} (interval = \"{}\"), "
+                     "at most {} alerts per interval (max_signals)",
+                     describe_duration(rule.from_ms), rule.from_text,
+                     describe_duration(rule.interval_ms), rule.interval_text, rule.max_signals));
     for (std::size_t i = 0; i < rule.threat.size(); ++i) {
         const Threat& t = rule.threat[i];
         std::vector<std::string> techniques;
-        for (const auto& tech : t.techniques) techniques.push_back(fmt::format("{} {}", tech.id, tech.name));
-        line(i == 0 ? "threat" : "", fmt::format("{} {} {}: {}", t.framework, t.tactic.id, t.tactic.name,
-                                                 join(techniques)));
+        for (const auto& tech : t.techniques)
+            techniques.push_back(fmt::format("{} {}", tech.id, tech.name));
+        line(i == 0 ? "threat" : "", fmt::format("{} {} {}: {}", t.framework, t.tactic.id,
+                                                 t.tactic.name, join(techniques)));
     }
     std::vector<std::string> notes;
     std::vector<std::string> read = rule.group_by;

@@ -19,8 +19,10 @@ bool parse_evaluation(std::string_view text, Evaluation& out) {
 
 std::string_view evaluation_name(Evaluation evaluation) {
     switch (evaluation) {
-        case Evaluation::streaming: return "streaming";
-        case Evaluation::scheduled: return "scheduled";
+        case Evaluation::streaming:
+            return "streaming";
+        case Evaluation::scheduled:
+            return "scheduled";
     }
     return "streaming";
 }

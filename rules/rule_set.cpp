@@ -84,9 +84,10 @@ RuleSet load_rules(const std::vector<std::string>& paths) {
         if (same_id != out.rules.end()) {
             out.errors.push_back(detail::error_at(
                 file, rule_id_place(text),
-                fmt::format("duplicate rule_id \"{}\": {} already defines it (\"{}\"); rule ids must "
-                            "be unique",
-                            rule->rule_id, (*same_id)->source, (*same_id)->name)));
+                fmt::format(
+                    "duplicate rule_id \"{}\": {} already defines it (\"{}\"); rule ids must "
+                    "be unique",
+                    rule->rule_id, (*same_id)->source, (*same_id)->name)));
             continue;
         }
         out.rules.push_back(std::move(rule));
@@ -94,6 +95,8 @@ RuleSet load_rules(const std::vector<std::string>& paths) {
     return out;
 }
 
-RuleSet load_rules(const std::string& path) { return load_rules(std::vector<std::string>{path}); }
+RuleSet load_rules(const std::string& path) {
+    return load_rules(std::vector<std::string>{path});
+}
 
 }  // namespace scanwatch::rules

@@ -44,7 +44,8 @@ std::optional<RuleError> read_text_file(const std::string& path, std::string& ou
     const auto cannot = [&path](std::string_view why) {
         return RuleError{path, 0, 0, fmt::format("cannot read {}: {}", path, why)};
     };
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                         &std::fclose);
     if (!file) return cannot(std::strerror(errno));
     out.clear();
     char buffer[64 * 1024];
@@ -66,10 +67,10 @@ std::optional<RuleError> parse_toml(std::string_view text, std::string_view sour
     try {
         out = toml::parse(text, source);
     } catch (const toml::parse_error& e) {
-        return error_at(source,
-                        {static_cast<int>(e.source().begin.line),
-                         static_cast<int>(e.source().begin.column)},
-                        std::string(e.description()));
+        return error_at(
+            source,
+            {static_cast<int>(e.source().begin.line), static_cast<int>(e.source().begin.column)},
+            std::string(e.description()));
     }
     return std::nullopt;
 }
@@ -80,7 +81,8 @@ std::variant<RuleException, RuleError> read_exception(const toml::node& node,
                                                       std::string_view what, bool allow_rule_id) {
     const Place table_place = place_of(node);
     const toml::table* t = node.as_table();
-    if (t == nullptr) return error_at(source, table_place, fmt::format("{} entries must be tables", what));
+    if (t == nullptr)
+        return error_at(source, table_place, fmt::format("{} entries must be tables", what));
     RuleException ex;
     ex.source = std::string(source);
     ex.line = table_place.line;
@@ -88,7 +90,8 @@ std::variant<RuleException, RuleError> read_exception(const toml::node& node,
         const std::string_view k = key.str();
         const Place at = place_of(value);
         if (k == "query") {
-            if (!value.is_string()) return error_at(source, at, fmt::format("{}.query must be a string", what));
+            if (!value.is_string())
+                return error_at(source, at, fmt::format("{}.query must be a string", what));
             ex.query_text = *value.value<std::string>();
         } else if (k == "description") {
             if (!value.is_string()) {
@@ -96,28 +99,32 @@ std::variant<RuleException, RuleError> read_exception(const toml::node& node,
             }
             ex.description = *value.value<std::string>();
         } else if (k == "rule_id" && allow_rule_id) {
-            if (!value.is_string()) return error_at(source, at, fmt::format("{}.rule_id must be a string", what));
+            if (!value.is_string())
+                return error_at(source, at, fmt::format("{}.rule_id must be a string", what));
             ex.rule_id = *value.value<std::string>();
             if (ex.rule_id.empty()) {
-                return error_at(source, at,
-                                fmt::format("{}.rule_id is empty; leave it out to apply the exception "
-                                            "to every rule",
-                                            what));
+                return error_at(
+                    source, at,
+                    fmt::format("{}.rule_id is empty; leave it out to apply the exception "
+                                "to every rule",
+                                what));
             }
         } else {
             const Place key_place{static_cast<int>(key.source().begin.line),
                                   static_cast<int>(key.source().begin.column)};
             return error_at(source, key_place.line > 0 ? key_place : at,
-                            fmt::format("unknown key \"{}\" in {}; expected query, description{}", k,
-                                        what, allow_rule_id ? ", rule_id" : ""));
+                            fmt::format("unknown key \"{}\" in {}; expected query, description{}",
+                                        k, what, allow_rule_id ? ", rule_id" : ""));
         }
     }
     const toml::node* query = t->get("query");
-    if (query == nullptr) return error_at(source, table_place, fmt::format("{} needs a query", what));
+    if (query == nullptr)
+        return error_at(source, table_place, fmt::format("{} needs a query", what));
     FieldCatalog catalog;
     auto parsed = KqlQuery::parse(ex.query_text, catalog.resolver());
     if (auto* kql_error = std::get_if<KqlError>(&parsed)) {
-        const Place at = query_place(file_text, place_of(*query), kql_error->line, kql_error->column);
+        const Place at =
+            query_place(file_text, place_of(*query), kql_error->line, kql_error->column);
         return error_at(source, at, fmt::format("exception query: {}", kql_error->message));
     }
     ex.query = std::get<KqlQuery>(std::move(parsed));

@@ -13,14 +13,18 @@ constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::min();
 // Event times are clamped to this range for schedule arithmetic, so no input can overflow it.
 constexpr std::int64_t kTimeLimit = std::int64_t{1} << 60;
 
-std::int64_t clamp_time(std::int64_t t) { return std::clamp(t, -kTimeLimit, kTimeLimit); }
+std::int64_t clamp_time(std::int64_t t) {
+    return std::clamp(t, -kTimeLimit, kTimeLimit);
+}
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {
     const std::int64_t q = a / b;
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-std::int64_t second_of(std::int64_t time_ms) { return floor_div(time_ms, 1000); }
+std::int64_t second_of(std::int64_t time_ms) {
+    return floor_div(time_ms, 1000);
+}
 
 // Runs are aligned to the epoch: the first run at or after `t`.
 std::int64_t run_at_or_after(std::int64_t t, std::int64_t interval_ms) {
@@ -49,7 +53,8 @@ std::size_t value_cap_for(const RuleDefinition& rule) {
     const std::uint64_t card = rule.cardinality ? rule.cardinality->value : 0;
     const std::uint64_t four = card > kSlackLimit ? card : card * 4;
     const std::uint64_t cap = std::max(std::min(four, std::max(card, kSlackLimit)), kFloor);
-    return static_cast<std::size_t>(std::min<std::uint64_t>(cap, std::numeric_limits<std::size_t>::max() / 2));
+    return static_cast<std::size_t>(
+        std::min<std::uint64_t>(cap, std::numeric_limits<std::size_t>::max() / 2));
 }
 
 }  // namespace
@@ -64,8 +69,8 @@ struct ScheduledRule::Group {
     std::int64_t last_ms = kNever;  // latest event counted
     std::uint64_t last_serial = 0;
     std::int64_t spent_until = kNever;
-    std::deque<SecondCount> seconds;  // oldest first
-    std::uint64_t events = 0;         // sum of seconds[].count
+    std::deque<SecondCount> seconds;                         // oldest first
+    std::uint64_t events = 0;                                // sum of seconds[].count
     std::unordered_map<std::uint64_t, std::int64_t> values;  // value hash -> last seen
     Evidence latest;  // who and where of the latest event; refs and samples filled at alert time
     std::string host_name;
@@ -174,7 +179,8 @@ void ScheduledRule::add_event(Group& g, const ProcessEvent& event, const EventFi
             if (!is_new) {
                 pos->second = std::max(pos->second, t);
             } else {
-                if (g.sample_values.size() < options_.sample_values) g.sample_values.emplace_back(v);
+                if (g.sample_values.size() < options_.sample_values)
+                    g.sample_values.emplace_back(v);
                 // Compacting in batches keeps the cost per new value constant.
                 if (g.values.size() > value_cap_ + value_cap_ / 4) g.compact(value_cap_);
             }

@@ -66,7 +66,7 @@ private:
     EngineOptions options_;
     RuleCounters counters_;
     std::size_t value_cap_;
-    std::int64_t next_run_ms_;  // INT64_MIN until the first event
+    std::int64_t next_run_ms_;   // INT64_MIN until the first event
     std::int64_t watermark_ms_;  // latest event time counted
     std::uint64_t runs_ = 0;
     std::list<std::unique_ptr<Group>> lru_;  // front: most recently used

@@ -35,7 +35,8 @@ class FakeOutput final : public Output {
 public:
     FakeOutput(std::shared_ptr<FakeState> s, std::size_t max_backlog, bool late = false)
         : Output("fake", max_backlog), s_(std::move(s)), late_(late) {}
-    WriteResult write(std::string_view line, std::chrono::system_clock::time_point, std::string& error) override {
+    WriteResult write(std::string_view line, std::chrono::system_clock::time_point,
+                      std::string& error) override {
         std::lock_guard<std::mutex> lock(s_->mutex);
         ++s_->attempts;
         if (line.size() > s_->reject_longer_than) {
@@ -85,7 +86,9 @@ std::string read_file(const std::string& path) {
 }
 
 std::string temp_path(const std::string& name) {
-    return (std::filesystem::temp_directory_path() / fmt::format("scanwatch-{}-{}", ::getpid(), name)).string();
+    return (std::filesystem::temp_directory_path() /
+            fmt::format("scanwatch-{}-{}", ::getpid(), name))
+        .string();
 }
 
 }  // namespace
@@ -139,10 +142,12 @@ TEST_CASE("Output channel: a failed output keeps lines in order and resends them
     CHECK(c.counts().backlog == 0);
     CHECK(!c.next_retry());
     REQUIRE(reports.messages.size() == 2);
-    CHECK(reports.messages[1] == "output fake is back after 3 failed attempts; its backlog is sent");
+    CHECK(reports.messages[1] ==
+          "output fake is back after 3 failed attempts; its backlog is sent");
 }
 
-TEST_CASE("Output channel: the backoff grows to 5 s and starts over after a recovery", "[outputs]") {
+TEST_CASE("Output channel: the backoff grows to 5 s and starts over after a recovery",
+          "[outputs]") {
     auto s = std::make_shared<FakeState>();
     OutputChannel c(std::make_unique<FakeOutput>(s, 10), {});
     auto now = Clock::now();
@@ -175,14 +180,16 @@ TEST_CASE("Output channel: the backlog is bounded; only dropped lines are lost",
     CHECK(c.counts().failed == 1);
     REQUIRE(reports.messages.size() == 2);
     CHECK(reports.messages[1] ==
-          "output fake: backlog full (3 lines); new lines are dropped and counted as lost until it is back");
+          "output fake: backlog full (3 lines); new lines are dropped and counted as lost until it "
+          "is back");
     s->up = true;
     c.retry(t0 + 1s);
     // The oldest lines were kept: what arrives is a prefix, and the gap is counted.
     CHECK(s->written == numbered(0, 3));
     CHECK(c.counts().written == 3);
     CHECK(c.counts().lost == 5);
-    CHECK(reports.messages.back() == "output fake is back after 1 failed attempt; its backlog is sent, 5 lines lost");
+    CHECK(reports.messages.back() ==
+          "output fake is back after 1 failed attempt; its backlog is sent, 5 lines lost");
 }
 
 TEST_CASE("Output channel: a zero backlog loses every line the output cannot take", "[outputs]") {
@@ -264,11 +271,13 @@ TEST_CASE("Output writer: inline, a dead output gives up after the grace period"
     j.begin_object();
     w.stats_fields(j);
     j.end_object();
-    CHECK(stats == fmt::format(R"({{"fake":{{"written":0,"failed":{},"lost":50,"backlog":0}}}})", n.failed));
+    CHECK(stats ==
+          fmt::format(R"({{"fake":{{"written":0,"failed":{},"lost":50,"backlog":0}}}})", n.failed));
     CHECK(reports.messages.size() == 2);  // failed, then lost at exit
 }
 
-TEST_CASE("Output writer: threaded, an output that comes back gets every line in order", "[outputs]") {
+TEST_CASE("Output writer: threaded, an output that comes back gets every line in order",
+          "[outputs]") {
     auto s = std::make_shared<FakeState>();
     s->up = false;
     std::vector<std::unique_ptr<Output>> outs;
@@ -283,7 +292,8 @@ TEST_CASE("Output writer: threaded, an output that comes back gets every line in
     for (const auto& l : numbered(100, 200)) w.submit(l);
     // The writer thread retries on its own, without new lines or close().
     const auto deadline = Clock::now() + 5s;
-    while (w.counts().at(0).written < 200 && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
+    while (w.counts().at(0).written < 200 && Clock::now() < deadline)
+        std::this_thread::sleep_for(10ms);
     CHECK(w.counts().at(0).written == 200);
     w.close();
     CHECK(s->written == numbered(0, 200));
