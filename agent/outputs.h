@@ -81,11 +81,15 @@ public:
     FileOutput(std::string spec, std::string path, bool flush_each_line);
     ~FileOutput() override;
 
+    /// Appends `line` and a newline (`time` is not used). Fails, keeping nothing of the line,
+    /// when none of it could be written; part of it written is finished by the next attempt.
     WriteResult write(std::string_view line, std::chrono::system_clock::time_point time,
                       std::string& error) override;
+    /// Writes out buffered lines (events, which are not flushed line by line).
     bool flush(std::string& error) override;
     /// Writes out the buffer to the old file, then switches to a fresh open of the path.
     bool reopen(std::string& error) override;
+    /// Whole lines in the buffer.
     std::size_t unwritten_lines() const override;
 
 private:
@@ -151,8 +155,8 @@ public:
     std::size_t abandon(std::string_view why);
     /// The counters now.
     OutputCounts counts() const;
+    /// The output's spec, for messages and stats.
     const std::string& spec() const { return output_->spec(); }
-    const Output& output() const { return *output_; }
 
 private:
     struct Kept {

@@ -80,13 +80,14 @@ public:
     SyslogOutput(std::string spec, SyslogTarget target, std::string hostname, long pid);
     ~SyslogOutput() override;
 
+    /// Sends `line` as one message stamped `time`, connecting first if needed (TCP: again if
+    /// the receiver closed the connection). Failed when the receiver is down or stalls.
     WriteResult write(std::string_view line, std::chrono::system_clock::time_point time,
                       std::string& error) override;
     /// UDP: true when a port-unreachable came back for the datagram sent last. Clears it.
     bool last_write_refused(std::string& error) override;
+    /// True for UDP only.
     bool late_refusals() const override { return target_.transport == SyslogTransport::udp; }
-
-    const SyslogTarget& target() const { return target_; }
 
 private:
     bool connect(std::string& error);

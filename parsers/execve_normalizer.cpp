@@ -1,8 +1,12 @@
 #include "parsers/execve_normalizer.h"
 
+#include <grp.h>
+#include <pwd.h>
+
 #include <charconv>
 #include <cstring>
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 #include <libaudit.h>
@@ -29,13 +33,45 @@ std::string_view str(const char* s) { return s == nullptr ? std::string_view{} :
 ExecveNormalizer::ExecveNormalizer(NormalizerOptions options, Sink sink)
     : options_(std::move(options)), sink_(std::move(sink)), processes_(options_.max_processes) {}
 
-void ExecveNormalizer::read_id(auparse_state_t* au, IdName& who, bool names) {
+void ExecveNormalizer::read_id(auparse_state_t* au, IdName& who, IdKind kind, bool enriched) {
     who.id = str(auparse_get_field_str(au));
-    if (names) {
+    if (enriched) {
         const char* name = auparse_interpret_field(au);
         // auparse says "unknown(N)" when it has no name; leave the name empty then.
         if (name != nullptr && std::strncmp(name, "unknown(", 8) != 0) who.name = name;
+    } else if (options_.lookup_names) {
+        who.name = local_name(kind, who.id);
     }
+}
+
+// RAW logs in live modes: names from this machine, each id looked up once. auparse would look
+// them up per event, and not cache ids without a name (an unset auid, a deleted user).
+const std::string& ExecveNormalizer::local_name(IdKind kind, const std::string& id) {
+    auto& cache = kind == IdKind::user ? user_names_ : group_names_;
+    const auto found = cache.find(id);
+    if (found != cache.end()) return found->second;
+    if (cache.size() >= 65536) cache.clear();  // bounded; names rarely change
+    std::string name;
+    unsigned long number = 0;
+    if (parse_int(id, number) && number != 4294967295UL) {
+        std::vector<char> buffer(16384);
+        if (kind == IdKind::user) {
+            passwd pw{};
+            passwd* result = nullptr;
+            if (getpwuid_r(static_cast<uid_t>(number), &pw, buffer.data(), buffer.size(), &result) == 0 &&
+                result != nullptr) {
+                name = result->pw_name;
+            }
+        } else {
+            group gr{};
+            group* result = nullptr;
+            if (getgrgid_r(static_cast<gid_t>(number), &gr, buffer.data(), buffer.size(), &result) == 0 &&
+                result != nullptr) {
+                name = result->gr_name;
+            }
+        }
+    }
+    return cache.emplace(id, std::move(name)).first->second;
 }
 
 // Returns whether the SYSCALL record is an exec.
@@ -43,8 +79,7 @@ bool ExecveNormalizer::read_syscall(auparse_state_t* au) {
     std::string_view arch;
     std::string_view nr;
     // ENRICHED records carry names; RAW ones get local names only when asked (live modes).
-    const bool names =
-        auparse_get_record_interpretations(au) != nullptr || options_.lookup_names;
+    const bool enriched = auparse_get_record_interpretations(au) != nullptr;
     if (auparse_first_field(au) <= 0) return false;
     do {
         const std::string_view name = str(auparse_get_field_name(au));
@@ -55,7 +90,7 @@ bool ExecveNormalizer::read_syscall(auparse_state_t* au) {
                     arch = str(auparse_get_field_str(au));
                     event_.arch = arch_name(arch);
                 } else if (name == "auid") {
-                    read_id(au, event_.audit_user, names);
+                    read_id(au, event_.audit_user, IdKind::user, enriched);
                 }
                 break;
             case 's':
@@ -76,19 +111,19 @@ bool ExecveNormalizer::read_syscall(auparse_state_t* au) {
                 }
                 break;
             case 'u':
-                if (name == "uid") read_id(au, event_.user, names);
+                if (name == "uid") read_id(au, event_.user, IdKind::user, enriched);
                 break;
             case 'e':
                 if (name == "euid") {
-                    read_id(au, event_.effective_user, names);
+                    read_id(au, event_.effective_user, IdKind::user, enriched);
                 } else if (name == "egid") {
-                    read_id(au, event_.effective_group, names);
+                    read_id(au, event_.effective_group, IdKind::group, enriched);
                 } else if (name == "exe") {
                     event_.executable = str(auparse_interpret_field(au));
                 }
                 break;
             case 'g':
-                if (name == "gid") read_id(au, event_.group, names);
+                if (name == "gid") read_id(au, event_.group, IdKind::group, enriched);
                 break;
             case 'c':
                 if (name == "comm") event_.name = str(auparse_interpret_field(au));

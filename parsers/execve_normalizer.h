@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <unordered_map>
 
 #include <auparse.h>
 
@@ -57,7 +58,9 @@ public:
 private:
     bool read_syscall(auparse_state_t* au);
     void read_execve(auparse_state_t* au);
-    void read_id(auparse_state_t* au, IdName& who, bool names);
+    enum class IdKind { user, group };
+    void read_id(auparse_state_t* au, IdName& who, IdKind kind, bool enriched);
+    const std::string& local_name(IdKind kind, const std::string& id);
 
     NormalizerOptions options_;
     Sink sink_;
@@ -65,6 +68,8 @@ private:
     ProcessEvent event_;
     std::string event_ref_;
     NormalizerCounters counters_;
+    std::unordered_map<std::string, std::string> user_names_;   // id -> name ("" unknown)
+    std::unordered_map<std::string, std::string> group_names_;
 };
 
 }  // namespace scanwatch::parsers

@@ -6,6 +6,8 @@
 
 #include <xxhash.h>
 
+#include "rules/engine_state.h"
+
 namespace scanwatch::rules {
 namespace {
 
@@ -335,6 +337,100 @@ void ScheduledRule::finish(std::vector<Alert>& alerts) {
     while (unspent() && next_run_ms_ - rule_->from_ms <= watermark_ms_) {
         run(next_run_ms_, alerts);
         next_run_ms_ += rule_->interval_ms;
+    }
+}
+
+using detail::hex;
+using detail::hex_list;
+using detail::unhex;
+using detail::unhex_list;
+
+nlohmann::json ScheduledRule::save_state() const {
+    nlohmann::json groups = nlohmann::json::array();
+    // Least recently used first, so restoring in order rebuilds the same LRU order.
+    for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
+        const Group& g = **it;
+        nlohmann::json terms = nlohmann::json::array();
+        for (const auto& [field, value] : g.terms) terms.push_back({field, hex(value)});
+        nlohmann::json values = nlohmann::json::array();
+        for (const auto& [hash, last_ms] : g.values) values.push_back({hash, last_ms});
+        nlohmann::json seconds = nlohmann::json::array();
+        for (const auto& s : g.seconds) {
+            seconds.push_back({s.second, s.count, s.first_ms, s.first_serial});
+        }
+        const Evidence& ev = g.latest;
+        groups.push_back({{"key", hex(g.key)},
+                          {"terms", terms},
+                          {"last_ms", g.last_ms},
+                          {"last_serial", g.last_serial},
+                          {"spent_until", g.spent_until},
+                          {"values", values},
+                          {"seconds", seconds},
+                          {"latest", hex_list({ev.process_name, ev.parent_executable, ev.user_id,
+                                               ev.user_name, ev.audit_user_id, ev.audit_user_name,
+                                               ev.working_directory, g.host_name})},
+                          {"latest_pids", {ev.process_pid, ev.parent_pid}},
+                          {"sample_commands", hex_list(g.sample_commands)},
+                          {"sample_values", hex_list(g.sample_values)}});
+    }
+    return {{"engine", "scheduled"},
+            {"next_run_ms", next_run_ms_},
+            {"watermark_ms", watermark_ms_},
+            {"groups", groups}};
+}
+
+bool ScheduledRule::restore_state(const nlohmann::json& state) {
+    try {
+        if (!state.is_object() || state.at("engine") != "scheduled") return false;
+        std::list<std::unique_ptr<Group>> lru;
+        std::unordered_map<std::string, std::list<std::unique_ptr<Group>>::iterator> groups;
+        for (const auto& j : state.at("groups")) {
+            auto g = std::make_unique<Group>();
+            g->key = unhex(j.at("key").get<std::string>());
+            for (const auto& t : j.at("terms")) {
+                g->terms.emplace_back(t.at(0).get<std::string>(),
+                                      unhex(t.at(1).get<std::string>()));
+            }
+            g->last_ms = j.at("last_ms").get<std::int64_t>();
+            g->last_serial = j.at("last_serial").get<std::uint64_t>();
+            g->spent_until = j.at("spent_until").get<std::int64_t>();
+            for (const auto& v : j.at("values")) {
+                g->values.emplace(v.at(0).get<std::uint64_t>(), v.at(1).get<std::int64_t>());
+            }
+            for (const auto& s : j.at("seconds")) {
+                g->seconds.push_back(SecondCount{
+                    s.at(0).get<std::int64_t>(), s.at(1).get<std::uint64_t>(),
+                    s.at(2).get<std::int64_t>(), s.at(3).get<std::uint64_t>()});
+                g->events += g->seconds.back().count;
+            }
+            const auto latest = unhex_list(j.at("latest"));
+            if (latest.size() != 8) return false;
+            Evidence& ev = g->latest;
+            ev.process_name = latest[0];
+            ev.parent_executable = latest[1];
+            ev.user_id = latest[2];
+            ev.user_name = latest[3];
+            ev.audit_user_id = latest[4];
+            ev.audit_user_name = latest[5];
+            ev.working_directory = latest[6];
+            g->host_name = latest[7];
+            ev.process_pid = j.at("latest_pids").at(0).get<std::int64_t>();
+            ev.parent_pid = j.at("latest_pids").at(1).get<std::int64_t>();
+            g->sample_commands = unhex_list(j.at("sample_commands"));
+            g->sample_values = unhex_list(j.at("sample_values"));
+            const std::string key = g->key;
+            if (groups.count(key) != 0) return false;
+            lru.push_front(std::move(g));
+            groups[key] = lru.begin();
+        }
+        next_run_ms_ = state.at("next_run_ms").get<std::int64_t>();
+        watermark_ms_ = state.at("watermark_ms").get<std::int64_t>();
+        lru_ = std::move(lru);
+        groups_ = std::move(groups);
+        counters_.groups = groups_.size();
+        return true;
+    } catch (const std::exception&) {
+        return false;  // a state from another version, or damaged: start empty
     }
 }
 

@@ -42,6 +42,10 @@ public:
     const RuleDefinition& definition() const override { return *rule_; }
     std::shared_ptr<const RuleDefinition> shared_definition() const override { return rule_; }
     const RuleCounters& counters() const override { return counters_; }
+    /// The schedule and every group, for tail mode's state file ("engine": "scheduled").
+    nlohmann::json save_state() const override;
+    /// Restores what save_state() gave; false (and nothing changed) when it does not fit.
+    bool restore_state(const nlohmann::json& state) override;
 
     /// The time of the next run, or INT64_MIN before the first event.
     std::int64_t next_run_ms() const { return next_run_ms_; }

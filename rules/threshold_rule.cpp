@@ -5,6 +5,8 @@
 
 #include <xxhash.h>
 
+#include "rules/engine_state.h"
+
 namespace scanwatch::rules {
 namespace {
 
@@ -226,41 +228,10 @@ bool ThresholdRule::count(const ProcessEvent& event, std::vector<Alert>& alerts)
     return true;
 }
 
-namespace {
-
-// Group-by values, arguments and command lines are bytes: hex keeps the JSON valid.
-std::string hex(std::string_view bytes) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (char c : bytes) {
-        const auto u = static_cast<unsigned char>(c);
-        out += digits[u >> 4U];
-        out += digits[u & 0xFU];
-    }
-    return out;
-}
-
-std::string unhex(const std::string& text) {
-    std::string out;
-    for (std::size_t i = 0; i + 1 < text.size(); i += 2) {
-        out += static_cast<char>(std::stoi(text.substr(i, 2), nullptr, 16));
-    }
-    return out;
-}
-
-nlohmann::json hex_list(const std::vector<std::string>& items) {
-    auto out = nlohmann::json::array();
-    for (const auto& item : items) out.push_back(hex(item));
-    return out;
-}
-
-std::vector<std::string> unhex_list(const nlohmann::json& items) {
-    std::vector<std::string> out;
-    for (const auto& item : items) out.push_back(unhex(item.get<std::string>()));
-    return out;
-}
-
-}  // namespace
+using detail::hex;
+using detail::hex_list;
+using detail::unhex;
+using detail::unhex_list;
 
 nlohmann::json ThresholdRule::save_state() const {
     nlohmann::json groups = nlohmann::json::array();

@@ -292,3 +292,39 @@ TEST_CASE("Scheduled: events without a group-by value and unmatched events are c
     CHECK(rule.counters().missing_group_field == 200);
     CHECK(rule.counters().groups == 0);
 }
+
+TEST_CASE("Scheduled: a saved state continues where it stopped (tail mode restarts)", "[scheduled]") {
+    // The sweep split by a run boundary, with a restart between its halves.
+    const auto run = [](bool restart) {
+        auto first = std::make_unique<ScheduledRule>(builtin(), scheduled_options());
+        std::vector<Alert> alerts;
+        pings(*first, alerts, 0, 60, kRun0 + 4 * kMinute, kSecond);
+        std::unique_ptr<ScheduledRule> second;
+        if (restart) {
+            const auto state = first->save_state();
+            first.reset();
+            second = std::make_unique<ScheduledRule>(builtin(), scheduled_options());
+            REQUIRE(second->restore_state(nlohmann::json::parse(state.dump())));
+        } else {
+            second = std::move(first);
+        }
+        pings(*second, alerts, 60, 60, kRun0 + 5 * kMinute + kSecond, kSecond);
+        second->finish(alerts);
+        return alerts;
+    };
+    const auto continuous = run(false);
+    const auto restarted = run(true);
+    REQUIRE(continuous.size() == 1);
+    REQUIRE(restarted.size() == 1);
+    CHECK(restarted[0].time_ms == continuous[0].time_ms);
+    CHECK(restarted[0].count == 120);
+    CHECK(restarted[0].cardinality == continuous[0].cardinality);
+    CHECK(restarted[0].uuid == continuous[0].uuid);
+    CHECK(alert_to_json(restarted[0], 0) == alert_to_json(continuous[0], 0));
+
+    ScheduledRule fresh(builtin(), scheduled_options());
+    ThresholdRule streaming(builtin(), {});
+    CHECK_FALSE(fresh.restore_state(streaming.save_state()));  // another engine's state
+    CHECK_FALSE(fresh.restore_state(nlohmann::json{{"engine", "scheduled"}}));
+    CHECK(fresh.next_run_ms() == std::numeric_limits<std::int64_t>::min());
+}
