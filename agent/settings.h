@@ -22,7 +22,7 @@ struct Settings {
     std::string name_match = "any";
     std::string host_id;
     std::string host_name;
-    std::vector<std::string> outputs;  ///< "-" or "file:PATH"; empty means "-"
+    std::vector<std::string> outputs;  ///< "-", "file:PATH" or a syslog spec; empty means "-"
     std::string events;                ///< "" (off), "-" or a file
     bool stats = false;
     std::string stats_file;  ///< also append the stats line here (plugins have no useful stderr)
