@@ -31,8 +31,4 @@ bool write_state(const std::string& path, const TailState& state, std::string& e
 /// when it exists but cannot be used.
 std::optional<TailState> read_state(const std::string& path);
 
-/// Hex of arbitrary bytes, and back (state holds paths and arguments, which need not be UTF-8).
-std::string to_hex(std::string_view bytes);
-std::string from_hex(std::string_view hex);
-
 }  // namespace scanwatch::agent
