@@ -5,7 +5,7 @@ set -eu
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build --target scanwatch
+cmake --build build --target scanwatch >&2  # stdout carries only the alerts
 for sample in samples/*.log samples/rotated; do
     echo "== $sample" >&2
     ./build/scanwatch replay "$sample"
