@@ -125,34 +125,34 @@ void finish(const Cli& cli, Settings& s) {
     if (s.outputs.empty()) s.outputs.push_back("-");
 }
 
-}  // namespace
-
-ParsedSettings parse_settings(int argc, const char* const* argv) {
+// Builds the command line, parses, and completes the settings; `on_error` sees a parse error.
+template <typename OnError>
+std::optional<Settings> parse_with(int argc, const char* const* argv, OnError on_error) {
     Cli cli;
     Settings s;
     build(cli, s);
     try {
         cli.app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        const int rc = cli.app.exit(e);
-        return {std::nullopt, rc == 0 ? 0 : 2};
-    }
-    finish(cli, s);
-    return {s, 0};
-}
-
-std::optional<Settings> reparse_settings(int argc, const char* const* argv, std::string& error) {
-    Cli cli;
-    Settings s;
-    build(cli, s);
-    try {
-        cli.app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        error = e.what();
+        on_error(cli, e);
         return std::nullopt;
     }
     finish(cli, s);
     return s;
+}
+
+}  // namespace
+
+ParsedSettings parse_settings(int argc, const char* const* argv) {
+    int rc = 0;
+    auto s = parse_with(argc, argv, [&rc](Cli& cli, const CLI::ParseError& e) {
+        rc = cli.app.exit(e) == 0 ? 0 : 2;  // prints help, version or the usage error
+    });
+    return {std::move(s), rc};
+}
+
+std::optional<Settings> reparse_settings(int argc, const char* const* argv, std::string& error) {
+    return parse_with(argc, argv, [&error](Cli&, const CLI::ParseError& e) { error = e.what(); });
 }
 
 std::shared_ptr<const rules::RuleDefinition> builtin_rule() {
