@@ -26,19 +26,22 @@ bool parse_int(std::string_view s, Int& out) {
     return res.ec == std::errc() && res.ptr == s.data() + s.size();
 }
 
-std::string_view str(const char* s) { return s == nullptr ? std::string_view{} : s; }
+std::string_view str(const char* s) {
+    return s == nullptr ? std::string_view{} : s;
+}
 
 }  // namespace
 
 ExecveNormalizer::ExecveNormalizer(NormalizerOptions options, Sink sink)
     : options_(std::move(options)), sink_(std::move(sink)), processes_(options_.max_processes) {}
 
-void ExecveNormalizer::read_id(auparse_state_t* au, IdName& who, IdKind kind, bool enriched) {
+void ExecveNormalizer::read_id(auparse_state_t* au, std::string_view field, IdName& who,
+                               IdKind kind, std::string_view names) {
     who.id = str(auparse_get_field_str(au));
-    if (enriched) {
-        const char* name = auparse_interpret_field(au);
+    if (!names.empty()) {
+        const std::string_view name = interpretations_.interpret(au, field, who.id, names);
         // auparse says "unknown(N)" when it has no name; leave the name empty then.
-        if (name != nullptr && std::strncmp(name, "unknown(", 8) != 0) who.name = name;
+        if (name.substr(0, 8) != "unknown(") who.name = name;
     } else if (options_.lookup_names) {
         who.name = local_name(kind, who.id);
     }
@@ -58,14 +61,16 @@ const std::string& ExecveNormalizer::local_name(IdKind kind, const std::string& 
         if (kind == IdKind::user) {
             passwd pw{};
             passwd* result = nullptr;
-            if (getpwuid_r(static_cast<uid_t>(number), &pw, buffer.data(), buffer.size(), &result) == 0 &&
+            if (getpwuid_r(static_cast<uid_t>(number), &pw, buffer.data(), buffer.size(),
+                           &result) == 0 &&
                 result != nullptr) {
                 name = result->pw_name;
             }
         } else {
             group gr{};
             group* result = nullptr;
-            if (getgrgid_r(static_cast<gid_t>(number), &gr, buffer.data(), buffer.size(), &result) == 0 &&
+            if (getgrgid_r(static_cast<gid_t>(number), &gr, buffer.data(), buffer.size(),
+                           &result) == 0 &&
                 result != nullptr) {
                 name = result->gr_name;
             }
@@ -79,7 +84,11 @@ bool ExecveNormalizer::read_syscall(auparse_state_t* au) {
     std::string_view arch;
     std::string_view nr;
     // ENRICHED records carry names; RAW ones get local names only when asked (live modes).
-    const bool enriched = auparse_get_record_interpretations(au) != nullptr;
+    // Every interpretation in an ENRICHED record may come from its name list: part of the key.
+    const std::string_view names = str(auparse_get_record_interpretations(au));
+    const auto interpret = [&](std::string_view field) {
+        return interpretations_.interpret(au, field, str(auparse_get_field_str(au)), names);
+    };
     if (auparse_first_field(au) <= 0) return false;
     do {
         const std::string_view name = str(auparse_get_field_name(au));
@@ -90,7 +99,7 @@ bool ExecveNormalizer::read_syscall(auparse_state_t* au) {
                     arch = str(auparse_get_field_str(au));
                     event_.arch = arch_name(arch);
                 } else if (name == "auid") {
-                    read_id(au, event_.audit_user, IdKind::user, enriched);
+                    read_id(au, name, event_.audit_user, IdKind::user, names);
                 }
                 break;
             case 's':
@@ -111,27 +120,27 @@ bool ExecveNormalizer::read_syscall(auparse_state_t* au) {
                 }
                 break;
             case 'u':
-                if (name == "uid") read_id(au, event_.user, IdKind::user, enriched);
+                if (name == "uid") read_id(au, name, event_.user, IdKind::user, names);
                 break;
             case 'e':
                 if (name == "euid") {
-                    read_id(au, event_.effective_user, IdKind::user, enriched);
+                    read_id(au, name, event_.effective_user, IdKind::user, names);
                 } else if (name == "egid") {
-                    read_id(au, event_.effective_group, IdKind::group, enriched);
+                    read_id(au, name, event_.effective_group, IdKind::group, names);
                 } else if (name == "exe") {
-                    event_.executable = str(auparse_interpret_field(au));
+                    event_.executable = interpret(name);
                 }
                 break;
             case 'g':
-                if (name == "gid") read_id(au, event_.group, IdKind::group, enriched);
+                if (name == "gid") read_id(au, name, event_.group, IdKind::group, names);
                 break;
             case 'c':
-                if (name == "comm") event_.name = str(auparse_interpret_field(au));
+                if (name == "comm") event_.name = interpret(name);
                 break;
             case 'k':
                 if (name == "key" && str(auparse_get_field_str(au)) != "(null)") {
                     // Several keys are hex-encoded with 0x01 between them.
-                    std::string_view keys = str(auparse_interpret_field(au));
+                    std::string_view keys = interpret(name);
                     while (!keys.empty()) {
                         const std::size_t sep = keys.find('\x01');
                         if (sep != 0) event_.tags.emplace_back(keys.substr(0, sep));
@@ -156,7 +165,8 @@ void ExecveNormalizer::read_execve(auparse_state_t* au) {
         const std::string_view name = str(auparse_get_field_name(au));
         if (name.size() < 2 || name[0] != 'a') continue;
         if (name == "argc") {
-            if (!parse_int(str(auparse_get_field_str(au)), event_.args_count)) ++counters_.bad_fields;
+            if (!parse_int(str(auparse_get_field_str(au)), event_.args_count))
+                ++counters_.bad_fields;
             continue;
         }
         // aN, aN[i] (a chunk of a long argument) or aN_len (its total length, not needed).
@@ -166,14 +176,16 @@ void ExecveNormalizer::read_execve(auparse_state_t* au) {
             digits_end == std::string_view::npos ? std::string_view{} : name.substr(digits_end);
         if (!suffix.empty() && suffix[0] != '[') continue;
         std::size_t index = 0;
-        if (!parse_int(name.substr(1, digits_end == std::string_view::npos ? digits_end : digits_end - 1),
-                       index) ||
+        if (!parse_int(
+                name.substr(1, digits_end == std::string_view::npos ? digits_end : digits_end - 1),
+                index) ||
             index >= kMaxArgs) {
             ++counters_.bad_fields;
             continue;
         }
         if (index >= event_.args.size()) event_.args.resize(index + 1);
-        const std::string_view value = str(auparse_interpret_field(au));
+        const std::string_view value =
+            interpretations_.interpret(au, name, str(auparse_get_field_str(au)));
         if (suffix.empty()) {
             event_.args[index].assign(value);
         } else {
@@ -200,8 +212,8 @@ void ExecveNormalizer::on_event(auparse_state_t* au) {
                 read_execve(au);
                 break;
             case AUDIT_CWD:
-                if (auparse_find_field(au, "cwd") != nullptr) {
-                    event_.working_directory = str(auparse_interpret_field(au));
+                if (const char* raw = auparse_find_field(au, "cwd"); raw != nullptr) {
+                    event_.working_directory = interpretations_.interpret(au, "cwd", raw);
                 }
                 break;
             case AUDIT_PROCTITLE:
@@ -247,7 +259,8 @@ void ExecveNormalizer::on_event(auparse_state_t* au) {
         if (event_.pid >= 0) {
             event_.entity_id =
                 event_.success
-                    ? processes_.start(event_.host_id, event_.pid, event_ref_, event_.executable).entity_id
+                    ? processes_.start(event_.host_id, event_.pid, event_ref_, event_.executable)
+                          .entity_id
                     : processes_.current(event_.host_id, event_.pid, event_ref_).entity_id;
         }
     }

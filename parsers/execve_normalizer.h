@@ -15,6 +15,7 @@
 #include <auparse.h>
 
 #include "parsers/ecs_event.h"
+#include "parsers/interpretation_cache.h"
 #include "parsers/process_table.h"
 
 namespace scanwatch::parsers {
@@ -59,7 +60,8 @@ private:
     bool read_syscall(auparse_state_t* au);
     void read_execve(auparse_state_t* au);
     enum class IdKind { user, group };
-    void read_id(auparse_state_t* au, IdName& who, IdKind kind, bool enriched);
+    void read_id(auparse_state_t* au, std::string_view field, IdName& who, IdKind kind,
+                 std::string_view names);
     const std::string& local_name(IdKind kind, const std::string& id);
 
     NormalizerOptions options_;
@@ -68,7 +70,8 @@ private:
     ProcessEvent event_;
     std::string event_ref_;
     NormalizerCounters counters_;
-    std::unordered_map<std::string, std::string> user_names_;   // id -> name ("" unknown)
+    InterpretationCache interpretations_;
+    std::unordered_map<std::string, std::string> user_names_;  // id -> name ("" unknown)
     std::unordered_map<std::string, std::string> group_names_;
 };
 
