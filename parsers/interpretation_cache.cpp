@@ -13,8 +13,7 @@ std::string_view InterpretationCache::interpret(auparse_state_t* au, std::string
         return value == nullptr ? std::string_view{} : std::string_view(value);
     }
     // The record type and field name give the field's type (a0 of a SYSCALL is not a0 of an
-    // EXECVE). The record type and field name give the field's type (a0 of a SYSCALL is not a0 of
-    // an EXECVE); a context stands in the key as its number, hashed once per record.
+    // EXECVE); a context stands in the key as its number, hashed once per record.
     const std::uint32_t parts[2] = {static_cast<std::uint32_t>(auparse_get_type(au)),
                                     context_number(context)};
     key_.assign(reinterpret_cast<const char*>(parts), sizeof parts);
