@@ -31,6 +31,23 @@ ExecKind classify_exec(std::string_view arch, std::string_view syscall) {
     return ExecKind::not_exec;
 }
 
+bool syscall_field_read(std::string_view name) {
+    // Kept in step with ExecveNormalizer::read_syscall; a corpus test replays every sample and
+    // the corpus with and without this projection. Asked for every field of every exec SYSCALL.
+    switch (name.size()) {
+        case 3:
+            return name == "pid" || name == "uid" || name == "gid" || name == "exe" ||
+                   name == "key";
+        case 4:
+            return name == "arch" || name == "ppid" || name == "auid" || name == "euid" ||
+                   name == "egid" || name == "comm";
+        case 7:
+            return name == "syscall" || name == "success";
+        default:
+            return false;
+    }
+}
+
 std::string_view arch_name(std::string_view arch) {
     for (const auto& a : kArches) {
         if (arch == a.raw || arch == a.name) return a.name;

@@ -15,4 +15,8 @@ ExecKind classify_exec(std::string_view arch, std::string_view syscall);
 /// The ECS-friendly architecture name for a raw or interpreted arch value; empty if unknown.
 std::string_view arch_name(std::string_view arch);
 
+/// Whether ExecveNormalizer reads this SYSCALL field (lower case; an ENRICHED name such as `UID`
+/// is asked for in lower case). RecordFilter passes only these on to auparse.
+bool syscall_field_read(std::string_view name);
+
 }  // namespace scanwatch::parsers

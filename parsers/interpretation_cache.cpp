@@ -1,5 +1,7 @@
 #include "parsers/interpretation_cache.h"
 
+#include <xxhash.h>
+
 namespace scanwatch::parsers {
 
 InterpretationCache::InterpretationCache(std::size_t max_entries, std::size_t max_raw)
@@ -13,23 +15,30 @@ std::string_view InterpretationCache::interpret(auparse_state_t* au, std::string
         return value == nullptr ? std::string_view{} : std::string_view(value);
     }
     // The record type and field name give the field's type (a0 of a SYSCALL is not a0 of an
-    // EXECVE); a context stands in the key as its number, hashed once per record.
-    const std::uint32_t parts[2] = {static_cast<std::uint32_t>(auparse_get_type(au)),
-                                    context_number(context)};
-    key_.assign(reinterpret_cast<const char*>(parts), sizeof parts);
-    key_.append(name);
-    key_ += '\0';
-    key_.append(raw);
-    const auto found = values_.find(key_);
-    if (found != values_.end()) {
+    // EXECVE); a context stands in as its number, found once per record.
+    const auto type = static_cast<std::uint32_t>(auparse_get_type(au));
+    const std::uint32_t context_id = context_number(context);
+    const std::uint64_t seed = (std::uint64_t{type} << 32U) | context_id;
+    const std::uint64_t hash = XXH3_64bits_withSeed(
+        raw.data(), raw.size(), XXH3_64bits_withSeed(name.data(), name.size(), seed));
+    const auto found = values_.find(hash);
+    if (found != values_.end() && found->second.type == type &&
+        found->second.context == context_id && found->second.name == name &&
+        found->second.raw == raw) {
         ++hits_;
-        return found->second;
+        return found->second.value;
     }
     ++misses_;
     const char* value = auparse_interpret_field(au);
     if (value == nullptr) return {};  // not remembered: auparse may say more another time
+    if (found != values_.end()) {     // another value with the same hash: this one replaces it
+        found->second = Entry{type, context_id, std::string(name), std::string(raw), value};
+        return found->second.value;
+    }
     if (values_.size() >= max_entries_) values_.clear();
-    return values_.emplace(key_, value).first->second;
+    return values_
+        .emplace(hash, Entry{type, context_id, std::string(name), std::string(raw), value})
+        .first->second.value;
 }
 
 std::uint32_t InterpretationCache::context_number(std::string_view context) {

@@ -46,8 +46,14 @@ private:
     // The previous call's context: the fields of one record share it.
     std::string last_context_;
     std::uint32_t last_context_number_ = 0;
-    std::unordered_map<std::string, std::string> values_;  // type, context, name \0 raw -> value
-    std::string key_;                                      // reused to build lookups
+    struct Entry {
+        std::uint32_t type;     // record type
+        std::uint32_t context;  // its number
+        std::string name;
+        std::string raw;
+        std::string value;  // the interpretation
+    };
+    std::unordered_map<std::uint64_t, Entry> values_;  // by hash of all but the value
     std::uint64_t hits_ = 0;
     std::uint64_t misses_ = 0;
 };

@@ -63,15 +63,71 @@ std::size_t record_start(std::string_view line) {
     return std::string_view::npos;
 }
 
+// Appends the fields of `fields` (space-separated name=value) that the normalizer reads.
+void append_read_fields(std::string& out, std::string_view fields, bool upper_case) {
+    const char* p = fields.data();
+    const char* const end = p + fields.size();
+    while (p < end) {
+        // The name: up to '=' within a short distance (the names read are short).
+        char name[8];
+        std::size_t len = 0;
+        const char* q = p;
+        for (; q < end && *q != '=' && *q != ' ' && len < sizeof name; ++q, ++len) {
+            name[len] =
+                upper_case && *q >= 'A' && *q <= 'Z' ? static_cast<char>(*q - 'A' + 'a') : *q;
+        }
+        const bool read = q < end && *q == '=' && syscall_field_read(std::string_view(name, len));
+        const void* space = std::memchr(q, ' ', static_cast<std::size_t>(end - q));
+        const char* field_end = space == nullptr ? end : static_cast<const char*>(space);
+        if (read) {
+            out += ' ';
+            out.append(p, static_cast<std::size_t>(field_end - p));
+        }
+        p = field_end + 1;
+    }
+}
+
+// Appends the record with only the SYSCALL fields the normalizer reads (auparse parses and
+// allocates every field; an exec SYSCALL has some 45 with its ENRICHED names, 13 are read).
+// Fields are separated by single spaces, as auparse splits them: auditd hex-encodes any value
+// with a space in it.
+// Appends the record with only the SYSCALL fields the normalizer reads (auparse parses and
+// allocates every field; an exec SYSCALL has some 45 with its ENRICHED names, 13 are read).
+// Fields are separated by single spaces, as auparse splits them: auditd hex-encodes any value
+// with a space in it.
+void append_projected_syscall(std::string& out, std::string_view record) {
+    const std::size_t body = record.find("): ");
+    if (body == std::string_view::npos) {
+        out.append(record);
+        return;
+    }
+    out.append(record.substr(0, body + 2));
+    const std::string_view fields = record.substr(body + 3);
+    const std::size_t sep = fields.find('\x1d');
+    append_read_fields(out, fields.substr(0, sep), false);
+    if (sep != std::string_view::npos) {
+        out += '\x1d';
+        // ENRICHED names: as auparse, the first follows the separator without a space.
+        const std::size_t mark = out.size();
+        append_read_fields(out, fields.substr(sep + 1), true);
+        if (out.size() > mark) out.erase(mark, 1);
+    }
+}
+
 }  // namespace
 
 std::string_view malformed_name(Malformed reason) {
     switch (reason) {
-        case Malformed::garbage: return "garbage";
-        case Malformed::bad_header: return "bad_header";
-        case Malformed::nul_byte: return "nul_byte";
-        case Malformed::too_long: return "too_long";
-        case Malformed::truncated: return "truncated";
+        case Malformed::garbage:
+            return "garbage";
+        case Malformed::bad_header:
+            return "bad_header";
+        case Malformed::nul_byte:
+            return "nul_byte";
+        case Malformed::too_long:
+            return "too_long";
+        case Malformed::truncated:
+            return "truncated";
     }
     return "unknown";
 }
@@ -186,7 +242,8 @@ void RecordFilter::handle_line(std::string_view line) {
         return;
     }
     const std::size_t type_end = rest.find(' ');
-    const std::string_view type = rest.substr(5, type_end == std::string_view::npos ? type_end : type_end - 5);
+    const std::string_view type =
+        rest.substr(5, type_end == std::string_view::npos ? type_end : type_end - 5);
     if (!valid_header(rest)) {
         malformed(Malformed::bad_header, line);
         return;
@@ -208,14 +265,18 @@ void RecordFilter::handle_line(std::string_view line) {
     ++counters_.records_fed;
     // Some shippers write the ENRICHED separator as the text "\u001D"; auparse needs the byte.
     const std::size_t escaped_sep = record.find("\\u001");
-    if (escaped_sep != std::string_view::npos &&
-        (record.substr(escaped_sep, 6) == "\\u001D" || record.substr(escaped_sep, 6) == "\\u001d")) {
+    if (escaped_sep != std::string_view::npos && (record.substr(escaped_sep, 6) == "\\u001D" ||
+                                                  record.substr(escaped_sep, 6) == "\\u001d")) {
         scratch_.assign(record);
         scratch_.replace(escaped_sep, 6, 1, '\x1d');
         record = scratch_;
     }
     if (observer_) observer_(record, line_offset_);  // before auparse can complete its event
-    batch_.append(record);
+    if (type == "SYSCALL" && project_syscalls_) {
+        append_projected_syscall(batch_, record);
+    } else {
+        batch_.append(record);
+    }
     batch_ += '\n';
 }
 

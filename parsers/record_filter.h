@@ -63,6 +63,9 @@ public:
     /// Starts a new input (next file): line and offset counts restart at `offset` (where reading
     /// starts in it); a pending partial line is ended.
     void begin_source(std::uint64_t offset = 0);
+    /// Whether exec SYSCALL records go on with only the fields the normalizer reads (the default;
+    /// off in tests that compare both).
+    void project_syscalls(bool on) { project_syscalls_ = on; }
     /// Sets the observer of passed-on records (none by default).
     void observe_records(RecordObserver observer) { observer_ = std::move(observer); }
     /// Offset in the current source up to which every line is complete and handled: what a
@@ -85,6 +88,7 @@ private:
     std::string partial_;      // an incomplete line carried to the next chunk
     bool discarding_ = false;  // inside an over-long line: drop up to its newline
     bool finishing_ = false;   // handling a last line that had no newline
+    bool project_syscalls_ = true;
     std::uint64_t line_no_ = 0;
     std::string batch_;  // accepted records waiting for the sink
     std::string scratch_;

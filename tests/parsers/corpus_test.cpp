@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "parsers/ecs_json.h"
 #include "tests/parsers/normalize_text.h"
 
 using scanwatch::ProcessEvent;
@@ -45,13 +46,45 @@ TEST_CASE("Corpus: every public log replays, malformed lines counted", "[corpus]
     CHECK(execs > 20);
 }
 
+TEST_CASE("Corpus: SYSCALL records cut to the fields the normalizer reads give the same events",
+          "[corpus]") {
+    std::size_t files = 0;
+    std::size_t events = 0;
+    for (const char* dir : {SCANWATCH_CORPUS_DIR, SCANWATCH_SOURCE_DIR "/samples"}) {
+        for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+            const auto ext = entry.path().extension();
+            if (!entry.is_regular_file() || ext == ".md" || ext == ".sh") continue;
+            INFO(entry.path().string());
+            const auto text = read_file(entry.path().string());
+            scanwatch::parsers::NormalizerOptions options;
+            const auto cut = normalize_text(text, options, 1 << 16, true);
+            const auto whole = normalize_text(text, options, 1 << 16, false);
+            REQUIRE(cut.events.size() == whole.events.size());
+            for (std::size_t i = 0; i < cut.events.size(); ++i) {
+                std::string a;
+                std::string b;
+                scanwatch::append_event_json(a, cut.events[i]);
+                scanwatch::append_event_json(b, whole.events[i]);
+                CHECK(a == b);
+            }
+            CHECK(cut.normalizer.bad_fields == whole.normalizer.bad_fields);
+            CHECK(cut.normalizer.syscall_without_execve == whole.normalizer.syscall_without_execve);
+            events += cut.events.size();
+            ++files;
+        }
+    }
+    CHECK(files >= 130);
+    CHECK(events > 2000);
+}
+
 TEST_CASE("Corpus: hex-encoded argument (elastic beats execve-hex-arg.log)", "[corpus]") {
     const auto r = corpus("elastic__beats/filebeat/module/auditd/log/test/execve-hex-arg.log");
     REQUIRE(r.events.size() == 1);
     CHECK(r.events[0].args == std::vector<std::string>{"sh", "-c", R"(echo \"arg hex encoded\")"});
 }
 
-TEST_CASE("Corpus: split argument over several EXECVE records (laurel record-execve-long.txt)", "[corpus]") {
+TEST_CASE("Corpus: split argument over several EXECVE records (laurel record-execve-long.txt)",
+          "[corpus]") {
     const auto r = corpus("threathunters-io__laurel/src/testdata/record-execve-long.txt");
     REQUIRE(r.events.size() == 1);
     const ProcessEvent& e = r.events[0];
@@ -65,8 +98,11 @@ TEST_CASE("Corpus: split argument over several EXECVE records (laurel record-exe
     CHECK(e.host_id == "test-host-id");
 }
 
-TEST_CASE("Corpus: oversized EXECVE with a17_len and hex chunks (elastic integrations)", "[corpus]") {
-    const auto r = corpus("elastic__integrations/packages/auditd/data_stream/log/_dev/test/pipeline/test-oversized-execve.log");
+TEST_CASE("Corpus: oversized EXECVE with a17_len and hex chunks (elastic integrations)",
+          "[corpus]") {
+    const auto r = corpus(
+        "elastic__integrations/packages/auditd/data_stream/log/_dev/test/pipeline/"
+        "test-oversized-execve.log");
     REQUIRE(r.events.size() == 1);
     const ProcessEvent& e = r.events[0];
     CHECK(e.args_count == 18);
@@ -82,11 +118,12 @@ TEST_CASE("Corpus: node= names the host (laurel record-execve.txt)", "[corpus]")
     REQUIRE(r.events.size() == 1);
     CHECK(r.events[0].host_id == "work");
     CHECK(r.events[0].args == std::vector<std::string>{"whoami"});
-    CHECK(r.events[0].user.name == "root");   // ENRICHED
+    CHECK(r.events[0].user.name == "root");  // ENRICHED
     CHECK(r.events[0].audit_user.name == "user");
 }
 
-TEST_CASE("Corpus: out-of-order records give the same events as in order (go-libaudit)", "[corpus]") {
+TEST_CASE("Corpus: out-of-order records give the same events as in order (go-libaudit)",
+          "[corpus]") {
     const auto normal = corpus("elastic__go-libaudit/testdata/normal.log");
     const auto shuffled = corpus("elastic__go-libaudit/testdata/out_of_order.log");
     REQUIRE(normal.events.size() == 2);

@@ -18,7 +18,7 @@ struct Normalized {
 };
 
 inline Normalized normalize_text(std::string_view text, parsers::NormalizerOptions options = {},
-                                 std::size_t chunk = 4096) {
+                                 std::size_t chunk = 4096, bool project_syscalls = true) {
     Normalized out;
     if (options.host_id.empty()) options.host_id = "test-host-id";
     if (options.host_name.empty()) options.host_name = "test-host";
@@ -26,6 +26,7 @@ inline Normalized normalize_text(std::string_view text, parsers::NormalizerOptio
                                          [&](const ProcessEvent& e) { out.events.push_back(e); });
     parsers::AuparseFeed feed([&](auparse_state_t* au) { normalizer.on_event(au); });
     parsers::RecordFilter filter([&](std::string_view records) { feed.feed(records); }, {});
+    filter.project_syscalls(project_syscalls);
     for (std::size_t i = 0; i < text.size(); i += chunk) filter.feed(text.substr(i, chunk));
     filter.finish();
     feed.flush();

@@ -16,18 +16,26 @@ struct Captured {
 };
 
 constexpr const char* kExecSyscall =
-    "type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 success=yes exit=0 ppid=1 pid=2 comm=\"ping\" exe=\"/usr/bin/ping\" key=(null)";
-constexpr const char* kExecve = "type=EXECVE msg=audit(1700000000.123:42): argc=2 a0=\"ping\" a1=\"x\"";
+    "type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 success=yes ppid=1 pid=2 "
+    "comm=\"ping\" exe=\"/usr/bin/ping\" key=(null)";
+constexpr const char* kExecve =
+    "type=EXECVE msg=audit(1700000000.123:42): argc=2 a0=\"ping\" a1=\"x\"";
 constexpr const char* kOpenSyscall =
-    "type=SYSCALL msg=audit(1700000000.200:43): arch=c000003e syscall=257 success=yes exit=3 ppid=1 pid=2 comm=\"cat\" exe=\"/usr/bin/cat\" key=(null)";
-constexpr const char* kPath = "type=PATH msg=audit(1700000000.123:42): item=0 name=\"/usr/bin/ping\"";
+    "type=SYSCALL msg=audit(1700000000.200:43): arch=c000003e syscall=257 success=yes exit=3 "
+    "ppid=1 pid=2 comm=\"cat\" exe=\"/usr/bin/cat\" key=(null)";
+constexpr const char* kPath =
+    "type=PATH msg=audit(1700000000.123:42): item=0 name=\"/usr/bin/ping\"";
 
-Captured run(const std::string& text, std::size_t chunk = 7, std::size_t max_line = 64 * 1024) {
+Captured run(const std::string& text, std::size_t chunk = 7, std::size_t max_line = 64 * 1024,
+             bool project = true) {
     Captured c;
-    RecordFilter filter([&](std::string_view r) { c.fed.append(r); },
-                        [&](Malformed m, std::uint64_t line, std::string_view) { c.bad.emplace_back(m, line); },
-                        max_line);
-    for (std::size_t i = 0; i < text.size(); i += chunk) filter.feed(std::string_view(text).substr(i, chunk));
+    RecordFilter filter(
+        [&](std::string_view r) { c.fed.append(r); },
+        [&](Malformed m, std::uint64_t line, std::string_view) { c.bad.emplace_back(m, line); },
+        max_line);
+    filter.project_syscalls(project);
+    for (std::size_t i = 0; i < text.size(); i += chunk)
+        filter.feed(std::string_view(text).substr(i, chunk));
     filter.finish();
     return c;
 }
@@ -43,6 +51,30 @@ TEST_CASE("Filter: exec records pass whole, whatever the chunking", "[filter]") 
     }
 }
 
+TEST_CASE("Filter: exec SYSCALLs go on with only the fields the normalizer reads", "[filter]") {
+    const std::string raw =
+        "node=h1 type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 success=yes "
+        "exit=0 "
+        "a0=55d a1=55e a2=55f a3=0 items=2 ppid=1 pid=2 auid=1000 uid=0 gid=0 euid=0 suid=0 "
+        "fsuid=0 "
+        "egid=0 sgid=0 fsgid=0 tty=pts0 ses=3 comm=\"ping\" exe=\"/usr/bin/ping\" "
+        "subj=unconfined key=\"scan\"\x1d"
+        "ARCH=x86_64 SYSCALL=execve AUID=\"alice\" UID=\"root\" GID=\"root\" "
+        "EUID=\"root\" SUID=\"root\" FSUID=\"root\" EGID=\"root\" SGID=\"root\" FSGID=\"root\"";
+    const std::string cut =
+        "node=h1 type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 success=yes "
+        "ppid=1 pid=2 auid=1000 uid=0 gid=0 euid=0 egid=0 comm=\"ping\" exe=\"/usr/bin/ping\" "
+        "key=\"scan\"\x1d"
+        "ARCH=x86_64 SYSCALL=execve AUID=\"alice\" UID=\"root\" GID=\"root\" "
+        "EUID=\"root\" EGID=\"root\"";
+    for (std::size_t chunk : {1U, 5U, 4096U}) {
+        CHECK(run(raw + "\n", chunk).fed == cut + "\n");
+        CHECK(run(raw + "\n", chunk, 64 * 1024, false).fed == raw + "\n");
+    }
+    // Other records pass whole.
+    CHECK(run(std::string(kExecve) + "\n").fed == std::string(kExecve) + "\n");
+}
+
 TEST_CASE("Filter: records that cannot matter are skipped before auparse", "[filter]") {
     const std::string text = std::string(kOpenSyscall) + "\n" + kPath + "\n" + kExecve + "\n";
     const auto c = run(text);
@@ -50,16 +82,22 @@ TEST_CASE("Filter: records that cannot matter are skipped before auparse", "[fil
 }
 
 TEST_CASE("Filter: i386 and aarch64 execs and interpreted syscalls are kept", "[filter]") {
-    const std::string i386 = "type=SYSCALL msg=audit(1.001:1): arch=40000003 syscall=11 success=yes";
-    const std::string arm = "type=SYSCALL msg=audit(1.001:2): arch=c00000b7 syscall=221 success=yes";
-    const std::string arm_open = "type=SYSCALL msg=audit(1.001:3): arch=c00000b7 syscall=56 success=yes";
-    const std::string named = "type=SYSCALL msg=audit(1.001:4): arch=x86_64 syscall=execve success=yes";
+    const std::string i386 =
+        "type=SYSCALL msg=audit(1.001:1): arch=40000003 syscall=11 success=yes";
+    const std::string arm =
+        "type=SYSCALL msg=audit(1.001:2): arch=c00000b7 syscall=221 success=yes";
+    const std::string arm_open =
+        "type=SYSCALL msg=audit(1.001:3): arch=c00000b7 syscall=56 success=yes";
+    const std::string named =
+        "type=SYSCALL msg=audit(1.001:4): arch=x86_64 syscall=execve success=yes";
     const auto c = run(i386 + "\n" + arm + "\n" + arm_open + "\n" + named + "\n");
     CHECK(c.fed == i386 + "\n" + arm + "\n" + named + "\n");
 }
 
-TEST_CASE("Filter: blank lines, comments and ausearch separators are ignored, not malformed", "[filter]") {
-    const std::string text = "\n# comment\n----\ntime->Mon Mar  8 10:50:32 2021\n   \n" + std::string(kExecve) + "\n";
+TEST_CASE("Filter: blank lines, comments and ausearch separators are ignored, not malformed",
+          "[filter]") {
+    const std::string text =
+        "\n# comment\n----\ntime->Mon Mar  8 10:50:32 2021\n   \n" + std::string(kExecve) + "\n";
     const auto c = run(text);
     CHECK(c.fed == std::string(kExecve) + "\n");
     CHECK(c.bad.empty());
@@ -79,8 +117,10 @@ TEST_CASE("Filter: garbage, NUL bytes and bad headers are reported with their li
     CHECK(c.fed == std::string(kExecve) + "\n");
 }
 
-TEST_CASE("Filter: an over-long line is dropped in bounded memory and the next line survives", "[filter]") {
-    const std::string huge = "type=EXECVE msg=audit(1.2:3): a0=\"" + std::string(200000, 'A') + "\"";
+TEST_CASE("Filter: an over-long line is dropped in bounded memory and the next line survives",
+          "[filter]") {
+    const std::string huge =
+        "type=EXECVE msg=audit(1.2:3): a0=\"" + std::string(200000, 'A') + "\"";
     for (std::size_t chunk : {1000U, 65536U, 300000U}) {
         const auto c = run(huge + "\n" + kExecve + "\n", chunk, 4096);
         REQUIRE(c.bad.size() == 1);
@@ -90,7 +130,8 @@ TEST_CASE("Filter: an over-long line is dropped in bounded memory and the next l
 }
 
 TEST_CASE("Filter: syslog prefixes and indentation are stripped", "[filter]") {
-    const std::string text = "Mar  8 10:50:32 host audispd: node=web1 " + std::string(kExecve) + "\n    " + kExecve + "\n";
+    const std::string text = "Mar  8 10:50:32 host audispd: node=web1 " + std::string(kExecve) +
+                             "\n    " + kExecve + "\n";
     const auto c = run(text);
     CHECK(c.fed == "node=web1 " + std::string(kExecve) + "\n" + kExecve + "\n");
 }
