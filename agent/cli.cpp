@@ -25,7 +25,7 @@ int run_replay(const Settings& s) {
         fmt::print(stderr, "scanwatch: {}\n", e.what());
         return 2;
     }
-    Session session(s, false, false);
+    Session session(s, Input::replay);
     int rc = 0;
     try {
         replay(files, session.pipeline());

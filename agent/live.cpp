@@ -31,7 +31,7 @@ public:
         : settings_(settings),
           argc_(argc),
           argv_(argv),
-          session_(settings, true, true),
+          session_(settings, Input::dispatcher),
           signals_(io_, SIGTERM, SIGINT, SIGHUP),
           age_timer_(io_),
           reconnect_timer_(io_),

@@ -28,6 +28,18 @@ Pipeline::Pipeline(PipelineOptions options, AlertSink alerts, EventSink events,
     for (auto& rule : options.rules) {
         rules_.push_back(rules::make_engine(std::move(rule), options.engine));
     }
+    events_end_with_eoe_ = options.events_end_with_eoe;
+    decide_proctitles();
+}
+
+// process.title is the only thing a PROCTITLE record gives. Where EOE ends every event, nothing
+// else needs it either, and auparse need not parse a record per event that nobody reads.
+void Pipeline::decide_proctitles() {
+    const int title = rules::FieldCatalog::known_id("process.title");
+    skip_proctitles_ = events_end_with_eoe_ && !event_sink_ &&
+                       std::none_of(rules_.begin(), rules_.end(),
+                                    [title](const auto& engine) { return engine->definition().reads(title); });
+    filter_.skip_proctitles(skip_proctitles_);
 }
 
 void Pipeline::set_rules(std::vector<std::shared_ptr<const rules::RuleDefinition>> rules,
@@ -48,6 +60,7 @@ void Pipeline::set_rules(std::vector<std::shared_ptr<const rules::RuleDefinition
     }
     rules_ = std::move(next);
     engine_options_ = options;
+    decide_proctitles();
 }
 
 void Pipeline::begin_source(std::string name, std::uint64_t offset) {

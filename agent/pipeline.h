@@ -21,6 +21,9 @@ namespace scanwatch::agent {
 /// What a pipeline is built from.
 struct PipelineOptions {
     parsers::NormalizerOptions normalizer;
+    /// The input is auditd's dispatcher stream, where every event ends with an EOE record: a
+    /// PROCTITLE record is then skipped before auparse when nothing reads process.title.
+    bool events_end_with_eoe = false;
     rules::EngineOptions engine;
     std::vector<std::shared_ptr<const rules::RuleDefinition>> rules;
 };
@@ -63,8 +66,12 @@ public:
     /// The stats as one JSON object, no newline.
     std::string stats_json() const;
 
+    /// Whether PROCTITLE records are skipped now (see PipelineOptions::events_end_with_eoe).
+    bool skips_proctitles() const { return skip_proctitles_; }
+
 private:
     void on_event(const ProcessEvent& event);
+    void decide_proctitles();
     void deliver_alerts();
 
     Diagnostics& diagnostics_;
@@ -78,6 +85,8 @@ private:
     std::vector<rules::Alert> pending_alerts_;
     std::function<bool(const std::string& key)> gate_;
     std::int64_t last_event_ms_ = 0;
+    bool events_end_with_eoe_ = false;
+    bool skip_proctitles_ = false;
 };
 
 }  // namespace scanwatch::agent

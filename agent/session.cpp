@@ -30,8 +30,10 @@ std::vector<std::shared_ptr<const rules::RuleDefinition>> configured_rules(const
 
 }  // namespace
 
-PipelineOptions pipeline_options(const Settings& s, bool live) {
+PipelineOptions pipeline_options(const Settings& s, Input input) {
+    const bool live = input != Input::replay;
     PipelineOptions o;
+    o.events_end_with_eoe = input == Input::dispatcher;
     o.normalizer.host_id = s.host_id.empty() ? local_machine_id() : s.host_id;
     o.normalizer.host_name = s.host_name.empty() ? local_hostname() : s.host_name;
     o.normalizer.max_processes = s.max_processes;
@@ -40,7 +42,8 @@ PipelineOptions pipeline_options(const Settings& s, bool live) {
     return o;
 }
 
-Session::Session(const Settings& s, bool live, bool threaded_outputs) : stats_file_(s.stats_file) {
+Session::Session(const Settings& s, Input input) : stats_file_(s.stats_file) {
+    const bool threaded_outputs = input == Input::dispatcher;
     const OutputReport report = [this](const std::string& message) { diagnostics_.warn(message); };
     std::vector<std::unique_ptr<Output>> alert_outputs;
     for (const auto& spec : s.outputs) alert_outputs.push_back(make_output(spec));
@@ -58,7 +61,7 @@ Session::Session(const Settings& s, bool live, bool threaded_outputs) : stats_fi
             events_->submit(std::move(line));
         };
     }
-    PipelineOptions options = pipeline_options(s, live);
+    PipelineOptions options = pipeline_options(s, input);
     options.rules = configured_rules(s, diagnostics_);
     pipeline_ = std::make_unique<Pipeline>(
         std::move(options),

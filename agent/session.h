@@ -11,14 +11,19 @@
 
 namespace scanwatch::agent {
 
-/// Owns the pipeline and its outputs. `live` selects threaded outputs (input never waits for
-/// them) and local user-name lookups for RAW logs.
+/// Where a session's records come from.
+enum class Input {
+    replay,      ///< log files or a pipe of one: names as logged, outputs written inline
+    tail,        ///< the live log: names looked up for RAW logs, outputs inline (checkpoints)
+    dispatcher,  ///< auditd's plugin stdin or af_unix socket: names looked up, outputs on their
+                 ///< own thread so the input never waits, every event ends with EOE
+};
+
+/// Owns the pipeline and its outputs.
 class Session {
 public:
-    /// `threaded_outputs`: outputs written by their own thread so the input never waits (plugin,
-    /// socket); otherwise inline (replay, and tail, whose checkpoints need outputs written out).
     /// Throws std::runtime_error naming an output that cannot be opened.
-    Session(const Settings& settings, bool live, bool threaded_outputs);
+    Session(const Settings& settings, Input input);
     ~Session();
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
@@ -49,7 +54,7 @@ private:
     std::unique_ptr<Pipeline> pipeline_;
 };
 
-/// Pipeline options from settings, without rules; `live` turns on local name lookups.
-PipelineOptions pipeline_options(const Settings& settings, bool live);
+/// Pipeline options from settings for `input`, without rules.
+PipelineOptions pipeline_options(const Settings& settings, Input input);
 
 }  // namespace scanwatch::agent

@@ -45,7 +45,7 @@ public:
           argv_(argv),
           state_(settings.state_file.empty() ? std::nullopt : read_state(settings.state_file)),
           truncated_(cut_outputs_back()),
-          session_(settings, true, false),
+          session_(settings, Input::tail),
           reader_(settings.tail_path),
           signals_(io_, SIGTERM, SIGINT, SIGHUP),
           poll_timer_(io_),

@@ -250,7 +250,9 @@ void RecordFilter::handle_line(std::string_view line) {
     }
     ++counters_.records;
 
-    bool keep = type == "EXECVE" || type == "EOE" || type == "CWD" || type == "PROCTITLE";
+    if (type == "EOE") seen_eoe_ = true;
+    bool keep = type == "EXECVE" || type == "EOE" || type == "CWD" ||
+                (type == "PROCTITLE" && !(skip_proctitles_ && seen_eoe_));
     if (type == "SYSCALL") {
         const std::string_view arch = field_value(rest, "arch=");
         const std::string_view nr = field_value(rest, "syscall=");

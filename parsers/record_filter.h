@@ -66,6 +66,10 @@ public:
     /// Whether exec SYSCALL records go on with only the fields the normalizer reads (the default;
     /// off in tests that compare both).
     void project_syscalls(bool on) { project_syscalls_ = on; }
+    /// Whether PROCTITLE records may be skipped (off by default), for streams whose events end
+    /// with EOE (auditd's dispatcher). They are skipped only once an EOE record has been seen:
+    /// without EOE, PROCTITLE is what completes an event at once (a log, a pipe of one).
+    void skip_proctitles(bool on) { skip_proctitles_ = on; }
     /// Sets the observer of passed-on records (none by default).
     void observe_records(RecordObserver observer) { observer_ = std::move(observer); }
     /// Offset in the current source up to which every line is complete and handled: what a
@@ -89,6 +93,8 @@ private:
     bool discarding_ = false;  // inside an over-long line: drop up to its newline
     bool finishing_ = false;   // handling a last line that had no newline
     bool project_syscalls_ = true;
+    bool skip_proctitles_ = false;
+    bool seen_eoe_ = false;
     std::uint64_t line_no_ = 0;
     std::string batch_;  // accepted records waiting for the sink
     std::string scratch_;

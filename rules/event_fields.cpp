@@ -105,6 +105,13 @@ int FieldCatalog::resolve(std::string_view name) {
     return kFieldCount + static_cast<int>(unknown_.size() - 1);
 }
 
+int FieldCatalog::known_id(std::string_view name) {
+    for (int i = 0; i < kFieldCount; ++i) {
+        if (kNames[static_cast<std::size_t>(i)] == name) return i;
+    }
+    return -1;
+}
+
 bool FieldCatalog::is_known(int id) { return id >= 0 && id < kFieldCount; }
 
 std::string_view FieldCatalog::name_of(int id) {

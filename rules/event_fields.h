@@ -33,6 +33,8 @@ public:
     static bool is_known(int id);
     /// The ECS name of a known field id.
     static std::string_view name_of(int id);
+    /// The id of a field scanwatch events carry, or -1.
+    static int known_id(std::string_view name);
     /// A resolver bound to this catalog, for KqlQuery::parse.
     FieldResolver resolver();
 

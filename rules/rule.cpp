@@ -2,6 +2,7 @@
 
 #include "rules/rule_toml.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -198,6 +199,16 @@ RuleResult Loader::load() {
 std::string RuleException::place() const {
     if (line <= 0) return source;
     return fmt::format("{}:{}", source, line);
+}
+
+bool RuleDefinition::reads(int field_id) const {
+    const auto in = [field_id](const std::vector<int>& ids) {
+        return std::find(ids.begin(), ids.end(), field_id) != ids.end();
+    };
+    if (in(query.field_ids()) || in(group_by_ids)) return true;
+    if (cardinality && cardinality->field_id == field_id) return true;
+    return std::any_of(exceptions.begin(), exceptions.end(),
+                       [&](const RuleException& e) { return in(e.query.field_ids()); });
 }
 
 bool RuleDefinition::excepted(const FieldAccessor& fields) const {

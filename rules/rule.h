@@ -86,6 +86,8 @@ struct RuleDefinition {
 
     /// True when any exception matches the event behind `fields` (the query is not checked).
     bool excepted(const FieldAccessor& fields) const;
+    /// True when the query, an exception, the group-by or the cardinality reads field `id`.
+    bool reads(int field_id) const;
 };
 
 /// A load failure with its place in the file (1-based; 0 when not tied to a place).

@@ -1,0 +1,156 @@
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "agent/pipeline.h"
+#include "rules/rule.h"
+#include "tests/agent/replay_harness.h"
+
+using scanwatch::agent::Pipeline;
+using scanwatch::agent::PipelineOptions;
+
+namespace {
+
+std::string sample(const std::string& name) {
+    std::ifstream in(std::string(SCANWATCH_SOURCE_DIR "/samples/") + name, std::ios::binary);
+    REQUIRE(in.good());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+}
+
+// A log as auditd's dispatcher sends it: each event's records, then its EOE record.
+std::string with_eoe(const std::string& log) {
+    static const std::regex stamp(R"(msg=audit\(\d+\.\d+:\d+\))");
+    std::istringstream in(log);
+    std::string out;
+    std::string line;
+    std::string current;
+    while (std::getline(in, line)) {
+        std::smatch m;
+        if (!std::regex_search(line, m, stamp)) continue;
+        if (!current.empty() && m.str() != current) out += "type=EOE " + current + ": \n";
+        current = m.str();
+        out += line + "\n";
+    }
+    if (!current.empty()) out += "type=EOE " + current + ": \n";
+    return out;
+}
+
+struct Run {
+    std::vector<std::string> alerts;
+    std::vector<std::string> titles;
+    std::string stats;
+    bool skipped = false;
+};
+
+Run run(const std::string& text, bool dispatcher, bool with_events,
+        std::vector<std::shared_ptr<const scanwatch::rules::RuleDefinition>> rules = {
+            scanwatch::test::builtin_rule()}) {
+    Run r;
+    PipelineOptions options;
+    options.normalizer.host_id = "sample-host-id";
+    options.normalizer.host_name = "sample-host";
+    options.events_end_with_eoe = dispatcher;
+    options.rules = std::move(rules);
+    std::FILE* devnull = std::fopen("/dev/null", "w");
+    {
+        scanwatch::agent::Diagnostics diagnostics(devnull);
+        Pipeline pipeline(
+            options, [&](const scanwatch::rules::Alert& a) { r.alerts.push_back(alert_to_json(a, 0)); },
+            with_events ? Pipeline::EventSink([&](const scanwatch::ProcessEvent& e) { r.titles.push_back(e.title); })
+                        : Pipeline::EventSink{},
+            diagnostics);
+        r.skipped = pipeline.skips_proctitles();
+        pipeline.begin_source("-");
+        pipeline.feed(text);
+        pipeline.finish();
+        r.stats = pipeline.stats_json();
+    }
+    std::fclose(devnull);
+    return r;
+}
+
+std::string records_skipped(const std::string& stats) {
+    static const std::regex field(R"("records_skipped":(\d+))");
+    std::smatch m;
+    REQUIRE(std::regex_search(stats, m, field));
+    return m[1];
+}
+
+std::shared_ptr<const scanwatch::rules::RuleDefinition> title_rule() {
+    std::string text(scanwatch::rules::builtin_rule_text());
+    const std::string from = "event.type:start and";
+    text.replace(text.find(from), from.size(), "event.type:start and process.title:* and");
+    auto loaded = scanwatch::rules::load_rule(text, "title-rule");
+    REQUIRE(std::holds_alternative<std::shared_ptr<const scanwatch::rules::RuleDefinition>>(loaded));
+    return std::get<std::shared_ptr<const scanwatch::rules::RuleDefinition>>(loaded);
+}
+
+}  // namespace
+
+TEST_CASE("Pipeline: a dispatcher stream skips PROCTITLE before auparse, alerts unchanged", "[pipeline]") {
+    const std::string log = sample("ping_sweep.enriched.log");
+    const std::string stream = with_eoe(log);
+    const Run replayed = run(log, false, false);
+    const Run skipping = run(stream, true, false);
+    const Run keeping = run(stream, false, false);
+    CHECK(skipping.skipped);
+    CHECK_FALSE(keeping.skipped);
+    REQUIRE(replayed.alerts.size() == 1);
+    CHECK(skipping.alerts == replayed.alerts);
+    CHECK(keeping.alerts == replayed.alerts);
+    // Every PROCTITLE after the stream's first EOE went no further than the filter.
+    const std::size_t proctitles = count_of(log, "type=PROCTITLE");
+    CHECK(proctitles > 100);
+    CHECK(std::stoul(records_skipped(skipping.stats)) + 1 >=
+          std::stoul(records_skipped(keeping.stats)) + proctitles);
+}
+
+TEST_CASE("Pipeline: PROCTITLE stays where something reads process.title or no EOE comes", "[pipeline]") {
+    const std::string log = sample("ping_sweep.enriched.log");
+    const std::string stream = with_eoe(log);
+    // Events exported: they carry process.title.
+    const Run exported = run(stream, true, true);
+    CHECK_FALSE(exported.skipped);
+    REQUIRE(!exported.titles.empty());
+    CHECK(exported.titles.back().rfind("ping ", 0) == 0);
+    // A rule that reads process.title.
+    const Run titled = run(stream, true, false, {title_rule()});
+    CHECK_FALSE(titled.skipped);
+    CHECK(titled.alerts.size() == 1);
+    // A dispatcher stream without EOE records (a log piped in): PROCTITLE completes the events.
+    const Run piped = run(log, true, false);
+    CHECK(piped.skipped);
+    CHECK(records_skipped(piped.stats) == records_skipped(run(log, false, false).stats));
+}
+
+TEST_CASE("Pipeline: reloaded rules decide again whether PROCTITLE is needed", "[pipeline]") {
+    PipelineOptions options;
+    options.normalizer.host_id = "h";
+    options.normalizer.host_name = "h";
+    options.events_end_with_eoe = true;
+    options.rules = {scanwatch::test::builtin_rule()};
+    std::FILE* devnull = std::fopen("/dev/null", "w");
+    {
+        scanwatch::agent::Diagnostics diagnostics(devnull);
+        Pipeline pipeline(options, [](const scanwatch::rules::Alert&) {}, {}, diagnostics);
+        CHECK(pipeline.skips_proctitles());
+        pipeline.set_rules({scanwatch::test::builtin_rule(), title_rule()}, options.engine);
+        CHECK_FALSE(pipeline.skips_proctitles());
+        pipeline.set_rules({scanwatch::test::builtin_rule()}, options.engine);
+        CHECK(pipeline.skips_proctitles());
+    }
+    std::fclose(devnull);
+}
