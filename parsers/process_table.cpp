@@ -1,30 +1,40 @@
 #include "parsers/process_table.h"
 
 #include <fmt/format.h>
+#define XXH_STATIC_LINKING_ONLY  // XXH3_state_t on the stack
 #include <xxhash.h>
 
 namespace scanwatch::parsers {
 namespace {
 
-std::string table_key(std::string_view host, std::int64_t pid) {
-    std::string key(host);
+void table_key(std::string& key, std::string_view host, std::int64_t pid) {
+    key.assign(host);
     key += '\0';
-    fmt::format_to(std::back_inserter(key), "{}", pid);
-    return key;
+    const fmt::format_int digits(pid);
+    key.append(digits.data(), digits.size());
 }
 
-std::string hash_id(std::string_view key, std::string_view event) {
-    std::string material(key);
-    material += '\0';
-    material.append(event);
-    const XXH128_hash_t h = XXH3_128bits(material.data(), material.size());
-    return fmt::format("{:016x}{:016x}", h.high64, h.low64);
+// XXH3-128 of key \0 event, as 32 hex digits, into `out` (reusing its buffer).
+void hash_id(std::string& out, std::string_view key, std::string_view event) {
+    XXH3_state_t state;
+    XXH3_128bits_reset(&state);
+    XXH3_128bits_update(&state, key.data(), key.size());
+    XXH3_128bits_update(&state, "", 1);
+    XXH3_128bits_update(&state, event.data(), event.size());
+    const XXH128_hash_t h = XXH3_128bits_digest(&state);
+    char hex[32];
+    fmt::format_to(hex, "{:016x}{:016x}", h.high64, h.low64);
+    out.assign(hex, sizeof hex);
 }
 
 }  // namespace
 
 std::string entity_id_for(std::string_view host, std::int64_t pid, std::string_view event) {
-    return hash_id(table_key(host, pid), event);
+    std::string key;
+    table_key(key, host, pid);
+    std::string id;
+    hash_id(id, key, event);
+    return id;
 }
 
 ProcessTable::ProcessTable(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {
@@ -33,7 +43,7 @@ ProcessTable::ProcessTable(std::size_t capacity) : capacity_(capacity == 0 ? 1 :
 
 ProcessTable::List::iterator ProcessTable::lookup(std::string_view host, std::int64_t pid,
                                                   bool& found) {
-    key_ = table_key(host, pid);
+    table_key(key_, host, pid);
     const auto it = map_.find(key_);
     if (it != map_.end()) {
         found = true;
@@ -81,7 +91,7 @@ ProcessTable::Instance ProcessTable::current(std::string_view host, std::int64_t
                                              std::string_view event) {
     bool found = false;
     auto it = lookup(host, pid, found);
-    if (!found) it->entity_id = hash_id(it->key, event);
+    if (!found) hash_id(it->entity_id, it->key, event);
     return {it->entity_id, it->executable};
 }
 
@@ -89,7 +99,7 @@ ProcessTable::Instance ProcessTable::start(std::string_view host, std::int64_t p
                                            std::string_view event, std::string_view executable) {
     bool found = false;
     auto it = lookup(host, pid, found);
-    it->entity_id = hash_id(it->key, event);
+    hash_id(it->entity_id, it->key, event);
     it->executable.assign(executable);
     return {it->entity_id, it->executable};
 }

@@ -61,16 +61,21 @@ struct ThresholdRule::Group {
     }
 
     void see_value(std::uint64_t hash, std::int64_t time_ms) {
-        auto found = values.find(hash);
-        if (found != values.end()) {
-            if (found->second->last_ms >= time_ms) return;
-            values_by_time.erase(found->second);
-            values.erase(found);
-        }
         // Keep the list ordered by time; out-of-order events land a few places from the end.
-        auto pos = values_by_time.end();
-        while (pos != values_by_time.begin() && std::prev(pos)->last_ms > time_ms) --pos;
-        values.emplace(hash, values_by_time.insert(pos, ValueSeen{hash, time_ms}));
+        const auto place = [this](std::int64_t t) {
+            auto pos = values_by_time.end();
+            while (pos != values_by_time.begin() && std::prev(pos)->last_ms > t) --pos;
+            return pos;
+        };
+        const auto found = values.find(hash);
+        if (found != values.end()) {
+            const auto node = found->second;
+            if (node->last_ms >= time_ms) return;
+            node->last_ms = time_ms;
+            values_by_time.splice(place(time_ms), values_by_time, node);  // moved, not reallocated
+            return;
+        }
+        values.emplace(hash, values_by_time.insert(place(time_ms), ValueSeen{hash, time_ms}));
     }
 };
 
@@ -111,14 +116,17 @@ void ThresholdRule::expire_groups(std::int64_t now_ms) {
 }
 
 void ThresholdRule::add_event(Group& g, const ProcessEvent& event, const EventFields& fields) {
-    const std::int64_t second = event.time_ms >= 0 ? event.time_ms / 1000 : (event.time_ms - 999) / 1000;
+    const std::int64_t second =
+        event.time_ms >= 0 ? event.time_ms / 1000 : (event.time_ms - 999) / 1000;
     auto it = std::find_if(g.seconds.rbegin(), g.seconds.rend(),
                            [second](const SecondCount& s) { return s.second <= second; });
     if (it != g.seconds.rend() && it->second == second) {
         ++it->count;
-        if (event.time_ms < it->first.time_ms) it->first = EventRef{event.event_id(), event.time_ms};
+        if (event.time_ms < it->first.time_ms)
+            it->first = EventRef{event.event_id(), event.time_ms};
     } else {
-        g.seconds.insert(it.base(), SecondCount{second, 1, EventRef{event.event_id(), event.time_ms}});
+        g.seconds.insert(it.base(),
+                         SecondCount{second, 1, EventRef{event.event_id(), event.time_ms}});
     }
     ++g.events;
 
@@ -130,7 +138,8 @@ void ThresholdRule::add_event(Group& g, const ProcessEvent& event, const EventFi
             const std::uint64_t h = XXH3_64bits(v.data(), v.size());
             const bool is_new = g.values.find(h) == g.values.end();
             g.see_value(h, event.time_ms);
-            if (is_new && g.sample_values.size() < options_.sample_values) g.sample_values.emplace_back(v);
+            if (is_new && g.sample_values.size() < options_.sample_values)
+                g.sample_values.emplace_back(v);
             return false;  // visit every value
         });
     }
@@ -161,7 +170,8 @@ Alert ThresholdRule::make_alert(Group& g, const ProcessEvent& event) {
     ev.audit_user_id = event.audit_user.id;
     ev.audit_user_name = event.audit_user.name;
     ev.working_directory = event.working_directory;
-    ev.first_event = g.seconds.empty() ? EventRef{event.event_id(), event.time_ms} : g.seconds.front().first;
+    ev.first_event =
+        g.seconds.empty() ? EventRef{event.event_id(), event.time_ms} : g.seconds.front().first;
     ev.last_event = EventRef{event.event_id(), event.time_ms};
     ev.sample_command_lines = std::move(g.sample_commands);
     ev.sample_values = std::move(g.sample_values);
@@ -243,7 +253,8 @@ nlohmann::json ThresholdRule::save_state() const {
         nlohmann::json values = nlohmann::json::array();
         for (const auto& v : g.values_by_time) values.push_back({v.hash, v.last_ms});
         nlohmann::json seconds = nlohmann::json::array();
-        for (const auto& s : g.seconds) seconds.push_back({s.second, s.count, s.first.id, s.first.time_ms});
+        for (const auto& s : g.seconds)
+            seconds.push_back({s.second, s.count, s.first.id, s.first.time_ms});
         groups.push_back({{"key", hex(g.key)},
                           {"terms", terms},
                           {"last_ms", g.last_ms},
@@ -269,7 +280,8 @@ bool ThresholdRule::restore_state(const nlohmann::json& state) {
             auto g = std::make_unique<Group>();
             g->key = unhex(j.at("key").get<std::string>());
             for (const auto& t : j.at("terms")) {
-                g->terms.emplace_back(t.at(0).get<std::string>(), unhex(t.at(1).get<std::string>()));
+                g->terms.emplace_back(t.at(0).get<std::string>(),
+                                      unhex(t.at(1).get<std::string>()));
             }
             g->last_ms = j.at("last_ms").get<std::int64_t>();
             g->spent_until = j.at("spent_until").get<std::int64_t>();
@@ -277,8 +289,9 @@ bool ThresholdRule::restore_state(const nlohmann::json& state) {
                 g->see_value(v.at(0).get<std::uint64_t>(), v.at(1).get<std::int64_t>());
             }
             for (const auto& s : j.at("seconds")) {
-                g->seconds.push_back(SecondCount{s.at(0).get<std::int64_t>(), s.at(1).get<std::uint64_t>(),
-                                                 EventRef{s.at(2).get<std::string>(), s.at(3).get<std::int64_t>()}});
+                g->seconds.push_back(
+                    SecondCount{s.at(0).get<std::int64_t>(), s.at(1).get<std::uint64_t>(),
+                                EventRef{s.at(2).get<std::string>(), s.at(3).get<std::int64_t>()}});
                 g->events += g->seconds.back().count;
             }
             g->sample_commands = unhex_list(j.at("sample_commands"));
