@@ -1,5 +1,6 @@
 #include "agent/live.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -58,6 +59,10 @@ private:
         struct stat st {};
         // epoll cannot wait on a regular file: stdin redirected from a file is read plainly.
         if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode)) return false;
+        // auditd's dispatcher writes to a pipe: a larger one absorbs a burst while we work
+        // instead of making auditd wait, and each read takes more at once. Best effort (the
+        // size is capped by /proc/sys/fs/pipe-max-size for non-root).
+        if (S_ISFIFO(st.st_mode)) (void)::fcntl(STDIN_FILENO, F_SETPIPE_SZ, kPipeSize);
         stdin_.assign(::dup(STDIN_FILENO));
         session_.pipeline().begin_source("<stdin>");
         read_stdin();
@@ -207,6 +212,7 @@ private:
     asio::steady_timer reconnect_timer_;
     asio::posix::stream_descriptor stdin_;
     asio::local::stream_protocol::socket socket_;
+    static constexpr int kPipeSize = 1 << 20;
     std::vector<char> buffer_ = std::vector<char>(256 * 1024);  // fewer reads under load
     std::chrono::milliseconds backoff_ = kMinBackoff;
     bool socket_down_reported_ = false;

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 #include <libaudit.h>
 
@@ -239,7 +240,7 @@ void ExecveNormalizer::on_event(auparse_state_t* au) {
         event_.time_ms = static_cast<std::int64_t>(stamp->sec) * 1000 + stamp->milli;
         event_.serial = stamp->serial;
         event_ref_.clear();
-        fmt::format_to(std::back_inserter(event_ref_), "{}.{:03}:{}",
+        fmt::format_to(std::back_inserter(event_ref_), FMT_COMPILE("{}.{:03}:{}"),
                        static_cast<std::int64_t>(stamp->sec), stamp->milli, stamp->serial);
     }
     if (stamp != nullptr && stamp->host != nullptr && stamp->host[0] != '\0') {

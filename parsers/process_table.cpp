@@ -1,5 +1,6 @@
 #include "parsers/process_table.h"
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 #define XXH_STATIC_LINKING_ONLY  // XXH3_state_t on the stack
 #include <xxhash.h>
@@ -23,7 +24,7 @@ void hash_id(std::string& out, std::string_view key, std::string_view event) {
     XXH3_128bits_update(&state, event.data(), event.size());
     const XXH128_hash_t h = XXH3_128bits_digest(&state);
     char hex[32];
-    fmt::format_to(hex, "{:016x}{:016x}", h.high64, h.low64);
+    fmt::format_to(hex, FMT_COMPILE("{:016x}{:016x}"), h.high64, h.low64);  // once per exec
     out.assign(hex, sizeof hex);
 }
 
