@@ -94,10 +94,6 @@ void append_read_fields(std::string& out, std::string_view fields, bool upper_ca
 // allocates every field; an exec SYSCALL has some 45 with its ENRICHED names, 13 are read).
 // Fields are separated by single spaces, as auparse splits them: auditd hex-encodes any value
 // with a space in it.
-// Appends the record with only the SYSCALL fields the normalizer reads (auparse parses and
-// allocates every field; an exec SYSCALL has some 45 with its ENRICHED names, 13 are read).
-// Fields are separated by single spaces, as auparse splits them: auditd hex-encodes any value
-// with a space in it.
 void append_projected_syscall(std::string& out, std::string_view record) {
     const std::size_t body = record.find("): ");
     if (body == std::string_view::npos) {
