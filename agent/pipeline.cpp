@@ -115,6 +115,7 @@ void Pipeline::stats_fields(JsonWriter& w) const {
     w.field("records", f.records);
     w.field("records_parsed", f.records_fed);
     w.field("records_skipped", f.records_skipped);
+    w.field("proctitles_skipped", f.proctitles_skipped);
     w.field("ignored_lines", f.ignored_lines);
     w.key("malformed");
     w.begin_object();

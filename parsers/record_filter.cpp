@@ -262,6 +262,7 @@ void RecordFilter::handle_line(std::string_view line) {
     }
     if (!keep) {
         ++counters_.records_skipped;
+        if (type == "PROCTITLE") ++counters_.proctitles_skipped;
         return;
     }
     ++counters_.records_fed;

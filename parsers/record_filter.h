@@ -35,6 +35,7 @@ struct FilterCounters {
     std::uint64_t records = 0;          ///< well-formed records
     std::uint64_t records_fed = 0;      ///< handed on to auparse
     std::uint64_t records_skipped = 0;  ///< well-formed, but of a type or syscall that cannot matter
+    std::uint64_t proctitles_skipped = 0;  ///< of those, PROCTITLE records (skip_proctitles)
     std::uint64_t ignored_lines = 0;    ///< blank lines, `#` comments, ausearch `----` / `time->`
     std::array<std::uint64_t, kMalformedReasons> malformed{};
 
