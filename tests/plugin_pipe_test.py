@@ -3,6 +3,7 @@
 same file; and robustness of the stdin path (garbage, partial lines, a 10 MB line, a burst of
 1 M records, stdin closed in the middle of an event).
 Usage: plugin_pipe_test.py SCANWATCH_BINARY SOURCE_DIR"""
+import fcntl
 import json
 import os
 import re
@@ -161,6 +162,26 @@ with tempfile.TemporaryDirectory() as tmp:
           f"an unchanged rule kept its counts over SIGHUP, and the bad file did not replace it ({len(out.decode().splitlines())} alerts)")
     check(err.count(b"configuration reloaded") == 1 and b"do not load" in err and b"bad.toml" in err,
           "the bad rule file was reported with its name")
+
+# auditd writes into the plugin's stdin pipe: scanwatch enlarges it to 1 MiB so a burst waits
+# there, not in auditd (F_SETPIPE_SZ; up to /proc/sys/fs/pipe-max-size unless root).
+F_GETPIPE_SZ = 1032
+with open("/proc/sys/fs/pipe-max-size") as f:
+    pipe_max = int(f.read())
+proc = subprocess.Popen([BIN, "plugin"] + HOST, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL)
+size = 0
+for _ in range(100):
+    size = fcntl.fcntl(proc.stdin.fileno(), F_GETPIPE_SZ)
+    if size >= 1 << 20:
+        break
+    time.sleep(0.02)
+proc.stdin.close()
+proc.wait(30)
+if os.geteuid() == 0 or pipe_max >= 1 << 20:
+    check(size == 1 << 20, f"the stdin pipe was enlarged to 1 MiB ({size} bytes)")
+else:
+    print(f"skip the stdin pipe size: not root and pipe-max-size is {pipe_max}", flush=True)
 
 print(f"{len(failures)} failed")
 sys.exit(1 if failures else 0)
