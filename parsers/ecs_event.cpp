@@ -1,7 +1,9 @@
 #include "parsers/ecs_event.h"
 
 #include <ctime>
+#include <limits>
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 namespace scanwatch {
@@ -57,11 +59,22 @@ std::string format_timestamp(std::int64_t time_ms) {
         millis += 1000;
         secs -= 1;
     }
-    const auto t = static_cast<std::time_t>(secs);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                       tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+    // Events come in time order: the date and time of day of the previous second are kept
+    // (gmtime_r takes glibc's time zone lock on every call).
+    thread_local std::int64_t cached_secs = std::numeric_limits<std::int64_t>::min();
+    thread_local char cached[19];  // YYYY-MM-DDTHH:MM:SS
+    if (secs != cached_secs) {
+        const auto t = static_cast<std::time_t>(secs);
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        fmt::format_to_n(cached, sizeof cached, FMT_COMPILE("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}"),
+                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                         tm.tm_sec);
+        cached_secs = secs;
+    }
+    std::string out(cached, sizeof cached);
+    fmt::format_to(std::back_inserter(out), FMT_COMPILE(".{:03}Z"), millis);
+    return out;
 }
 
 }  // namespace scanwatch

@@ -1,5 +1,7 @@
 #include "parsers/json_writer.h"
 
+#include <array>
+
 #include <fmt/format.h>
 
 namespace scanwatch {
@@ -31,6 +33,13 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
     return 0;
 }
 
+// Bytes copied as they are: printable ASCII but the quote and the backslash.
+constexpr auto kPlain = [] {
+    std::array<bool, 256> plain{};
+    for (unsigned c = 0x20U; c < 0x80U; ++c) plain[c] = c != '"' && c != '\\';
+    return plain;
+}();
+
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view text) {
@@ -39,14 +48,10 @@ void append_json_string(std::string& out, std::string_view text) {
     std::size_t i = 0;
     while (i < text.size()) {
         const auto c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x20U && c < 0x80U && c != '"' && c != '\\') {
+        if (kPlain[c]) {
             // Copy the run of plain ASCII in one go: this is nearly every byte of audit data.
             std::size_t j = i + 1;
-            while (j < text.size()) {
-                const auto d = static_cast<unsigned char>(text[j]);
-                if (d < 0x20U || d >= 0x80U || d == '"' || d == '\\') break;
-                ++j;
-            }
+            while (j < text.size() && kPlain[static_cast<unsigned char>(text[j])]) ++j;
             out.append(text.data() + i, j - i);
             i = j;
             continue;
@@ -127,12 +132,14 @@ void JsonWriter::value(std::string_view text) {
 
 void JsonWriter::value(std::int64_t number) {
     separate();
-    fmt::format_to(std::back_inserter(out_), "{}", number);
+    const fmt::format_int digits(number);
+    out_.append(digits.data(), digits.size());
 }
 
 void JsonWriter::value(std::uint64_t number) {
     separate();
-    fmt::format_to(std::back_inserter(out_), "{}", number);
+    const fmt::format_int digits(number);
+    out_.append(digits.data(), digits.size());
 }
 
 void JsonWriter::value(bool flag) {

@@ -45,7 +45,8 @@ private:
     void separate();
 
     std::string& out_;
-    std::vector<bool> first_;  // per open container: no element written yet
+    std::vector<char> first_;  // per open container: no element written yet (not vector<bool>:
+                               // it is read and written for every value)
     bool after_key_ = false;
 };
 
