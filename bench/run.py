@@ -3,13 +3,15 @@
 
 Builds scanwatch (Release) and the floor (../shared/bench/auparse_feed_floor.c), makes a large log
 with ../shared/bench/mkbig.py from a bundled sample, then runs the floor and scanwatch in turn
-(A B A B ...) and reports medians, the throughput ratio scanwatch/floor and peak RSS.
+(A B A B ...) and reports medians, the throughput ratio scanwatch/floor and peak RSS. Where laurel
+is installed it runs too, and `scanwatch --events` is compared with it (SPEC: at least 5x).
 
 Usage: bench/run.py [--sample samples/xargs_parallel_ping.enriched.log] [--mb 230] [--runs 5]
                     [--shared ../shared/bench]
 """
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -70,6 +72,18 @@ def main():
         "scanwatch --events": [scanwatch, "replay", "--host-id", "bench", "--host-name", "bench",
                                "--events", "/dev/null", log],
     }
+    laurel = shutil.which("laurel")
+    if laurel:
+        # laurel (Debian package) turns every event of the log into JSON: the work --events does.
+        # Its own folder and config; the output is removed before each run so it cannot rotate.
+        ldir = os.path.join(WORK, "laurel")
+        os.makedirs(ldir, exist_ok=True)
+        conf = os.path.join(ldir, "config.toml")
+        with open(conf, "w") as f:
+            f.write(f'directory = "{ldir}"\nuser = "{os.environ.get("USER", "root")}"\n'
+                    'statusreport-period = 0\n[auditlog]\nfile = "audit.log"\n'
+                    'size = 1000000000000\ngenerations = 1\n')
+        commands["laurel"] = ["sh", "-c", f"rm -f '{ldir}'/audit.log*; exec '{laurel}' -c '{conf}' < '{log}'"]
     for cmd in commands.values():  # warm the page cache and the binaries
         timed(cmd)
     results = {name: [] for name in commands}
@@ -85,6 +99,12 @@ def main():
         wall = statistics.median(w for w, _ in runs)
         rss = max(r for _, r in runs) / 1024
         print(f"{name:<22}{wall:>9.2f}{size_mb / wall:>9.0f}{floor_wall / wall:>9.2f}{rss:>13.1f}")
+    if "laurel" in results:
+        ratios = [l / e for (e, _), (l, _) in zip(results["scanwatch --events"], results["laurel"])]
+        print(f"scanwatch --events throughput / laurel's: {statistics.median(ratios):.2f}x "
+              f"(median of {len(ratios)} paired runs)")
+    else:
+        print("laurel not installed (apt-get install laurel): no comparison with it")
 
 
 if __name__ == "__main__":

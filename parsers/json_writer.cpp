@@ -1,5 +1,6 @@
 #include "parsers/json_writer.h"
 
+#include <algorithm>
 #include <array>
 
 #include <fmt/format.h>
@@ -120,8 +121,15 @@ void JsonWriter::end_array() {
 
 void JsonWriter::key(std::string_view name) {
     separate();
-    append_json_string(out_, name);
-    out_ += ':';
+    // Keys are nearly always plain ECS names: one append instead of the escaping loop's several.
+    if (std::all_of(name.begin(), name.end(), [](char c) { return kPlain[static_cast<unsigned char>(c)]; })) {
+        out_ += '"';
+        out_.append(name);
+        out_ += "\":";
+    } else {
+        append_json_string(out_, name);
+        out_ += ':';
+    }
     after_key_ = true;
 }
 
