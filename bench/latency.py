@@ -19,7 +19,6 @@ import argparse
 import io
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -27,39 +26,8 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STAMP = re.compile(rb"msg=audit\((\d+)\.(\d+):(\d+)\)")
-
-
-def events_of(sample):
-    """The sample's exec events as lists of record lines, in order (records grouped by id)."""
-    events, order = {}, []
-    with open(sample, "rb") as f:
-        for line in f:
-            m = STAMP.search(line)
-            if not m or b"type=DAEMON_" in line:
-                continue
-            key = m.group(0)
-            if key not in events:
-                events[key] = []
-                order.append(key)
-            events[key].append(line)
-    return [events[k] for k in order if any(b"type=EXECVE" in l for l in events[k])]
-
-
-def shifted(events, copy, span):
-    """Copy `copy` of the events, times shifted by copy*span s and serials by copy*10^7,
-    each followed by its EOE record as auditd's dispatcher sends it."""
-    out = []
-    for records in events:
-        ev = []
-        for line in records + [b"type=EOE " + STAMP.search(records[0]).group(0) + b": \n"]:
-            ev.append(STAMP.sub(lambda m: b"msg=audit(%d.%s:%d)" % (
-                int(m.group(1)) + copy * span, m.group(2), int(m.group(3)) + copy * 10_000_000), line))
-        m = STAMP.search(ev[0])
-        out.append((b"%s.%s:%s" % (m.group(1), m.group(2), m.group(3)), b"".join(ev)))
-    return out
-
-
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from audit_stream import events_of, shifted, shifted_stream  # noqa: E402
 PIN = None  # (cpus of this script, cpus of scanwatch) when --pin
 
 
@@ -123,7 +91,7 @@ def intake_phase(binary, events, n, floor):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as f:
         for c in range(copies):
-            f.write(b"".join(d for _, d in shifted(events, c, 600)))
+            f.write(shifted_stream(events, c, 600))
     t0 = time.perf_counter()
     out = subprocess.run(["sh", "-c", f"cat '{path}' | '{binary}' plugin --host-id bench --host-name bench"],
                          check=True, capture_output=True).stdout

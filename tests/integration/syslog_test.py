@@ -34,6 +34,8 @@ SKIP = 77
 BIN = os.path.abspath(sys.argv[1])
 SRC = os.path.abspath(sys.argv[2])
 SAMPLES = os.path.join(SRC, "samples")
+sys.path.insert(0, os.path.join(SRC, "bench"))
+from audit_stream import events_of, shifted_stream  # noqa: E402  (as bench/latency.py feeds it)
 SWEEP = os.path.join(SAMPLES, "ping_sweep.enriched.log")
 HOST = ["--host-id", "syslog-it", "--host-name", "syslog-it"]
 AUTHPRIV, LOCAL3, LOCAL0 = 10, 19, 16
@@ -246,36 +248,6 @@ def stats_of(stderr):
 
 # ---- the plugin stream: shifted copies of the sweep, one alert each ---------------------------
 
-STAMP = re.compile(rb"msg=audit\((\d+)\.(\d+):(\d+)\)")
-
-
-def events_of(sample):
-    """The sample's exec events as lists of record lines (as bench/latency.py reads them)."""
-    events, order = {}, []
-    with open(sample, "rb") as f:
-        for line in f:
-            m = STAMP.search(line)
-            if not m or b"type=DAEMON_" in line:
-                continue
-            key = m.group(0)
-            if key not in events:
-                events[key] = []
-                order.append(key)
-            events[key].append(line)
-    return [events[k] for k in order if any(b"type=EXECVE" in l for l in events[k])]
-
-
-def shifted_copy(events, copy, span=600):
-    """Copy `copy` of the events, times shifted by copy*span s and serials by copy*10^7, each
-    event followed by its EOE record (bench/latency.py's `shifted`)."""
-    out = []
-    for records in events:
-        for line in records + [b"type=EOE " + STAMP.search(records[0]).group(0) + b": \n"]:
-            out.append(STAMP.sub(lambda m: b"msg=audit(%d.%s:%d)" % (
-                int(m.group(1)) + copy * span, m.group(2), int(m.group(3)) + copy * 10_000_000), line))
-    return b"".join(out)
-
-
 class Plugin:
     """`scanwatch plugin` with stdin a pipe; stdout lines and stderr collected by threads."""
 
@@ -311,7 +283,7 @@ class Plugin:
 def feed_copies(plugin, events, first, last):
     """Feeds copies [first, last) and waits until their alerts are on stdout."""
     for c in range(first, last):
-        plugin.feed(shifted_copy(events, c))
+        plugin.feed(shifted_stream(events, c))
     return wait_for(lambda: len(plugin.lines) >= last, timeout=30)
 
 
@@ -476,7 +448,7 @@ def plugin_file_rotation(tmp, events):
 
     def feeder():
         for c in range(40):
-            p.feed(shifted_copy(events, c))
+            p.feed(shifted_stream(events, c))
             time.sleep(0.01)
         done.set()
 
