@@ -36,10 +36,10 @@ Pipeline::Pipeline(PipelineOptions options, AlertSink alerts, EventSink events,
 // else needs it either, and auparse need not parse a record per event that nobody reads.
 void Pipeline::decide_proctitles() {
     const int title = rules::FieldCatalog::known_id("process.title");
-    skip_proctitles_ = events_end_with_eoe_ && !event_sink_ &&
-                       std::none_of(rules_.begin(), rules_.end(),
-                                    [title](const auto& engine) { return engine->definition().reads(title); });
-    filter_.skip_proctitles(skip_proctitles_);
+    filter_.skip_proctitles(events_end_with_eoe_ && !event_sink_ &&
+                            std::none_of(rules_.begin(), rules_.end(), [title](const auto& engine) {
+                                return engine->definition().reads(title);
+                            }));
 }
 
 void Pipeline::set_rules(std::vector<std::shared_ptr<const rules::RuleDefinition>> rules,

@@ -67,7 +67,7 @@ public:
     std::string stats_json() const;
 
     /// Whether PROCTITLE records are skipped now (see PipelineOptions::events_end_with_eoe).
-    bool skips_proctitles() const { return skip_proctitles_; }
+    bool skips_proctitles() const { return filter_.skips_proctitles(); }
 
 private:
     void on_event(const ProcessEvent& event);
@@ -86,7 +86,6 @@ private:
     std::function<bool(const std::string& key)> gate_;
     std::int64_t last_event_ms_ = 0;
     bool events_end_with_eoe_ = false;
-    bool skip_proctitles_ = false;
 };
 
 }  // namespace scanwatch::agent

@@ -4,7 +4,6 @@
 #include <pwd.h>
 
 #include <charconv>
-#include <cstring>
 #include <string_view>
 #include <vector>
 

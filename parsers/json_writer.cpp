@@ -122,7 +122,8 @@ void JsonWriter::end_array() {
 void JsonWriter::key(std::string_view name) {
     separate();
     // Keys are nearly always plain ECS names: one append instead of the escaping loop's several.
-    if (std::all_of(name.begin(), name.end(), [](char c) { return kPlain[static_cast<unsigned char>(c)]; })) {
+    const auto plain = [](char c) { return kPlain[static_cast<unsigned char>(c)]; };
+    if (std::all_of(name.begin(), name.end(), plain)) {
         out_ += '"';
         out_.append(name);
         out_ += "\":";

@@ -71,6 +71,7 @@ public:
     /// with EOE (auditd's dispatcher). They are skipped only once an EOE record has been seen:
     /// without EOE, PROCTITLE is what completes an event at once (a log, a pipe of one).
     void skip_proctitles(bool on) { skip_proctitles_ = on; }
+    bool skips_proctitles() const { return skip_proctitles_; }
     /// Sets the observer of passed-on records (none by default).
     void observe_records(RecordObserver observer) { observer_ = std::move(observer); }
     /// Offset in the current source up to which every line is complete and handled: what a
