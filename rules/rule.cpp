@@ -231,13 +231,17 @@ std::int64_t parse_duration_ms(std::string_view text) {
     std::int64_t n = 0;
     const auto res = std::from_chars(text.data(), text.data() + text.size(), n);
     if (res.ec != std::errc() || res.ptr != text.data() + text.size() || n <= 0) return -1;
+    std::int64_t unit_ms = 0;
     switch (unit) {
-        case 's': return n * 1000;
-        case 'm': return n * 60 * 1000;
-        case 'h': return n * 3600 * 1000;
-        case 'd': return n * 86400 * 1000;
+        case 's': unit_ms = 1000; break;
+        case 'm': unit_ms = 60 * 1000; break;
+        case 'h': unit_ms = 3600 * 1000; break;
+        case 'd': unit_ms = 86400 * 1000; break;
         default: return -1;
     }
+    // Over the cap the product could overflow, and window arithmetic on event times with it.
+    if (n > kMaxDurationMs / unit_ms) return -1;
+    return n * unit_ms;
 }
 
 RuleResult load_rule(std::string_view toml_text, std::string_view source) {

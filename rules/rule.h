@@ -106,7 +106,11 @@ using RuleResult = std::variant<std::shared_ptr<const RuleDefinition>, RuleError
 /// Loads one rule from detection-rules TOML text; `source` names it in errors.
 RuleResult load_rule(std::string_view toml_text, std::string_view source);
 
-/// Parses a detection-rules duration: "now-9m", "9m", "300s", "1h" -> milliseconds; -1 if bad.
+/// The longest duration a rule may give (`from`, `interval`): 3650 days.
+inline constexpr std::int64_t kMaxDurationMs = 3650LL * 86400 * 1000;
+
+/// Parses a detection-rules duration: "now-9m", "9m", "300s", "1h" -> milliseconds; -1 if bad
+/// or longer than kMaxDurationMs.
 std::int64_t parse_duration_ms(std::string_view text);
 
 /// The built-in rule's TOML text (rules/builtin/network_scan.toml, compiled in).

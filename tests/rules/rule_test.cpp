@@ -81,6 +81,12 @@ TEST_CASE("Rules: durations", "[rule]") {
     CHECK(parse_duration_ms("now-") == -1);
     CHECK(parse_duration_ms("9x") == -1);
     CHECK(parse_duration_ms("-9m") == -1);
+    CHECK(parse_duration_ms("3650d") == kMaxDurationMs);
+    CHECK(parse_duration_ms("3651d") == -1);
+    // Found by fuzz_rule_file: the product overflowed (undefined behaviour).
+    CHECK(parse_duration_ms("now-9999999999999999d") == -1);
+    CHECK(parse_duration_ms("now-0000000000000000000000000003070572018536022016m") == -1);
+    CHECK(parse_duration_ms("9223372036854775807s") == -1);
 }
 
 TEST_CASE("Rules: a minimal rule gets Kibana's defaults", "[rule]") {
