@@ -31,14 +31,6 @@ std::mutex& stdout_mutex() {
     return m;
 }
 
-bool starts_with(std::string_view s, std::string_view prefix) {
-    return s.substr(0, prefix.size()) == prefix;
-}
-
-bool is_syslog_spec(std::string_view spec) {
-    return spec == "syslog" || starts_with(spec, "syslog:") || starts_with(spec, "syslog?");
-}
-
 const char* plural(std::uint64_t n) {
     return n == 1 ? "line" : "lines";
 }
@@ -140,44 +132,17 @@ std::size_t FileOutput::unwritten_lines() const {
 
 // ---- specs and factories ----------------------------------------------------------------------
 
-std::string validate_output_spec(const std::string& spec) {
-    if (spec == "-") return {};
-    if (starts_with(spec, "file:"))
-        return spec.size() > 5 ? std::string() : "file: needs a path (file:PATH)";
-    if (is_syslog_spec(spec)) {
-        std::string error;
-        return parse_syslog_spec(spec, error) ? std::string() : error;
+std::unique_ptr<Output> make_output(const OutputSpec& spec, bool flush_each_line) {
+    switch (spec.kind) {
+        case OutputKind::stdout_:
+            return std::make_unique<FileOutput>(spec.text, "", flush_each_line);
+        case OutputKind::file:
+            return std::make_unique<FileOutput>(spec.text, spec.path, flush_each_line);
+        case OutputKind::syslog_local:
+        case OutputKind::syslog_udp:
+        case OutputKind::syslog_tcp: break;
     }
-    return fmt::format(
-        "output must be -, file:PATH, syslog, syslog:udp://HOST:PORT, syslog:tcp://HOST:PORT or "
-        "syslog:unix://PATH (syslog optionally followed by ?facility=NAME&backlog=N), not '{}'",
-        spec);
-}
-
-std::unique_ptr<Output> make_output(const std::string& spec, bool flush_each_line) {
-    if (const std::string error = validate_output_spec(spec); !error.empty()) {
-        throw std::runtime_error(error);
-    }
-    if (spec == "-") return std::make_unique<FileOutput>(spec, "", flush_each_line);
-    if (starts_with(spec, "file:")) {
-        return std::make_unique<FileOutput>(spec, spec.substr(5), flush_each_line);
-    }
-    std::string error;
-    auto target = parse_syslog_spec(spec, error);
-    return std::make_unique<SyslogOutput>(spec, std::move(*target), local_hostname(),
-                                          static_cast<long>(::getpid()));
-}
-
-std::unique_ptr<Output> make_event_output(const std::string& spec, bool flush_each_line) {
-    if (is_syslog_spec(spec)) {
-        throw std::runtime_error(fmt::format(
-            "--events goes to - or a file, not {}: syslog carries alerts only (a file named "
-            "syslog is ./syslog)",
-            spec));
-    }
-    if (spec == "-") return std::make_unique<FileOutput>(spec, "", flush_each_line);
-    std::string path = starts_with(spec, "file:") ? spec.substr(5) : spec;
-    return std::make_unique<FileOutput>(spec, std::move(path), flush_each_line);
+    return std::make_unique<SyslogOutput>(spec, local_hostname(), static_cast<long>(::getpid()));
 }
 
 // ---- OutputChannel ----------------------------------------------------------------------------

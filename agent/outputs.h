@@ -19,12 +19,10 @@
 #include <thread>
 #include <vector>
 
+#include "agent/output_spec.h"
 #include "parsers/json_writer.h"
 
 namespace scanwatch::agent {
-
-/// Lines an output keeps while it is down, unless its spec says otherwise (syslog `backlog=N`).
-constexpr std::size_t kDefaultBacklog = 10000;
 
 /// What one attempt to write a line did.
 enum class WriteResult {
@@ -101,18 +99,10 @@ private:
     std::string buffer_;  // taken, not yet written; always whole lines plus at most one tail
 };
 
-/// Checks an --output spec without opening anything: "" when it is valid, else what is wrong.
-/// Valid: "-", "file:PATH", and the syslog forms of syslog_output.h.
-std::string validate_output_spec(const std::string& spec);
-
-/// Makes the alert output an --output spec names (validate_output_spec() first). Files are
-/// opened now (std::runtime_error naming the path when they cannot be); syslog connects on its
-/// first write. `flush_each_line` makes files write each line at once.
-std::unique_ptr<Output> make_output(const std::string& spec, bool flush_each_line = true);
-
-/// Makes the --events output: "-", "file:PATH" or a plain path. Syslog carries alerts only:
-/// a syslog spec throws std::runtime_error, as does a file that cannot be opened.
-std::unique_ptr<Output> make_event_output(const std::string& spec, bool flush_each_line = false);
+/// Makes the output a parsed spec names. Files are opened now (std::runtime_error naming the
+/// path when they cannot be); syslog connects on its first write. `flush_each_line` makes
+/// stdout and files write each line at once (alerts); otherwise they write in chunks (events).
+std::unique_ptr<Output> make_output(const OutputSpec& spec, bool flush_each_line = true);
 
 /// Counters of one output, as the stats show them.
 struct OutputCounts {
