@@ -1,8 +1,8 @@
 #pragma once
-// Where NDJSON lines go: stdout, a file (appended, reopened for logrotate) or syslog
-// (syslog_output.h). Each output keeps the lines it could not take in a bounded backlog and
-// retries with backoff; a writer fans lines out to the outputs and, in live modes, does all of
-// that on its own thread so that no output ever stalls the input.
+// Where NDJSON lines go: the fan-out over outputs (output.h; one file per kind: output_stdout.h,
+// output_file.h, syslog_output.h). Each output keeps the lines it could not take in a bounded
+// backlog and retries with backoff; a writer fans lines out to the outputs and, in live modes,
+// does all of that on its own thread so that no output ever stalls the input.
 
 #include <atomic>
 #include <chrono>
@@ -19,85 +19,11 @@
 #include <thread>
 #include <vector>
 
+#include "agent/output.h"
 #include "agent/output_spec.h"
 #include "parsers/json_writer.h"
 
 namespace scanwatch::agent {
-
-/// What one attempt to write a line did.
-enum class WriteResult {
-    ok,        ///< written (for buffered files: taken, in order, and written by a later flush)
-    failed,    ///< not written (destination down, full or stalled): keep the line, retry later
-    rejected,  ///< can never be written (too large for a datagram): count it lost
-};
-
-/// One destination for lines. Implementations only do the I/O; OutputChannel adds the backlog,
-/// the retries and the counters. Used by one thread at a time.
-class Output {
-public:
-    /// `spec` names the output in messages and stats; `max_backlog` bounds its backlog.
-    explicit Output(std::string spec, std::size_t max_backlog = kDefaultBacklog)
-        : spec_(std::move(spec)), max_backlog_(max_backlog) {}
-    virtual ~Output() = default;
-    Output(const Output&) = delete;
-    Output& operator=(const Output&) = delete;
-
-    /// Writes `line` (no newline) as one record; `time` is when it was handed to the writer
-    /// (wall clock). On failed or rejected, `error` says why.
-    virtual WriteResult write(std::string_view line, std::chrono::system_clock::time_point time,
-                              std::string& error) = 0;
-    /// Writes out what write() buffered. False, with the reason in `error`, when it could not;
-    /// the unwritten bytes are kept, whole, for the next flush.
-    virtual bool flush(std::string& error);
-    /// Closes and opens the destination again (SIGHUP, after logrotate renamed the file). False,
-    /// with the reason in `error`, when it cannot; the old destination is kept then.
-    virtual bool reopen(std::string& error);
-    /// Outputs without acknowledgement (UDP): true, with the reason in `error`, when the
-    /// destination has refused the line written last since write() returned ok. Clears it.
-    virtual bool last_write_refused(std::string& error);
-    /// True when last_write_refused() can ever be true.
-    virtual bool late_refusals() const { return false; }
-    /// Whole lines write() took that no flush has written yet (counted lost when given up).
-    virtual std::size_t unwritten_lines() const { return 0; }
-
-    /// The spec it was made from, as given on the command line.
-    const std::string& spec() const { return spec_; }
-    /// How many lines its backlog holds at most.
-    std::size_t max_backlog() const { return max_backlog_; }
-
-private:
-    std::string spec_;
-    std::size_t max_backlog_;
-};
-
-/// stdout ("-") or a file opened for append. Bytes a failed write(2) left out stay buffered and
-/// go first at the next write or flush, so a line is never torn or written twice.
-class FileOutput final : public Output {
-public:
-    /// Opens `path` for append (empty path: stdout). Throws std::runtime_error naming the path
-    /// when it cannot. With `flush_each_line`, each line is written before write() returns.
-    FileOutput(std::string spec, std::string path, bool flush_each_line);
-    ~FileOutput() override;
-
-    /// Appends `line` and a newline (`time` is not used). Fails, keeping nothing of the line,
-    /// when none of it could be written; part of it written is finished by the next attempt.
-    WriteResult write(std::string_view line, std::chrono::system_clock::time_point time,
-                      std::string& error) override;
-    /// Writes out buffered lines (events, which are not flushed line by line).
-    bool flush(std::string& error) override;
-    /// Writes out the buffer to the old file, then switches to a fresh open of the path.
-    bool reopen(std::string& error) override;
-    /// Whole lines in the buffer.
-    std::size_t unwritten_lines() const override;
-
-private:
-    bool drain(std::string& error);
-
-    std::string path_;  // empty for stdout
-    int fd_ = -1;
-    bool flush_each_line_;
-    std::string buffer_;  // taken, not yet written; always whole lines plus at most one tail
-};
 
 /// Makes the output a parsed spec names. Files are opened now (std::runtime_error naming the
 /// path when they cannot be); syslog connects on its first write. `flush_each_line` makes

@@ -13,7 +13,7 @@
 #include <string_view>
 
 #include "agent/output_spec.h"
-#include "agent/outputs.h"
+#include "agent/output.h"
 
 namespace scanwatch::agent {
 

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "agent/output_file.h"
 #include "agent/outputs.h"
 
 using namespace scanwatch::agent;
