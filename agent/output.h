@@ -46,6 +46,9 @@ public:
     virtual bool late_refusals() const { return false; }
     /// Whole lines write() took that no flush has written yet (counted lost when given up).
     virtual std::size_t unwritten_lines() const { return 0; }
+    /// Lines write() or flush() took (counted written) and then gave up on, because the disk is
+    /// full: to be counted lost instead. Clears the count; `error` says why (path and errno).
+    virtual std::size_t take_lost(std::string& /*error*/) { return 0; }
 
     /// The spec it was made from, as given on the command line.
     const std::string& spec() const { return spec_; }

@@ -19,6 +19,7 @@ using namespace std::chrono_literals;
 
 constexpr auto kMinBackoff = std::chrono::milliseconds(100);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
+constexpr auto kGivenUpReportEvery = std::chrono::seconds(60);
 const char* plural(std::uint64_t n) {
     return n == 1 ? "line" : "lines";
 }
@@ -67,6 +68,7 @@ bool OutputChannel::attempt(std::string_view line, WallClock::time_point time,
                 last_ = Kept{std::string(line), time};
             }
             ++written_;
+            count_given_up(now);
             return true;
         case WriteResult::rejected:
             ++failed_;
@@ -83,8 +85,26 @@ bool OutputChannel::attempt(std::string_view line, WallClock::time_point time,
             break;
     }
     ++failed_;
+    count_given_up(now);
     went_down(error, now);
     return false;
+}
+
+void OutputChannel::count_given_up(Clock::time_point now) {
+    std::string error;
+    const std::uint64_t n = output_->take_lost(error);
+    if (n == 0) return;
+    // Counted written when the output took them; they never reached it.
+    written_ -= std::min<std::uint64_t>(n, written_);
+    lost_ += n;
+    given_up_unreported_ += n;
+    if (!report_ || (given_up_reported_ && now - *given_up_reported_ < kGivenUpReportEvery))
+        return;
+    report_(fmt::format("output {}: {}; {} {} lost, later lines are still tried (said at most once "
+                        "a minute)",
+                        spec(), error, given_up_unreported_, plural(given_up_unreported_)));
+    given_up_unreported_ = 0;
+    given_up_reported_ = now;
 }
 
 void OutputChannel::went_down(const std::string& error, Clock::time_point now) {
@@ -140,7 +160,9 @@ void OutputChannel::retry(Clock::time_point now) {
     if (down_ && now < next_retry_) return;
     std::string error;
     if (pending_flush_) {
-        if (!output_->flush(error)) {
+        const bool flushed = output_->flush(error);
+        count_given_up(now);
+        if (!flushed) {
             ++failed_;
             went_down(error, now);
             return;
@@ -181,7 +203,9 @@ std::optional<OutputChannel::Clock::time_point> OutputChannel::next_retry() cons
 void OutputChannel::flush(Clock::time_point now) {
     if (down_ || pending_flush_) return;  // retry() flushes first when it is due
     std::string error;
-    if (output_->flush(error)) return;
+    const bool flushed = output_->flush(error);
+    count_given_up(now);
+    if (flushed) return;
     ++failed_;
     pending_flush_ = true;
     went_down(error, now);

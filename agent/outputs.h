@@ -44,8 +44,9 @@ using OutputReport = std::function<void(const std::string&)>;
 
 /// One output with its backlog. A line the output cannot take now waits, in order, with the
 /// lines after it; the backlog is retried with a backoff from 100 ms doubling to 5 s, and when
-/// it is full new lines are dropped and counted lost. Used by one thread at a time; counts()
-/// may be read from any thread.
+/// it is full new lines are dropped and counted lost. Lines an output gives up (a full disk) are
+/// counted lost, reported at most once a minute. Used by one thread at a time; counts() may be
+/// read from any thread.
 class OutputChannel {
 public:
     using Clock = std::chrono::steady_clock;
@@ -85,6 +86,7 @@ private:
     void take_back_refused(Clock::time_point now);
     void keep(std::string_view line, WallClock::time_point time);
     void update_backlog_count() { backlog_count_ = backlog_.size(); }
+    void count_given_up(Clock::time_point now);
 
     std::unique_ptr<Output> output_;
     OutputReport report_;
@@ -98,6 +100,8 @@ private:
     Clock::time_point next_retry_{};
     std::uint64_t failed_in_outage_ = 0;
     std::uint64_t lost_in_outage_ = 0;
+    std::uint64_t given_up_unreported_ = 0;  // lost to a full disk since the last report
+    std::optional<Clock::time_point> given_up_reported_;
     std::atomic<std::uint64_t> written_{0};
     std::atomic<std::uint64_t> failed_{0};
     std::atomic<std::uint64_t> lost_{0};
