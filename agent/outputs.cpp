@@ -1,17 +1,15 @@
 #include "agent/outputs.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <stdexcept>
 #include <utility>
 
 #include <fmt/format.h>
 
 #include "agent/host_identity.h"
+#include "agent/output_file.h"
+#include "agent/output_stdout.h"
 #include "agent/syslog_output.h"
 
 namespace scanwatch::agent {
@@ -21,163 +19,24 @@ using namespace std::chrono_literals;
 
 constexpr auto kMinBackoff = std::chrono::milliseconds(100);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(5000);
-constexpr std::size_t kFlushAt = 64 * 1024;      // buffered files write in chunks this big
-constexpr std::size_t kMaxBuffer = 1024 * 1024;  // and stop taking lines past this when failing
-
-// Alerts and events may both go to stdout from two writer threads: a chunk is written whole
-// before the other thread's.
-std::mutex& stdout_mutex() {
-    static std::mutex m;
-    return m;
-}
-
-bool starts_with(std::string_view s, std::string_view prefix) {
-    return s.substr(0, prefix.size()) == prefix;
-}
-
-bool is_syslog_spec(std::string_view spec) {
-    return spec == "syslog" || starts_with(spec, "syslog:") || starts_with(spec, "syslog?");
-}
-
+constexpr auto kGivenUpReportEvery = std::chrono::seconds(60);
 const char* plural(std::uint64_t n) {
     return n == 1 ? "line" : "lines";
 }
 
 }  // namespace
 
-bool Output::flush(std::string& /*error*/) {
-    return true;
-}
-
-bool Output::reopen(std::string& /*error*/) {
-    return true;
-}
-
-bool Output::last_write_refused(std::string& /*error*/) {
-    return false;
-}
-
-// ---- FileOutput -------------------------------------------------------------------------------
-
-FileOutput::FileOutput(std::string spec, std::string path, bool flush_each_line)
-    : Output(std::move(spec)), path_(std::move(path)), flush_each_line_(flush_each_line) {
-    if (path_.empty()) {
-        fd_ = STDOUT_FILENO;
-        return;
+std::unique_ptr<Output> make_output(const OutputSpec& spec, bool flush_each_line) {
+    switch (spec.kind) {
+        case OutputKind::stdout_:
+            return std::make_unique<StdoutOutput>(spec.text, flush_each_line);
+        case OutputKind::file:
+            return std::make_unique<FileOutput>(spec.text, spec.path, flush_each_line);
+        case OutputKind::syslog_local:
+        case OutputKind::syslog_udp:
+        case OutputKind::syslog_tcp: break;
     }
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
-    if (fd_ < 0)
-        throw std::runtime_error(fmt::format("cannot open {}: {}", path_, std::strerror(errno)));
-}
-
-FileOutput::~FileOutput() {
-    std::string ignored;
-    drain(ignored);
-    if (!path_.empty()) ::close(fd_);
-}
-
-bool FileOutput::drain(std::string& error) {
-    std::unique_lock<std::mutex> lock(stdout_mutex(), std::defer_lock);
-    if (fd_ == STDOUT_FILENO) lock.lock();
-    std::size_t done = 0;
-    bool ok = true;
-    while (done < buffer_.size()) {
-        const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
-        if (n >= 0) {
-            done += static_cast<std::size_t>(n);
-            continue;
-        }
-        if (errno == EINTR) continue;
-        error = fmt::format("cannot write: {}", std::strerror(errno));
-        ok = false;
-        break;
-    }
-    buffer_.erase(0, done);
-    return ok;
-}
-
-WriteResult FileOutput::write(std::string_view line, std::chrono::system_clock::time_point /*time*/,
-                              std::string& error) {
-    // What a failed write left (at most the tail of one line when flushing each line) goes first.
-    if ((flush_each_line_ && !buffer_.empty()) || buffer_.size() >= kMaxBuffer) {
-        if (!drain(error)) return WriteResult::failed;
-    }
-    const std::size_t before = buffer_.size();
-    buffer_.append(line);
-    buffer_.push_back('\n');
-    if (!flush_each_line_ && buffer_.size() < kFlushAt) return WriteResult::ok;
-    if (drain(error)) return WriteResult::ok;
-    if (flush_each_line_ && buffer_.size() == line.size() + 1) {
-        // Nothing of this line reached the file: give it back to be kept and retried whole.
-        buffer_.resize(before);
-        return WriteResult::failed;
-    }
-    // Part of it is in the file (or, buffered, the line is taken): the rest goes first next time.
-    return WriteResult::ok;
-}
-
-bool FileOutput::flush(std::string& error) {
-    return drain(error);
-}
-
-bool FileOutput::reopen(std::string& error) {
-    if (path_.empty()) return true;
-    std::string ignored;
-    drain(ignored);  // a line must not straddle the old and the new file unless the disk failed
-    const int fresh = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
-    if (fresh < 0) {
-        error = fmt::format("cannot reopen {}: {}", path_, std::strerror(errno));
-        return false;
-    }
-    ::close(fd_);
-    fd_ = fresh;
-    return true;
-}
-
-std::size_t FileOutput::unwritten_lines() const {
-    return static_cast<std::size_t>(std::count(buffer_.begin(), buffer_.end(), '\n'));
-}
-
-// ---- specs and factories ----------------------------------------------------------------------
-
-std::string validate_output_spec(const std::string& spec) {
-    if (spec == "-") return {};
-    if (starts_with(spec, "file:"))
-        return spec.size() > 5 ? std::string() : "file: needs a path (file:PATH)";
-    if (is_syslog_spec(spec)) {
-        std::string error;
-        return parse_syslog_spec(spec, error) ? std::string() : error;
-    }
-    return fmt::format(
-        "output must be -, file:PATH, syslog, syslog:udp://HOST:PORT, syslog:tcp://HOST:PORT or "
-        "syslog:unix://PATH (syslog optionally followed by ?facility=NAME&backlog=N), not '{}'",
-        spec);
-}
-
-std::unique_ptr<Output> make_output(const std::string& spec, bool flush_each_line) {
-    if (const std::string error = validate_output_spec(spec); !error.empty()) {
-        throw std::runtime_error(error);
-    }
-    if (spec == "-") return std::make_unique<FileOutput>(spec, "", flush_each_line);
-    if (starts_with(spec, "file:")) {
-        return std::make_unique<FileOutput>(spec, spec.substr(5), flush_each_line);
-    }
-    std::string error;
-    auto target = parse_syslog_spec(spec, error);
-    return std::make_unique<SyslogOutput>(spec, std::move(*target), local_hostname(),
-                                          static_cast<long>(::getpid()));
-}
-
-std::unique_ptr<Output> make_event_output(const std::string& spec, bool flush_each_line) {
-    if (is_syslog_spec(spec)) {
-        throw std::runtime_error(fmt::format(
-            "--events goes to - or a file, not {}: syslog carries alerts only (a file named "
-            "syslog is ./syslog)",
-            spec));
-    }
-    if (spec == "-") return std::make_unique<FileOutput>(spec, "", flush_each_line);
-    std::string path = starts_with(spec, "file:") ? spec.substr(5) : spec;
-    return std::make_unique<FileOutput>(spec, std::move(path), flush_each_line);
+    return std::make_unique<SyslogOutput>(spec, local_hostname(), static_cast<long>(::getpid()));
 }
 
 // ---- OutputChannel ----------------------------------------------------------------------------
@@ -209,6 +68,7 @@ bool OutputChannel::attempt(std::string_view line, WallClock::time_point time,
                 last_ = Kept{std::string(line), time};
             }
             ++written_;
+            count_given_up(now);
             return true;
         case WriteResult::rejected:
             ++failed_;
@@ -225,8 +85,26 @@ bool OutputChannel::attempt(std::string_view line, WallClock::time_point time,
             break;
     }
     ++failed_;
+    count_given_up(now);
     went_down(error, now);
     return false;
+}
+
+void OutputChannel::count_given_up(Clock::time_point now) {
+    std::string error;
+    const std::uint64_t n = output_->take_lost(error);
+    if (n == 0) return;
+    // Counted written when the output took them; they never reached it.
+    written_ -= std::min<std::uint64_t>(n, written_);
+    lost_ += n;
+    given_up_unreported_ += n;
+    if (!report_ || (given_up_reported_ && now - *given_up_reported_ < kGivenUpReportEvery))
+        return;
+    report_(fmt::format("output {}: {}; {} {} lost, later lines are still tried (said at most once "
+                        "a minute)",
+                        spec(), error, given_up_unreported_, plural(given_up_unreported_)));
+    given_up_unreported_ = 0;
+    given_up_reported_ = now;
 }
 
 void OutputChannel::went_down(const std::string& error, Clock::time_point now) {
@@ -282,7 +160,9 @@ void OutputChannel::retry(Clock::time_point now) {
     if (down_ && now < next_retry_) return;
     std::string error;
     if (pending_flush_) {
-        if (!output_->flush(error)) {
+        const bool flushed = output_->flush(error);
+        count_given_up(now);
+        if (!flushed) {
             ++failed_;
             went_down(error, now);
             return;
@@ -323,7 +203,9 @@ std::optional<OutputChannel::Clock::time_point> OutputChannel::next_retry() cons
 void OutputChannel::flush(Clock::time_point now) {
     if (down_ || pending_flush_) return;  // retry() flushes first when it is due
     std::string error;
-    if (output_->flush(error)) return;
+    const bool flushed = output_->flush(error);
+    count_given_up(now);
+    if (flushed) return;
     ++failed_;
     pending_flush_ = true;
     went_down(error, now);

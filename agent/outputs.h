@@ -1,8 +1,8 @@
 #pragma once
-// Where NDJSON lines go: stdout, a file (appended, reopened for logrotate) or syslog
-// (syslog_output.h). Each output keeps the lines it could not take in a bounded backlog and
-// retries with backoff; a writer fans lines out to the outputs and, in live modes, does all of
-// that on its own thread so that no output ever stalls the input.
+// Where NDJSON lines go: the fan-out over outputs (output.h; one file per kind: output_stdout.h,
+// output_file.h, syslog_output.h). Each output keeps the lines it could not take in a bounded
+// backlog and retries with backoff; a writer fans lines out to the outputs and, in live modes,
+// does all of that on its own thread so that no output ever stalls the input.
 
 #include <atomic>
 #include <chrono>
@@ -19,100 +19,16 @@
 #include <thread>
 #include <vector>
 
+#include "agent/output.h"
+#include "agent/output_spec.h"
 #include "parsers/json_writer.h"
 
 namespace scanwatch::agent {
 
-/// Lines an output keeps while it is down, unless its spec says otherwise (syslog `backlog=N`).
-constexpr std::size_t kDefaultBacklog = 10000;
-
-/// What one attempt to write a line did.
-enum class WriteResult {
-    ok,        ///< written (for buffered files: taken, in order, and written by a later flush)
-    failed,    ///< not written (destination down, full or stalled): keep the line, retry later
-    rejected,  ///< can never be written (too large for a datagram): count it lost
-};
-
-/// One destination for lines. Implementations only do the I/O; OutputChannel adds the backlog,
-/// the retries and the counters. Used by one thread at a time.
-class Output {
-public:
-    /// `spec` names the output in messages and stats; `max_backlog` bounds its backlog.
-    explicit Output(std::string spec, std::size_t max_backlog = kDefaultBacklog)
-        : spec_(std::move(spec)), max_backlog_(max_backlog) {}
-    virtual ~Output() = default;
-    Output(const Output&) = delete;
-    Output& operator=(const Output&) = delete;
-
-    /// Writes `line` (no newline) as one record; `time` is when it was handed to the writer
-    /// (wall clock). On failed or rejected, `error` says why.
-    virtual WriteResult write(std::string_view line, std::chrono::system_clock::time_point time,
-                              std::string& error) = 0;
-    /// Writes out what write() buffered. False, with the reason in `error`, when it could not;
-    /// the unwritten bytes are kept, whole, for the next flush.
-    virtual bool flush(std::string& error);
-    /// Closes and opens the destination again (SIGHUP, after logrotate renamed the file). False,
-    /// with the reason in `error`, when it cannot; the old destination is kept then.
-    virtual bool reopen(std::string& error);
-    /// Outputs without acknowledgement (UDP): true, with the reason in `error`, when the
-    /// destination has refused the line written last since write() returned ok. Clears it.
-    virtual bool last_write_refused(std::string& error);
-    /// True when last_write_refused() can ever be true.
-    virtual bool late_refusals() const { return false; }
-    /// Whole lines write() took that no flush has written yet (counted lost when given up).
-    virtual std::size_t unwritten_lines() const { return 0; }
-
-    /// The spec it was made from, as given on the command line.
-    const std::string& spec() const { return spec_; }
-    /// How many lines its backlog holds at most.
-    std::size_t max_backlog() const { return max_backlog_; }
-
-private:
-    std::string spec_;
-    std::size_t max_backlog_;
-};
-
-/// stdout ("-") or a file opened for append. Bytes a failed write(2) left out stay buffered and
-/// go first at the next write or flush, so a line is never torn or written twice.
-class FileOutput final : public Output {
-public:
-    /// Opens `path` for append (empty path: stdout). Throws std::runtime_error naming the path
-    /// when it cannot. With `flush_each_line`, each line is written before write() returns.
-    FileOutput(std::string spec, std::string path, bool flush_each_line);
-    ~FileOutput() override;
-
-    /// Appends `line` and a newline (`time` is not used). Fails, keeping nothing of the line,
-    /// when none of it could be written; part of it written is finished by the next attempt.
-    WriteResult write(std::string_view line, std::chrono::system_clock::time_point time,
-                      std::string& error) override;
-    /// Writes out buffered lines (events, which are not flushed line by line).
-    bool flush(std::string& error) override;
-    /// Writes out the buffer to the old file, then switches to a fresh open of the path.
-    bool reopen(std::string& error) override;
-    /// Whole lines in the buffer.
-    std::size_t unwritten_lines() const override;
-
-private:
-    bool drain(std::string& error);
-
-    std::string path_;  // empty for stdout
-    int fd_ = -1;
-    bool flush_each_line_;
-    std::string buffer_;  // taken, not yet written; always whole lines plus at most one tail
-};
-
-/// Checks an --output spec without opening anything: "" when it is valid, else what is wrong.
-/// Valid: "-", "file:PATH", and the syslog forms of syslog_output.h.
-std::string validate_output_spec(const std::string& spec);
-
-/// Makes the alert output an --output spec names (validate_output_spec() first). Files are
-/// opened now (std::runtime_error naming the path when they cannot be); syslog connects on its
-/// first write. `flush_each_line` makes files write each line at once.
-std::unique_ptr<Output> make_output(const std::string& spec, bool flush_each_line = true);
-
-/// Makes the --events output: "-", "file:PATH" or a plain path. Syslog carries alerts only:
-/// a syslog spec throws std::runtime_error, as does a file that cannot be opened.
-std::unique_ptr<Output> make_event_output(const std::string& spec, bool flush_each_line = false);
+/// Makes the output a parsed spec names. Files are opened now (std::runtime_error naming the
+/// path when they cannot be); syslog connects on its first write. `flush_each_line` makes
+/// stdout and files write each line at once (alerts); otherwise they write in chunks (events).
+std::unique_ptr<Output> make_output(const OutputSpec& spec, bool flush_each_line = true);
 
 /// Counters of one output, as the stats show them.
 struct OutputCounts {
@@ -128,8 +44,9 @@ using OutputReport = std::function<void(const std::string&)>;
 
 /// One output with its backlog. A line the output cannot take now waits, in order, with the
 /// lines after it; the backlog is retried with a backoff from 100 ms doubling to 5 s, and when
-/// it is full new lines are dropped and counted lost. Used by one thread at a time; counts()
-/// may be read from any thread.
+/// it is full new lines are dropped and counted lost. Lines an output gives up (a full disk) are
+/// counted lost, reported at most once a minute. Used by one thread at a time; counts() may be
+/// read from any thread.
 class OutputChannel {
 public:
     using Clock = std::chrono::steady_clock;
@@ -169,6 +86,7 @@ private:
     void take_back_refused(Clock::time_point now);
     void keep(std::string_view line, WallClock::time_point time);
     void update_backlog_count() { backlog_count_ = backlog_.size(); }
+    void count_given_up(Clock::time_point now);
 
     std::unique_ptr<Output> output_;
     OutputReport report_;
@@ -182,6 +100,8 @@ private:
     Clock::time_point next_retry_{};
     std::uint64_t failed_in_outage_ = 0;
     std::uint64_t lost_in_outage_ = 0;
+    std::uint64_t given_up_unreported_ = 0;  // lost to a full disk since the last report
+    std::optional<Clock::time_point> given_up_reported_;
     std::atomic<std::uint64_t> written_{0};
     std::atomic<std::uint64_t> failed_{0};
     std::atomic<std::uint64_t> lost_{0};

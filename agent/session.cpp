@@ -48,9 +48,9 @@ Session::Session(const Settings& s, Input input) : stats_file_(s.stats_file) {
     std::vector<std::unique_ptr<Output>> alert_outputs;
     for (const auto& spec : s.outputs) alert_outputs.push_back(make_output(spec));
     alerts_ = std::make_unique<OutputWriter>(std::move(alert_outputs), true, threaded_outputs, report);
-    if (!s.events.empty()) {
+    if (s.events) {
         std::vector<std::unique_ptr<Output>> event_outputs;
-        event_outputs.push_back(make_event_output(s.events));
+        event_outputs.push_back(make_output(*s.events, false));
         events_ = std::make_unique<OutputWriter>(std::move(event_outputs), false, threaded_outputs, report);
     }
     Pipeline::EventSink event_sink;

@@ -9,7 +9,7 @@
 #include "rules/rule_check.h"
 #include "rules/rule_set.h"
 
-#include "agent/outputs.h"
+#include "agent/output_spec.h"
 
 #ifndef SCANWATCH_VERSION
 #define SCANWATCH_VERSION "0.0.0"
@@ -30,7 +30,20 @@ struct Cli {
     CLI::App* tail = nullptr;
     CLI::App* rules_show = nullptr;
     CLI::App* rules_check = nullptr;
+    std::vector<std::string> output_texts;  // parsed into Settings::outputs by finish()
+    std::string events_text;                // parsed into Settings::events by finish()
 };
+
+// CLI11 validators: "" when the spec parses, else what is wrong with it (naming the value).
+std::string check_output_spec(const std::string& text) {
+    std::string error;
+    return parse_output_spec(text, error) ? std::string() : error;
+}
+
+std::string check_events_spec(const std::string& text) {
+    std::string error;
+    return text.empty() || parse_events_spec(text, error) ? std::string() : error;
+}
 
 void build(Cli& cli, Settings& s) {
     CLI::App& app = cli.app;
@@ -51,15 +64,16 @@ void build(Cli& cli, Settings& s) {
         ->capture_default_str();
     app.add_option("--host-id", s.host_id, "host.id for records without node= (default: /etc/machine-id)");
     app.add_option("--host-name", s.host_name, "host.name for records without node= (default: the hostname)");
-    app.add_option("--output", s.outputs,
+    app.add_option("--output", cli.output_texts,
                    "Where alerts go, repeatable: - (stdout, the default), file:PATH (appended, "
                    "reopened on SIGHUP), syslog (/dev/log), syslog:udp://HOST:PORT or "
                    "syslog:tcp://HOST:PORT; syslog takes ?facility=NAME (default authpriv) and "
                    "&backlog=LINES (default 10000)")
-        ->check(validate_output_spec)
+        ->check(check_output_spec)
         ->allow_extra_args(false);
-    app.add_option("--events", s.events,
-                   "Also write every exec as an ECS event, NDJSON, to - (stdout) or a file (appended)");
+    app.add_option("--events", cli.events_text,
+                   "Also write every exec as an ECS event, NDJSON, to - (stdout) or a file (appended)")
+        ->check(check_events_spec);
     app.add_option("--rules", s.rules,
                    "Rule file or folder of *.toml rule files, repeatable (default: the built-in rule)")
         ->allow_extra_args(false);
@@ -122,7 +136,11 @@ void finish(const Cli& cli, Settings& s) {
     if (const CLI::Option* config = cli.app.get_option("--config"); config->count() > 0) {
         s.config = config->as<std::string>();
     }
-    if (s.outputs.empty()) s.outputs.push_back("-");
+    // The validators accepted every spec: parsing again cannot fail.
+    std::string error;
+    for (const auto& text : cli.output_texts) s.outputs.push_back(*parse_output_spec(text, error));
+    if (s.outputs.empty()) s.outputs.emplace_back();
+    if (!cli.events_text.empty()) s.events = parse_events_spec(cli.events_text, error);
 }
 
 // Builds the command line, parses, and completes the settings; `on_error` sees a parse error.

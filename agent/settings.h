@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/output_spec.h"
 #include "rules/rule.h"
 #include "rules/rule_engine.h"
 
@@ -22,8 +23,8 @@ struct Settings {
     std::string name_match = "any";
     std::string host_id;
     std::string host_name;
-    std::vector<std::string> outputs;  ///< "-", "file:PATH" or a syslog spec; empty means "-"
-    std::string events;                ///< "" (off), "-" or a file
+    std::vector<OutputSpec> outputs;   ///< alerts: parsed --output specs; at least one ("-")
+    std::optional<OutputSpec> events;  ///< --events: stdout or a file; nullopt when off
     bool stats = false;
     std::string stats_file;  ///< also append the stats line here (plugins have no useful stderr)
     std::size_t max_groups = 10000;

@@ -9,7 +9,6 @@
 
 #include <array>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <ctime>
 
@@ -24,103 +23,6 @@ using namespace std::chrono_literals;
 // long per attempt at most; the backoff between attempts grows to 5 s.
 constexpr auto kConnectTimeout = 3s;
 constexpr auto kSendTimeout = 5s;
-constexpr std::size_t kMaxBacklogOption = 10'000'000;
-
-struct FacilityName {
-    std::string_view name;
-    int code;
-};
-
-constexpr std::array<FacilityName, 20> kFacilities{{
-    {"kern", 0},      {"user", 1},    {"mail", 2},    {"daemon", 3},  {"auth", 4},
-    {"syslog", 5},    {"lpr", 6},     {"news", 7},    {"uucp", 8},    {"cron", 9},
-    {"authpriv", 10}, {"ftp", 11},    {"local0", 16}, {"local1", 17}, {"local2", 18},
-    {"local3", 19},   {"local4", 20}, {"local5", 21}, {"local6", 22}, {"local7", 23},
-}};
-
-bool starts_with(std::string_view s, std::string_view prefix) {
-    return s.substr(0, prefix.size()) == prefix;
-}
-
-template <typename T>
-bool parse_number(std::string_view text, T& out) {
-    if (text.empty()) return false;
-    const auto res = std::from_chars(text.data(), text.data() + text.size(), out);
-    return res.ec == std::errc() && res.ptr == text.data() + text.size();
-}
-
-bool parse_host_port(std::string_view text, SyslogTarget& t, std::string& error) {
-    std::string_view host;
-    std::string_view port;
-    if (starts_with(text, "[")) {
-        const auto close = text.find(']');
-        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-            error = fmt::format("'{}' is not [IPV6]:PORT", text);
-            return false;
-        }
-        host = text.substr(1, close - 1);
-        port = text.substr(close + 2);
-    } else {
-        const auto colon = text.rfind(':');
-        if (colon == std::string_view::npos) {
-            error = fmt::format("'{}' has no port (HOST:PORT)", text);
-            return false;
-        }
-        host = text.substr(0, colon);
-        port = text.substr(colon + 1);
-        if (host.find(':') != std::string_view::npos) {
-            error = fmt::format("'{}': an IPv6 address goes in brackets, [ADDR]:PORT", text);
-            return false;
-        }
-    }
-    unsigned long n = 0;
-    if (host.empty()) {
-        error = fmt::format("'{}' has no host", text);
-        return false;
-    }
-    if (!parse_number(port, n) || n == 0 || n > 65535) {
-        error = fmt::format("'{}' is not a port (1-65535)", port);
-        return false;
-    }
-    t.host = std::string(host);
-    t.port = static_cast<std::uint16_t>(n);
-    return true;
-}
-
-bool parse_options(std::string_view query, SyslogTarget& t, std::string& error) {
-    while (!query.empty()) {
-        const auto amp = query.find('&');
-        const std::string_view item = query.substr(0, amp);
-        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-        const auto eq = item.find('=');
-        const std::string_view key = item.substr(0, eq);
-        const std::string_view value =
-            eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1);
-        if (key == "facility") {
-            const auto code = syslog_facility(value);
-            if (!code) {
-                error = fmt::format(
-                    "unknown syslog facility '{}' (kern, user, mail, daemon, auth, "
-                    "syslog, lpr, news, uucp, cron, authpriv, ftp, local0-local7)",
-                    value);
-                return false;
-            }
-            t.facility = *code;
-        } else if (key == "backlog") {
-            std::size_t n = 0;
-            if (!parse_number(value, n) || n > kMaxBacklogOption) {
-                error = fmt::format("backlog must be a number of lines, 0-{}, not '{}'",
-                                    kMaxBacklogOption, value);
-                return false;
-            }
-            t.backlog = n;
-        } else {
-            error = fmt::format("unknown syslog option '{}' (facility, backlog)", key);
-            return false;
-        }
-    }
-    return true;
-}
 
 std::string errno_text(int err) {
     return err == EAGAIN || err == EWOULDBLOCK ? std::string("timed out")
@@ -161,13 +63,6 @@ int connect_within(int fd, const sockaddr* addr, socklen_t len) {
 
 }  // namespace
 
-std::optional<int> syslog_facility(std::string_view name) {
-    for (const auto& f : kFacilities) {
-        if (f.name == name) return f.code;
-    }
-    return std::nullopt;
-}
-
 int syslog_severity(std::string_view rule_severity) {
     if (rule_severity == "low") return 5;
     if (rule_severity == "medium") return 4;
@@ -184,42 +79,6 @@ std::string_view alert_rule_severity(std::string_view line) {
     const auto end = line.find('"', start);
     if (end == std::string_view::npos) return {};
     return line.substr(start, end - start);
-}
-
-std::optional<SyslogTarget> parse_syslog_spec(std::string_view spec, std::string& error) {
-    if (!starts_with(spec, "syslog")) {
-        error = fmt::format("'{}' is not a syslog output", spec);
-        return std::nullopt;
-    }
-    SyslogTarget t;
-    std::string_view rest = spec.substr(6);
-    const auto q = rest.find('?');
-    const std::string_view base = rest.substr(0, q);
-    if (q != std::string_view::npos && !parse_options(rest.substr(q + 1), t, error))
-        return std::nullopt;
-    if (base.empty()) return t;
-    if (starts_with(base, ":unix://")) {
-        const std::string_view path = base.substr(8);
-        if (path.empty() || path[0] != '/' || path.size() >= sizeof(sockaddr_un::sun_path)) {
-            error = fmt::format(
-                "'{}': syslog:unix:// takes an absolute socket path shorter than {} bytes", spec,
-                sizeof(sockaddr_un::sun_path));
-            return std::nullopt;
-        }
-        t.path = std::string(path);
-        return t;
-    }
-    if (starts_with(base, ":udp://") || starts_with(base, ":tcp://")) {
-        t.transport = base[1] == 'u' ? SyslogTransport::udp : SyslogTransport::tcp;
-        if (!parse_host_port(base.substr(7), t, error)) {
-            error = fmt::format("'{}': {}", spec, error);
-            return std::nullopt;
-        }
-        return t;
-    }
-    error =
-        fmt::format("'{}': syslog takes :udp://HOST:PORT, :tcp://HOST:PORT or :unix://PATH", spec);
-    return std::nullopt;
 }
 
 std::string format_rfc5424(int pri, std::chrono::system_clock::time_point time,
@@ -257,8 +116,8 @@ std::string frame_octet_counted(std::string_view msg) {
 
 // ---- SyslogOutput -----------------------------------------------------------------------------
 
-SyslogOutput::SyslogOutput(std::string spec, SyslogTarget target, std::string hostname, long pid)
-    : Output(std::move(spec), target.backlog),
+SyslogOutput::SyslogOutput(OutputSpec target, std::string hostname, long pid)
+    : Output(target.text, target.backlog),
       target_(std::move(target)),
       hostname_(std::move(hostname)),
       pid_(pid) {}
@@ -268,7 +127,7 @@ SyslogOutput::~SyslogOutput() {
 }
 
 bool SyslogOutput::connect(std::string& error) {
-    if (target_.transport == SyslogTransport::local) {
+    if (target_.kind == OutputKind::syslog_local) {
         fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         if (fd_ < 0) {
             error = fmt::format("cannot create a socket: {}", std::strerror(errno));
@@ -285,7 +144,7 @@ bool SyslogOutput::connect(std::string& error) {
         set_send_timeout(fd_);
         return true;
     }
-    const bool tcp = target_.transport == SyslogTransport::tcp;
+    const bool tcp = target_.kind == OutputKind::syslog_tcp;
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = tcp ? SOCK_STREAM : SOCK_DGRAM;
@@ -340,13 +199,13 @@ bool SyslogOutput::peer_closed() {
 std::string SyslogOutput::format(std::string_view line,
                                  std::chrono::system_clock::time_point time) const {
     const int pri = syslog_pri(target_.facility, syslog_severity(alert_rule_severity(line)));
-    if (target_.transport == SyslogTransport::local) return format_local(pri, time, pid_, line);
+    if (target_.kind == OutputKind::syslog_local) return format_local(pri, time, pid_, line);
     return format_rfc5424(pri, time, hostname_, pid_, line);
 }
 
 WriteResult SyslogOutput::write(std::string_view line, std::chrono::system_clock::time_point time,
                                 std::string& error) {
-    const bool tcp = target_.transport == SyslogTransport::tcp;
+    const bool tcp = target_.kind == OutputKind::syslog_tcp;
     if (fd_ >= 0 && tcp && peer_closed()) disconnect();
     std::string message = format(line, time);
     if (tcp) message = frame_octet_counted(message);
@@ -376,13 +235,13 @@ WriteResult SyslogOutput::write(std::string_view line, std::chrono::system_clock
         disconnect();
         const bool stale =
             err == ECONNREFUSED || err == ECONNRESET || err == EPIPE || err == ENOTCONN;
-        if (!stale || done > 0 || target_.transport == SyslogTransport::udp) break;
+        if (!stale || done > 0 || target_.kind == OutputKind::syslog_udp) break;
     }
     return WriteResult::failed;
 }
 
 bool SyslogOutput::last_write_refused(std::string& error) {
-    if (fd_ < 0 || target_.transport != SyslogTransport::udp) return false;
+    if (fd_ < 0 || target_.kind != OutputKind::syslog_udp) return false;
     int err = 0;
     socklen_t len = sizeof err;
     if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err == 0) return false;

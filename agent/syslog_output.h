@@ -1,13 +1,6 @@
 #pragma once
-// Alerts to syslog: the local socket (/dev/log), or a receiver over UDP or TCP.
-//
-//   syslog                                  /dev/log, datagrams, as syslog(3) frames them
-//   syslog:unix:///run/custom.sock          another local datagram socket, same framing
-//   syslog:udp://127.0.0.1:514              RFC 5424, one message per datagram
-//   syslog:tcp://[::1]:6514?facility=local3 RFC 5424 in RFC 6587 octet-counting frames
-//
-// Options after `?`, joined by `&`: facility=NAME (default authpriv), backlog=N (default 10000).
-// One message per alert line: <PRI>1 TIMESTAMP HOSTNAME scanwatch PID - - {alert JSON}
+// Alerts to syslog: the local socket (/dev/log), or a receiver over UDP or TCP (the spec forms
+// are in output_spec.h). One message per alert line: <PRI>1 TIMESTAMP HOSTNAME scanwatch PID - - {alert JSON}
 // (RFC 5424) over the network; <PRI>Mmm dd hh:mm:ss scanwatch[PID]: {alert JSON} on a local
 // socket, because rsyslog's imuxsock (its default "special parser") and journald read the
 // syslog(3) format there and would take an RFC 5424 header for message text.
@@ -19,31 +12,10 @@
 #include <string>
 #include <string_view>
 
-#include "agent/outputs.h"
+#include "agent/output_spec.h"
+#include "agent/output.h"
 
 namespace scanwatch::agent {
-
-/// How a syslog output reaches its receiver.
-enum class SyslogTransport { local, udp, tcp };
-
-/// A parsed syslog output spec.
-struct SyslogTarget {
-    SyslogTransport transport = SyslogTransport::local;
-    std::string path = "/dev/log";  ///< local socket
-    std::string host;               ///< udp, tcp: a name or an address (IPv6 without brackets)
-    std::uint16_t port = 0;
-    int facility = 10;  ///< authpriv: security messages, kept out of world-readable logs
-    std::size_t backlog = kDefaultBacklog;
-};
-
-/// Parses "syslog", "syslog:unix://PATH", "syslog:udp://HOST:PORT" or "syslog:tcp://HOST:PORT",
-/// each optionally followed by "?facility=NAME&backlog=N". nullopt, with what is wrong in
-/// `error`, when the spec is not one of these.
-std::optional<SyslogTarget> parse_syslog_spec(std::string_view spec, std::string& error);
-
-/// The facility code of a name (kern, user, mail, daemon, auth, syslog, lpr, news, uucp, cron,
-/// authpriv, ftp, local0..local7), or nullopt.
-std::optional<int> syslog_facility(std::string_view name);
 
 /// The syslog severity of an Elastic rule severity: low -> 5 (notice), medium -> 4 (warning),
 /// high -> 3 (err), critical -> 2 (crit); anything else -> 4 (warning).
@@ -77,7 +49,7 @@ std::string frame_octet_counted(std::string_view msg);
 class SyslogOutput final : public Output {
 public:
     /// Nothing is opened yet. `hostname` and `pid` go into each message's header.
-    SyslogOutput(std::string spec, SyslogTarget target, std::string hostname, long pid);
+    SyslogOutput(OutputSpec target, std::string hostname, long pid);
     ~SyslogOutput() override;
 
     /// Sends `line` as one message stamped `time`, connecting first if needed (TCP: again if
@@ -87,7 +59,7 @@ public:
     /// UDP: true when a port-unreachable came back for the datagram sent last. Clears it.
     bool last_write_refused(std::string& error) override;
     /// True for UDP only.
-    bool late_refusals() const override { return target_.transport == SyslogTransport::udp; }
+    bool late_refusals() const override { return target_.kind == OutputKind::syslog_udp; }
 
 private:
     bool connect(std::string& error);
@@ -95,7 +67,7 @@ private:
     bool peer_closed();
     std::string format(std::string_view line, std::chrono::system_clock::time_point time) const;
 
-    SyslogTarget target_;
+    OutputSpec target_;
     std::string hostname_;
     long pid_;
     int fd_ = -1;

@@ -31,9 +31,9 @@ constexpr auto kCheckpointInterval = 5s;
 std::vector<std::string> file_outputs(const Settings& s) {
     std::vector<std::string> out;
     for (const auto& spec : s.outputs) {
-        if (spec.rfind("file:", 0) == 0) out.push_back(spec.substr(5));
+        if (spec.kind == OutputKind::file) out.push_back(spec.path);
     }
-    if (!s.events.empty() && s.events != "-") out.push_back(s.events);
+    if (s.events && s.events->kind == OutputKind::file) out.push_back(s.events->path);
     return out;
 }
 

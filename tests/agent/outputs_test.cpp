@@ -1,6 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
 
 #include <atomic>
 #include <chrono>
@@ -13,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "agent/output_file.h"
 #include "agent/outputs.h"
 
 using namespace scanwatch::agent;
@@ -83,6 +88,13 @@ std::string read_file(const std::string& path) {
     std::stringstream ss;
     ss << in.rdbuf();
     return ss.str();
+}
+
+OutputSpec spec(const std::string& text, bool events = false) {
+    std::string error;
+    auto parsed = events ? parse_events_spec(text, error) : parse_output_spec(text, error);
+    REQUIRE(parsed);
+    return *parsed;
 }
 
 std::string temp_path(const std::string& name) {
@@ -321,7 +333,7 @@ TEST_CASE("File output: appends whole lines and reopens after a rename", "[outpu
     std::filesystem::remove(path);
     std::filesystem::remove(path + ".1");
     {
-        auto out = make_output("file:" + path);
+        auto out = make_output(spec("file:" + path));
         std::string error;
         CHECK(out->write("one", {}, error) == WriteResult::ok);
         std::filesystem::rename(path, path + ".1");
@@ -338,7 +350,7 @@ TEST_CASE("File output: appends whole lines and reopens after a rename", "[outpu
 TEST_CASE("File output: buffered lines reach the file on flush", "[outputs]") {
     const auto path = temp_path("events.ndjson");
     std::filesystem::remove(path);
-    auto out = make_event_output(path);
+    auto out = make_output(spec(path, true), false);
     std::string error;
     CHECK(out->write("a", {}, error) == WriteResult::ok);
     CHECK(out->unwritten_lines() == 1);
@@ -349,17 +361,104 @@ TEST_CASE("File output: buffered lines reach the file on flush", "[outputs]") {
     std::filesystem::remove(path);
 }
 
-TEST_CASE("File output: a full disk fails the write and keeps the line whole", "[outputs]") {
-    if (!std::filesystem::exists("/dev/full")) return;
-    auto out = make_output("file:/dev/full");
-    std::string error;
-    CHECK(out->write("alert", {}, error) == WriteResult::failed);
-    CHECK(error == "cannot write: No space left on device");
-    CHECK(out->unwritten_lines() == 0);  // given back to be kept by its channel, not half-buffered
+TEST_CASE("File output: a full disk loses lines, counted and reported, never kept as written",
+          "[outputs]") {
+    if (!std::filesystem::exists("/dev/full")) return;  // every write: ENOSPC
+    Reports reports;
+    OutputChannel c(make_output(spec("file:/dev/full")), reports.sink());
+    const auto t0 = Clock::now();
+    for (const auto& l : numbered(0, 3)) c.send(l, {}, t0);
+    c.send("later", {}, t0 + 61s);
+    CHECK(c.counts().written == 0);
+    CHECK(c.counts().lost == 4);
+    CHECK(c.counts().backlog == 0);
+    CHECK(!c.next_retry());  // later lines are tried as they come, not held back
+    REQUIRE(reports.messages.size() == 2);  // once, then again after a minute: rate-limited
+    CHECK(reports.messages[0] ==
+          "output file:/dev/full: cannot write /dev/full: No space left on device; 1 line lost, "
+          "later lines are still tried (said at most once a minute)");
+    CHECK(reports.messages[1].find("; 3 lines lost") != std::string::npos);
+}
+
+namespace {
+
+// A file size limit stands in for a full disk: past it write(2) is short, then fails with
+// EFBIG (SIGXFSZ ignored). Restores the limit and the signal.
+class FileSizeLimit {
+public:
+    explicit FileSizeLimit(rlim_t bytes) {
+        ::getrlimit(RLIMIT_FSIZE, &saved_);
+        old_handler_ = ::signal(SIGXFSZ, SIG_IGN);
+        set(bytes);
+    }
+    ~FileSizeLimit() {
+        ::setrlimit(RLIMIT_FSIZE, &saved_);
+        ::signal(SIGXFSZ, old_handler_);
+    }
+    FileSizeLimit(const FileSizeLimit&) = delete;
+    FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+    void set(rlim_t bytes) {
+        rlimit l = saved_;
+        l.rlim_cur = std::min(bytes, saved_.rlim_max);
+        ::setrlimit(RLIMIT_FSIZE, &l);
+    }
+    void lift() { ::setrlimit(RLIMIT_FSIZE, &saved_); }
+
+private:
+    rlimit saved_{};
+    void (*old_handler_)(int) = nullptr;
+};
+
+}  // namespace
+
+TEST_CASE("File output: a line torn by a full disk is cut off; later lines land whole",
+          "[outputs]") {
+    const auto path = temp_path("torn.ndjson");
+    std::filesystem::remove(path);
+    Reports reports;
+    OutputChannel c(make_output(spec("file:" + path)), reports.sink());
+    const auto now = Clock::now();
+    {
+        FileSizeLimit limit(50);
+        c.send(std::string(19, 'a'), {}, now);  // 20 bytes
+        c.send(std::string(19, 'b'), {}, now);  // 40
+        c.send(std::string(19, 'c'), {}, now);  // 10 bytes fit, then EFBIG: cut back to 40
+        CHECK(read_file(path) == std::string(19, 'a') + "\n" + std::string(19, 'b') + "\n");
+        c.send("d", {}, now);  // fits: the disk has room for it
+        limit.lift();          // the disk frees up
+        c.send(std::string(19, 'e'), {}, now);
+    }
+    CHECK(read_file(path) == std::string(19, 'a') + "\n" + std::string(19, 'b') + "\nd\n" +
+                                 std::string(19, 'e') + "\n");
+    CHECK(c.counts().written == 4);
+    CHECK(c.counts().lost == 1);
+    REQUIRE(reports.messages.size() == 1);
+    CHECK(reports.messages[0].find("cannot write " + path + ": File too large; 1 line lost") !=
+          std::string::npos);
+    std::filesystem::remove(path);
+}
+
+TEST_CASE("File output: buffered lines count as written only when they reached the file",
+          "[outputs]") {
+    const auto path = temp_path("events-full.ndjson");
+    std::filesystem::remove(path);
+    OutputChannel c(make_output(spec(path, true), false), {});
+    const auto now = Clock::now();
+    {
+        FileSizeLimit limit(50);
+        for (int i = 0; i < 5; ++i) c.send(std::string(19, static_cast<char>('a' + i)), {}, now);
+        CHECK(read_file(path).empty());  // buffered
+        c.flush(now);                    // 50 bytes fit: two whole lines and a torn third
+    }
+    CHECK(read_file(path) == std::string(19, 'a') + "\n" + std::string(19, 'b') + "\n");
+    CHECK(c.counts().written == 2);
+    CHECK(c.counts().lost == 3);
+    CHECK(c.abandon("at exit") == 0);  // nothing kept: the lost lines are not lost twice
+    CHECK(c.counts().lost == 3);
+    std::filesystem::remove(path);
 }
 
 TEST_CASE("File output: a file that cannot be opened is named", "[outputs]") {
-    CHECK_THROWS_WITH(make_output("file:/nonexistent/dir/alerts.ndjson"),
+    CHECK_THROWS_WITH(make_output(spec("file:/nonexistent/dir/alerts.ndjson")),
                       "cannot open /nonexistent/dir/alerts.ndjson: No such file or directory");
-    CHECK_THROWS_WITH(make_output("bogus"), Catch::Contains("not 'bogus'"));
 }

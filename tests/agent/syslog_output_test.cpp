@@ -19,16 +19,16 @@ using namespace scanwatch::agent;
 
 namespace {
 
-std::optional<SyslogTarget> parse(const std::string& spec) {
+std::optional<OutputSpec> parse(const std::string& spec) {
     std::string error;
-    auto t = parse_syslog_spec(spec, error);
+    auto t = parse_output_spec(spec, error);
     if (!t) UNSCOPED_INFO(error);
     return t;
 }
 
 std::string parse_error(const std::string& spec) {
     std::string error;
-    const auto t = parse_syslog_spec(spec, error);
+    const auto t = parse_output_spec(spec, error);
     return t ? std::string("(parsed)") : error;
 }
 
@@ -66,20 +66,20 @@ const std::string kAlert =
 TEST_CASE("Syslog spec: the local socket, UDP, TCP and another local socket", "[syslog]") {
     auto t = parse("syslog");
     REQUIRE(t);
-    CHECK(t->transport == SyslogTransport::local);
+    CHECK(t->kind == OutputKind::syslog_local);
     CHECK(t->path == "/dev/log");
     CHECK(t->facility == 10);
     CHECK(t->backlog == kDefaultBacklog);
 
     t = parse("syslog:udp://127.0.0.1:514");
     REQUIRE(t);
-    CHECK(t->transport == SyslogTransport::udp);
+    CHECK(t->kind == OutputKind::syslog_udp);
     CHECK(t->host == "127.0.0.1");
     CHECK(t->port == 514);
 
     t = parse("syslog:tcp://log.example.org:6514");
     REQUIRE(t);
-    CHECK(t->transport == SyslogTransport::tcp);
+    CHECK(t->kind == OutputKind::syslog_tcp);
     CHECK(t->host == "log.example.org");
     CHECK(t->port == 6514);
 
@@ -90,7 +90,7 @@ TEST_CASE("Syslog spec: the local socket, UDP, TCP and another local socket", "[
 
     t = parse("syslog:unix:///run/rsyslog/other.sock");
     REQUIRE(t);
-    CHECK(t->transport == SyslogTransport::local);
+    CHECK(t->kind == OutputKind::syslog_local);
     CHECK(t->path == "/run/rsyslog/other.sock");
 }
 
@@ -100,7 +100,7 @@ TEST_CASE("Syslog spec: facility and backlog options", "[syslog]") {
     CHECK(t->facility == 19);
     t = parse("syslog?backlog=5&facility=daemon");
     REQUIRE(t);
-    CHECK(t->transport == SyslogTransport::local);
+    CHECK(t->kind == OutputKind::syslog_local);
     CHECK(t->backlog == 5);
     CHECK(t->facility == 3);
     t = parse("syslog:tcp://h:1?backlog=0");
@@ -131,20 +131,43 @@ TEST_CASE("Syslog spec: what is wrong is named", "[syslog]") {
 }
 
 TEST_CASE("Output spec: --output accepts -, file:PATH and the syslog forms", "[syslog][outputs]") {
-    CHECK(validate_output_spec("-").empty());
-    CHECK(validate_output_spec("file:/var/log/scanwatch/alerts.ndjson").empty());
-    CHECK(validate_output_spec("syslog").empty());
-    CHECK(validate_output_spec("syslog:udp://127.0.0.1:514?facility=local0").empty());
-    CHECK(!validate_output_spec("file:").empty());
-    CHECK(!validate_output_spec("alerts.ndjson").empty());
-    CHECK(!validate_output_spec("syslog:").empty());
-    CHECK(validate_output_spec("sys").find("not 'sys'") != std::string::npos);
+    auto t = parse("-");
+    REQUIRE(t);
+    CHECK(t->kind == OutputKind::stdout_);
+    CHECK(t->text == "-");
+    t = parse("file:/var/log/scanwatch/alerts.ndjson");
+    REQUIRE(t);
+    CHECK(t->kind == OutputKind::file);
+    CHECK(t->path == "/var/log/scanwatch/alerts.ndjson");
+    CHECK(t->text == "file:/var/log/scanwatch/alerts.ndjson");
+    t = parse("syslog:udp://127.0.0.1:514?facility=local0");
+    REQUIRE(t);
+    CHECK(t->text == "syslog:udp://127.0.0.1:514?facility=local0");
+    CHECK(parse_error("file:") == "file: needs a path (file:PATH)");
+    CHECK(parse_error("alerts.ndjson").find("not 'alerts.ndjson'") != std::string::npos);
+    CHECK(parse_error("syslog:") != "(parsed)");
+    CHECK(parse_error("sys").find("not 'sys'") != std::string::npos);
 }
 
-TEST_CASE("Output spec: events never go to syslog", "[syslog][outputs]") {
-    CHECK_THROWS_WITH(make_event_output("syslog"), Catch::Contains("alerts only"));
-    CHECK_THROWS_WITH(make_event_output("syslog:udp://127.0.0.1:514"),
-                      Catch::Contains("alerts only"));
+TEST_CASE("Output spec: --events takes -, file:PATH or a plain path, never syslog",
+          "[syslog][outputs]") {
+    std::string error;
+    auto t = parse_events_spec("file:/tmp/events.ndjson", error);
+    REQUIRE(t);
+    CHECK(t->kind == OutputKind::file);
+    CHECK(t->path == "/tmp/events.ndjson");  // the prefix is stripped for every user
+    CHECK(t->text == "file:/tmp/events.ndjson");
+    t = parse_events_spec("events.ndjson", error);
+    REQUIRE(t);
+    CHECK(t->path == "events.ndjson");
+    t = parse_events_spec("-", error);
+    REQUIRE(t);
+    CHECK(t->kind == OutputKind::stdout_);
+    CHECK(!parse_events_spec("syslog", error));
+    CHECK(error.find("alerts only") != std::string::npos);
+    CHECK(!parse_events_spec("syslog:udp://127.0.0.1:514", error));
+    CHECK(error.find("alerts only") != std::string::npos);
+    CHECK(!parse_events_spec("file:", error));
 }
 
 TEST_CASE("Syslog: facility names and codes (RFC 5424 6.2.1)", "[syslog]") {
@@ -216,7 +239,7 @@ TEST_CASE("Syslog: RFC 6587 octet counting counts bytes", "[syslog]") {
 TEST_CASE("Syslog: one alert is one UDP datagram", "[syslog][net]") {
     std::uint16_t port = 0;
     const int server = loopback_socket(SOCK_DGRAM, port);
-    SyslogOutput out("s", *parse(fmt::format("syslog:udp://127.0.0.1:{}?facility=local3", port)),
+    SyslogOutput out(*parse(fmt::format("syslog:udp://127.0.0.1:{}?facility=local3", port)),
                      "h", 7);
     std::string error;
     REQUIRE(out.write(kAlert, fixed_time(), error) == WriteResult::ok);
@@ -228,7 +251,7 @@ TEST_CASE("Syslog: one alert is one UDP datagram", "[syslog][net]") {
 TEST_CASE("Syslog: a UDP port nobody listens on is a refusal, noticed at once", "[syslog][net]") {
     std::uint16_t port = 0;
     ::close(loopback_socket(SOCK_DGRAM, port));
-    SyslogOutput out("s", *parse(fmt::format("syslog:udp://127.0.0.1:{}", port)), "h", 7);
+    SyslogOutput out(*parse(fmt::format("syslog:udp://127.0.0.1:{}", port)), "h", 7);
     std::string error;
     // The datagram leaves; the port-unreachable comes back before send() returns on loopback.
     const auto first = out.write(kAlert, fixed_time(), error);
@@ -242,7 +265,7 @@ TEST_CASE("Syslog: TCP frames each alert with its length, and reconnects", "[sys
     std::uint16_t port = 0;
     const int server = loopback_socket(SOCK_STREAM, port);
     REQUIRE(::listen(server, 4) == 0);
-    SyslogOutput out("s", *parse(fmt::format("syslog:tcp://127.0.0.1:{}", port)), "h", 7);
+    SyslogOutput out(*parse(fmt::format("syslog:tcp://127.0.0.1:{}", port)), "h", 7);
     std::string error;
     REQUIRE(out.write(kAlert, fixed_time(), error) == WriteResult::ok);
     REQUIRE(out.write("{}", fixed_time(), error) == WriteResult::ok);
@@ -290,7 +313,7 @@ TEST_CASE("Syslog: a local datagram socket gets the syslog(3) format", "[syslog]
         (std::filesystem::temp_directory_path() / fmt::format("scanwatch-log-{}", ::getpid()))
             .string();
     int server = bind_local(path);
-    SyslogOutput out("s", *parse("syslog:unix://" + path), "h", 7);
+    SyslogOutput out(*parse("syslog:unix://" + path), "h", 7);
     std::string error;
     REQUIRE(out.write(kAlert, fixed_time(), error) == WriteResult::ok);
     CHECK(receive(server) == format_local(83, fixed_time(), 7, kAlert));  // authpriv.err
