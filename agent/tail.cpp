@@ -14,7 +14,6 @@
 #include "agent/session.h"
 #include "agent/state_file.h"
 #include "agent/tail_reader.h"
-#include "parsers/event_key.h"
 
 namespace scanwatch::agent {
 namespace {
@@ -26,8 +25,8 @@ constexpr auto kPollInterval = 100ms;
 constexpr auto kAgeInterval = 1s;
 constexpr auto kCheckpointInterval = 5s;
 
-// File outputs whose size a checkpoint records: after a crash they are cut back to it, so lines
-// written after the checkpoint are not there twice once the events are processed again.
+// The file outputs this run writes. After a crash they are cut back to their size at the
+// checkpoint, so lines written after it are not there twice once the events are processed again.
 std::vector<std::string> file_outputs(const Settings& s) {
     std::vector<std::string> out;
     for (const auto& spec : s.outputs) {
@@ -54,20 +53,14 @@ public:
 
     int run() {
         signals_.add(SIGUSR1);
-        Pipeline& pipeline = session_.pipeline();
         if (state_) restore();
-        pipeline.set_checkpoint_hooks(
-            [this](std::string_view record, std::uint64_t offset) {
-                tracker_.on_record(parsers::record_event_key(record), offset);
-            },
-            [this](const std::string& key) { return tracker_.on_event(key); });
 
         std::string note;
-        if (reader_.start(state_ ? std::optional<TailPosition>(state_->position) : std::nullopt,
+        if (reader_.start(state_ ? std::optional<TailPosition>(state_->checkpoint.position) : std::nullopt,
                           !settings_.from_start, note)) {
             started_ = true;
-            tracker_.begin_file(reader_.position().file);
-            pipeline.begin_source(reader_.current_name(), reader_.position().offset);
+            checkpointer_.begin_file(reader_.current_name(), reader_.position().file,
+                                     reader_.position().offset);
         }
         if (!note.empty()) session_.diagnostics().warn(note);
         // A checkpoint before anything is read: a crash before the first periodic one must cut
@@ -90,11 +83,11 @@ private:
     // Runs before the outputs are opened.
     bool cut_outputs_back() {
         if (!state_) return false;
-        for (const auto& [path, size] : state_->outputs) {
+        for (const auto& mark : state_->outputs) {
             struct stat st {};
-            if (::stat(path.c_str(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) > size) {
-                if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0) {
-                    throw std::runtime_error(fmt::format("cannot cut {} back to the checkpoint", path));
+            if (::stat(mark.path.c_str(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) > mark.size) {
+                if (::truncate(mark.path.c_str(), static_cast<off_t>(mark.size)) != 0) {
+                    throw std::runtime_error(fmt::format("cannot cut {} back to the checkpoint", mark.path));
                 }
             }
         }
@@ -102,16 +95,9 @@ private:
     }
 
     void restore() {
-        Pipeline& pipeline = session_.pipeline();
-        pipeline.processes().restore(state_->processes);
-        for (auto& engine : pipeline.engines()) {
-            const auto it = state_->rules.find(engine->definition().fingerprint);
-            if (it != state_->rules.end() && !engine->restore_state(it->second)) {
-                session_.diagnostics().warn(fmt::format("the saved state of rule {} does not fit; it starts empty",
-                                                        engine->definition().name));
-            }
+        for (const auto& name : checkpointer_.restore(state_->checkpoint)) {
+            session_.diagnostics().warn(fmt::format("the saved state of rule {} does not fit; it starts empty", name));
         }
-        tracker_.set_skip(state_->skip);
     }
 
     void poll() {
@@ -124,8 +110,7 @@ private:
                     return;
                 }
                 started_ = true;
-                tracker_.begin_file(id);
-                pipeline.begin_source(name, reader_.position().offset);
+                checkpointer_.begin_file(name, id, reader_.position().offset);
                 session_.diagnostics().warn(fmt::format("following {} ({})", name, why));
             });
         if (progress) session_.flush_outputs();  // buffered events reach shippers within a poll
@@ -138,17 +123,13 @@ private:
     void checkpoint() {
         if (settings_.state_file.empty() || !started_) return;
         session_.flush_outputs();
-        Pipeline& pipeline = session_.pipeline();
         TailState s;
-        s.position = tracker_.resume_position(pipeline.handled_offset());
-        s.skip = tracker_.done_since_resume(pipeline.handled_offset());
-        s.processes = pipeline.processes().save();
-        for (const auto& engine : pipeline.engines()) {
-            s.rules[engine->definition().fingerprint] = engine->save_state();
-        }
+        s.checkpoint = checkpointer_.save();
         for (const auto& path : file_outputs(settings_)) {
             struct stat st {};
-            s.outputs[path] = ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+            if (::stat(path.c_str(), &st) != 0) continue;
+            s.outputs.push_back({path, {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)},
+                                 static_cast<std::uint64_t>(st.st_size)});
         }
         std::string error;
         if (!write_state(settings_.state_file, s, error)) session_.diagnostics().warn(error);
@@ -212,7 +193,7 @@ private:
     asio::io_context io_;
     Session session_;
     TailReader reader_;
-    CheckpointTracker tracker_;
+    PipelineCheckpointer checkpointer_{session_.pipeline()};
     asio::signal_set signals_;
     asio::steady_timer poll_timer_;
     asio::steady_timer age_timer_;
