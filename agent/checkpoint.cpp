@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "parsers/event_key.h"
+
 namespace scanwatch::agent {
 
 void CheckpointTracker::begin_file(FileId id) {
@@ -20,6 +22,10 @@ bool CheckpointTracker::on_event(const std::string& key) {
     if (it != in_flight_.end()) {
         done_.emplace_back(key, it->second);
         in_flight_.erase(it);
+        if (done_.size() > kMaxSkipKeys) {
+            done_.pop_front();
+            ++skips_dropped_;
+        }
     }
     if (++completions_since_prune_ >= 1024) prune();
     if (!skip_.empty()) {
@@ -47,12 +53,16 @@ std::vector<std::string> CheckpointTracker::done_since_resume(std::uint64_t hand
         if (!(span.last < resume)) out.push_back(key);
     }
     // Skips from before a restart that have not come by yet still apply after the next one.
-    out.insert(out.end(), skip_.begin(), skip_.end());
+    for (const auto& key : skip_) {
+        if (out.size() >= kMaxSkipKeys) break;
+        out.push_back(key);
+    }
     return out;
 }
 
 void CheckpointTracker::set_skip(std::vector<std::string> keys) {
     skip_.clear();
+    if (keys.size() > kMaxSkipKeys) keys.resize(kMaxSkipKeys);
     skip_.insert(keys.begin(), keys.end());
 }
 
@@ -65,6 +75,29 @@ void CheckpointTracker::prune() {
     for (auto it = files_.begin(); it != files_.end();) {
         it = it->first < earliest.generation && it->first != generation_ ? files_.erase(it) : std::next(it);
     }
+}
+
+PipelineCheckpointer::PipelineCheckpointer(Pipeline& pipeline) : pipeline_(pipeline) {
+    pipeline_.set_checkpoint_hooks(
+        [this](std::string_view record, std::uint64_t offset) {
+            tracker_.on_record(parsers::record_event_key(record), offset);
+        },
+        [this](const std::string& key) { return tracker_.on_event(key); });
+}
+
+void PipelineCheckpointer::begin_file(const std::string& name, FileId id, std::uint64_t offset) {
+    tracker_.begin_file(id);
+    pipeline_.begin_source(name, offset);
+}
+
+Checkpoint PipelineCheckpointer::save() const {
+    const std::uint64_t handled = pipeline_.handled_offset();
+    return {tracker_.resume_position(handled), tracker_.done_since_resume(handled), pipeline_.save_state()};
+}
+
+std::vector<std::string> PipelineCheckpointer::restore(const Checkpoint& checkpoint) {
+    tracker_.set_skip(checkpoint.skip);
+    return pipeline_.restore_state(checkpoint.pipeline);
 }
 
 }  // namespace scanwatch::agent

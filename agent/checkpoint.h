@@ -12,9 +12,14 @@
 #include <unordered_set>
 #include <vector>
 
+#include "agent/pipeline.h"
 #include "agent/tail_reader.h"
 
 namespace scanwatch::agent {
+
+/// Most events a checkpoint lists to skip after a restart. Past it the oldest are dropped (and
+/// counted): after a restart those few would be processed again (docs/tail.md).
+inline constexpr std::size_t kMaxSkipKeys = 65536;
 
 /// A position that orders across the files read one after the other.
 struct StreamPosition {
@@ -26,7 +31,7 @@ struct StreamPosition {
 };
 
 /// Tracks records and events between checkpoints. Memory is bounded by the events in flight plus
-/// those done since the earliest of them.
+/// at most kMaxSkipKeys of those done since the earliest of them.
 class CheckpointTracker {
 public:
     /// A new file starts being read: its identity, for positions in it.
@@ -44,6 +49,8 @@ public:
     void set_skip(std::vector<std::string> keys);
 
     std::size_t in_flight() const { return in_flight_.size(); }
+    /// Done events dropped from the list to skip because it reached kMaxSkipKeys.
+    std::uint64_t skips_dropped() const { return skips_dropped_; }
 
 private:
     struct Span {
@@ -59,6 +66,37 @@ private:
     std::deque<std::pair<std::string, Span>> done_;  // completion order
     std::unordered_set<std::string> skip_;
     std::uint64_t completions_since_prune_ = 0;
+    std::uint64_t skips_dropped_ = 0;
+};
+
+/// A pipeline's restart point: where to resume, which events to skip, and the pipeline's state.
+struct Checkpoint {
+    TailPosition position;
+    std::vector<std::string> skip;  ///< at most kMaxSkipKeys
+    PipelineState pipeline;
+};
+
+/// Exactly-once restarts of a pipeline reading one stream of files: installs the pipeline's
+/// checkpoint hooks, then saves and restores the pipeline's state with the stream position.
+class PipelineCheckpointer {
+public:
+    /// `pipeline` must outlive this object.
+    explicit PipelineCheckpointer(Pipeline& pipeline);
+    PipelineCheckpointer(const PipelineCheckpointer&) = delete;
+    PipelineCheckpointer& operator=(const PipelineCheckpointer&) = delete;
+
+    /// Reading starts on file `id` (named `name`) at `offset`.
+    void begin_file(const std::string& name, FileId id, std::uint64_t offset);
+    /// The restart point now.
+    Checkpoint save() const;
+    /// Restores the pipeline and the events to skip; returns the names of rules whose saved state
+    /// does not fit (they start empty).
+    std::vector<std::string> restore(const Checkpoint& checkpoint);
+    const CheckpointTracker& tracker() const { return tracker_; }
+
+private:
+    Pipeline& pipeline_;
+    CheckpointTracker tracker_;
 };
 
 }  // namespace scanwatch::agent

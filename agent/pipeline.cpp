@@ -74,6 +74,25 @@ void Pipeline::set_checkpoint_hooks(parsers::RecordFilter::RecordObserver record
     gate_ = std::move(gate);
 }
 
+PipelineState Pipeline::save_state() const {
+    PipelineState s;
+    s.processes = normalizer_.processes().save();
+    for (const auto& engine : rules_) s.rules[engine->definition().fingerprint] = engine->save_state();
+    return s;
+}
+
+std::vector<std::string> Pipeline::restore_state(const PipelineState& state) {
+    normalizer_.processes().restore(state.processes);
+    std::vector<std::string> misfits;
+    for (auto& engine : rules_) {
+        const auto it = state.rules.find(engine->definition().fingerprint);
+        if (it != state.rules.end() && !engine->restore_state(it->second)) {
+            misfits.push_back(engine->definition().name);
+        }
+    }
+    return misfits;
+}
+
 void Pipeline::feed(std::string_view bytes) { filter_.feed(bytes); }
 
 void Pipeline::age() { feed_.age(); }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,6 +29,12 @@ struct PipelineOptions {
     std::vector<std::shared_ptr<const rules::RuleDefinition>> rules;
 };
 
+/// Everything a pipeline needs to continue after a restart as if there had been none.
+struct PipelineState {
+    std::vector<parsers::ProcessTable::Saved> processes;  ///< entity ids, least recently used first
+    std::map<std::string, nlohmann::json> rules;          ///< rule fingerprint -> engine state
+};
+
 /// Synchronous, single-threaded. Sinks are called from inside feed/finish/age.
 class Pipeline {
 public:
@@ -46,9 +53,11 @@ public:
                               std::function<bool(const std::string& key)> gate);
     /// Offset in the current source up to which lines are complete and handled.
     std::uint64_t handled_offset() const { return filter_.handled_offset(); }
-    /// Entity-id table and rule engines, for tail mode's state file.
-    parsers::ProcessTable& processes() { return normalizer_.processes(); }
-    std::vector<std::unique_ptr<rules::RuleEngine>>& engines() { return rules_; }
+    /// The entity-id table and every rule engine's state (events in flight are not included).
+    PipelineState save_state() const;
+    /// Restores what save_state() gave. Rules without a saved state keep theirs; returns the names
+    /// of rules whose saved state does not fit (they start empty).
+    std::vector<std::string> restore_state(const PipelineState& state);
     /// Feeds raw audit text in chunks of any size.
     void feed(std::string_view bytes);
     /// Ages events in flight (live modes, every second).

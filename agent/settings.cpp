@@ -114,8 +114,8 @@ void build(Cli& cli, Settings& s) {
                    "from after a restart without losing or repeating events or alerts");
     auto* from_start = app.add_flag("--from-start", s.from_start,
                                     "tail, first start without state: read the whole file");
-    auto* from_end = app.add_flag("--from-end", s.from_end,
-                                  "tail, first start without state: only what is appended (default)");
+    auto* from_end =
+        app.add_flag("--from-end", "tail, first start without state: only what is appended (default)");
     from_start->excludes(from_end);
 
     CLI::App* rules = app.add_subcommand("rules", "Inspect rules");

@@ -36,8 +36,7 @@ struct Settings {
     std::string socket_path = "/var/run/audispd_events";
     std::string tail_path = "/var/log/audit/audit.log";
     std::string state_file;  ///< tail: where reading stands and the rules' state
-    bool from_start = false; ///< tail without state: read what is there
-    bool from_end = false;   ///< tail without state: only what comes (the default)
+    bool from_start = false; ///< tail without state: read what is there, else only what comes
 };
 
 /// A parse result: settings to run with, or an exit code (help, version, usage error) after

@@ -4,17 +4,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <optional>
+#include <stdexcept>
 
 #include <boost/asio.hpp>
 #include <fmt/format.h>
 
 #include "agent/checkpoint.h"
-#include "agent/session.h"
+#include "agent/runner.h"
 #include "agent/state_file.h"
 #include "agent/tail_reader.h"
-#include "parsers/event_key.h"
 
 namespace scanwatch::agent {
 namespace {
@@ -23,11 +26,10 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 constexpr auto kPollInterval = 100ms;
-constexpr auto kAgeInterval = 1s;
 constexpr auto kCheckpointInterval = 5s;
 
-// File outputs whose size a checkpoint records: after a crash they are cut back to it, so lines
-// written after the checkpoint are not there twice once the events are processed again.
+// The files this run writes. After a crash they are cut back to their size at the checkpoint, so
+// lines written after it are not there twice once the events are processed again.
 std::vector<std::string> file_outputs(const Settings& s) {
     std::vector<std::string> out;
     for (const auto& spec : s.outputs) {
@@ -37,195 +39,127 @@ std::vector<std::string> file_outputs(const Settings& s) {
     return out;
 }
 
-class TailRunner {
-public:
-    TailRunner(const Settings& settings, int argc, const char* const* argv)
-        : settings_(settings),
-          argc_(argc),
-          argv_(argv),
-          state_(settings.state_file.empty() ? std::nullopt : read_state(settings.state_file)),
-          truncated_(cut_outputs_back()),
-          session_(settings, Input::tail),
-          reader_(settings.tail_path),
-          signals_(io_, SIGTERM, SIGINT, SIGHUP),
-          poll_timer_(io_),
-          age_timer_(io_),
-          checkpoint_timer_(io_) {}
-
-    int run() {
-        signals_.add(SIGUSR1);
-        Pipeline& pipeline = session_.pipeline();
-        if (state_) restore();
-        pipeline.set_checkpoint_hooks(
-            [this](std::string_view record, std::uint64_t offset) {
-                tracker_.on_record(parsers::record_event_key(record), offset);
-            },
-            [this](const std::string& key) { return tracker_.on_event(key); });
-
-        std::string note;
-        if (reader_.start(state_ ? std::optional<TailPosition>(state_->position) : std::nullopt,
-                          !settings_.from_start, note)) {
-            started_ = true;
-            tracker_.begin_file(reader_.position().file);
-            pipeline.begin_source(reader_.current_name(), reader_.position().offset);
+// Before the outputs are opened: only a file this run writes, and only when it is still the very
+// file (device and inode) the checkpoint measured. A state file of another run or another log
+// must not cut back a file it never wrote.
+void cut_outputs_back(const Settings& settings, const TailState& state) {
+    const std::vector<std::string> ours = file_outputs(settings);
+    for (const auto& mark : state.outputs) {
+        if (std::find(ours.begin(), ours.end(), mark.path) == ours.end()) continue;
+        struct stat st {};
+        if (::stat(mark.path.c_str(), &st) != 0) continue;
+        const FileId id{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+        if (id != mark.id || static_cast<std::uint64_t>(st.st_size) <= mark.size) continue;
+        if (::truncate(mark.path.c_str(), static_cast<off_t>(mark.size)) != 0) {
+            throw std::runtime_error(
+                fmt::format("cannot cut {} back to the checkpoint: {}", mark.path, std::strerror(errno)));
         }
-        if (!note.empty()) session_.diagnostics().warn(note);
+    }
+}
+
+class TailRunner final : public Runner {
+public:
+    TailRunner(const Settings& settings, std::optional<TailState> state, int argc, const char* const* argv)
+        : Runner(settings, Input::tail, argc, argv),
+          state_(std::move(state)),
+          reader_(settings.tail_path),
+          checkpointer_(session().pipeline()),
+          poll_timer_(io()),
+          checkpoint_timer_(io()) {}
+
+private:
+    void start() override {
+        if (state_) {
+            for (const auto& name : checkpointer_.restore(state_->checkpoint)) {
+                session().diagnostics().warn(
+                    fmt::format("the saved state of rule {} does not fit; it starts empty", name));
+            }
+        }
+        std::string note;
+        const auto saved = state_ ? std::optional<TailPosition>(state_->checkpoint.position) : std::nullopt;
+        if (reader_.start(saved, !settings().from_start, note)) {
+            started_ = true;
+            checkpointer_.begin_file(reader_.current_name(), reader_.position().file, reader_.position().offset);
+        }
+        if (!note.empty()) session().diagnostics().warn(note);
         // A checkpoint before anything is read: a crash before the first periodic one must cut
         // the outputs back to what they held at start, and keep the events to skip.
         checkpoint();
-
-        wait_signal();
         poll();
-        arm_age_timer();
         arm_checkpoint_timer();
-        io_.run();
-
-        checkpoint();  // events in flight stay in flight: a restart reads them again
-        session_.close();
-        if (settings_.stats || !settings_.stats_file.empty()) session_.report_stats(settings_.stats);
-        return 0;
     }
 
-private:
-    // Runs before the outputs are opened.
-    bool cut_outputs_back() {
-        if (!state_) return false;
-        for (const auto& [path, size] : state_->outputs) {
-            struct stat st {};
-            if (::stat(path.c_str(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) > size) {
-                if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0) {
-                    throw std::runtime_error(fmt::format("cannot cut {} back to the checkpoint", path));
-                }
-            }
-        }
-        return true;
+    void stop_source() override {
+        poll_timer_.cancel();
+        checkpoint_timer_.cancel();
     }
 
-    void restore() {
-        Pipeline& pipeline = session_.pipeline();
-        pipeline.processes().restore(state_->processes);
-        for (auto& engine : pipeline.engines()) {
-            const auto it = state_->rules.find(engine->definition().fingerprint);
-            if (it != state_->rules.end() && !engine->restore_state(it->second)) {
-                session_.diagnostics().warn(fmt::format("the saved state of rule {} does not fit; it starts empty",
-                                                        engine->definition().name));
-            }
-        }
-        tracker_.set_skip(state_->skip);
-    }
+    // Events in flight stay in flight: a restart reads them again.
+    void finish_input() override { checkpoint(); }
 
     void poll() {
-        Pipeline& pipeline = session_.pipeline();
+        Pipeline& pipeline = session().pipeline();
         const bool progress = reader_.poll(
             [&pipeline](std::string_view data, std::uint64_t) { pipeline.feed(data); },
-            [this, &pipeline](const std::string& name, FileId id, std::string_view why) {
+            [this](const std::string& name, FileId id, std::string_view why) {
                 if (id == FileId{}) {
-                    session_.diagnostics().warn(fmt::format("{}: {}", name, why));
+                    session().diagnostics().warn(fmt::format("{}: {}", name, why));
                     return;
                 }
                 started_ = true;
-                tracker_.begin_file(id);
-                pipeline.begin_source(name, reader_.position().offset);
-                session_.diagnostics().warn(fmt::format("following {} ({})", name, why));
+                checkpointer_.begin_file(name, id, reader_.position().offset);
+                session().diagnostics().warn(fmt::format("following {} ({})", name, why));
             });
-        if (progress) session_.flush_outputs();  // buffered events reach shippers within a poll
+        if (progress) session().flush_outputs();  // buffered events reach shippers within a poll
         poll_timer_.expires_after(kPollInterval);
         poll_timer_.async_wait([this](const boost::system::error_code& ec) {
-            if (!ec && !stopping_) poll();
+            if (!ec && !stopping()) poll();
         });
     }
 
     void checkpoint() {
-        if (settings_.state_file.empty() || !started_) return;
-        session_.flush_outputs();
-        Pipeline& pipeline = session_.pipeline();
+        if (settings().state_file.empty() || !started_) return;
+        session().flush_outputs();
         TailState s;
-        s.position = tracker_.resume_position(pipeline.handled_offset());
-        s.skip = tracker_.done_since_resume(pipeline.handled_offset());
-        s.processes = pipeline.processes().save();
-        for (const auto& engine : pipeline.engines()) {
-            s.rules[engine->definition().fingerprint] = engine->save_state();
-        }
-        for (const auto& path : file_outputs(settings_)) {
+        s.checkpoint = checkpointer_.save();
+        for (const auto& path : file_outputs(settings())) {
             struct stat st {};
-            s.outputs[path] = ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+            if (::stat(path.c_str(), &st) != 0) continue;
+            s.outputs.push_back({path,
+                                 {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)},
+                                 static_cast<std::uint64_t>(st.st_size)});
         }
         std::string error;
-        if (!write_state(settings_.state_file, s, error)) session_.diagnostics().warn(error);
+        if (!write_state(settings().state_file, s, error)) session().diagnostics().warn(error);
     }
 
     void arm_checkpoint_timer() {
         checkpoint_timer_.expires_after(kCheckpointInterval);
         checkpoint_timer_.async_wait([this](const boost::system::error_code& ec) {
-            if (ec || stopping_) return;
+            if (ec || stopping()) return;
             checkpoint();
             arm_checkpoint_timer();
         });
     }
 
-    void arm_age_timer() {
-        age_timer_.expires_after(kAgeInterval);
-        age_timer_.async_wait([this](const boost::system::error_code& ec) {
-            if (ec || stopping_) return;
-            session_.pipeline().age();
-            arm_age_timer();
-        });
-    }
-
-    void wait_signal() {
-        signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
-            if (ec) return;
-            switch (signo) {
-                case SIGHUP: reload(); break;
-                case SIGUSR1: session_.report_stats(true); break;
-                default: stop(); return;
-            }
-            wait_signal();
-        });
-    }
-
-    void reload() {
-        std::string error;
-        auto fresh = reparse_settings(argc_, argv_, error);
-        if (!fresh) {
-            session_.diagnostics().warn(
-                fmt::format("reload failed, keeping the running configuration: {}", error));
-            return;
-        }
-        if (session_.reload(*fresh)) session_.diagnostics().warn("configuration reloaded");
-    }
-
-    void stop() {
-        stopping_ = true;
-        boost::system::error_code ignored;
-        signals_.cancel(ignored);
-        poll_timer_.cancel();
-        age_timer_.cancel();
-        checkpoint_timer_.cancel();
-    }
-
-    Settings settings_;
-    int argc_;
-    const char* const* argv_;
     std::optional<TailState> state_;
-    bool truncated_;
-    asio::io_context io_;
-    Session session_;
     TailReader reader_;
-    CheckpointTracker tracker_;
-    asio::signal_set signals_;
+    PipelineCheckpointer checkpointer_;
     asio::steady_timer poll_timer_;
-    asio::steady_timer age_timer_;
     asio::steady_timer checkpoint_timer_;
     bool started_ = false;
-    bool stopping_ = false;
 };
 
 }  // namespace
 
 int run_tail(const Settings& settings, int argc, const char* const* argv) {
     ::signal(SIGPIPE, SIG_IGN);
-    TailRunner runner(settings, argc, argv);
+    std::optional<TailState> state;
+    if (!settings.state_file.empty()) {
+        state = read_state(settings.state_file);
+        if (state) cut_outputs_back(settings, *state);
+    }
+    TailRunner runner(settings, std::move(state), argc, argv);
     return runner.run();
 }
 
