@@ -13,8 +13,9 @@ namespace scanwatch::agent {
 
 /// What one attempt to write a line did.
 enum class WriteResult {
-    ok,        ///< written (for buffered files: taken, in order, and written by a later flush)
-    failed,    ///< not written (destination down, full or stalled): keep the line, retry later
+    ok,        ///< taken: written, or buffered for a later flush, or lost to a full disk (which
+               ///< take_lost() then counts)
+    failed,    ///< not written (destination down or stalled): keep the line, retry later
     rejected,  ///< can never be written (too large for a datagram): count it lost
 };
 
