@@ -13,8 +13,9 @@ namespace scanwatch::agent {
 
 /// What one attempt to write a line did.
 enum class WriteResult {
-    ok,        ///< written (for buffered files: taken, in order, and written by a later flush)
-    failed,    ///< not written (destination down, full or stalled): keep the line, retry later
+    ok,        ///< taken: written, or buffered for a later flush, or lost to a full disk (which
+               ///< take_lost() then counts)
+    failed,    ///< not written (destination down or stalled): keep the line, retry later
     rejected,  ///< can never be written (too large for a datagram): count it lost
 };
 
@@ -33,18 +34,15 @@ public:
     /// (wall clock). On failed or rejected, `error` says why.
     virtual WriteResult write(std::string_view line, std::chrono::system_clock::time_point time,
                               std::string& error) = 0;
-    /// Writes out what write() buffered. False, with the reason in `error`, when it could not;
-    /// the unwritten bytes are kept, whole, for the next flush.
+    /// Writes out what write() buffered (UDP: also checks that the last datagram was not
+    /// refused). False, with the reason in `error`, when it could not; the unwritten lines are
+    /// kept, whole, for the next flush.
     virtual bool flush(std::string& /*error*/) { return true; }
     /// Closes and opens the destination again (SIGHUP, after logrotate renamed the file). False,
     /// with the reason in `error`, when it cannot; the old destination is kept then.
     virtual bool reopen(std::string& /*error*/) { return true; }
-    /// Outputs without acknowledgement (UDP): true, with the reason in `error`, when the
-    /// destination has refused the line written last since write() returned ok. Clears it.
-    virtual bool last_write_refused(std::string& /*error*/) { return false; }
-    /// True when last_write_refused() can ever be true.
-    virtual bool late_refusals() const { return false; }
-    /// Whole lines write() took that no flush has written yet (counted lost when given up).
+    /// Lines write() took (counted written) that have not reached the destination yet: buffered,
+    /// or (UDP) refused after the fact and held for a resend. Counted lost when given up.
     virtual std::size_t unwritten_lines() const { return 0; }
     /// Lines write() or flush() took (counted written) and then gave up on, because the disk is
     /// full: to be counted lost instead. Clears the count; `error` says why (path and errno).

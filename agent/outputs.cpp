@@ -45,7 +45,6 @@ OutputChannel::OutputChannel(std::unique_ptr<Output> output, OutputReport report
     : output_(std::move(output)), report_(std::move(report)), backoff_(kMinBackoff) {}
 
 void OutputChannel::send(std::string_view line, WallClock::time_point time, Clock::time_point now) {
-    if (output_->late_refusals()) take_back_refused(now);
     if (down_ || pending_flush_ || !backlog_.empty()) {
         keep(line, time);
         return;
@@ -58,15 +57,6 @@ bool OutputChannel::attempt(std::string_view line, WallClock::time_point time,
     std::string error;
     switch (output_->write(line, time, error)) {
         case WriteResult::ok:
-            if (output_->late_refusals()) {
-                // On loopback and most LANs the port-unreachable is back before send() returns.
-                if (output_->last_write_refused(error)) {
-                    ++failed_;
-                    went_down(error, now);
-                    return false;
-                }
-                last_ = Kept{std::string(line), time};
-            }
             ++written_;
             count_given_up(now);
             return true;
@@ -123,20 +113,6 @@ void OutputChannel::went_down(const std::string& error, Clock::time_point now) {
     backoff_ = std::min<std::chrono::milliseconds>(backoff_ * 2, kMaxBackoff);
 }
 
-void OutputChannel::take_back_refused(Clock::time_point now) {
-    std::string error;
-    if (!output_->last_write_refused(error)) return;
-    ++failed_;
-    if (last_) {
-        // Counted written a moment ago; it is the one a late refusal is most likely about.
-        --written_;
-        backlog_.push_front(std::move(*last_));
-        last_.reset();
-        update_backlog_count();
-    }
-    went_down(error, now);
-}
-
 void OutputChannel::keep(std::string_view line, WallClock::time_point time) {
     if (backlog_.size() >= output_->max_backlog()) {
         ++lost_;
@@ -155,7 +131,6 @@ void OutputChannel::keep(std::string_view line, WallClock::time_point time) {
 }
 
 void OutputChannel::retry(Clock::time_point now) {
-    if (output_->late_refusals()) take_back_refused(now);
     if (!down_ && !pending_flush_ && backlog_.empty()) return;
     if (down_ && now < next_retry_) return;
     std::string error;
@@ -219,12 +194,12 @@ void OutputChannel::reopen(Clock::time_point now) {
 }
 
 std::size_t OutputChannel::abandon(std::string_view why) {
+    count_given_up(Clock::now());
     std::uint64_t n = backlog_.size();
-    if (pending_flush_) {
-        const std::uint64_t unwritten = output_->unwritten_lines();
-        written_ -= std::min<std::uint64_t>(unwritten, written_);
-        n += unwritten;
-    }
+    // Lines the output took but still holds (a failed flush, a refused datagram) never arrived.
+    const std::uint64_t unwritten = output_->unwritten_lines();
+    written_ -= std::min<std::uint64_t>(unwritten, written_);
+    n += unwritten;
     backlog_.clear();
     update_backlog_count();
     lost_ += n;
@@ -244,11 +219,10 @@ OutputCounts OutputChannel::counts() const {
 
 // ---- OutputWriter -----------------------------------------------------------------------------
 
-OutputWriter::OutputWriter(std::vector<std::unique_ptr<Output>> outputs, bool flush_each_line,
+OutputWriter::OutputWriter(std::vector<std::unique_ptr<Output>> outputs,
                            bool threaded, OutputReport report, std::size_t max_queue,
                            std::chrono::milliseconds close_grace)
-    : flush_each_line_(flush_each_line),
-      threaded_(threaded),
+    : threaded_(threaded),
       max_queue_(max_queue),
       close_grace_(close_grace) {
     for (auto& out : outputs)
@@ -342,7 +316,7 @@ void OutputWriter::run() {
         if (reopen) reopen_now();
         for (const auto& q : batch) deliver(q);
         retry_all();
-        if (!flush_each_line_) flush_all();
+        flush_all();  // buffered files write out; UDP notices a refusal of its last datagram
         lock.lock();
         if (stop && queue_.empty()) return;
     }

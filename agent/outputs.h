@@ -57,8 +57,7 @@ public:
     /// Writes `line` now when the output is up and nothing waits before it; otherwise keeps it
     /// (or drops it, counted, when the backlog is full).
     void send(std::string_view line, WallClock::time_point time, Clock::time_point now);
-    /// Writes the backlog out, in order, if its retry is due; also notices a late refusal of
-    /// the line written last (UDP) and takes that line back.
+    /// Writes the backlog out, in order, if its retry is due.
     void retry(Clock::time_point now);
     /// Makes the next retry due at once, with the shortest backoff (used when closing).
     void retry_soon(Clock::time_point now);
@@ -83,7 +82,6 @@ private:
 
     bool attempt(std::string_view line, WallClock::time_point time, Clock::time_point now);
     void went_down(const std::string& error, Clock::time_point now);
-    void take_back_refused(Clock::time_point now);
     void keep(std::string_view line, WallClock::time_point time);
     void update_backlog_count() { backlog_count_ = backlog_.size(); }
     void count_given_up(Clock::time_point now);
@@ -91,7 +89,6 @@ private:
     std::unique_ptr<Output> output_;
     OutputReport report_;
     std::deque<Kept> backlog_;
-    std::optional<Kept> last_;  // the line written last, for outputs with late refusals
     bool down_ = false;
     bool pending_flush_ = false;  // a flush failed: buffered bytes wait before any new line
     bool drop_reported_ = false;
@@ -116,7 +113,7 @@ class OutputWriter {
 public:
     /// `report` receives failure and recovery messages; `close_grace` bounds how long close()
     /// keeps retrying outputs that still hold a backlog before counting it lost.
-    OutputWriter(std::vector<std::unique_ptr<Output>> outputs, bool flush_each_line, bool threaded,
+    OutputWriter(std::vector<std::unique_ptr<Output>> outputs, bool threaded,
                  OutputReport report = {}, std::size_t max_queue = 65536,
                  std::chrono::milliseconds close_grace = std::chrono::seconds(3));
     ~OutputWriter();
@@ -157,7 +154,6 @@ private:
     std::optional<OutputChannel::Clock::time_point> earliest_retry() const;
 
     std::vector<std::unique_ptr<OutputChannel>> channels_;
-    bool flush_each_line_;
     bool threaded_;
     std::size_t max_queue_;
     std::chrono::milliseconds close_grace_;

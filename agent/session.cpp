@@ -47,11 +47,11 @@ Session::Session(const Settings& s, Input input) : stats_file_(s.stats_file) {
     const OutputReport report = [this](const std::string& message) { diagnostics_.warn(message); };
     std::vector<std::unique_ptr<Output>> alert_outputs;
     for (const auto& spec : s.outputs) alert_outputs.push_back(make_output(spec));
-    alerts_ = std::make_unique<OutputWriter>(std::move(alert_outputs), true, threaded_outputs, report);
+    alerts_ = std::make_unique<OutputWriter>(std::move(alert_outputs), threaded_outputs, report);
     if (s.events) {
         std::vector<std::unique_ptr<Output>> event_outputs;
         event_outputs.push_back(make_output(*s.events, false));
-        events_ = std::make_unique<OutputWriter>(std::move(event_outputs), false, threaded_outputs, report);
+        events_ = std::make_unique<OutputWriter>(std::move(event_outputs), threaded_outputs, report);
     }
     Pipeline::EventSink event_sink;
     if (events_) {

@@ -205,10 +205,39 @@ std::string SyslogOutput::format(std::string_view line,
 
 WriteResult SyslogOutput::write(std::string_view line, std::chrono::system_clock::time_point time,
                                 std::string& error) {
+    const bool udp = target_.kind == OutputKind::syslog_udp;
     const bool tcp = target_.kind == OutputKind::syslog_tcp;
+    if (udp && !resend_refused(error)) return WriteResult::failed;
     if (fd_ >= 0 && tcp && peer_closed()) disconnect();
     std::string message = format(line, time);
     if (tcp) message = frame_octet_counted(message);
+    const WriteResult result = send_message(message, error);
+    if (result != WriteResult::ok || !udp) return result;
+    // On loopback and most LANs the port-unreachable is back before send() returns.
+    if (refused(error)) return WriteResult::failed;
+    last_sent_ = std::move(message);
+    return WriteResult::ok;
+}
+
+bool SyslogOutput::resend_refused(std::string& error) {
+    if (refused(error)) {
+        // Taken (and counted written) a moment ago, but it never arrived: it goes first.
+        refused_ = std::move(last_sent_);
+        last_sent_.clear();
+        return false;
+    }
+    if (refused_.empty()) return true;
+    if (send_message(refused_, error) != WriteResult::ok || refused(error)) return false;
+    last_sent_ = std::move(refused_);
+    refused_.clear();
+    return true;
+}
+
+bool SyslogOutput::flush(std::string& error) {
+    return target_.kind != OutputKind::syslog_udp || resend_refused(error);
+}
+
+WriteResult SyslogOutput::send_message(const std::string& message, std::string& error) {
     // A receiver that restarted since the last line (rsyslog recreates /dev/log; a TCP peer may
     // reset) gets one fresh connection at once. Not UDP: a refusal there is about the receiver.
     for (int round = 0; round < 2; ++round) {
@@ -240,7 +269,7 @@ WriteResult SyslogOutput::write(std::string_view line, std::chrono::system_clock
     return WriteResult::failed;
 }
 
-bool SyslogOutput::last_write_refused(std::string& error) {
+bool SyslogOutput::refused(std::string& error) {
     if (fd_ < 0 || target_.kind != OutputKind::syslog_udp) return false;
     int err = 0;
     socklen_t len = sizeof err;

@@ -45,7 +45,9 @@ std::string frame_octet_counted(std::string_view msg);
 
 /// One syslog destination. Connects on the first write and again after any failure; write()
 /// fails (the caller keeps the line and retries) when the receiver is down, and waits at most
-/// a few seconds for a connection or a stalled receiver. Not thread-safe; one writer thread.
+/// a few seconds for a connection or a stalled receiver. UDP has no acknowledgement: a
+/// port-unreachable that comes back for a datagram already counted written holds that datagram
+/// for a resend (flush(), or first at the next write). Not thread-safe; one writer thread.
 class SyslogOutput final : public Output {
 public:
     /// Nothing is opened yet. `hostname` and `pid` go into each message's header.
@@ -56,21 +58,27 @@ public:
     /// the receiver closed the connection). Failed when the receiver is down or stalls.
     WriteResult write(std::string_view line, std::chrono::system_clock::time_point time,
                       std::string& error) override;
-    /// UDP: true when a port-unreachable came back for the datagram sent last. Clears it.
-    bool last_write_refused(std::string& error) override;
-    /// True for UDP only.
-    bool late_refusals() const override { return target_.kind == OutputKind::syslog_udp; }
+    /// UDP: sends again a datagram the receiver refused after the fact (a port-unreachable
+    /// for it came back later). False, with why in `error`, while it cannot.
+    bool flush(std::string& error) override;
+    /// UDP: 1 while a refused datagram waits to be sent again.
+    std::size_t unwritten_lines() const override { return refused_.empty() ? 0 : 1; }
 
 private:
     bool connect(std::string& error);
     void disconnect();
     bool peer_closed();
+    WriteResult send_message(const std::string& message, std::string& error);
+    bool refused(std::string& error);
+    bool resend_refused(std::string& error);
     std::string format(std::string_view line, std::chrono::system_clock::time_point time) const;
 
     OutputSpec target_;
     std::string hostname_;
     long pid_;
     int fd_ = -1;
+    std::string last_sent_;  // UDP: the datagram sent last, until a later check finds it refused
+    std::string refused_;    // UDP: a refused datagram, sent again before anything else
 };
 
 }  // namespace scanwatch::agent

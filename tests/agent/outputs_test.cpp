@@ -38,8 +38,8 @@ struct FakeState {
 
 class FakeOutput final : public Output {
 public:
-    FakeOutput(std::shared_ptr<FakeState> s, std::size_t max_backlog, bool late = false)
-        : Output("fake", max_backlog), s_(std::move(s)), late_(late) {}
+    FakeOutput(std::shared_ptr<FakeState> s, std::size_t max_backlog)
+        : Output("fake", max_backlog), s_(std::move(s)) {}
     WriteResult write(std::string_view line, std::chrono::system_clock::time_point,
                       std::string& error) override {
         std::lock_guard<std::mutex> lock(s_->mutex);
@@ -55,19 +55,27 @@ public:
         s_->written.emplace_back(line);
         return WriteResult::ok;
     }
-    bool last_write_refused(std::string& error) override {
+    // Like UDP: the line written last turns out refused and is held for the next flush.
+    bool flush(std::string& error) override {
         std::lock_guard<std::mutex> lock(s_->mutex);
-        if (!s_->refuse_late) return false;
-        s_->refuse_late = false;
-        s_->written.pop_back();  // it never arrived
+        if (s_->refuse_late) {
+            s_->refuse_late = false;
+            held_ = s_->written.back();
+            s_->written.pop_back();  // it never arrived
+        }
+        if (!held_.empty() && s_->up) {
+            s_->written.push_back(std::move(held_));
+            held_.clear();
+        }
+        if (held_.empty()) return true;
         error = "refused";
-        return true;
+        return false;
     }
-    bool late_refusals() const override { return late_; }
+    std::size_t unwritten_lines() const override { return held_.empty() ? 0 : 1; }
 
 private:
     std::shared_ptr<FakeState> s_;
-    bool late_;
+    std::string held_;
 };
 
 struct Reports {
@@ -228,22 +236,31 @@ TEST_CASE("Output channel: a line that can never be sent is lost, not retried", 
     CHECK(reports.messages.size() == 1);
 }
 
-TEST_CASE("Output channel: a late refusal takes the last line back", "[outputs]") {
+TEST_CASE("Output channel: a line the output holds after a late refusal goes first, or is lost",
+          "[outputs]") {
     auto s = std::make_shared<FakeState>();
-    OutputChannel c(std::make_unique<FakeOutput>(s, 10, true), {});
+    Reports reports;
+    OutputChannel c(std::make_unique<FakeOutput>(s, 10), reports.sink());
     const auto t0 = Clock::now();
     c.send("line 0", {}, t0);
     c.send("line 1", {}, t0);
-    s->refuse_late = true;  // "line 1" never arrived, as the next send finds out
+    s->refuse_late = true;  // "line 1" never arrived, as the next flush finds out
     s->up = false;
+    c.flush(t0);
     c.send("line 2", {}, t0);
-    CHECK(c.counts().written == 1);
-    CHECK(c.counts().backlog == 2);
+    CHECK(c.counts().backlog == 1);
     s->up = true;
     c.retry(t0 + 1s);
-    CHECK(s->written == numbered(0, 3));
+    CHECK(s->written == numbered(0, 3));  // in order: the held line first
     CHECK(c.counts().written == 3);
     CHECK(c.counts().lost == 0);
+
+    s->refuse_late = true;  // "line 2" refused, and the receiver stays down until exit
+    s->up = false;
+    c.flush(t0 + 2s);
+    CHECK(c.abandon("at exit") == 1);
+    CHECK(c.counts().written == 2);
+    CHECK(c.counts().lost == 1);
 }
 
 TEST_CASE("Output channel: abandon counts the backlog as lost", "[outputs]") {
@@ -264,7 +281,7 @@ TEST_CASE("Output writer: inline, a dead output gives up after the grace period"
     std::vector<std::unique_ptr<Output>> outs;
     outs.push_back(std::make_unique<FakeOutput>(s, 100));
     Reports reports;
-    OutputWriter w(std::move(outs), true, false, reports.sink(), 65536, 300ms);
+    OutputWriter w(std::move(outs), false, reports.sink(), 65536, 300ms);
     const auto t0 = Clock::now();
     for (const auto& l : numbered(0, 50)) w.submit(l);
     CHECK(Clock::now() - t0 < 200ms);  // submit never waits for a retry
@@ -294,7 +311,7 @@ TEST_CASE("Output writer: threaded, an output that comes back gets every line in
     s->up = false;
     std::vector<std::unique_ptr<Output>> outs;
     outs.push_back(std::make_unique<FakeOutput>(s, 1000));
-    OutputWriter w(std::move(outs), true, true);
+    OutputWriter w(std::move(outs), true);
     for (const auto& l : numbered(0, 100)) w.submit(l);
     std::this_thread::sleep_for(150ms);
     {
@@ -318,7 +335,7 @@ TEST_CASE("Output writer: threaded, a full queue drops lines for every output", 
     std::vector<std::unique_ptr<Output>> outs;
     outs.push_back(std::make_unique<FakeOutput>(s, 10));
     std::unique_lock<std::mutex> hold(s->mutex);  // the writer thread blocks in its first write
-    OutputWriter w(std::move(outs), true, true, {}, 4);
+    OutputWriter w(std::move(outs), true, {}, 4);
     w.submit("first");
     std::this_thread::sleep_for(50ms);
     for (const auto& l : numbered(0, 10)) w.submit(l);
