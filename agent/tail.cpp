@@ -157,8 +157,18 @@ private:
 
 int run_tail(const Settings& settings, int argc, const char* const* argv) {
     ::signal(SIGPIPE, SIG_IGN);
+    // Start-up errors (exit 2, cli.cpp): a folder to follow would be waited on forever, a state
+    // file that cannot be written would be retried every checkpoint and never saved.
+    struct stat st {};
+    if (::stat(settings.tail_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        throw std::runtime_error(fmt::format("cannot follow {}: is a directory (tail follows one log file)",
+                                             settings.tail_path));
+    }
     std::optional<TailState> state;
     if (!settings.state_file.empty()) {
+        if (const std::string error = check_state_path(settings.state_file); !error.empty()) {
+            throw std::runtime_error(error);
+        }
         state = read_state(settings.state_file);
         if (state) cut_outputs_back(settings, *state);
     }
