@@ -33,9 +33,8 @@ int run_replay(const Settings& s) {
     }
     Session session(s, Input::replay);
     int rc = 0;
-    if (!replay(files, session.pipeline(), [&session](const std::string& m) { session.diagnostics().warn(m); })) {
-        rc = 1;
-    }
+    const auto report = [&session](const std::string& message) { session.diagnostics().warn(message); };
+    if (!replay(files, session.pipeline(), report)) rc = 1;
     session.close();
     if (s.stats || !s.stats_file.empty()) session.report_stats(s.stats);
     if (session.output_failures()) {

@@ -107,8 +107,8 @@ bool replay(const std::vector<std::string>& files, Pipeline& pipeline,
             }
             if (n == 0) break;
             if (errno == EINTR) continue;
-            on_error(fmt::format("cannot read {}: {}; the rest of it is skipped", is_stdin ? "stdin" : path,
-                                 std::strerror(errno)));
+            on_error(fmt::format("cannot read {}: {}; the rest of it is skipped",
+                                 is_stdin ? "stdin" : path, std::strerror(errno)));
             all_read = false;
             break;
         }

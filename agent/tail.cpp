@@ -11,8 +11,8 @@
 #include <optional>
 #include <stdexcept>
 
-#include <boost/asio.hpp>
 #include <fmt/format.h>
+#include <boost/asio.hpp>
 
 #include "agent/checkpoint.h"
 #include "agent/runner.h"
@@ -29,7 +29,9 @@ constexpr auto kPollInterval = 100ms;
 constexpr auto kCheckpointInterval = 5s;
 
 // The path a file output spec writes ("file:PATH" for alerts; "PATH" or "file:PATH" for events).
-std::string output_path(const std::string& spec) { return spec.rfind("file:", 0) == 0 ? spec.substr(5) : spec; }
+std::string output_path(const std::string& spec) {
+    return spec.rfind("file:", 0) == 0 ? spec.substr(5) : spec;
+}
 
 // The files this run writes. After a crash they are cut back to their size at the checkpoint, so
 // lines written after it are not there twice once the events are processed again.
@@ -51,18 +53,20 @@ void cut_outputs_back(const Settings& settings, const TailState& state) {
         if (std::find(ours.begin(), ours.end(), mark.path) == ours.end()) continue;
         struct stat st {};
         if (::stat(mark.path.c_str(), &st) != 0) continue;
-        const FileId id{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+        const FileId id{static_cast<std::uint64_t>(st.st_dev),
+                        static_cast<std::uint64_t>(st.st_ino)};
         if (id != mark.id || static_cast<std::uint64_t>(st.st_size) <= mark.size) continue;
         if (::truncate(mark.path.c_str(), static_cast<off_t>(mark.size)) != 0) {
-            throw std::runtime_error(
-                fmt::format("cannot cut {} back to the checkpoint: {}", mark.path, std::strerror(errno)));
+            throw std::runtime_error(fmt::format("cannot cut {} back to the checkpoint: {}",
+                                                 mark.path, std::strerror(errno)));
         }
     }
 }
 
 class TailRunner final : public Runner {
 public:
-    TailRunner(const Settings& settings, std::optional<TailState> state, int argc, const char* const* argv)
+    TailRunner(const Settings& settings, std::optional<TailState> state, int argc,
+               const char* const* argv)
         : Runner(settings, Input::tail, argc, argv),
           state_(std::move(state)),
           reader_(settings.tail_path),
@@ -79,10 +83,12 @@ private:
             }
         }
         std::string note;
-        const auto saved = state_ ? std::optional<TailPosition>(state_->checkpoint.position) : std::nullopt;
+        const auto saved =
+            state_ ? std::optional<TailPosition>(state_->checkpoint.position) : std::nullopt;
         if (reader_.start(saved, !settings().from_start, note)) {
             started_ = true;
-            checkpointer_.begin_file(reader_.current_name(), reader_.position().file, reader_.position().offset);
+            checkpointer_.begin_file(reader_.current_name(), reader_.position().file,
+                                     reader_.position().offset);
         }
         if (!note.empty()) session().diagnostics().warn(note);
         // A checkpoint before anything is read: a crash before the first periodic one must cut
@@ -128,9 +134,10 @@ private:
         for (const auto& path : file_outputs(settings())) {
             struct stat st {};
             if (::stat(path.c_str(), &st) != 0) continue;
-            s.outputs.push_back({path,
-                                 {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)},
-                                 static_cast<std::uint64_t>(st.st_size)});
+            s.outputs.push_back(
+                {path,
+                 {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)},
+                 static_cast<std::uint64_t>(st.st_size)});
         }
         std::string error;
         if (!write_state(settings().state_file, s, error)) session().diagnostics().warn(error);
@@ -161,8 +168,8 @@ int run_tail(const Settings& settings, int argc, const char* const* argv) {
     // file that cannot be written would be retried every checkpoint and never saved.
     struct stat st {};
     if (::stat(settings.tail_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-        throw std::runtime_error(fmt::format("cannot follow {}: is a directory (tail follows one log file)",
-                                             settings.tail_path));
+        throw std::runtime_error(fmt::format(
+            "cannot follow {}: is a directory (tail follows one log file)", settings.tail_path));
     }
     std::optional<TailState> state;
     if (!settings.state_file.empty()) {

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <memory>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -16,11 +16,12 @@ using scanwatch::agent::CheckpointTracker;
 using scanwatch::agent::FileId;
 using scanwatch::agent::kMaxSkipKeys;
 
-TEST_CASE("Checkpoint: resume at the first record of the earliest event in flight", "[checkpoint]") {
+TEST_CASE("Checkpoint: resume at the first record of the earliest event in flight",
+          "[checkpoint]") {
     CheckpointTracker t;
     t.begin_file(FileId{1, 10});
     t.on_record("a", 0);
-    t.on_record("b", 100);   // b starts, then a ends, then b goes on
+    t.on_record("b", 100);  // b starts, then a ends, then b goes on
     t.on_record("a", 200);
     CHECK(t.on_event("a"));  // a done; b still in flight from 100
     t.on_record("c", 300);
@@ -91,13 +92,15 @@ struct Half {
     std::vector<std::string> events;
 };
 
-std::unique_ptr<scanwatch::agent::Pipeline> make_pipeline(Half& out, scanwatch::agent::Diagnostics& d) {
+std::unique_ptr<scanwatch::agent::Pipeline> make_pipeline(Half& out,
+                                                          scanwatch::agent::Diagnostics& d) {
     scanwatch::agent::PipelineOptions options;
     options.normalizer.host_id = "sample-host-id";
     options.normalizer.host_name = "sample-host";
     options.rules.push_back(scanwatch::test::builtin_rule());
     return std::make_unique<scanwatch::agent::Pipeline>(
-        options, [&out](const scanwatch::rules::Alert& a) { out.alerts.push_back(alert_to_json(a, 0)); },
+        options,
+        [&out](const scanwatch::rules::Alert& a) { out.alerts.push_back(alert_to_json(a, 0)); },
         [&out](const scanwatch::ProcessEvent& e) { out.events.push_back(e.event_id()); }, d);
 }
 

@@ -46,11 +46,14 @@ std::string refusal_of(const std::string& text) {
     return {};
 }
 
-std::string refusal(const nlohmann::json& j) { return refusal_of(j.dump()); }
+std::string refusal(const nlohmann::json& j) {
+    return refusal_of(j.dump());
+}
 
 }  // namespace
 
-TEST_CASE("State file: what is written is read back, binary bytes and output identity included", "[state]") {
+TEST_CASE("State file: what is written is read back, binary bytes and output identity included",
+          "[state]") {
     TempDir t;
     TailState s;
     s.checkpoint.position = {{7, 8}, 12345};
@@ -136,7 +139,9 @@ TEST_CASE("State file: missing is no state; a folder or a bad file is named", "[
     CHECK_FALSE(read_state(path));
     CHECK(check_state_path(path).empty());
     CHECK_THAT(check_state_path(t.dir.string()), Catch::Contains("is a directory"));
-    CHECK_THAT(check_state_path((t.dir / "no" / "state").string()), Catch::Contains("No such file"));
+    CHECK_THAT(check_state_path((t.dir / "no" / "state").string()),
+               Catch::Contains("No such file"));
     std::ofstream(path) << "{\"version\": 2}";
-    CHECK_THROWS_WITH(read_state(path), Catch::Contains(path) && Catch::Contains("not a usable state file"));
+    CHECK_THROWS_WITH(read_state(path),
+                      Catch::Contains(path) && Catch::Contains("not a usable state file"));
 }
