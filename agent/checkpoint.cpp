@@ -73,7 +73,8 @@ void CheckpointTracker::prune() {
     for (const auto& [key, span] : in_flight_) earliest = std::min(earliest, span.first);
     while (!done_.empty() && done_.front().second.last < earliest) done_.pop_front();
     for (auto it = files_.begin(); it != files_.end();) {
-        it = it->first < earliest.generation && it->first != generation_ ? files_.erase(it) : std::next(it);
+        it = it->first < earliest.generation && it->first != generation_ ? files_.erase(it)
+                                                                         : std::next(it);
     }
 }
 
@@ -92,7 +93,8 @@ void PipelineCheckpointer::begin_file(const std::string& name, FileId id, std::u
 
 Checkpoint PipelineCheckpointer::save() const {
     const std::uint64_t handled = pipeline_.handled_offset();
-    return {tracker_.resume_position(handled), tracker_.done_since_resume(handled), pipeline_.save_state()};
+    return {tracker_.resume_position(handled), tracker_.done_since_resume(handled),
+            pipeline_.save_state()};
 }
 
 std::vector<std::string> PipelineCheckpointer::restore(const Checkpoint& checkpoint) {

@@ -25,14 +25,16 @@ int run_replay(const Settings& s) {
         fmt::print(stderr, "scanwatch: {}\n", e.what());
         return 2;
     }
+    // Every input is opened before any is read: one that cannot be is a start-up error (exit 2),
+    // not alerts silently missing from a run that looks complete.
+    if (const std::string error = check_replay_files(files); !error.empty()) {
+        fmt::print(stderr, "scanwatch: {}\n", error);
+        return 2;
+    }
     Session session(s, Input::replay);
     int rc = 0;
-    try {
-        replay(files, session.pipeline());
-    } catch (const std::exception& e) {
-        session.diagnostics().warn(e.what());
-        rc = 1;
-    }
+    const auto report = [&session](const std::string& message) { session.diagnostics().warn(message); };
+    if (!replay(files, session.pipeline(), report)) rc = 1;
     session.close();
     if (s.stats || !s.stats_file.empty()) session.report_stats(s.stats);
     if (session.output_failures()) {

@@ -11,8 +11,8 @@
 #include <cstring>
 #include <vector>
 
-#include <boost/asio.hpp>
 #include <fmt/format.h>
+#include <boost/asio.hpp>
 
 #include "agent/runner.h"
 
@@ -70,7 +70,8 @@ private:
         for (;;) {
             const ssize_t n = ::read(STDIN_FILENO, buffer_.data(), buffer_.size());
             if (n > 0) {
-                session().pipeline().feed(std::string_view(buffer_.data(), static_cast<std::size_t>(n)));
+                session().pipeline().feed(
+                    std::string_view(buffer_.data(), static_cast<std::size_t>(n)));
             } else if (n == 0) {
                 return;
             } else if (errno != EINTR) {
@@ -81,18 +82,18 @@ private:
     }
 
     void read_stdin() {
-        stdin_.async_read_some(asio::buffer(buffer_), [this](const boost::system::error_code& ec,
-                                                             std::size_t n) {
-            if (n > 0) session().pipeline().feed(std::string_view(buffer_.data(), n));
-            if (!ec) {
-                read_stdin();
-                return;
-            }
-            if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
-                input_failed(fmt::format("cannot read stdin: {}", ec.message()));
-            }
-            stop();  // auditd closed our stdin: it is stopping or restarting plugins
-        });
+        stdin_.async_read_some(
+            asio::buffer(buffer_), [this](const boost::system::error_code& ec, std::size_t n) {
+                if (n > 0) session().pipeline().feed(std::string_view(buffer_.data(), n));
+                if (!ec) {
+                    read_stdin();
+                    return;
+                }
+                if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
+                    input_failed(fmt::format("cannot read stdin: {}", ec.message()));
+                }
+                stop();  // auditd closed our stdin: it is stopping or restarting plugins
+            });
     }
 
     void connect_socket() {
@@ -127,22 +128,22 @@ private:
     }
 
     void read_socket() {
-        socket_.async_read_some(asio::buffer(buffer_), [this](const boost::system::error_code& ec,
-                                                              std::size_t n) {
-            if (n > 0) session().pipeline().feed(std::string_view(buffer_.data(), n));
-            if (!ec) {
-                read_socket();
-                return;
-            }
-            if (stopping() || ec == asio::error::operation_aborted) return;
-            session().diagnostics().warn(fmt::format(
-                "lost {}: {}; reconnecting", settings().socket_path,
-                ec == asio::error::eof ? std::string("auditd closed it") : ec.message()));
-            socket_down_reported_ = true;
-            boost::system::error_code ignored;
-            socket_.close(ignored);
-            schedule_reconnect();
-        });
+        socket_.async_read_some(
+            asio::buffer(buffer_), [this](const boost::system::error_code& ec, std::size_t n) {
+                if (n > 0) session().pipeline().feed(std::string_view(buffer_.data(), n));
+                if (!ec) {
+                    read_socket();
+                    return;
+                }
+                if (stopping() || ec == asio::error::operation_aborted) return;
+                session().diagnostics().warn(fmt::format(
+                    "lost {}: {}; reconnecting", settings().socket_path,
+                    ec == asio::error::eof ? std::string("auditd closed it") : ec.message()));
+                socket_down_reported_ = true;
+                boost::system::error_code ignored;
+                socket_.close(ignored);
+                schedule_reconnect();
+            });
     }
 
     static constexpr int kPipeSize = 1 << 20;

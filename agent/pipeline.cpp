@@ -77,7 +77,9 @@ void Pipeline::set_checkpoint_hooks(parsers::RecordFilter::RecordObserver record
 PipelineState Pipeline::save_state() const {
     PipelineState s;
     s.processes = normalizer_.processes().save();
-    for (const auto& engine : rules_) s.rules[engine->definition().fingerprint] = engine->save_state();
+    for (const auto& engine : rules_) {
+        s.rules[engine->definition().fingerprint] = engine->save_state();
+    }
     return s;
 }
 

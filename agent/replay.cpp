@@ -76,13 +76,27 @@ std::vector<std::string> expand_replay_paths(const std::vector<std::string>& pat
     return out;
 }
 
-void replay(const std::vector<std::string>& files, Pipeline& pipeline) {
+std::string check_replay_files(const std::vector<std::string>& files) {
+    for (const auto& path : files) {
+        if (path == "-") continue;
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return fmt::format("cannot open {}: {}", path, std::strerror(errno));
+        ::close(fd);
+    }
+    return {};
+}
+
+bool replay(const std::vector<std::string>& files, Pipeline& pipeline,
+            const std::function<void(const std::string& message)>& on_error) {
     std::vector<char> buffer(256 * 1024);
+    bool all_read = true;
     for (const auto& path : files) {
         const bool is_stdin = path == "-";
         const int fd = is_stdin ? STDIN_FILENO : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
-            throw std::runtime_error(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+            on_error(fmt::format("cannot open {}: {}; skipped", path, std::strerror(errno)));
+            all_read = false;
+            continue;
         }
         pipeline.begin_source(is_stdin ? "<stdin>" : path);
         for (;;) {
@@ -93,13 +107,15 @@ void replay(const std::vector<std::string>& files, Pipeline& pipeline) {
             }
             if (n == 0) break;
             if (errno == EINTR) continue;
-            const int err = errno;
-            if (!is_stdin) ::close(fd);
-            throw std::runtime_error(fmt::format("cannot read {}: {}", path, std::strerror(err)));
+            on_error(fmt::format("cannot read {}: {}; the rest of it is skipped",
+                                 is_stdin ? "stdin" : path, std::strerror(errno)));
+            all_read = false;
+            break;
         }
         if (!is_stdin) ::close(fd);
     }
     pipeline.finish();
+    return all_read;
 }
 
 }  // namespace scanwatch::agent

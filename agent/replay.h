@@ -1,6 +1,7 @@
 #pragma once
 // Offline replay of captured logs: files, rotated sets in a folder, or "-" for stdin.
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -13,8 +14,14 @@ namespace scanwatch::agent {
 /// path that does not exist or a folder without regular files.
 std::vector<std::string> expand_replay_paths(const std::vector<std::string>& paths);
 
-/// Reads each path through the pipeline in fixed-size chunks, then finishes it.
-/// Throws std::runtime_error naming a path that cannot be opened or read.
-void replay(const std::vector<std::string>& files, Pipeline& pipeline);
+/// Opens each file once to check it can be read: "cannot open PATH: reason" for the first that
+/// cannot, empty when all can ("-" is not checked).
+std::string check_replay_files(const std::vector<std::string>& files);
+
+/// Reads each path through the pipeline in fixed-size chunks, then finishes it. A file that
+/// cannot be opened or read is given to `on_error` ("cannot read PATH: reason") and skipped; the
+/// others are still read. Returns false when one was skipped.
+bool replay(const std::vector<std::string>& files, Pipeline& pipeline,
+            const std::function<void(const std::string& message)>& on_error);
 
 }  // namespace scanwatch::agent

@@ -61,9 +61,15 @@ void Runner::wait_signal() {
     signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
         if (ec) return;
         switch (signo) {
-            case SIGHUP: reload(); break;
-            case SIGUSR1: session_.report_stats(true); break;
-            default: stop(); return;
+            case SIGHUP:
+                reload();
+                break;
+            case SIGUSR1:
+                session_.report_stats(true);
+                break;
+            default:
+                stop();
+                return;
         }
         wait_signal();
     });
@@ -82,7 +88,8 @@ void Runner::reload() {
     std::string error;
     auto fresh = reparse_settings(argc_, argv_, error);
     if (!fresh) {
-        session_.diagnostics().warn(fmt::format("reload failed, keeping the running configuration: {}", error));
+        session_.diagnostics().warn(
+            fmt::format("reload failed, keeping the running configuration: {}", error));
         return;
     }
     if (session_.reload(*fresh)) session_.diagnostics().warn("configuration reloaded");

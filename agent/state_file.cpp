@@ -25,19 +25,23 @@ constexpr int kVersion = 2;
 
 using Json = nlohmann::json;
 
-[[noreturn]] void bad(std::string_view what) { throw std::runtime_error(std::string(what)); }
+[[noreturn]] void bad(std::string_view what) {
+    throw std::runtime_error(std::string(what));
+}
 
 // nlohmann converts a float or a negative number to an integer type without complaint (a float
 // out of range is undefined behaviour): every number is checked for its kind before use.
 std::uint64_t unsigned_at(const Json& j, const char* key, std::string_view where) {
     const auto it = j.find(key);
-    if (it == j.end() || !it->is_number_unsigned()) bad(fmt::format("{}.{} is not a non-negative integer", where, key));
+    if (it == j.end() || !it->is_number_unsigned())
+        bad(fmt::format("{}.{} is not a non-negative integer", where, key));
     return it->get<std::uint64_t>();
 }
 
 const Json& member(const Json& j, const char* key, Json::value_t type, std::string_view where) {
     const auto it = j.find(key);
-    if (it == j.end() || it->type() != type) bad(fmt::format("{}.{} is missing or of the wrong type", where, key));
+    if (it == j.end() || it->type() != type)
+        bad(fmt::format("{}.{} is missing or of the wrong type", where, key));
     return *it;
 }
 
@@ -49,7 +53,8 @@ std::string hex_string(const Json& j, std::string_view where, bool allow_nul) {
     } catch (const std::invalid_argument&) {
         bad(fmt::format("{} is not hex", where));
     }
-    if (!allow_nul && bytes.find('\0') != std::string::npos) bad(fmt::format("{} holds a NUL byte", where));
+    if (!allow_nul && bytes.find('\0') != std::string::npos)
+        bad(fmt::format("{} holds a NUL byte", where));
     return bytes;
 }
 
@@ -89,11 +94,13 @@ void reject_floats(const Json& j) {
 
 void read_processes(const Json& list, TailState& s) {
     for (const auto& p : list) {
-        if (!p.is_array() || p.size() != 4) bad("a process entry is not [host, pid, entity id, executable]");
+        if (!p.is_array() || p.size() != 4)
+            bad("a process entry is not [host, pid, entity id, executable]");
         parsers::ProcessTable::Saved saved;
         saved.host = hex_string(p[0], "a process host id", false);
         if (!p[1].is_number_unsigned() ||
-            p[1].get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+            p[1].get<std::uint64_t>() >
+                static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
             bad("a process pid is not a non-negative integer");
         }
         saved.pid = p[1].get<std::int64_t>();
@@ -108,11 +115,13 @@ void read_outputs(const Json& list, TailState& s) {
     for (const auto& o : list) {
         if (!o.is_object()) bad("an output entry is not an object");
         OutputMark mark;
-        mark.path = hex_string(member(o, "path", Json::value_t::string, "output"), "an output path", false);
+        mark.path =
+            hex_string(member(o, "path", Json::value_t::string, "output"), "an output path", false);
         if (mark.path.empty()) bad("an output path is empty");
         mark.id = {unsigned_at(o, "dev", "output"), unsigned_at(o, "ino", "output")};
         mark.size = unsigned_at(o, "size", "output");
-        if (mark.size > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max())) bad("an output size is too large");
+        if (mark.size > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max()))
+            bad("an output size is too large");
         s.outputs.push_back(std::move(mark));
     }
 }
@@ -122,7 +131,9 @@ void read_outputs(const Json& list, TailState& s) {
 bool write_state(const std::string& path, const TailState& s, std::string& error) {
     Json j;
     j["version"] = kVersion;
-    j["file"] = {{"dev", s.checkpoint.position.file.dev}, {"ino", s.checkpoint.position.file.ino}, {"offset", s.checkpoint.position.offset}};
+    j["file"] = {{"dev", s.checkpoint.position.file.dev},
+                 {"ino", s.checkpoint.position.file.ino},
+                 {"offset", s.checkpoint.position.offset}};
     j["skip"] = Json::array();
     for (const auto& key : s.checkpoint.skip) j["skip"].push_back(to_hex(key));
     j["processes"] = Json::array();
@@ -130,10 +141,12 @@ bool write_state(const std::string& path, const TailState& s, std::string& error
         j["processes"].push_back({to_hex(p.host), p.pid, p.entity_id, to_hex(p.executable)});
     }
     j["rules"] = Json::object();
-    for (const auto& [fingerprint, state] : s.checkpoint.pipeline.rules) j["rules"][fingerprint] = state;
+    for (const auto& [fingerprint, state] : s.checkpoint.pipeline.rules)
+        j["rules"][fingerprint] = state;
     j["outputs"] = Json::array();
     for (const auto& o : s.outputs) {
-        j["outputs"].push_back({{"path", to_hex(o.path)}, {"dev", o.id.dev}, {"ino", o.id.ino}, {"size", o.size}});
+        j["outputs"].push_back(
+            {{"path", to_hex(o.path)}, {"dev", o.id.dev}, {"ino", o.id.ino}, {"size", o.size}});
     }
     const std::string text = j.dump();
 
@@ -177,13 +190,15 @@ TailState parse_state(std::string_view text) {
     }
     TailState s;
     const Json& file = member(j, "file", Json::value_t::object, "state");
-    s.checkpoint.position.file = {unsigned_at(file, "dev", "file"), unsigned_at(file, "ino", "file")};
+    s.checkpoint.position.file = {unsigned_at(file, "dev", "file"),
+                                  unsigned_at(file, "ino", "file")};
     s.checkpoint.position.offset = unsigned_at(file, "offset", "file");
     const Json& skip = member(j, "skip", Json::value_t::array, "state");
     if (skip.size() > kMaxSkipKeys) bad(fmt::format("skip holds more than {} keys", kMaxSkipKeys));
     for (const auto& key : skip) s.checkpoint.skip.push_back(hex_string(key, "a skip key", false));
     read_processes(member(j, "processes", Json::value_t::array, "state"), s);
-    for (const auto& [fingerprint, state] : member(j, "rules", Json::value_t::object, "state").items()) {
+    for (const auto& [fingerprint, state] :
+         member(j, "rules", Json::value_t::object, "state").items()) {
         s.checkpoint.pipeline.rules[fingerprint] = state;
     }
     if (version == static_cast<std::uint64_t>(kVersion)) {
@@ -196,16 +211,20 @@ std::optional<TailState> read_state(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         if (errno == ENOENT) return std::nullopt;
-        throw std::runtime_error(fmt::format("cannot read state file {}: {}", path, std::strerror(errno)));
+        throw std::runtime_error(
+            fmt::format("cannot read state file {}: {}", path, std::strerror(errno)));
     }
     std::stringstream text;
     text << in.rdbuf();
-    if (in.bad()) throw std::runtime_error(fmt::format("cannot read state file {}: {}", path, std::strerror(errno)));
+    if (in.bad())
+        throw std::runtime_error(
+            fmt::format("cannot read state file {}: {}", path, std::strerror(errno)));
     try {
         return parse_state(text.str());
     } catch (const std::exception& e) {
         throw std::runtime_error(fmt::format(
-            "{} is not a usable state file: {} (move it away to start afresh; docs/tail.md)", path, e.what()));
+            "{} is not a usable state file: {} (move it away to start afresh; docs/tail.md)", path,
+            e.what()));
     }
 }
 
@@ -218,7 +237,8 @@ std::string check_state_path(const std::string& path) {
     if (errno != ENOENT) return fmt::format("--state {}: {}", path, std::strerror(errno));
     std::string dir = std::filesystem::path(path).parent_path().string();
     if (dir.empty()) dir = ".";
-    if (::stat(dir.c_str(), &st) != 0) return fmt::format("--state {}: folder {}: {}", path, dir, std::strerror(errno));
+    if (::stat(dir.c_str(), &st) != 0)
+        return fmt::format("--state {}: folder {}: {}", path, dir, std::strerror(errno));
     if (!S_ISDIR(st.st_mode)) return fmt::format("--state {}: {} is not a folder", path, dir);
     return {};
 }

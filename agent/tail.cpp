@@ -11,8 +11,8 @@
 #include <optional>
 #include <stdexcept>
 
-#include <boost/asio.hpp>
 #include <fmt/format.h>
+#include <boost/asio.hpp>
 
 #include "agent/checkpoint.h"
 #include "agent/runner.h"
@@ -48,18 +48,20 @@ void cut_outputs_back(const Settings& settings, const TailState& state) {
         if (std::find(ours.begin(), ours.end(), mark.path) == ours.end()) continue;
         struct stat st {};
         if (::stat(mark.path.c_str(), &st) != 0) continue;
-        const FileId id{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+        const FileId id{static_cast<std::uint64_t>(st.st_dev),
+                        static_cast<std::uint64_t>(st.st_ino)};
         if (id != mark.id || static_cast<std::uint64_t>(st.st_size) <= mark.size) continue;
         if (::truncate(mark.path.c_str(), static_cast<off_t>(mark.size)) != 0) {
-            throw std::runtime_error(
-                fmt::format("cannot cut {} back to the checkpoint: {}", mark.path, std::strerror(errno)));
+            throw std::runtime_error(fmt::format("cannot cut {} back to the checkpoint: {}",
+                                                 mark.path, std::strerror(errno)));
         }
     }
 }
 
 class TailRunner final : public Runner {
 public:
-    TailRunner(const Settings& settings, std::optional<TailState> state, int argc, const char* const* argv)
+    TailRunner(const Settings& settings, std::optional<TailState> state, int argc,
+               const char* const* argv)
         : Runner(settings, Input::tail, argc, argv),
           state_(std::move(state)),
           reader_(settings.tail_path),
@@ -76,10 +78,12 @@ private:
             }
         }
         std::string note;
-        const auto saved = state_ ? std::optional<TailPosition>(state_->checkpoint.position) : std::nullopt;
+        const auto saved =
+            state_ ? std::optional<TailPosition>(state_->checkpoint.position) : std::nullopt;
         if (reader_.start(saved, !settings().from_start, note)) {
             started_ = true;
-            checkpointer_.begin_file(reader_.current_name(), reader_.position().file, reader_.position().offset);
+            checkpointer_.begin_file(reader_.current_name(), reader_.position().file,
+                                     reader_.position().offset);
         }
         if (!note.empty()) session().diagnostics().warn(note);
         // A checkpoint before anything is read: a crash before the first periodic one must cut
@@ -125,9 +129,10 @@ private:
         for (const auto& path : file_outputs(settings())) {
             struct stat st {};
             if (::stat(path.c_str(), &st) != 0) continue;
-            s.outputs.push_back({path,
-                                 {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)},
-                                 static_cast<std::uint64_t>(st.st_size)});
+            s.outputs.push_back(
+                {path,
+                 {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)},
+                 static_cast<std::uint64_t>(st.st_size)});
         }
         std::string error;
         if (!write_state(settings().state_file, s, error)) session().diagnostics().warn(error);
@@ -154,8 +159,18 @@ private:
 
 int run_tail(const Settings& settings, int argc, const char* const* argv) {
     ::signal(SIGPIPE, SIG_IGN);
+    // Start-up errors (exit 2, cli.cpp): a folder to follow would be waited on forever, a state
+    // file that cannot be written would be retried every checkpoint and never saved.
+    struct stat st {};
+    if (::stat(settings.tail_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        throw std::runtime_error(fmt::format(
+            "cannot follow {}: is a directory (tail follows one log file)", settings.tail_path));
+    }
     std::optional<TailState> state;
     if (!settings.state_file.empty()) {
+        if (const std::string error = check_state_path(settings.state_file); !error.empty()) {
+            throw std::runtime_error(error);
+        }
         state = read_state(settings.state_file);
         if (state) cut_outputs_back(settings, *state);
     }

@@ -4,9 +4,13 @@ JSON validity of every output line, and the golden alerts of every sample.
 Usage: cli_test.py SCANWATCH_BINARY SOURCE_DIR"""
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 BIN, SRC = sys.argv[1], sys.argv[2]
 SAMPLES = os.path.join(SRC, "samples")
@@ -100,6 +104,79 @@ with tempfile.TemporaryDirectory() as tmp:
     check(stats["malformed"]["too_long"] == 1 and stats["malformed"]["nul_byte"] == 1
           and stats["malformed"]["truncated"] == 1, "malformed lines are counted by reason")
     check(b"skipped malformed line" in r.stderr, "malformed lines are reported with their position")
+
+# Exit codes and messages in every mode (README.md "Exit status", docs/scanwatch.8).
+with tempfile.TemporaryDirectory() as tmp:
+    # An input that cannot be opened (root cannot open a socket file either): exit 2 before any
+    # alert, naming the path and the reason.
+    sock_path = os.path.join(tmp, "not-a-log")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(sock_path)
+    r = run(["replay"] + HOST + [sweep, sock_path])
+    check(r.returncode == 2, f"replay of an input that cannot be opened exits 2 ({r.returncode})")
+    check(sock_path.encode() in r.stderr and b"cannot open" in r.stderr and r.stdout == b"",
+          "it names the path and the reason, before writing any alert")
+    listener.close()
+    # An input that fails while read: exit 1, said, and the other inputs still give their alerts.
+    r = run(["replay"] + HOST + ["/proc/self/mem", sweep])
+    check(r.returncode == 1, f"replay of an input that fails while read exits 1 ({r.returncode})")
+    check(b"cannot read /proc/self/mem" in r.stderr, "it names the input that failed")
+    check(len(json_lines(r.stdout)) == 1, "the other input's alert is still written")
+
+    log = os.path.join(tmp, "audit.log")
+    open(log, "wb").close()
+    r = subprocess.run([BIN, "tail", tmp], capture_output=True, timeout=10)
+    check(r.returncode == 2 and tmp.encode() in r.stderr and b"directory" in r.stderr,
+          f"tail on a folder exits 2 at start, naming it ({r.returncode})")
+    missing = os.path.join(tmp, "no-such-folder", "tail.state")
+    r = subprocess.run([BIN, "tail", log, "--state", missing], capture_output=True, timeout=10)
+    check(r.returncode == 2 and missing.encode() in r.stderr and b"No such file" in r.stderr,
+          f"--state in a missing folder exits 2 at start, naming it ({r.returncode})")
+    r = subprocess.run([BIN, "tail", log, "--state", tmp], capture_output=True, timeout=10)
+    check(r.returncode == 2 and b"is a directory" in r.stderr and b"end of input" not in r.stderr,
+          f"--state naming a folder exits 2 at start: 'is a directory' ({r.returncode})")
+    state = os.path.join(tmp, "tail.state")
+    good = {"version": 2, "file": {"dev": 1, "ino": 2, "offset": 0}, "skip": [],
+            "processes": [["68", 5, "id", ""]], "rules": {}, "outputs": []}
+    for what, bad in [("a NUL byte in a host id", ("processes", [["6800", 5, "id", ""]])),
+                      ("a float offset", ("file", {"dev": 1, "ino": 2, "offset": 1e300})),
+                      ("a negative pid", ("processes", [["68", -5, "id", ""]]))]:
+        with open(state, "w") as f:
+            json.dump(dict(good, **{bad[0]: bad[1]}), f)
+        r = subprocess.run([BIN, "tail", log, "--state", state], capture_output=True, timeout=10)
+        check(r.returncode == 2 and state.encode() in r.stderr and b"not a usable state file" in r.stderr,
+              f"a state file with {what} exits 2, naming the file ({r.returncode}: {r.stderr[-120:]!r})")
+    with open(state, "w") as f:
+        json.dump(good, f)
+    tail = subprocess.Popen([BIN, "tail", log, "--state", state], stderr=subprocess.PIPE)
+    time.sleep(1)
+    tail.send_signal(signal.SIGTERM)
+    check(tail.wait(10) == 0, "a valid state file starts (exit 0 on SIGTERM)")
+    tail.stderr.close()
+
+    # Live modes exit 1 when an output lost alerts (/dev/full refuses every write).
+    r = run(["plugin", "--output", "file:/dev/full"] + HOST, stdin=data)
+    check(r.returncode == 1 and b"lost" in r.stderr, f"plugin exits 1 when an output lost alerts ({r.returncode})")
+    r = run(["plugin"] + HOST, stdin=data)
+    check(r.returncode == 0 and len(json_lines(r.stdout)) == 1, "plugin exits 0 when every alert was written")
+    server_path = os.path.join(tmp, "audispd_events")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(server_path)
+    server.listen(1)
+
+    def serve():
+        conn, _ = server.accept()
+        conn.sendall(data)
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    live = subprocess.Popen([BIN, "socket", server_path, "--output", "file:/dev/full"] + HOST,
+                            stderr=subprocess.PIPE)
+    time.sleep(3)  # the sample is read and aged out; its alert fails to be written
+    live.send_signal(signal.SIGTERM)
+    err = live.communicate(timeout=30)[1]
+    check(live.returncode == 1 and b"lost" in err, f"socket exits 1 when an output lost alerts ({live.returncode})")
+    server.close()
 
 r = run(["rules", "show"])
 check(r.returncode == 0 and b"03c23d45-d3cb-4ad4-ab5d-b361ffe8724a" in r.stdout, "rules show prints the built-in rule")

@@ -3,7 +3,9 @@
 rename rotation in the middle, while `scanwatch tail --state` follows it and is killed with
 SIGKILL at random points 20 times and restarted with the same state file. Afterwards the events
 written (--events) are exactly the stream's exec events, once each, and the alerts equal those
-of one uninterrupted replay of the same stream.
+of one uninterrupted replay of the same stream. Run twice: with `--events PATH` and with
+`--events file:PATH`. Then a state file saved by another run must not cut back files this run
+does not write, nor a file at the same path that is no longer the file the state measured.
 Usage: tail_restart_test.py SCANWATCH_BINARY SOURCE_DIR"""
 import json
 import os
@@ -60,7 +62,9 @@ def event_ids(path):
         return [json.loads(l)["event"]["sequence"] for l in f.read().splitlines()]
 
 
-def main():
+def restarts(events_prefix):
+    """20 SIGKILLs; events written through `--events {events_prefix}PATH`."""
+    print(f"-- --events {events_prefix}PATH", flush=True)
     rng = random.Random(20261127)
     lines = stream_lines()
     with tempfile.TemporaryDirectory(prefix="scanwatch-tail-") as tmp:
@@ -77,7 +81,7 @@ def main():
         events = os.path.join(tmp, "events.ndjson")
         state = os.path.join(tmp, "state.json")
         cmd = [BIN, "tail", log, "--from-start", "--state", state, "--output", f"file:{alerts}",
-               "--events", events] + HOST
+               "--events", events_prefix + events] + HOST
 
         open(log, "wb").close()
         tail = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
@@ -143,8 +147,70 @@ def main():
                 break
 
 
+def lines_of(path):
+    with open(path, "rb") as f:
+        return f.read().splitlines()
+
+
+def foreign_state():
+    """A state file from another run names files and sizes this run must leave alone."""
+    print("-- a state file from another run", flush=True)
+    sweep = os.path.join(SRC, "samples", "ping_sweep.enriched.log")
+    with tempfile.TemporaryDirectory(prefix="scanwatch-tail-") as tmp:
+        log = os.path.join(tmp, "audit.log")
+        state = os.path.join(tmp, "state.json")
+        other_alerts = os.path.join(tmp, "other-alerts.ndjson")
+        with open(sweep, "rb") as src, open(log, "wb") as dst:
+            dst.write(src.read())
+        # The other run: follows the log, writes other-alerts, saves the state.
+        other = subprocess.Popen([BIN, "tail", log, "--from-start", "--state", state,
+                                  "--output", "file:" + other_alerts] + HOST, stderr=subprocess.DEVNULL)
+        procs.append(other)
+        time.sleep(2.5)
+        other.send_signal(signal.SIGTERM)
+        other.wait(30)
+        check(len(lines_of(other_alerts)) == 1, "the other run wrote its alert")
+        with open(state, "rb") as f:
+            saved = f.read()
+        # Two more alerts reach other-alerts after its checkpoint (another writer).
+        for _ in range(2):
+            subprocess.run([BIN, "replay", "--output", "file:" + other_alerts] + HOST + [sweep], check=True)
+        before = lines_of(other_alerts)
+        check(len(before) == 3, "other-alerts holds 3 alerts")
+
+        # This run uses the same state file but writes elsewhere: other-alerts is not its file.
+        mine = os.path.join(tmp, "my-alerts.ndjson")
+        with open(state, "wb") as f:
+            f.write(saved)
+        run = subprocess.Popen([BIN, "tail", log, "--state", state, "--output", "file:" + mine] + HOST,
+                               stderr=subprocess.DEVNULL)
+        procs.append(run)
+        time.sleep(1.5)
+        run.send_signal(signal.SIGTERM)
+        check(run.wait(30) == 0, "a tail with another run's state exits 0 on SIGTERM")
+        check(lines_of(other_alerts) == before, "a file this run does not write is not cut back")
+
+        # This run writes other-alerts, but the file at that path is no longer the one the state
+        # measured (rotated away, a new one written): it is not cut back either.
+        os.rename(other_alerts, other_alerts + ".1")
+        for _ in range(2):
+            subprocess.run([BIN, "replay", "--output", "file:" + other_alerts] + HOST + [sweep], check=True)
+        before = lines_of(other_alerts)
+        with open(state, "wb") as f:
+            f.write(saved)
+        run = subprocess.Popen([BIN, "tail", log, "--state", state, "--output", "file:" + other_alerts] + HOST,
+                               stderr=subprocess.DEVNULL)
+        procs.append(run)
+        time.sleep(1.5)
+        run.send_signal(signal.SIGTERM)
+        check(run.wait(30) == 0, "a tail whose output was replaced exits 0 on SIGTERM")
+        check(lines_of(other_alerts) == before, "a file replaced since the checkpoint is not cut back")
+
+
 try:
-    main()
+    restarts("")
+    restarts("file:")
+    foreign_state()
 finally:
     for p in procs:
         if p.poll() is None:

@@ -2,6 +2,7 @@
 // Test helper: replay paths through the real pipeline with a fixed host identity; collect the
 // alert lines (event.created fixed at 0 so they are deterministic) and optionally event lines.
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,8 @@ inline ReplayResult replay_with_rules(const std::vector<std::string>& paths,
         })
                     : agent::Pipeline::EventSink{},
         diagnostics);
-    agent::replay(agent::expand_replay_paths(paths), pipeline);
+    agent::replay(agent::expand_replay_paths(paths), pipeline,
+                  [](const std::string& message) { throw std::runtime_error(message); });
     r.stats = pipeline.stats_json();
     std::fclose(devnull);
     return r;

@@ -29,18 +29,22 @@ std::string nc_scan(int ports) {
         const int serial = 16389 + i;
         const std::string stamp = fmt::format("msg=audit(1795813457.{:03}:{})", i % 1000, serial);
         out += fmt::format(
-            "type=SYSCALL {}: arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 items=2 "
+            "type=SYSCALL {}: arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 "
+            "items=2 "
             "ppid=28060 pid={} auid=4242 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 "
             "tty=(none) ses=113 comm=\"nc\" exe=\"/usr/bin/nc.openbsd\" key=\"scanwatch-sample\"\n",
             stamp, 28061 + i);
-        out += fmt::format("type=EXECVE {}: argc=6 a0=\"nc\" a1=\"-z\" a2=\"-w\" a3=\"1\" a4=\"127.0.0.1\" a5=\"{}\"\n",
-                           stamp, 20 + i);
+        out += fmt::format(
+            "type=EXECVE {}: argc=6 a0=\"nc\" a1=\"-z\" a2=\"-w\" a3=\"1\" a4=\"127.0.0.1\" "
+            "a5=\"{}\"\n",
+            stamp, 20 + i);
         out += fmt::format("type=CWD {}: cwd=\"/\"\n", stamp);
     }
     return out;
 }
 
-void run(const agent::Checkpoint& checkpoint, rules::Evaluation evaluation, const std::string& input) {
+void run(const agent::Checkpoint& checkpoint, rules::Evaluation evaluation,
+         const std::string& input) {
     static std::FILE* devnull = std::fopen("/dev/null", "w");
     agent::Diagnostics diagnostics(devnull);
     agent::PipelineOptions options;
@@ -51,7 +55,8 @@ void run(const agent::Checkpoint& checkpoint, rules::Evaluation evaluation, cons
     options.engine.max_groups = 16;
     options.rules.push_back(agent::builtin_rule());
     std::size_t alerts = 0;
-    agent::Pipeline pipeline(options, [&alerts](const rules::Alert&) { ++alerts; }, {}, diagnostics);
+    agent::Pipeline pipeline(
+        options, [&alerts](const rules::Alert&) { ++alerts; }, {}, diagnostics);
     agent::PipelineCheckpointer checkpointer(pipeline);
     checkpointer.restore(checkpoint);
     checkpointer.begin_file("fuzz", checkpoint.position.file, checkpoint.position.offset);
