@@ -31,7 +31,7 @@ std::string_view audit_stamp(std::string_view record) {
         if (inner[i] < '0' || inner[i] > '9') return {};
     }
     if (!canonical_number(inner.substr(0, dot), 12) ||
-        !canonical_number(inner.substr(dot + 5), 10)) {
+        !canonical_number(inner.substr(dot + 5), 19)) {
         return {};
     }
     return inner;
