@@ -153,6 +153,12 @@ void Pipeline::stats_fields(JsonWriter& w) const {
     w.field("syscall_without_execve", n.syscall_without_execve);
     w.field("args_missing", n.args_missing);
     w.field("bad_fields", n.bad_fields);
+    w.field("bad_arg_index", n.bad_arg_index);
+    w.field("args_dropped", n.args_dropped);
+    w.field("args_truncated", n.args_truncated);
+    w.field("titles_truncated", n.titles_truncated);
+    w.field("bad_proctitle", n.bad_proctitle);
+    w.field("bad_timestamp", n.bad_timestamp);
     w.field("processes", static_cast<std::uint64_t>(normalizer_.processes().size()));
     w.field("processes_evicted", normalizer_.processes().evictions());
     std::uint64_t matched = 0;

@@ -36,15 +36,23 @@ void AuparseFeed::rethrow_pending() {
 }
 
 void AuparseFeed::feed(std::string_view records) {
-    if (records.empty()) return;
-    auparse_feed(au_, records.data(), records.size());
-    // auparse marks an event ready at its EOE but calls back only on its next feed; an empty
-    // feed delivers it now instead of when more input comes. (Aging would do it too, but ages
-    // by the wall clock, which a replayed old log must not be subject to.)
-    while (!pending_ && auparse_feed_has_ready_event(au_) > 0) {
-        const std::uint64_t before = events_;
-        auparse_feed(au_, "", 0);
-        if (events_ == before) break;  // auparse holds it back for a reason of its own
+    // One auparse_feed per record: the order in which auparse completes and hands out
+    // interleaved events depends on how its input was split, so splitting it the same way
+    // always makes the events (and the entity ids that depend on their order) independent of
+    // how the input arrived (docs/events.md).
+    while (!records.empty() && !pending_) {
+        const std::size_t nl = records.find('\n');
+        const std::size_t len = nl == std::string_view::npos ? records.size() : nl + 1;
+        auparse_feed(au_, records.data(), len);
+        records.remove_prefix(len);
+        // auparse marks an event ready at its EOE but calls back only on its next feed; an empty
+        // feed delivers it now instead of when more input comes. (Aging would do it too, but
+        // ages by the wall clock, which a replayed old log must not be subject to.)
+        while (!pending_ && auparse_feed_has_ready_event(au_) > 0) {
+            const std::uint64_t before = events_;
+            auparse_feed(au_, "", 0);
+            if (events_ == before) break;  // auparse holds it back for a reason of its own
+        }
     }
     rethrow_pending();
 }

@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <pwd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <string_view>
 #include <vector>
@@ -10,14 +11,28 @@
 #include <fmt/compile.h>
 #include <fmt/format.h>
 #include <libaudit.h>
+#include <xxhash.h>
 
 #include "parsers/exec_syscalls.h"
 
 namespace scanwatch::parsers {
 namespace {
 
-// Kernel argv is bounded by ARG_MAX; an index far beyond any real argc is damage, not data.
-constexpr std::size_t kMaxArgs = 1U << 20U;
+// Milliseconds since the epoch must fit in 64 bits (the filter allows 12 digits of seconds).
+constexpr unsigned long long kMaxSeconds = 999'999'999'999ULL;
+
+// What follows the kept prefix of a value cut to it (docs/events.md).
+void append_marker(std::string& out, std::uint64_t length, XXH128_hash_t digest) {
+    fmt::format_to(std::back_inserter(out), FMT_COMPILE("[scanwatch: truncated, {} bytes, xxh3-128 {:016x}{:016x}]"),
+                   length, digest.high64, digest.low64);
+}
+
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
 
 template <typename Int>
 bool parse_int(std::string_view s, Int& out) {
@@ -32,8 +47,23 @@ std::string_view str(const char* s) {
 
 }  // namespace
 
+struct Digest {
+    Digest() : state(XXH3_createState()) {
+        if (state == nullptr) throw std::bad_alloc();
+    }
+    ~Digest() { XXH3_freeState(state); }
+    Digest(const Digest&) = delete;
+    Digest& operator=(const Digest&) = delete;
+    XXH3_state_t* state;
+};
+
 ExecveNormalizer::ExecveNormalizer(NormalizerOptions options, Sink sink)
-    : options_(std::move(options)), sink_(std::move(sink)), processes_(options_.max_processes) {}
+    : options_(std::move(options)),
+      sink_(std::move(sink)),
+      processes_(options_.max_processes),
+      digest_(std::make_unique<Digest>()) {}
+
+ExecveNormalizer::~ExecveNormalizer() = default;
 
 void ExecveNormalizer::read_id(auparse_state_t* au, std::string_view field, IdName& who,
                                IdKind kind, std::string_view names) {
@@ -159,6 +189,40 @@ bool ExecveNormalizer::read_syscall(auparse_state_t* au) {
     return true;
 }
 
+// Arguments arrive in order: aN whole, or aN[0], aN[1], ... in chunks (across records). Each
+// keeps at most arg_limit_ bytes; past that the rest only feeds the digest.
+void ExecveNormalizer::add_arg_bytes(std::string_view value) {
+    std::string& arg = event_.args.back();
+    arg_length_ += value.size();
+    if (arg_hashing_) {
+        XXH3_128bits_update(digest_->state, value.data(), value.size());
+        return;
+    }
+    if (arg.size() + value.size() <= arg_limit_) {
+        arg.append(value);
+        return;
+    }
+    arg_hashing_ = true;
+    XXH3_128bits_reset(digest_->state);
+    XXH3_128bits_update(digest_->state, arg.data(), arg.size());
+    XXH3_128bits_update(digest_->state, value.data(), value.size());
+    arg.append(value.substr(0, arg_limit_ - arg.size()));
+}
+
+void ExecveNormalizer::end_arg() {
+    if (event_.args.empty()) return;
+    std::string& arg = event_.args.back();
+    if (arg_hashing_) {
+        append_marker(arg, arg_length_, XXH3_128bits_digest(digest_->state));
+        ++counters_.args_truncated;
+        args_bytes_ += arg_limit_;
+    } else {
+        args_bytes_ += arg.size();
+    }
+    arg_hashing_ = false;
+    arg_length_ = 0;
+}
+
 void ExecveNormalizer::read_execve(auparse_state_t* au) {
     if (auparse_first_field(au) <= 0) return;
     do {
@@ -178,25 +242,82 @@ void ExecveNormalizer::read_execve(auparse_state_t* au) {
         std::size_t index = 0;
         if (!parse_int(
                 name.substr(1, digits_end == std::string_view::npos ? digits_end : digits_end - 1),
-                index) ||
-            index >= kMaxArgs) {
+                index)) {
             ++counters_.bad_fields;
             continue;
         }
-        if (index >= event_.args.size()) event_.args.resize(index + 1);
+        // The kernel writes a0, a1, ... in order; a gap (records lost) is filled with empty
+        // arguments only up to argc, so a forged a1048575= cannot make a million of them.
+        const bool continues = !suffix.empty() && index + 1 == event_.args.size();
+        if (!continues && index != event_.args.size() &&
+            (index < event_.args.size() || index >= event_.args_count)) {
+            ++counters_.bad_arg_index;
+            continue;
+        }
+        if (index >= kMaxArgs) {
+            ++counters_.args_dropped;
+            continue;
+        }
         const std::string_view value =
             interpretations_.interpret(au, name, str(auparse_get_field_str(au)));
-        if (suffix.empty()) {
-            event_.args[index].assign(value);
-        } else {
-            event_.args[index].append(value);
+        if (!continues) {
+            end_arg();
+            while (event_.args.size() < index) event_.args.emplace_back();
+            event_.args.emplace_back();
+            arg_limit_ = std::min(kMaxArgBytes,
+                                  kMaxArgsBytes - std::min(kMaxArgsBytes, args_bytes_));
         }
+        add_arg_bytes(value);
     } while (auparse_next_field(au) > 0);
+}
+
+// PROCTITLE is decoded here rather than by auparse, whose interpretation of a value that is not
+// hex (e.g. `()0703`) reads past its buffer: hex (NULs between arguments become spaces), a
+// quoted string, or (null).
+void ExecveNormalizer::read_proctitle(std::string_view raw) {
+    std::string& title = event_.title;
+    if (!raw.empty() && raw[0] == '"') {
+        const std::size_t close = raw.find('"', 1);
+        if (close == std::string_view::npos) {
+            ++counters_.bad_proctitle;
+            return;
+        }
+        title.assign(raw.substr(1, close - 1));
+    } else if (raw == "(null)") {
+        title.assign(raw);
+    } else {
+        if (raw.empty() || raw.size() % 2 != 0) {
+            ++counters_.bad_proctitle;
+            return;
+        }
+        title.reserve(raw.size() / 2);
+        for (std::size_t i = 0; i < raw.size(); i += 2) {
+            const int high = hex_digit(raw[i]);
+            const int low = hex_digit(raw[i + 1]);
+            if (high < 0 || low < 0) {
+                title.clear();
+                ++counters_.bad_proctitle;
+                return;
+            }
+            const char c = static_cast<char>(high * 16 + low);
+            title += c == '\0' ? ' ' : c;
+        }
+    }
+    if (title.size() > kMaxArgBytes) {
+        const XXH128_hash_t digest = XXH3_128bits(title.data(), title.size());
+        const std::size_t length = title.size();
+        title.resize(kMaxArgBytes);
+        append_marker(title, length, digest);
+        ++counters_.titles_truncated;
+    }
 }
 
 void ExecveNormalizer::on_event(auparse_state_t* au) {
     if (auparse_first_record(au) <= 0) return;
     event_.clear();
+    arg_hashing_ = false;
+    arg_length_ = 0;
+    args_bytes_ = 0;
     bool have_syscall = false;
     bool is_exec = false;
     bool have_execve = false;
@@ -217,14 +338,15 @@ void ExecveNormalizer::on_event(auparse_state_t* au) {
                 }
                 break;
             case AUDIT_PROCTITLE:
-                if (auparse_find_field(au, "proctitle") != nullptr) {
-                    event_.title = str(auparse_interpret_field(au));
+                if (const char* raw = auparse_find_field(au, "proctitle"); raw != nullptr) {
+                    read_proctitle(raw);
                 }
                 break;
             default:
                 break;
         }
     } while (auparse_next_record(au) > 0);
+    end_arg();
     if (!have_execve && !is_exec) return;  // neither an exec SYSCALL nor an EXECVE record
     if (!have_syscall) {
         ++counters_.execve_without_syscall;
@@ -235,6 +357,10 @@ void ExecveNormalizer::on_event(auparse_state_t* au) {
     if (event_.args_count > event_.args.size()) ++counters_.args_missing;
 
     const au_event_t* stamp = auparse_get_timestamp(au);
+    if (stamp != nullptr && static_cast<unsigned long long>(stamp->sec) > kMaxSeconds) {
+        ++counters_.bad_timestamp;  // sec * 1000 would overflow
+        return;
+    }
     if (stamp != nullptr) {
         event_.time_ms = static_cast<std::int64_t>(stamp->sec) * 1000 + stamp->milli;
         event_.serial = stamp->serial;

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <unordered_map>
 
@@ -19,6 +20,8 @@
 #include "parsers/process_table.h"
 
 namespace scanwatch::parsers {
+
+struct Digest;  // a streaming XXH3-128 state
 
 /// Where host identity and user names come from.
 struct NormalizerOptions {
@@ -39,7 +42,18 @@ struct NormalizerCounters {
     std::uint64_t syscall_without_execve = 0;  ///< successful exec SYSCALL, its EXECVE missing
     std::uint64_t args_missing = 0;            ///< argc said more than the records held
     std::uint64_t bad_fields = 0;              ///< a numeric field that did not parse
+    std::uint64_t bad_arg_index = 0;   ///< aN out of order, repeated, or past argc (ignored)
+    std::uint64_t args_dropped = 0;    ///< arguments past kMaxArgs (argc still says how many)
+    std::uint64_t args_truncated = 0;  ///< arguments kept as a prefix and a digest
+    std::uint64_t titles_truncated = 0;  ///< process.title kept as a prefix and a digest
+    std::uint64_t bad_proctitle = 0;   ///< proctitle= neither quoted nor hex (title left empty)
+    std::uint64_t bad_timestamp = 0;   ///< seconds too large for ms since the epoch (event dropped)
 };
+
+/// What one event may hold (docs/events.md): the bound on its memory whatever the input.
+inline constexpr std::size_t kMaxArgs = 65536;          ///< arguments kept per event
+inline constexpr std::size_t kMaxArgBytes = 4096;       ///< bytes kept of one argument or title
+inline constexpr std::size_t kMaxArgsBytes = 1U << 20U;  ///< bytes kept of all arguments
 
 /// Stateful across events (entity ids). Reuses one ProcessEvent; the sink must copy what it keeps.
 class ExecveNormalizer {
@@ -47,6 +61,9 @@ public:
     using Sink = std::function<void(const ProcessEvent& event)>;
 
     ExecveNormalizer(NormalizerOptions options, Sink sink);
+    ~ExecveNormalizer();
+    ExecveNormalizer(const ExecveNormalizer&) = delete;
+    ExecveNormalizer& operator=(const ExecveNormalizer&) = delete;
 
     /// Handles the event `au` is positioned on; calls the sink once if it is an exec.
     void on_event(auparse_state_t* au);
@@ -59,6 +76,9 @@ public:
 private:
     bool read_syscall(auparse_state_t* au);
     void read_execve(auparse_state_t* au);
+    void read_proctitle(std::string_view raw);
+    void add_arg_bytes(std::string_view value);
+    void end_arg();
     enum class IdKind { user, group };
     void read_id(auparse_state_t* au, std::string_view field, IdName& who, IdKind kind,
                  std::string_view names);
@@ -71,6 +91,13 @@ private:
     std::string event_ref_;
     NormalizerCounters counters_;
     InterpretationCache interpretations_;
+    // The argument being built (aN[i] chunks): its full length, and the digest of all of it
+    // once it outgrew what is kept.
+    std::size_t arg_limit_ = 0;
+    std::uint64_t arg_length_ = 0;
+    bool arg_hashing_ = false;
+    std::size_t args_bytes_ = 0;  // kept bytes of this event's finished arguments
+    std::unique_ptr<Digest> digest_;
     std::unordered_map<std::string, std::string> user_names_;  // id -> name ("" unknown)
     std::unordered_map<std::string, std::string> group_names_;
 };

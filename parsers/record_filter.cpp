@@ -2,6 +2,9 @@
 
 #include <cstring>
 
+#include <xxhash.h>
+
+#include "parsers/event_key.h"
 #include "parsers/exec_syscalls.h"
 
 namespace scanwatch::parsers {
@@ -12,14 +15,6 @@ namespace {
 template <std::size_t N>
 bool starts_with(std::string_view s, const char (&prefix)[N]) {
     return s.size() >= N - 1 && std::memcmp(s.data(), prefix, N - 1) == 0;
-}
-
-bool all_digits(std::string_view s) {
-    if (s.empty()) return false;
-    for (char c : s) {
-        if (c < '0' || c > '9') return false;
-    }
-    return true;
 }
 
 // The value of ` name=` up to the next space, or empty.
@@ -36,22 +31,15 @@ std::string_view field_value(std::string_view record, std::string_view name_eq) 
     return {};
 }
 
-// Checks `msg=audit(SEC.MS:SERIAL)` right after the type token.
-bool valid_header(std::string_view rest) {
-    constexpr std::string_view kMsg = "msg=audit(";
-    const std::size_t at = rest.find(kMsg);
-    if (at == std::string_view::npos) return false;
-    const std::string_view stamp = rest.substr(at + kMsg.size());
-    const std::size_t close = stamp.find(')');
-    if (close == std::string_view::npos) return false;
-    const std::string_view inner = stamp.substr(0, close);
-    const std::size_t dot = inner.find('.');
-    const std::size_t colon = inner.find(':');
-    if (dot == std::string_view::npos || colon == std::string_view::npos || colon < dot) {
-        return false;
+// Whether ` name=` occurs more than once in the record.
+bool repeated_field(std::string_view record, std::string_view name_eq) {
+    int seen = 0;
+    std::size_t pos = 0;
+    while ((pos = record.find(name_eq, pos)) != std::string_view::npos) {
+        if (pos > 0 && record[pos - 1] == ' ' && ++seen > 1) return true;
+        pos += name_eq.size();
     }
-    return all_digits(inner.substr(0, dot)) && all_digits(inner.substr(dot + 1, colon - dot - 1)) &&
-           all_digits(inner.substr(colon + 1));
+    return false;
 }
 
 // Where the record starts: at `node=` or `type=` at the line start or after a prefix such as a
@@ -127,6 +115,10 @@ std::string_view malformed_name(Malformed reason) {
             return "too_long";
         case Malformed::truncated:
             return "truncated";
+        case Malformed::too_many_records:
+            return "too_many_records";
+        case Malformed::duplicate_field:
+            return "duplicate_field";
     }
     return "unknown";
 }
@@ -233,8 +225,10 @@ void RecordFilter::handle_line(std::string_view line) {
     }
     std::string_view record = line.substr(start);
     std::string_view rest = record;
+    std::string_view node;
     if (starts_with(rest, "node=")) {
         const std::size_t sp = rest.find(' ');
+        node = rest.substr(0, sp);
         rest = sp == std::string_view::npos ? std::string_view{} : rest.substr(sp + 1);
     }
     if (!starts_with(rest, "type=")) {
@@ -244,7 +238,8 @@ void RecordFilter::handle_line(std::string_view line) {
     const std::size_t type_end = rest.find(' ');
     const std::string_view type =
         rest.substr(5, type_end == std::string_view::npos ? type_end : type_end - 5);
-    if (!valid_header(rest)) {
+    const std::string_view stamp = audit_stamp(rest);
+    if (stamp.empty()) {
         malformed(Malformed::bad_header, line);
         return;
     }
@@ -265,6 +260,18 @@ void RecordFilter::handle_line(std::string_view line) {
         if (type == "PROCTITLE") ++counters_.proctitles_skipped;
         return;
     }
+    // libauparse 3.0.9 leaks the first of two cwd= fields.
+    if (type == "CWD" && repeated_field(rest, "cwd=")) {
+        malformed(Malformed::duplicate_field, line);
+        return;
+    }
+    if (!within_event_caps(node, stamp, type == "EXECVE", record.size())) {
+        malformed(Malformed::too_many_records, line);
+        return;
+    }
+    // libauparse ends an event at its EOE or PROCTITLE; a record after it with the same key
+    // (a log replayed twice) starts a new one there, and here.
+    if (type == "EOE" || type == "PROCTITLE") *last_tally_ = EventTally{};
     ++counters_.records_fed;
     // Some shippers write the ENRICHED separator as the text "\u001D"; auparse needs the byte.
     const std::size_t escaped_sep = record.find("\\u001");
@@ -281,6 +288,36 @@ void RecordFilter::handle_line(std::string_view line) {
         batch_.append(record);
     }
     batch_ += '\n';
+}
+
+bool RecordFilter::within_event_caps(std::string_view node, std::string_view stamp, bool execve,
+                                     std::size_t bytes) {
+    const std::uint64_t key =
+        XXH3_64bits_withSeed(stamp.data(), stamp.size(), XXH3_64bits(node.data(), node.size()));
+    if (last_tally_ == nullptr || key != last_tally_key_) {
+        auto found = tallies_.find(key);
+        if (found == tallies_.end()) {
+            if (tally_order_.size() < kTrackedEvents) {
+                tally_order_.push_back(key);
+            } else {
+                tallies_.erase(tally_order_[next_tally_]);
+                tally_order_[next_tally_] = key;
+                next_tally_ = (next_tally_ + 1) % kTrackedEvents;
+            }
+            found = tallies_.emplace(key, EventTally{}).first;
+        }
+        last_tally_key_ = key;
+        last_tally_ = &found->second;
+    }
+    EventTally& tally = *last_tally_;
+    if (tally.bytes + bytes > kMaxBytesPerEvent ||
+        (execve ? tally.execve >= kMaxExecveRecordsPerEvent
+                : tally.other >= kMaxOtherRecordsPerEvent)) {
+        return false;
+    }
+    tally.bytes += bytes;
+    ++(execve ? tally.execve : tally.other);
+    return true;
 }
 
 void RecordFilter::flush_batch() {

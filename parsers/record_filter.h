@@ -12,6 +12,8 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 namespace scanwatch::parsers {
 
@@ -22,8 +24,20 @@ enum class Malformed : std::uint8_t {
     nul_byte,    ///< the line contains a NUL byte
     too_long,    ///< longer than the line limit (the kernel never writes such a record)
     truncated,   ///< input ended inside a line that is not a whole record
+    too_many_records,  ///< past an event's record or byte cap (see the k* limits below)
+    duplicate_field,   ///< a field libauparse mishandles when repeated (a second `cwd=`)
 };
-inline constexpr std::size_t kMalformedReasons = 5;
+inline constexpr std::size_t kMalformedReasons = 7;
+
+/// Per-event caps on what reaches libauparse (whose work per event is quadratic in its records),
+/// from the kernel's limits: argv is at most 6 MiB (3/4 of the 8 MiB _STK_LIM, and at most 1/4
+/// of RLIMIT_STACK), which audit writes hex-encoded in EXECVE records of at most 7,500 bytes of
+/// argument data: ~1,700 records, ~13 MiB. Records past a cap are malformed `too_many_records`.
+inline constexpr std::uint32_t kMaxExecveRecordsPerEvent = 2048;
+inline constexpr std::uint32_t kMaxOtherRecordsPerEvent = 16;  ///< SYSCALL, CWD, PROCTITLE, EOE
+inline constexpr std::uint64_t kMaxBytesPerEvent = 16U << 20U;  ///< record text, all types
+/// Events whose record counts are tracked at once (interleaved events; oldest forgotten first).
+inline constexpr std::size_t kTrackedEvents = 1024;
 
 /// The stable name of a reason, used in stats and messages.
 std::string_view malformed_name(Malformed reason);
@@ -84,6 +98,8 @@ private:
     void handle_line(std::string_view line);
     void malformed(Malformed reason, std::string_view line);
     void flush_batch();
+    bool within_event_caps(std::string_view node, std::string_view stamp, bool execve,
+                           std::size_t bytes);
 
     Sink sink_;
     Reporter reporter_;
@@ -101,6 +117,17 @@ private:
     std::string batch_;  // accepted records waiting for the sink
     std::string scratch_;
     FilterCounters counters_;
+    // What each recent event (by hash of node and stamp) has passed on so far.
+    struct EventTally {
+        std::uint32_t execve = 0;
+        std::uint32_t other = 0;
+        std::uint64_t bytes = 0;
+    };
+    std::unordered_map<std::uint64_t, EventTally> tallies_;
+    std::vector<std::uint64_t> tally_order_;  // ring of the tracked keys, oldest at next_tally_
+    std::size_t next_tally_ = 0;
+    std::uint64_t last_tally_key_ = 0;
+    EventTally* last_tally_ = nullptr;
 };
 
 }  // namespace scanwatch::parsers

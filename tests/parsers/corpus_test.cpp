@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "parsers/ecs_json.h"
+#include "parsers/execve_normalizer.h"
 #include "tests/parsers/normalize_text.h"
 
 using scanwatch::ProcessEvent;
@@ -90,11 +91,13 @@ TEST_CASE("Corpus: split argument over several EXECVE records (laurel record-exe
     const ProcessEvent& e = r.events[0];
     REQUIRE(e.args.size() == 2);
     CHECK(e.args[0] == "/bin/echo");
-    // Three chunks a1[0..2] of 3732 + 3746 + 714 decoded bytes, rejoined in order.
-    CHECK(e.args[1].size() == 3732 + 3746 + 714);
+    // Three chunks a1[0..2] of 3732 + 3746 + 714 decoded bytes, rejoined in order; longer than
+    // what an argument keeps, so its first 4096 bytes and the length and digest of all 8192.
+    REQUIRE(e.args[1].size() > scanwatch::parsers::kMaxArgBytes);
     CHECK(e.args[1].rfind("baaaaaaaa", 0) == 0);
     CHECK(e.args[1].find("daaaaaaaa") == 3732);
-    CHECK(e.args[1].find("faaaaaaaa") == 3732 + 3746);
+    CHECK(e.args[1].substr(scanwatch::parsers::kMaxArgBytes).rfind(
+              "[scanwatch: truncated, 8192 bytes, xxh3-128 ", 0) == 0);
     CHECK(e.host_id == "test-host-id");
 }
 
@@ -109,7 +112,8 @@ TEST_CASE("Corpus: oversized EXECVE with a17_len and hex chunks (elastic integra
     REQUIRE(e.args.size() == 18);
     CHECK(e.args[0] == "awk");
     CHECK(e.args[16] == "speedVal=10000");
-    CHECK(e.args[17].size() == 7067);  // a17_len
+    CHECK(e.args[17].find("[scanwatch: truncated, 7067 bytes, xxh3-128 ") ==
+          scanwatch::parsers::kMaxArgBytes);  // a17_len
     CHECK(r.normalizer.execve_without_syscall == 1);
 }
 
