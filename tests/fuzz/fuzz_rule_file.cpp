@@ -1,6 +1,7 @@
-// libFuzzer harness for rule file loading (issue 10): the bytes are one rule file, loaded the
-// way `scanwatch rules check` loads a file, then checked and explained; the same bytes are also
-// loaded as an exceptions file and attached. Nothing may crash, and every finding must point
+// libFuzzer harness for rule file loading (issue 10): the bytes are one rule file, loaded and
+// checked the way `scanwatch rules check` loads a file (rules/rule_loader.h), its findings
+// written as text and JSON, its rules explained; the same bytes are also loaded as an
+// exceptions file and attached. Nothing may crash, and every finding must point
 // inside the file (line and column 1-based, or 0 when not tied to a place).
 
 #include <cstddef>
@@ -16,13 +17,16 @@
 #include "rules/exceptions.h"
 #include "rules/rule.h"
 #include "rules/rule_check.h"
+#include "rules/rule_loader.h"
 
 namespace {
 
 using scanwatch::rules::RuleDefinition;
+using scanwatch::rules::Finding;
 using scanwatch::rules::RuleError;
 
-[[noreturn]] void fail(const char* what, const RuleError& e) {
+template <typename E>
+[[noreturn]] void fail(const char* what, const E& e) {
     std::fprintf(stderr, "fuzz_rule_file: %s: %s\n", what, e.to_string().c_str());
     std::abort();
 }
@@ -42,9 +46,10 @@ std::vector<std::size_t> line_lengths(std::string_view text) {
     }
 }
 
-void check_place(const RuleError& e, const std::vector<std::size_t>& lines) {
+template <typename E>
+void check_place(const E& e, std::string_view file, const std::vector<std::size_t>& lines) {
     if (e.message.empty()) fail("finding without a message", e);
-    if (e.source != "fuzz.toml") fail("finding names another file", e);
+    if (file != "fuzz.toml") fail("finding names another file", e);
     if (e.line < 0 || e.column < 0) fail("negative place", e);
     if (e.line == 0) {
         if (e.column != 0) fail("column without a line", e);
@@ -61,15 +66,14 @@ void check_place(const RuleError& e, const std::vector<std::size_t>& lines) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
     const std::vector<std::size_t> lines = line_lengths(text);
-    std::vector<std::shared_ptr<const RuleDefinition>> rules;
-    auto loaded = scanwatch::rules::load_rule(text, "fuzz.toml");
-    if (const auto* error = std::get_if<RuleError>(&loaded)) {
-        check_place(*error, lines);
-    } else {
-        rules.push_back(std::get<std::shared_ptr<const RuleDefinition>>(std::move(loaded)));
-    }
+    scanwatch::rules::LoadResult loaded = scanwatch::rules::load_rule_text(text, "fuzz.toml");
+    for (const Finding& f : loaded.findings) check_place(f, f.file, lines);
+    if (loaded.ok() != !loaded.rules.empty()) std::abort();  // one file: a rule or an error
+    if (loaded.as_string().empty() != loaded.findings.empty()) std::abort();
+    if (loaded.as_json().empty()) std::abort();
+    std::vector<std::shared_ptr<const RuleDefinition>> rules = std::move(loaded.rules);
     auto exceptions = scanwatch::rules::load_exceptions(text, "fuzz.toml");
-    for (const RuleError& e : exceptions.errors) check_place(e, lines);
+    for (const RuleError& e : exceptions.errors) check_place(e, e.source, lines);
     (void)scanwatch::rules::exception_warnings(rules, exceptions.exceptions);
     rules = scanwatch::rules::with_exceptions(rules, exceptions.exceptions);
     for (const auto& rule : rules) {
