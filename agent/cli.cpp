@@ -46,13 +46,13 @@ int run_replay(const Settings& s) {
 
 // `scanwatch rules check FILE...`: every error with its place, then what each rule does.
 int check_rules(const Settings& s) {
-    Settings named = s;
-    named.rules = s.paths;
-    const LoadedRules loaded = load_configured_rules(named);
-    for (const auto& e : loaded.errors) fmt::print(stderr, "error: {}\n", e);
-    for (const auto& w : loaded.warnings) fmt::print(stderr, "warning: {}\n", w);
+    rules::RuleSources sources = rule_sources(s);
+    sources.rules = s.paths;
+    const rules::LoadResult loaded = rules::load_rule_sources(sources);
+    const std::string findings = loaded.as_string();
+    std::fwrite(findings.data(), 1, findings.size(), stderr);
     for (const auto& rule : loaded.rules) fmt::print("{}\n", rules::explain_rule(*rule));
-    return loaded.errors.empty() ? 0 : 1;
+    return loaded.ok() ? 0 : 1;
 }
 
 }  // namespace

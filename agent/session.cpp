@@ -18,13 +18,16 @@ namespace {
 // Loads the configured rules; an error stops the start (thrown) and is only reported on reload.
 std::vector<std::shared_ptr<const rules::RuleDefinition>> configured_rules(const Settings& s,
                                                                           Diagnostics& diagnostics) {
-    LoadedRules loaded = load_configured_rules(s);
-    for (const auto& w : loaded.warnings) diagnostics.warn(w);
-    if (!loaded.errors.empty()) {
-        std::string all;
-        for (const auto& e : loaded.errors) all += (all.empty() ? "" : "\n") + e;
-        throw std::runtime_error(all);
+    rules::LoadResult loaded = rules::load_rule_sources(rule_sources(s));
+    std::string errors;
+    for (const auto& f : loaded.findings) {
+        if (f.severity == rules::Severity::warning) {
+            diagnostics.warn(f.to_string());
+        } else {
+            errors += (errors.empty() ? "" : "\n") + f.to_string();
+        }
     }
+    if (!errors.empty()) throw std::runtime_error(errors);
     return std::move(loaded.rules);
 }
 

@@ -5,9 +5,6 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "rules/exceptions.h"
-#include "rules/rule_check.h"
-#include "rules/rule_set.h"
 
 #include "agent/output_spec.h"
 
@@ -173,15 +170,6 @@ std::optional<Settings> reparse_settings(int argc, const char* const* argv, std:
     return parse_with(argc, argv, [&error](Cli&, const CLI::ParseError& e) { error = e.what(); });
 }
 
-std::shared_ptr<const rules::RuleDefinition> builtin_rule() {
-    auto loaded = rules::load_rule(rules::builtin_rule_text(), "built-in");
-    if (auto* err = std::get_if<rules::RuleError>(&loaded)) {
-        // The built-in rule is tested; failing here is a build defect, not user input.
-        throw std::logic_error("built-in rule does not load: " + err->to_string());
-    }
-    return std::get<std::shared_ptr<const rules::RuleDefinition>>(loaded);
-}
-
 rules::EngineOptions engine_options(const Settings& s) {
     rules::EngineOptions o;
     rules::parse_name_match(s.name_match, o.name_match);
@@ -190,30 +178,8 @@ rules::EngineOptions engine_options(const Settings& s) {
     return o;
 }
 
-LoadedRules load_configured_rules(const Settings& s) {
-    LoadedRules out;
-    if (s.rules.empty()) {
-        out.rules.push_back(builtin_rule());
-    } else {
-        rules::RuleSet set = rules::load_rules(s.rules);
-        for (const auto& e : set.errors) out.errors.push_back(e.to_string());
-        out.rules = std::move(set.rules);
-        if (out.rules.empty() && out.errors.empty()) out.errors.push_back("no rules loaded");
-    }
-    std::vector<rules::RuleException> exceptions;
-    for (const auto& file : s.exceptions) {
-        rules::ExceptionSet set = rules::load_exceptions_file(file);
-        for (const auto& e : set.errors) out.errors.push_back(e.to_string());
-        exceptions.insert(exceptions.end(), set.exceptions.begin(), set.exceptions.end());
-    }
-    out.warnings = rules::exception_warnings(out.rules, exceptions);
-    out.rules = rules::with_exceptions(out.rules, exceptions);
-    for (const auto& rule : out.rules) {
-        for (const auto& w : rules::rule_warnings(*rule)) {
-            out.warnings.push_back(fmt::format("{} ({}): {}", rule->name, rule->source, w));
-        }
-    }
-    return out;
+rules::RuleSources rule_sources(const Settings& s) {
+    return rules::RuleSources{s.rules, s.exceptions};
 }
 
 }  // namespace scanwatch::agent

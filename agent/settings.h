@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "agent/output_spec.h"
-#include "rules/rule.h"
 #include "rules/rule_engine.h"
+#include "rules/rule_loader.h"
 
 namespace scanwatch::agent {
 
@@ -53,18 +53,10 @@ ParsedSettings parse_settings(int argc, const char* const* argv);
 /// Parses again, quietly, for a reload: the error text instead of printing it.
 std::optional<Settings> reparse_settings(int argc, const char* const* argv, std::string& error);
 
-/// The built-in rule (rules/builtin/network_scan.toml, compiled in).
-std::shared_ptr<const rules::RuleDefinition> builtin_rule();
-
 /// Engine options from settings.
 rules::EngineOptions engine_options(const Settings& s);
 
-/// The rules the settings name (rule files and exceptions files), with what went wrong.
-struct LoadedRules {
-    std::vector<std::shared_ptr<const rules::RuleDefinition>> rules;
-    std::vector<std::string> errors;    ///< "FILE:LINE:COLUMN: message"; the rules must not run
-    std::vector<std::string> warnings;  ///< rules that cannot fire, exceptions that match no rule
-};
-LoadedRules load_configured_rules(const Settings& s);
+/// What the settings name for rule loading (rules/rule_loader.h).
+rules::RuleSources rule_sources(const Settings& s);
 
 }  // namespace scanwatch::agent

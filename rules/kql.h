@@ -3,14 +3,19 @@
 // field:value, quoted values, field:(value list), field:*, `*` / `?` wildcards in unquoted
 // values, and/or/not with parentheses. Range queries, nested {} queries and bare values without
 // a field are rejected with a parse error.
+//
+// The parts: rules/kql_lexer.* and rules/kql_parser.* turn text into the language-neutral AST
+// of rules/query_ast.h (values as rules/pattern.h patterns); rules/query_match.* runs it,
+// rules/query_check.* reasons about it, rules/kql_print.* writes it back as KQL.
 
-#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
+
+#include "rules/query_ast.h"
 
 namespace scanwatch::rules {
 
@@ -20,18 +25,6 @@ struct KqlError {
     std::string message;
     int line = 1;
     int column = 1;
-};
-
-/// Maps a field name to a small integer id the accessor understands, or -1 if the field is unknown.
-using FieldResolver = std::function<int(std::string_view field)>;
-
-/// Calls `visit` for each value of field `id` in the current event until it returns true;
-/// returns whether any call returned true. Values are borrowed for the duration of the call.
-class FieldAccessor {
-public:
-    virtual ~FieldAccessor() = default;
-    virtual bool any_value(int field_id,
-                           const std::function<bool(std::string_view)>& visit) const = 0;
 };
 
 /// A compiled query. Immutable and cheap to share; matching allocates nothing.
@@ -65,8 +58,7 @@ public:
     std::vector<std::string> required_values(int field_id) const;
 
 private:
-    struct Node;  // the AST, defined in kql.cpp
-    std::shared_ptr<const Node> root_;
+    std::shared_ptr<const query::Expr> root_;
     std::vector<int> field_ids_;
     std::vector<std::string> field_names_;  // parallel to field_ids_: the name first used
 };

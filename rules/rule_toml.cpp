@@ -1,5 +1,6 @@
 #include "rules/rule_toml.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +14,31 @@ Place place_of(const toml::node& node) {
     const auto& begin = node.source().begin;
     return {static_cast<int>(begin.line), static_cast<int>(begin.column)};
 }
+
+namespace {
+
+// toml++ puts an end-of-file error one column past the last newline, and a query string with
+// escaped newlines (`"a\\nb"`) has more lines than the file text holding it: keep every place on a
+// real line of the file, at most one character past its end, so an editor can jump to it.
+Place clamp_place(std::string_view file_text, Place at) {
+    if (at.line <= 0 || at.column <= 0) return at;
+    std::size_t begin = 0;
+    int line = 1;
+    for (; line < at.line; ++line) {
+        const std::size_t end = file_text.find('\n', begin);
+        if (end == std::string_view::npos) break;
+        begin = end + 1;
+    }
+    std::size_t end = file_text.find('\n', begin);
+    if (end == std::string_view::npos) end = file_text.size();
+    int chars = 0;
+    for (std::size_t i = begin; i < end; ++i) {
+        if ((static_cast<unsigned char>(file_text[i]) & 0xC0u) != 0x80u) ++chars;
+    }
+    return {line, std::min(at.column, chars + 1)};
+}
+
+}  // namespace
 
 // A multi-line string drops the newline right after its opening quotes, so its first query line
 // is the next file line.
@@ -30,9 +56,11 @@ Place query_place(std::string_view file_text, Place value, int kql_line, int kql
     const bool multi = at.rfind("'''", 0) == 0 || at.rfind("\"\"\"", 0) == 0;
     const int quote_len = multi ? 3 : 1;
     const bool skips_newline = multi && at.size() > 3 && (at[3] == '\n' || at[3] == '\r');
-    if (skips_newline) return {value.line + kql_line, kql_column};
-    if (kql_line == 1) return {value.line, value.column + quote_len + kql_column - 1};
-    return {value.line + kql_line - 1, kql_column};
+    if (skips_newline) return clamp_place(file_text, {value.line + kql_line, kql_column});
+    if (kql_line == 1) {
+        return clamp_place(file_text, {value.line, value.column + quote_len + kql_column - 1});
+    }
+    return clamp_place(file_text, {value.line + kql_line - 1, kql_column});
 }
 
 RuleError error_at(std::string_view source, Place at, std::string message) {
@@ -67,10 +95,9 @@ std::optional<RuleError> parse_toml(std::string_view text, std::string_view sour
     try {
         out = toml::parse(text, source);
     } catch (const toml::parse_error& e) {
-        return error_at(
-            source,
-            {static_cast<int>(e.source().begin.line), static_cast<int>(e.source().begin.column)},
-            std::string(e.description()));
+        const Place at{static_cast<int>(e.source().begin.line),
+                       static_cast<int>(e.source().begin.column)};
+        return error_at(source, clamp_place(text, at), std::string(e.description()));
     }
     return std::nullopt;
 }

@@ -618,3 +618,22 @@ TEST_CASE("KQL: a resolver failure is an error, not an exception", "[kql]") {
     auto no_resolver = KqlQuery::parse("user.name:a", scanwatch::rules::FieldResolver());
     REQUIRE(std::holds_alternative<KqlError>(no_resolver));
 }
+
+TEST_CASE("KQL: the deepest query accepted prints, re-parses, matches and checks", "[kql]") {
+    // Each "not (" is two levels; alternating or/and keeps every level a node of the tree.
+    std::string text = "user.name:a";
+    for (int i = 0; i < 32; ++i) {  // 64 levels: the limit
+        text = std::string(i % 2 == 0 ? "not (user.name:b or " : "not (user.name:b and ") + text + ")";
+    }
+    const KqlQuery query = must_parse(text);
+    const std::string printed = query.to_string();
+    CHECK(must_parse(printed).to_string() == printed);
+    const Event a{{"user.name", {"a"}}};
+    const Event b{{"user.name", {"b"}}};
+    CHECK(query.matches(MapAccessor(a)) == must_parse(printed).matches(MapAccessor(a)));
+    CHECK(query.matches(MapAccessor(b)) == must_parse(printed).matches(MapAccessor(b)));
+    const auto known = [](int) { return true; };
+    CHECK(query.may_match(MapAccessor(a), known) == query.matches(MapAccessor(a)));
+    CHECK(query.must_match(MapAccessor(b), known) == query.matches(MapAccessor(b)));
+    CHECK_THAT(must_fail("not " + text).message, Catch::Contains("nesting too deep"));
+}

@@ -123,6 +123,25 @@ TEST_CASE("Rules: errors name file, line and column", "[rule]") {
         CHECK(must_fail(text).message.find("threshold.value") != std::string::npos);
     }
     SECTION("no [rule] table") { CHECK(must_fail("[metadata]\nx = 1\n").message == "no [rule] table"); }
+    SECTION("an error at the end of the file stays on a line of the file") {
+        // Found by fuzz_rule_file: toml++ put this one column past the end of a line.
+        const std::string text = "[rule]\nquery = '''\nabcdef\nx = 1\n";
+        const auto e = must_fail(text);
+        REQUIRE(e.line >= 1);
+        REQUIRE(e.line <= 5);
+        const std::string lines[] = {"[rule]", "query = '''", "abcdef", "x = 1", ""};
+        CHECK(e.column <= static_cast<int>(lines[e.line - 1].size()) + 1);
+    }
+    SECTION("a query with escaped newlines points inside the file") {
+        std::string text = kMinimal;
+        text.replace(text.find("query = \"process.name:ping\""), 27,
+                     "query = \"process.name:ping and\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n bogus\"");
+        const auto e = must_fail(text);
+        CHECK(e.message.find("query:") == 0);
+        int lines = 0;
+        for (char c : text) lines += c == '\n';
+        CHECK(e.line <= lines + 1);
+    }
 }
 
 TEST_CASE("Rules: every Elastic rule file in the fixtures loads unmodified", "[rule]") {

@@ -1,0 +1,341 @@
+#include "rules/kql_parser.h"
+
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "rules/kql_lexer.h"
+
+namespace scanwatch::rules::kql {
+namespace {
+
+using query::Expr;
+using query::ExprKind;
+using query::kMaxDepth;
+using query::make_group;
+using query::make_not;
+
+struct FieldRef {
+    int id = -1;
+    std::string name;
+};
+
+// Recursive descent over a lazily lexed stream, so errors come out in text order: a lexical
+// error after a syntax error is never reported first.
+class Parser {
+public:
+    Parser(std::string_view text, const FieldResolver& resolver)
+        : lexer_(text), resolver_(resolver) {}
+
+    bool parse(Expr& out);
+    const KqlError& error() const { return error_; }
+    const std::vector<int>& field_ids() const { return field_ids_; }
+    const std::vector<std::string>& field_names() const { return field_names_; }
+
+private:
+    bool advance();
+    bool peek_next(const Token*& next);
+    bool fail(int line, int column, std::string message);
+    bool fail(const Token& at, std::string message) {
+        return fail(at.line, at.column, std::move(message));
+    }
+    bool enter(const Token& at, int depth);
+    bool parse_or(Expr& out, int depth);
+    bool parse_and(Expr& out, int depth);
+    bool parse_not(Expr& out, int depth);
+    bool parse_primary(Expr& out, int depth);
+    bool parse_term(Expr& out, int depth);
+    bool parse_field(FieldRef& field);
+    bool parse_values(const FieldRef& field, Expr& out, int depth);
+    bool parse_value_or(const FieldRef& field, Expr& out, int depth);
+    bool parse_value_and(const FieldRef& field, Expr& out, int depth);
+    bool parse_value_not(const FieldRef& field, Expr& out, int depth);
+    bool parse_value_primary(const FieldRef& field, Expr& out, int depth);
+    bool close_group(const Token& open, std::string_view context);
+    Expr leaf(const FieldRef& field) const;
+    void note_field(int id, const std::string& name);
+
+    Lexer lexer_;
+    const FieldResolver& resolver_;
+    Token cur_;
+    Token next_;
+    bool has_next_ = false;
+    bool failed_ = false;
+    KqlError error_;
+    std::vector<int> field_ids_;
+    std::vector<std::string> field_names_;
+};
+
+bool Parser::fail(int line, int column, std::string message) {
+    // Only the first error counts: later ones are consequences of it.
+    if (!failed_) error_ = KqlError{std::move(message), line, column};
+    failed_ = true;
+    return false;
+}
+
+bool Parser::advance() {
+    if (has_next_) {
+        cur_ = std::move(next_);
+        has_next_ = false;
+        return true;
+    }
+    KqlError lex_error;
+    if (!lexer_.next(cur_, lex_error))
+        return fail(lex_error.line, lex_error.column, lex_error.message);
+    return true;
+}
+
+bool Parser::peek_next(const Token*& next) {
+    if (!has_next_) {
+        KqlError lex_error;
+        if (!lexer_.next(next_, lex_error)) {
+            return fail(lex_error.line, lex_error.column, lex_error.message);
+        }
+        has_next_ = true;
+    }
+    next = &next_;
+    return true;
+}
+
+bool Parser::enter(const Token& at, int depth) {
+    if (depth < kMaxDepth) return true;
+    return fail(at, fmt::format("nesting too deep: more than {} levels of parentheses and \"not\"",
+                                kMaxDepth));
+}
+
+bool Parser::parse(Expr& out) {
+    if (!advance()) return false;
+    if (cur_.kind == TokenKind::end) return fail(1, 1, "empty query");
+    if (!parse_or(out, 0)) return false;
+    switch (cur_.kind) {
+        case TokenKind::end:
+            return true;
+        case TokenKind::rparen:
+            return fail(cur_, "unbalanced parenthesis: \")\" has no matching \"(\"");
+        case TokenKind::colon:
+            return fail(cur_,
+                        "expected \"and\", \"or\" or end of query, found \":\" "
+                        "(quote or escape a ':' inside a value)");
+        default:
+            return fail(cur_, fmt::format("expected \"and\", \"or\" or end of query, found {}",
+                                          describe(cur_)));
+    }
+}
+
+bool Parser::parse_or(Expr& out, int depth) {
+    std::vector<Expr> items(1);
+    if (!parse_and(items.back(), depth)) return false;
+    while (cur_.kind == TokenKind::kw_or) {
+        if (!advance()) return false;
+        items.emplace_back();
+        if (!parse_and(items.back(), depth)) return false;
+    }
+    out = make_group(ExprKind::or_op, std::move(items));
+    return true;
+}
+
+bool Parser::parse_and(Expr& out, int depth) {
+    std::vector<Expr> items(1);
+    if (!parse_not(items.back(), depth)) return false;
+    while (cur_.kind == TokenKind::kw_and) {
+        if (!advance()) return false;
+        items.emplace_back();
+        if (!parse_not(items.back(), depth)) return false;
+    }
+    out = make_group(ExprKind::and_op, std::move(items));
+    return true;
+}
+
+bool Parser::parse_not(Expr& out, int depth) {
+    if (cur_.kind != TokenKind::kw_not) return parse_primary(out, depth);
+    if (!enter(cur_, depth) || !advance()) return false;
+    Expr operand;
+    if (!parse_not(operand, depth + 1)) return false;
+    out = make_not(std::move(operand));
+    return true;
+}
+
+bool Parser::close_group(const Token& open, std::string_view context) {
+    if (cur_.kind == TokenKind::rparen) return advance();
+    if (cur_.kind == TokenKind::end) {
+        return fail(open, "unbalanced parenthesis: this \"(\" is never closed");
+    }
+    return fail(cur_, fmt::format("expected \"and\", \"or\" or \")\"{}, found {}", context,
+                                  describe(cur_)));
+}
+
+bool Parser::parse_primary(Expr& out, int depth) {
+    switch (cur_.kind) {
+        case TokenKind::lparen: {
+            if (!enter(cur_, depth)) return false;
+            const Token open = cur_;
+            if (!advance() || !parse_or(out, depth + 1)) return false;
+            return close_group(open, "");
+        }
+        case TokenKind::word:
+            return parse_term(out, depth);
+        case TokenKind::quoted: {
+            const Token* next = nullptr;
+            if (!peek_next(next)) return false;
+            if (next->kind == TokenKind::colon) {
+                return fail(cur_, "quoted field names are not supported");
+            }
+            return fail(
+                cur_, fmt::format("a value needs a field (field:value), found {}", describe(cur_)));
+        }
+        default:
+            return fail(cur_,
+                        fmt::format("expected a field name or \"(\", found {}", describe(cur_)));
+    }
+}
+
+bool Parser::parse_field(FieldRef& field) {
+    const Token* next = nullptr;
+    if (!peek_next(next)) return false;
+    bool plain = !cur_.escaped && cur_.roles.empty();
+    for (char c : cur_.text) plain = plain && is_field_char(c);
+    if (next->kind != TokenKind::colon) {
+        // Dotted names (`process.name`) are ECS fields missing their ':'; other words are values
+        // missing their field. The resolver is not asked: it may register what it is given.
+        const char first = cur_.text.front();
+        const bool letter_first = (first >= 'a' && first <= 'z') ||
+                                  (first >= 'A' && first <= 'Z') || first == '@' || first == '_';
+        if (plain && letter_first && cur_.text.find('.') != std::string::npos) {
+            return fail(*next, fmt::format("expected ':' after field \"{}\", found {}", cur_.text,
+                                           describe(*next)));
+        }
+        return fail(cur_,
+                    fmt::format("a value needs a field (field:value), found {}", describe(cur_)));
+    }
+    if (!cur_.roles.empty()) {
+        return fail(cur_,
+                    fmt::format("wildcard field names are not supported: {}", describe(cur_)));
+    }
+    if (!plain) {
+        for (std::size_t i = 0; i < cur_.raw.size(); ++i) {
+            if (!is_field_char(cur_.raw[i])) {
+                std::size_t end = i + 1;
+                while (end < cur_.raw.size() && is_continuation(cur_.raw[end])) ++end;
+                return fail(cur_, fmt::format("invalid character \"{}\" in field name {}",
+                                              cur_.raw.substr(i, end - i), describe(cur_)));
+            }
+        }
+    }
+    const int id = resolver_(cur_.text);
+    if (id < 0) return fail(cur_, fmt::format("unknown field \"{}\"", cur_.text));
+    field.id = id;
+    field.name = cur_.text;
+    note_field(id, field.name);
+    return advance() && advance();
+}
+
+bool Parser::parse_term(Expr& out, int depth) {
+    FieldRef field;
+    if (!parse_field(field)) return false;
+    return parse_values(field, out, depth);
+}
+
+void Parser::note_field(int id, const std::string& name) {
+    for (int known : field_ids_) {
+        if (known == id) return;
+    }
+    field_ids_.push_back(id);
+    field_names_.push_back(name);
+}
+
+Expr Parser::leaf(const FieldRef& field) const {
+    if (cur_.kind == TokenKind::word && !cur_.roles.empty()) {
+        return query::make_match(field.id, field.name, query::make_wildcard(cur_.text, cur_.roles));
+    }
+    return query::make_match(field.id, field.name, query::make_literal(cur_.text));
+}
+
+bool Parser::parse_values(const FieldRef& field, Expr& out, int depth) {
+    switch (cur_.kind) {
+        case TokenKind::lparen: {
+            if (!enter(cur_, depth)) return false;
+            const Token open = cur_;
+            if (!advance() || !parse_value_or(field, out, depth + 1)) return false;
+            return close_group(open, fmt::format(" in the value list of \"{}\"", field.name));
+        }
+        case TokenKind::word:
+        case TokenKind::quoted:
+            out = leaf(field);
+            return advance();
+        case TokenKind::kw_and:
+        case TokenKind::kw_or:
+        case TokenKind::kw_not:
+            return fail(cur_,
+                        fmt::format("expected a value after \"{}:\", found {} (quote a keyword "
+                                    "to use it as a value: \"{}\")",
+                                    field.name, describe(cur_), cur_.text));
+        default:
+            return fail(cur_, fmt::format("expected a value after \"{}:\", found {}", field.name,
+                                          describe(cur_)));
+    }
+}
+
+bool Parser::parse_value_or(const FieldRef& field, Expr& out, int depth) {
+    std::vector<Expr> items(1);
+    if (!parse_value_and(field, items.back(), depth)) return false;
+    while (cur_.kind == TokenKind::kw_or) {
+        if (!advance()) return false;
+        items.emplace_back();
+        if (!parse_value_and(field, items.back(), depth)) return false;
+    }
+    out = make_group(ExprKind::or_op, std::move(items));
+    return true;
+}
+
+bool Parser::parse_value_and(const FieldRef& field, Expr& out, int depth) {
+    std::vector<Expr> items(1);
+    if (!parse_value_not(field, items.back(), depth)) return false;
+    while (cur_.kind == TokenKind::kw_and) {
+        if (!advance()) return false;
+        items.emplace_back();
+        if (!parse_value_not(field, items.back(), depth)) return false;
+    }
+    out = make_group(ExprKind::and_op, std::move(items));
+    return true;
+}
+
+bool Parser::parse_value_not(const FieldRef& field, Expr& out, int depth) {
+    if (cur_.kind != TokenKind::kw_not) return parse_value_primary(field, out, depth);
+    if (!enter(cur_, depth) || !advance()) return false;
+    Expr operand;
+    if (!parse_value_not(field, operand, depth + 1)) return false;
+    out = make_not(std::move(operand));
+    return true;
+}
+
+bool Parser::parse_value_primary(const FieldRef& field, Expr& out, int depth) {
+    switch (cur_.kind) {
+        case TokenKind::lparen: {
+            if (!enter(cur_, depth)) return false;
+            const Token open = cur_;
+            if (!advance() || !parse_value_or(field, out, depth + 1)) return false;
+            return close_group(open, fmt::format(" in the value list of \"{}\"", field.name));
+        }
+        case TokenKind::word:
+        case TokenKind::quoted:
+            out = leaf(field);
+            return advance();
+        default:
+            return fail(cur_, fmt::format("expected a value or \"(\" in the value list of \"{}\", "
+                                          "found {}",
+                                          field.name, describe(cur_)));
+    }
+}
+
+}  // namespace
+
+std::variant<Parsed, KqlError> parse(std::string_view text, const FieldResolver& resolver) {
+    Parser parser(text, resolver);
+    Parsed out;
+    if (!parser.parse(out.root)) return parser.error();
+    out.field_ids = parser.field_ids();
+    out.field_names = parser.field_names();
+    return out;
+}
+
+}  // namespace scanwatch::rules::kql

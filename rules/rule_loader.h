@@ -1,0 +1,67 @@
+#pragma once
+// Rule loading policy: the rule files and exceptions files a configuration names, loaded,
+// attached and checked, with every finding kept structured (file, line, column, rule) rather
+// than flattened into text. The agent and `scanwatch rules check` both load through here.
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rules/rule.h"
+
+namespace scanwatch::rules {
+
+/// How bad a finding is: an error stops the rules from running; a warning does not.
+enum class Severity { error, warning };
+
+/// One thing loading found. line and column are 1-based, 0 when not tied to a place.
+struct Finding {
+    Severity severity = Severity::error;
+    std::string file;       ///< rule or exceptions file; empty when about no file
+    int line = 0;
+    int column = 0;
+    std::string message;
+    std::string rule_id;    ///< the rule it is about, when it is about one
+    std::string rule_name;
+
+    /// "FILE:LINE:COLUMN: MESSAGE" (parts without a value left out); a warning about a rule as
+    /// a whole reads "NAME (FILE): MESSAGE".
+    std::string to_string() const;
+};
+
+/// What loading gave: the rules to run and every finding, errors and warnings in load order.
+struct LoadResult {
+    std::vector<std::shared_ptr<const RuleDefinition>> rules;
+    std::vector<Finding> findings;
+
+    /// True when no finding is an error (the rules may run).
+    bool ok() const;
+    /// One line per finding, "error: ..." or "warning: ...", each ending with a newline.
+    std::string as_string() const;
+    /// {"ok":..., "rules":[{"rule_id","name","source"}], "findings":[{"severity","file","line",
+    /// "column","message","rule_id","rule_name"}]} on one line, without a trailing newline.
+    std::string as_json() const;
+};
+
+/// What a configuration names.
+struct RuleSources {
+    std::vector<std::string> rules;       ///< rule files or folders; empty: the built-in rule
+    std::vector<std::string> exceptions;  ///< exceptions files
+};
+
+/// Loads the rules (load_rules() in rules/rule_set.h, or the built-in rule), the exceptions
+/// files, attaches the exceptions (with_exceptions()), and adds warnings for exceptions that
+/// apply to no rule and for rules that cannot fire (rule_warnings()). Rules that load are kept
+/// even when others fail; no rule at all is an error. Never throws.
+LoadResult load_rule_sources(const RuleSources& sources);
+
+/// One rule file's text, loaded and checked as load_rule_sources() loads and checks a file;
+/// `source` names it in findings. Never throws.
+LoadResult load_rule_text(std::string_view toml_text, std::string_view source);
+
+/// The built-in rule (rules/builtin/network_scan.toml, compiled in). Throws std::logic_error if
+/// it does not load, which is a build defect (the rule is tested), not user input.
+std::shared_ptr<const RuleDefinition> builtin_rule();
+
+}  // namespace scanwatch::rules
