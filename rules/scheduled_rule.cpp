@@ -118,8 +118,11 @@ ScheduledRule::ScheduledRule(std::shared_ptr<const RuleDefinition> rule, EngineO
 
 ScheduledRule::~ScheduledRule() = default;
 
-std::uint64_t ScheduledRule::weight(const Group& /*g*/) const {
-    return 0;
+// How near a group is to its threshold, for the group table's eviction order: distinct values
+// (a one-off exec holds a handful, a sweep's group grows by one per target), or events when the
+// rule counts no values.
+std::uint64_t ScheduledRule::weight(const Group& g) const {
+    return rule_->cardinality ? g.values.size() : g.events;
 }
 
 ScheduledRule::Group& ScheduledRule::find_group(const EventFields& fields) {

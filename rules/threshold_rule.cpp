@@ -83,8 +83,11 @@ ThresholdRule::ThresholdRule(std::shared_ptr<const RuleDefinition> rule, EngineO
 
 ThresholdRule::~ThresholdRule() = default;
 
-std::uint64_t ThresholdRule::weight(const Group& /*g*/) const {
-    return 0;
+// How near a group is to its threshold, for the group table's eviction order: distinct values
+// (a one-off exec holds a handful, a sweep's group grows by one per target), or events when the
+// rule counts no values.
+std::uint64_t ThresholdRule::weight(const Group& g) const {
+    return rule_->cardinality ? g.values.size() : g.events;
 }
 
 ThresholdRule::Group& ThresholdRule::find_group(const EventFields& fields, std::int64_t now_ms) {
