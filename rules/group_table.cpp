@@ -37,6 +37,15 @@ bool truncate_with_marker(std::string& text, std::size_t limit) {
     return true;
 }
 
+std::string capped_copy(std::string_view text, std::size_t limit, bool& cut) {
+    cut = text.size() > limit;
+    if (!cut) return std::string(text);
+    const std::size_t keep = utf8_cut(text, limit);
+    std::string out(text.substr(0, keep));
+    out += truncation_marker(text.size() - keep);
+    return out;
+}
+
 std::string capped_command_line(const ProcessEvent& event, std::size_t limit, bool& cut) {
     std::string out;
     std::size_t total = 0;  // bytes of the whole command line
@@ -59,9 +68,9 @@ std::string capped_command_line(const ProcessEvent& event, std::size_t limit, bo
     return out;
 }
 
-std::uint64_t cap_evidence(Evidence& ev) {
+std::uint64_t cap_evidence(Evidence& ev, std::string& host_name) {
     std::uint64_t n = 0;
-    for (std::string* s : {&ev.process_name, &ev.parent_executable, &ev.user_id, &ev.user_name,
+    for (std::string* s : {&host_name, &ev.process_name, &ev.parent_executable, &ev.user_id, &ev.user_name,
                            &ev.audit_user_id, &ev.audit_user_name, &ev.working_directory}) {
         n += cap_field(*s) ? 1 : 0;
     }

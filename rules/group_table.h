@@ -39,12 +39,16 @@ std::string truncation_marker(std::size_t dropped);
 /// returns false and leaves it alone when it fits.
 bool truncate_with_marker(std::string& text, std::size_t limit);
 
+/// A copy of at most `limit` bytes of `text`, marked as truncate_with_marker() does when cut
+/// (`cut` tells); the rest of `text` is never copied.
+std::string capped_copy(std::string_view text, std::size_t limit, bool& cut);
+
 /// The arguments of `event` joined by spaces (process.command_line), built only up to `limit`
 /// bytes and then marked as truncate_with_marker() does; `cut` tells whether it was.
 std::string capped_command_line(const ProcessEvent& event, std::size_t limit, bool& cut);
 
-/// Caps every string of `ev` at limits::kFieldBytes; returns how many were cut.
-std::uint64_t cap_evidence(Evidence& ev);
+/// Caps every string of `ev` and `host_name` at limits::kFieldBytes; returns how many were cut.
+std::uint64_t cap_evidence(Evidence& ev, std::string& host_name);
 
 struct GroupBase;
 

@@ -153,7 +153,9 @@ void ScheduledRule::add_event(Group& g, const ProcessEvent& event, const EventFi
     ++g.events;
 
     if (g.sample_commands.size() < options_.sample_commands) {
-        g.sample_commands.push_back(event.command_line());
+        bool cut = false;
+        g.sample_commands.push_back(capped_command_line(event, limits::kSampleCommandBytes, cut));
+        counters_.truncated += cut ? 1 : 0;
     }
     if (rule_->cardinality) {
         fields.any_value(rule_->cardinality->field_id, [&](std::string_view v) {
@@ -162,8 +164,11 @@ void ScheduledRule::add_event(Group& g, const ProcessEvent& event, const EventFi
             if (!is_new) {
                 pos->second = std::max(pos->second, t);
             } else {
-                if (g.sample_values.size() < options_.sample_values)
-                    g.sample_values.emplace_back(v);
+                if (g.sample_values.size() < options_.sample_values) {
+                    bool cut = false;
+                    g.sample_values.push_back(capped_copy(v, limits::kSampleValueBytes, cut));
+                    counters_.truncated += cut ? 1 : 0;
+                }
                 // Compacting in batches keeps the cost per new value constant.
                 if (g.values.size() > value_cap_ + value_cap_ / 4) g.compact(value_cap_);
             }
@@ -184,6 +189,7 @@ void ScheduledRule::add_event(Group& g, const ProcessEvent& event, const EventFi
         ev.audit_user_name = event.audit_user.name;
         ev.working_directory = event.working_directory;
         g.host_name = event.host_name;
+        counters_.truncated += cap_evidence(ev, g.host_name);  // kept until an alert: cap now
     }
 }
 
@@ -370,6 +376,7 @@ bool ScheduledRule::restore_state(const nlohmann::json& state) {
         g.host_name = std::move(latest[7]);
         ev.process_pid = get_int64(j.at("latest_pids").at(0));
         ev.parent_pid = get_int64(j.at("latest_pids").at(1));
+        cap_evidence(ev, g.host_name);
         w = weight(g);
         return true;
     };

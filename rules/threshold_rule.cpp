@@ -117,15 +117,20 @@ void ThresholdRule::add_event(Group& g, const ProcessEvent& event, const EventFi
     ++g.events;
 
     if (g.sample_commands.size() < options_.sample_commands) {
-        g.sample_commands.push_back(event.command_line());
+        bool cut = false;
+        g.sample_commands.push_back(capped_command_line(event, limits::kSampleCommandBytes, cut));
+        counters_.truncated += cut ? 1 : 0;
     }
     if (rule_->cardinality) {
         fields.any_value(rule_->cardinality->field_id, [&](std::string_view v) {
             const std::uint64_t h = XXH3_64bits(v.data(), v.size());
             const bool is_new = g.values.find(h) == g.values.end();
             g.see_value(h, event.time_ms);
-            if (is_new && g.sample_values.size() < options_.sample_values)
-                g.sample_values.emplace_back(v);
+            if (is_new && g.sample_values.size() < options_.sample_values) {
+                bool cut = false;
+                g.sample_values.push_back(capped_copy(v, limits::kSampleValueBytes, cut));
+                counters_.truncated += cut ? 1 : 0;
+            }
             return false;  // visit every value
         });
     }
@@ -161,6 +166,7 @@ Alert ThresholdRule::make_alert(Group& g, const ProcessEvent& event) {
     ev.last_event = EventRef{event.event_id(), event.time_ms};
     ev.sample_command_lines = std::move(g.sample_commands);
     ev.sample_values = std::move(g.sample_values);
+    counters_.truncated += cap_evidence(ev, a.host_name);
     a.uuid = alert_uuid(a);
     return a;
 }
