@@ -186,14 +186,21 @@ public:
     }
 
     /// Replaces the groups by those of `saved` (what save() gave): `restore_extra` reads the rest
-    /// of a group and returns its weight. False, with the table unchanged, on a duplicate key, more
-    /// groups than the cap, or a damaged group (restore_extra throws or fails).
+    /// of a group and returns its weight. Beyond the cap, the least recently used are left out.
+    /// False, with the table unchanged, on a duplicate key or a damaged group (restore_extra
+    /// throws or fails).
     bool restore(const nlohmann::json& saved, const EngineOptions& options,
                  const std::function<bool(const nlohmann::json&, Group&, std::uint64_t&)>&
                      restore_extra) {
         GroupTable fresh(max_groups_, *counters_);
-        if (!saved.is_array() || saved.size() > max_groups_) return false;
+        if (!saved.is_array()) return false;
+        // Saved under a larger --max-groups: the least recently used do not come back.
+        std::size_t skip = saved.size() > max_groups_ ? saved.size() - max_groups_ : 0;
         for (const auto& j : saved) {
+            if (skip > 0) {
+                --skip;
+                continue;
+            }
             Group g;
             restore_group_base(j, options, g);
             std::uint64_t weight = 0;

@@ -105,3 +105,17 @@ TEST_CASE("Group state: a duplicate group key is refused by both engines, nothin
         CHECK(restored->save_state()["groups"].size() == 2);
     }
 }
+
+TEST_CASE("Group state: restored under a lower --max-groups, the most recently used come back", "[group_table]") {
+    EngineOptions options;
+    auto engine = make_engine(builtin(), options);
+    std::vector<Alert> alerts;
+    for (int g = 0; g < 5; ++g) engine->process(ping(kT0 + g, "10.0.0.1", "P" + std::to_string(g)), alerts);
+    options.max_groups = 2;
+    auto smaller = make_engine(builtin(), options);
+    REQUIRE(smaller->restore_state(engine->save_state()));
+    CHECK(smaller->counters().groups == 2);
+    const auto groups = smaller->save_state()["groups"];
+    REQUIRE(groups.size() == 2);
+    CHECK(groups[1]["terms"][1][1] == "5034");  // hex of "P4", the most recently used
+}
