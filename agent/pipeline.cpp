@@ -185,6 +185,9 @@ void Pipeline::stats_fields(JsonWriter& w) const {
         w.field("held_back", c.held_back);
         w.field("groups", c.groups);
         w.field("groups_evicted", c.groups_evicted);
+        w.field("values_evicted", c.values_evicted);
+        w.field("values_evicted_max", c.values_evicted_max);
+        w.field("truncated", c.truncated);
         w.end_object();
     }
     w.end_array();

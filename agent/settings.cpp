@@ -84,7 +84,7 @@ void build(Cli& cli, Settings& s) {
     app.add_flag("--stats", s.stats, "Print the counters as one JSON line on stderr at exit");
     app.add_option("--stats-file", s.stats_file,
                    "Also append the stats line to this file at exit and on SIGUSR1");
-    app.add_option("--max-groups", s.max_groups, "Threshold groups kept per rule (LRU evicted)")
+    app.add_option("--max-groups", s.max_groups, "Threshold groups kept per rule (fewest distinct values evicted first)")
         ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}))
         ->capture_default_str();
     app.add_option("--max-processes", s.max_processes,

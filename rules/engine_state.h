@@ -1,6 +1,7 @@
 #pragma once
 // Internal to rules/: helpers for the engines' save_state() / restore_state() JSON.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,5 +23,12 @@ nlohmann::json hex_list(const std::vector<std::string>& items);
 
 /// unhex() of each item of a JSON array of strings.
 std::vector<std::string> unhex_list(const nlohmann::json& items);
+
+/// `j` as an int64; throws std::invalid_argument unless it is a JSON integer in range (a float,
+/// or a number over INT64_MAX, would be undefined behaviour through nlohmann's conversion).
+std::int64_t get_int64(const nlohmann::json& j);
+
+/// `j` as a uint64; throws std::invalid_argument unless it is a non-negative JSON integer.
+std::uint64_t get_uint64(const nlohmann::json& j);
 
 }  // namespace scanwatch::rules::detail

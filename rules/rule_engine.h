@@ -30,7 +30,7 @@ std::string_view evaluation_name(Evaluation evaluation);
 /// Engine settings that are not part of the rule.
 struct EngineOptions {
     NameMatch name_match = NameMatch::any;
-    std::size_t max_groups = 10000;    ///< groups kept at once; least recently used evicted
+    std::size_t max_groups = 10000;    ///< groups kept at once; the one that can least matter evicted
     std::size_t sample_commands = 10;  ///< command lines kept as evidence
     std::size_t sample_values = 25;    ///< distinct values kept as evidence
     Evaluation evaluation = Evaluation::streaming;
@@ -53,6 +53,11 @@ struct RuleCounters {
     std::uint64_t alerts = 0;
     std::uint64_t held_back = 0;       ///< alerts over max_signals in one interval
     std::uint64_t groups_evicted = 0;  ///< dropped to respect max_groups while still counting
+    /// Distinct values (events, for a rule without a cardinality) the evicted groups held, in
+    /// all and at most in one: how near its threshold any evicted group was.
+    std::uint64_t values_evicted = 0;
+    std::uint64_t values_evicted_max = 0;
+    std::uint64_t truncated = 0;  ///< samples, terms and evidence strings cut to their byte cap
     std::uint64_t groups = 0;          ///< groups held now
 };
 

@@ -65,19 +65,12 @@ std::size_t value_cap_for(const RuleDefinition& rule) {
 // cardinality: distinct values are capped instead, keeping the most recently seen (the ones later
 // windows can still hold), which keeps a run's count exact up to the cap. Per-second event counts
 // are exact here because runs and windows fall on whole seconds (durations are whole seconds).
-struct ScheduledRule::Group {
-    std::string key;
-    std::vector<std::pair<std::string, std::string>> terms;
-    std::int64_t last_ms = kNever;  // latest event counted
-    std::uint64_t last_serial = 0;
-    std::int64_t spent_until = kNever;
-    std::deque<SecondCount> seconds;                         // oldest first
-    std::uint64_t events = 0;                                // sum of seconds[].count
+struct ScheduledRule::Group : GroupBase {
+    std::uint64_t last_serial = 0;                           // of the event at last_ms
+    std::deque<SecondCount> seconds;                         // oldest first; events is their sum
     std::unordered_map<std::uint64_t, std::int64_t> values;  // value hash -> last seen
     Evidence latest;  // who and where of the latest event; refs and samples filled at alert time
     std::string host_name;
-    std::vector<std::string> sample_commands;
-    std::vector<std::string> sample_values;
 
     void reset_counts() {
         seconds.clear();
@@ -120,39 +113,27 @@ ScheduledRule::ScheduledRule(std::shared_ptr<const RuleDefinition> rule, EngineO
       options_(options),
       value_cap_(value_cap_for(*rule_)),
       next_run_ms_(kNever),
-      watermark_ms_(kNever) {}
+      watermark_ms_(kNever),
+      groups_(std::make_unique<GroupTable<Group>>(options_.max_groups, counters_)) {}
 
 ScheduledRule::~ScheduledRule() = default;
 
-ScheduledRule::Group& ScheduledRule::find_group(const std::string& key) {
-    auto found = groups_.find(key);
-    if (found != groups_.end()) {
-        lru_.splice(lru_.begin(), lru_, found->second);
-        return *lru_.front();
-    }
-    if (groups_.size() >= options_.max_groups && !lru_.empty()) {
-        if (lru_.back()->events > 0) ++counters_.groups_evicted;
-        groups_.erase(lru_.back()->key);
-        lru_.pop_back();
-    }
-    lru_.push_front(std::make_unique<Group>());
-    Group& g = *lru_.front();
-    g.key = key;
-    groups_.emplace(key, lru_.begin());
-    counters_.groups = groups_.size();
+// How near a group is to its threshold, for the group table's eviction order: distinct values
+// (a one-off exec holds a handful, a sweep's group grows by one per target), or events when the
+// rule counts no values.
+std::uint64_t ScheduledRule::weight(const Group& g) const {
+    return rule_->cardinality ? g.values.size() : g.events;
+}
+
+ScheduledRule::Group& ScheduledRule::find_group(const EventFields& fields) {
+    if (Group* found = groups_->find(key_)) return *found;
+    Group& g = groups_->add(key_);
+    counters_.truncated += fill_terms(*rule_, fields, g, scratch_);
     return g;
 }
 
 void ScheduledRule::drop_groups_before(std::int64_t time_ms) {
-    for (auto it = lru_.begin(); it != lru_.end();) {
-        if ((*it)->last_ms < time_ms) {
-            groups_.erase((*it)->key);
-            it = lru_.erase(it);
-        } else {
-            ++it;
-        }
-    }
-    counters_.groups = groups_.size();
+    groups_->drop_if([time_ms](const Group& g) { return g.last_ms < time_ms; });
 }
 
 void ScheduledRule::add_event(Group& g, const ProcessEvent& event, const EventFields& fields) {
@@ -172,7 +153,9 @@ void ScheduledRule::add_event(Group& g, const ProcessEvent& event, const EventFi
     ++g.events;
 
     if (g.sample_commands.size() < options_.sample_commands) {
-        g.sample_commands.push_back(event.command_line());
+        bool cut = false;
+        g.sample_commands.push_back(capped_command_line(event, limits::kSampleCommandBytes, cut));
+        counters_.truncated += cut ? 1 : 0;
     }
     if (rule_->cardinality) {
         fields.any_value(rule_->cardinality->field_id, [&](std::string_view v) {
@@ -181,8 +164,11 @@ void ScheduledRule::add_event(Group& g, const ProcessEvent& event, const EventFi
             if (!is_new) {
                 pos->second = std::max(pos->second, t);
             } else {
-                if (g.sample_values.size() < options_.sample_values)
-                    g.sample_values.emplace_back(v);
+                if (g.sample_values.size() < options_.sample_values) {
+                    bool cut = false;
+                    g.sample_values.push_back(capped_copy(v, limits::kSampleValueBytes, cut));
+                    counters_.truncated += cut ? 1 : 0;
+                }
                 // Compacting in batches keeps the cost per new value constant.
                 if (g.values.size() > value_cap_ + value_cap_ / 4) g.compact(value_cap_);
             }
@@ -203,6 +189,7 @@ void ScheduledRule::add_event(Group& g, const ProcessEvent& event, const EventFi
         ev.audit_user_name = event.audit_user.name;
         ev.working_directory = event.working_directory;
         g.host_name = event.host_name;
+        counters_.truncated += cap_evidence(ev, g.host_name);  // kept until an alert: cap now
     }
 }
 
@@ -229,9 +216,9 @@ void ScheduledRule::run(std::int64_t run_ms, std::vector<Alert>& alerts) {
     ++runs_;
     const std::int64_t window_start = run_ms - rule_->from_ms;
     qualifying_.clear();
-    for (auto& group : lru_) {
-        Group& g = *group;
+    for (Group& g : groups_->groups()) {
         g.expire(window_start);
+        groups_->reweigh(g, weight(g));
         if (g.events == 0 || g.events < rule_->threshold_value) continue;
         if (rule_->cardinality && g.values.size() < rule_->cardinality->value) continue;
         qualifying_.push_back(&g);
@@ -253,6 +240,7 @@ void ScheduledRule::run(std::int64_t run_ms, std::vector<Alert>& alerts) {
         alerts.push_back(make_alert(*g, run_ms));
         g->spent_until = g->last_ms;
         g->reset_counts();
+        groups_->reweigh(*g, weight(*g));
     }
     qualifying_.clear();
     drop_groups_before(run_ms + rule_->interval_ms - rule_->from_ms);
@@ -286,30 +274,19 @@ void ScheduledRule::process(const ProcessEvent& event, std::vector<Alert>& alert
         ++counters_.excepted;
         return;
     }
-    key_.clear();
-    for (std::size_t i = 0; i < rule_->group_by_ids.size(); ++i) {
-        const std::string_view v = fields.first_value(rule_->group_by_ids[i], scratch_);
-        if (v.empty()) {
-            ++counters_.missing_group_field;
-            return;
-        }
-        key_.append(v);
-        key_ += '\0';
+    if (!build_group_key(*rule_, fields, key_, scratch_)) {
+        ++counters_.missing_group_field;
+        return;
     }
     // No run from the next one on can see it (it came after the runs whose window held it).
     if (t < next_run_ms_ - rule_->from_ms) {
         ++counters_.late;
         return;
     }
-    Group& g = find_group(key_);
-    if (g.terms.empty()) {
-        for (std::size_t i = 0; i < rule_->group_by_ids.size(); ++i) {
-            g.terms.emplace_back(rule_->group_by[i],
-                                 std::string(fields.first_value(rule_->group_by_ids[i], scratch_)));
-        }
-    }
+    Group& g = find_group(fields);
     if (t <= g.spent_until) {
         ++counters_.spent;
+        groups_->rank(g, weight(g));
         return;
     }
     if (t != event.time_ms) {
@@ -319,6 +296,7 @@ void ScheduledRule::process(const ProcessEvent& event, std::vector<Alert>& alert
     } else {
         add_event(g, event, fields);
     }
+    groups_->rank(g, weight(g));
     watermark_ms_ = std::max(watermark_ms_, t);
 }
 
@@ -332,7 +310,8 @@ void ScheduledRule::finish(std::vector<Alert>& alerts) {
     // next_run_ms_ is already the first run at or after every event counted. A run whose window
     // holds only spent events cannot alert: stop there.
     const auto unspent = [this] {
-        return std::any_of(lru_.begin(), lru_.end(), [](const auto& g) { return g->events > 0; });
+        const auto& groups = groups_->groups();
+        return std::any_of(groups.begin(), groups.end(), [](const Group& g) { return g.events > 0; });
     };
     while (unspent() && next_run_ms_ - rule_->from_ms <= watermark_ms_) {
         run(next_run_ms_, alerts);
@@ -340,18 +319,13 @@ void ScheduledRule::finish(std::vector<Alert>& alerts) {
     }
 }
 
-using detail::hex;
+using detail::get_int64;
+using detail::get_uint64;
 using detail::hex_list;
-using detail::unhex;
 using detail::unhex_list;
 
 nlohmann::json ScheduledRule::save_state() const {
-    nlohmann::json groups = nlohmann::json::array();
-    // Least recently used first, so restoring in order rebuilds the same LRU order.
-    for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
-        const Group& g = **it;
-        nlohmann::json terms = nlohmann::json::array();
-        for (const auto& [field, value] : g.terms) terms.push_back({field, hex(value)});
+    nlohmann::json groups = groups_->save([](const Group& g, nlohmann::json& j) {
         nlohmann::json values = nlohmann::json::array();
         for (const auto& [hash, last_ms] : g.values) values.push_back({hash, last_ms});
         nlohmann::json seconds = nlohmann::json::array();
@@ -359,75 +333,60 @@ nlohmann::json ScheduledRule::save_state() const {
             seconds.push_back({s.second, s.count, s.first_ms, s.first_serial});
         }
         const Evidence& ev = g.latest;
-        groups.push_back({{"key", hex(g.key)},
-                          {"terms", terms},
-                          {"last_ms", g.last_ms},
-                          {"last_serial", g.last_serial},
-                          {"spent_until", g.spent_until},
-                          {"values", values},
-                          {"seconds", seconds},
-                          {"latest", hex_list({ev.process_name, ev.parent_executable, ev.user_id,
-                                               ev.user_name, ev.audit_user_id, ev.audit_user_name,
-                                               ev.working_directory, g.host_name})},
-                          {"latest_pids", {ev.process_pid, ev.parent_pid}},
-                          {"sample_commands", hex_list(g.sample_commands)},
-                          {"sample_values", hex_list(g.sample_values)}});
-    }
+        j["last_serial"] = g.last_serial;
+        j["values"] = std::move(values);
+        j["seconds"] = std::move(seconds);
+        j["latest"] = hex_list({ev.process_name, ev.parent_executable, ev.user_id, ev.user_name,
+                                ev.audit_user_id, ev.audit_user_name, ev.working_directory,
+                                g.host_name});
+        j["latest_pids"] = {ev.process_pid, ev.parent_pid};
+    });
     return {{"engine", "scheduled"},
             {"next_run_ms", next_run_ms_},
             {"watermark_ms", watermark_ms_},
-            {"groups", groups}};
+            {"groups", std::move(groups)}};
 }
 
 bool ScheduledRule::restore_state(const nlohmann::json& state) {
+    const auto restore_group = [&](const nlohmann::json& j, Group& g, std::uint64_t& w) {
+        g.last_serial = get_uint64(j.at("last_serial"));
+        const auto& values = j.at("values");
+        // More than add_event() keeps before compacting is damage, not a state it wrote.
+        if (!values.is_array() || values.size() > value_cap_ + value_cap_ / 4) return false;
+        for (const auto& v : values) {
+            if (!g.values.emplace(get_uint64(v.at(0)), get_int64(v.at(1))).second) return false;
+        }
+        for (const auto& s : j.at("seconds")) {
+            const std::int64_t second = get_int64(s.at(0));
+            if (!g.seconds.empty() && second <= g.seconds.back().second) return false;
+            g.seconds.push_back(SecondCount{second, get_uint64(s.at(1)), get_int64(s.at(2)),
+                                            get_uint64(s.at(3))});
+            g.events += g.seconds.back().count;
+        }
+        auto latest = unhex_list(j.at("latest"));
+        if (latest.size() != 8) return false;
+        Evidence& ev = g.latest;
+        ev.process_name = std::move(latest[0]);
+        ev.parent_executable = std::move(latest[1]);
+        ev.user_id = std::move(latest[2]);
+        ev.user_name = std::move(latest[3]);
+        ev.audit_user_id = std::move(latest[4]);
+        ev.audit_user_name = std::move(latest[5]);
+        ev.working_directory = std::move(latest[6]);
+        g.host_name = std::move(latest[7]);
+        ev.process_pid = get_int64(j.at("latest_pids").at(0));
+        ev.parent_pid = get_int64(j.at("latest_pids").at(1));
+        cap_evidence(ev, g.host_name);
+        w = weight(g);
+        return true;
+    };
     try {
         if (!state.is_object() || state.at("engine") != "scheduled") return false;
-        std::list<std::unique_ptr<Group>> lru;
-        std::unordered_map<std::string, std::list<std::unique_ptr<Group>>::iterator> groups;
-        for (const auto& j : state.at("groups")) {
-            auto g = std::make_unique<Group>();
-            g->key = unhex(j.at("key").get<std::string>());
-            for (const auto& t : j.at("terms")) {
-                g->terms.emplace_back(t.at(0).get<std::string>(),
-                                      unhex(t.at(1).get<std::string>()));
-            }
-            g->last_ms = j.at("last_ms").get<std::int64_t>();
-            g->last_serial = j.at("last_serial").get<std::uint64_t>();
-            g->spent_until = j.at("spent_until").get<std::int64_t>();
-            for (const auto& v : j.at("values")) {
-                g->values.emplace(v.at(0).get<std::uint64_t>(), v.at(1).get<std::int64_t>());
-            }
-            for (const auto& s : j.at("seconds")) {
-                g->seconds.push_back(SecondCount{
-                    s.at(0).get<std::int64_t>(), s.at(1).get<std::uint64_t>(),
-                    s.at(2).get<std::int64_t>(), s.at(3).get<std::uint64_t>()});
-                g->events += g->seconds.back().count;
-            }
-            const auto latest = unhex_list(j.at("latest"));
-            if (latest.size() != 8) return false;
-            Evidence& ev = g->latest;
-            ev.process_name = latest[0];
-            ev.parent_executable = latest[1];
-            ev.user_id = latest[2];
-            ev.user_name = latest[3];
-            ev.audit_user_id = latest[4];
-            ev.audit_user_name = latest[5];
-            ev.working_directory = latest[6];
-            g->host_name = latest[7];
-            ev.process_pid = j.at("latest_pids").at(0).get<std::int64_t>();
-            ev.parent_pid = j.at("latest_pids").at(1).get<std::int64_t>();
-            g->sample_commands = unhex_list(j.at("sample_commands"));
-            g->sample_values = unhex_list(j.at("sample_values"));
-            const std::string key = g->key;
-            if (groups.count(key) != 0) return false;
-            lru.push_front(std::move(g));
-            groups[key] = lru.begin();
-        }
-        next_run_ms_ = state.at("next_run_ms").get<std::int64_t>();
-        watermark_ms_ = state.at("watermark_ms").get<std::int64_t>();
-        lru_ = std::move(lru);
-        groups_ = std::move(groups);
-        counters_.groups = groups_.size();
+        const std::int64_t next_run = get_int64(state.at("next_run_ms"));
+        const std::int64_t watermark = get_int64(state.at("watermark_ms"));
+        if (!groups_->restore(state.at("groups"), options_, restore_group)) return false;
+        next_run_ms_ = next_run;
+        watermark_ms_ = watermark;
         return true;
     } catch (const std::exception&) {
         return false;  // a state from another version, or damaged: start empty

@@ -8,15 +8,14 @@
 // group's events up to the last one in its bucket are spent (Kibana's signal history).
 
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "parsers/ecs_event.h"
 #include "rules/alert.h"
 #include "rules/event_fields.h"
+#include "rules/group_table.h"
 #include "rules/rule.h"
 #include "rules/rule_engine.h"
 
@@ -59,7 +58,8 @@ public:
 private:
     struct Group;
 
-    Group& find_group(const std::string& key);
+    Group& find_group(const EventFields& fields);
+    std::uint64_t weight(const Group& g) const;
     void run_due(std::int64_t before_ms, std::vector<Alert>& alerts);
     void run(std::int64_t run_ms, std::vector<Alert>& alerts);
     void drop_groups_before(std::int64_t time_ms);
@@ -73,8 +73,7 @@ private:
     std::int64_t next_run_ms_;   // INT64_MIN until the first event
     std::int64_t watermark_ms_;  // latest event time counted
     std::uint64_t runs_ = 0;
-    std::list<std::unique_ptr<Group>> lru_;  // front: most recently used
-    std::unordered_map<std::string, std::list<std::unique_ptr<Group>>::iterator> groups_;
+    std::unique_ptr<GroupTable<Group>> groups_;
     std::vector<Group*> qualifying_;  // reused by run()
     std::string key_;
     std::string scratch_;

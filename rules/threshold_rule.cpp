@@ -1,7 +1,10 @@
 #include "rules/threshold_rule.h"
 
 #include <algorithm>
+#include <deque>
 #include <limits>
+#include <list>
+#include <unordered_map>
 
 #include <xxhash.h>
 
@@ -27,17 +30,10 @@ struct ValueSeen {
 
 // A group keeps at most one entry per distinct value still in the window, and it fires and
 // clears when they reach the cardinality: that bounds it by the rule, not by the input.
-struct ThresholdRule::Group {
-    std::string key;
-    std::vector<std::pair<std::string, std::string>> terms;
-    std::int64_t last_ms = kNever;
-    std::int64_t spent_until = kNever;
+struct ThresholdRule::Group : GroupBase {
     std::list<ValueSeen> values_by_time;  // oldest last-seen first
     std::unordered_map<std::uint64_t, std::list<ValueSeen>::iterator> values;
     std::deque<SecondCount> seconds;  // event counts per second of event time, oldest first
-    std::uint64_t events = 0;         // sum of seconds[].count
-    std::vector<std::string> sample_commands;
-    std::vector<std::string> sample_values;
 
     void reset_counts() {
         values_by_time.clear();
@@ -80,39 +76,29 @@ struct ThresholdRule::Group {
 };
 
 ThresholdRule::ThresholdRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
-    : rule_(std::move(rule)), options_(options), watermark_ms_(kNever) {}
+    : rule_(std::move(rule)),
+      options_(options),
+      watermark_ms_(kNever),
+      groups_(std::make_unique<GroupTable<Group>>(options_.max_groups, counters_)) {}
 
 ThresholdRule::~ThresholdRule() = default;
 
-ThresholdRule::Group& ThresholdRule::find_group(const std::string& key, std::int64_t now_ms) {
-    auto found = groups_.find(key);
-    if (found != groups_.end()) {
-        lru_.splice(lru_.begin(), lru_, found->second);
-        return *lru_.front();
-    }
-    expire_groups(now_ms);
-    if (groups_.size() >= options_.max_groups && !lru_.empty()) {
-        if (lru_.back()->events > 0) ++counters_.groups_evicted;
-        groups_.erase(lru_.back()->key);
-        lru_.pop_back();
-    }
-    lru_.push_front(std::make_unique<Group>());
-    Group& g = *lru_.front();
-    g.key = key;
-    groups_.emplace(key, lru_.begin());
-    counters_.groups = groups_.size();
-    return g;
+// How near a group is to its threshold, for the group table's eviction order: distinct values
+// (a one-off exec holds a handful, a sweep's group grows by one per target), or events when the
+// rule counts no values.
+std::uint64_t ThresholdRule::weight(const Group& g) const {
+    return rule_->cardinality ? g.values.size() : g.events;
 }
 
-// Groups untouched for a whole window hold nothing that can count again: late events for them
-// are rejected by the watermark check before a group is looked up.
-void ThresholdRule::expire_groups(std::int64_t now_ms) {
+ThresholdRule::Group& ThresholdRule::find_group(const EventFields& fields, std::int64_t now_ms) {
+    if (Group* found = groups_->find(key_)) return *found;
+    // Groups untouched for a whole window hold nothing that can count again: late events for
+    // them are rejected by the watermark check before a group is looked up.
     const std::int64_t cutoff = now_ms - rule_->from_ms;
-    while (!lru_.empty() && lru_.back()->last_ms < cutoff) {
-        groups_.erase(lru_.back()->key);
-        lru_.pop_back();
-    }
-    counters_.groups = groups_.size();
+    groups_->drop_lru_while([cutoff](const Group& g) { return g.last_ms < cutoff; });
+    Group& g = groups_->add(key_);
+    counters_.truncated += fill_terms(*rule_, fields, g, scratch_);
+    return g;
 }
 
 void ThresholdRule::add_event(Group& g, const ProcessEvent& event, const EventFields& fields) {
@@ -131,15 +117,20 @@ void ThresholdRule::add_event(Group& g, const ProcessEvent& event, const EventFi
     ++g.events;
 
     if (g.sample_commands.size() < options_.sample_commands) {
-        g.sample_commands.push_back(event.command_line());
+        bool cut = false;
+        g.sample_commands.push_back(capped_command_line(event, limits::kSampleCommandBytes, cut));
+        counters_.truncated += cut ? 1 : 0;
     }
     if (rule_->cardinality) {
         fields.any_value(rule_->cardinality->field_id, [&](std::string_view v) {
             const std::uint64_t h = XXH3_64bits(v.data(), v.size());
             const bool is_new = g.values.find(h) == g.values.end();
             g.see_value(h, event.time_ms);
-            if (is_new && g.sample_values.size() < options_.sample_values)
-                g.sample_values.emplace_back(v);
+            if (is_new && g.sample_values.size() < options_.sample_values) {
+                bool cut = false;
+                g.sample_values.push_back(capped_copy(v, limits::kSampleValueBytes, cut));
+                counters_.truncated += cut ? 1 : 0;
+            }
             return false;  // visit every value
         });
     }
@@ -175,6 +166,7 @@ Alert ThresholdRule::make_alert(Group& g, const ProcessEvent& event) {
     ev.last_event = EventRef{event.event_id(), event.time_ms};
     ev.sample_command_lines = std::move(g.sample_commands);
     ev.sample_values = std::move(g.sample_values);
+    counters_.truncated += cap_evidence(ev, a.host_name);
     a.uuid = alert_uuid(a);
     return a;
 }
@@ -188,15 +180,9 @@ bool ThresholdRule::count(const ProcessEvent& event, std::vector<Alert>& alerts)
         return false;
     }
 
-    key_.clear();
-    for (std::size_t i = 0; i < rule_->group_by_ids.size(); ++i) {
-        const std::string_view v = fields.first_value(rule_->group_by_ids[i], scratch_);
-        if (v.empty()) {
-            ++counters_.missing_group_field;
-            return false;
-        }
-        key_.append(v);
-        key_ += '\0';
+    if (!build_group_key(*rule_, fields, key_, scratch_)) {
+        ++counters_.missing_group_field;
+        return false;
     }
     if (watermark_ms_ != kNever && event.time_ms < watermark_ms_ - rule_->from_ms) {
         ++counters_.late;
@@ -204,20 +190,18 @@ bool ThresholdRule::count(const ProcessEvent& event, std::vector<Alert>& alerts)
     }
     watermark_ms_ = std::max(watermark_ms_, event.time_ms);
 
-    Group& g = find_group(key_, watermark_ms_);
-    if (g.terms.empty()) {
-        for (std::size_t i = 0; i < rule_->group_by_ids.size(); ++i) {
-            g.terms.emplace_back(rule_->group_by[i],
-                                 std::string(fields.first_value(rule_->group_by_ids[i], scratch_)));
-        }
-    }
+    Group& g = find_group(fields, watermark_ms_);
     if (event.time_ms <= g.spent_until) {
         ++counters_.spent;
+        groups_->rank(g, weight(g));
         return false;
     }
     g.expire(std::max(g.last_ms, event.time_ms) - rule_->from_ms);
     add_event(g, event, fields);
-    if (!crossed(g)) return false;
+    if (!crossed(g)) {
+        groups_->rank(g, weight(g));
+        return false;
+    }
 
     // Events up to this one are spent whether or not max_signals lets the alert out.
     const std::int64_t bucket = event.time_ms / rule_->interval_ms;
@@ -228,6 +212,7 @@ bool ThresholdRule::count(const ProcessEvent& event, std::vector<Alert>& alerts)
     Alert alert = make_alert(g, event);
     g.spent_until = event.time_ms;
     g.reset_counts();
+    groups_->rank(g, weight(g));
     if (signals_in_bucket_ >= rule_->max_signals) {
         ++counters_.held_back;
         return false;
@@ -243,69 +228,55 @@ using detail::hex_list;
 using detail::unhex;
 using detail::unhex_list;
 
+using detail::get_int64;
+using detail::get_uint64;
+
 nlohmann::json ThresholdRule::save_state() const {
-    nlohmann::json groups = nlohmann::json::array();
-    // Least recently used first, so restoring in order rebuilds the same LRU order.
-    for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
-        const Group& g = **it;
-        nlohmann::json terms = nlohmann::json::array();
-        for (const auto& [field, value] : g.terms) terms.push_back({field, hex(value)});
+    nlohmann::json groups = groups_->save([](const Group& g, nlohmann::json& j) {
         nlohmann::json values = nlohmann::json::array();
         for (const auto& v : g.values_by_time) values.push_back({v.hash, v.last_ms});
         nlohmann::json seconds = nlohmann::json::array();
         for (const auto& s : g.seconds)
             seconds.push_back({s.second, s.count, s.first.id, s.first.time_ms});
-        groups.push_back({{"key", hex(g.key)},
-                          {"terms", terms},
-                          {"last_ms", g.last_ms},
-                          {"spent_until", g.spent_until},
-                          {"values", values},
-                          {"seconds", seconds},
-                          {"sample_commands", hex_list(g.sample_commands)},
-                          {"sample_values", hex_list(g.sample_values)}});
-    }
+        j["values"] = std::move(values);
+        j["seconds"] = std::move(seconds);
+    });
     return {{"engine", "streaming"},
             {"watermark_ms", watermark_ms_},
             {"signal_bucket", signal_bucket_},
             {"signals_in_bucket", signals_in_bucket_},
-            {"groups", groups}};
+            {"groups", std::move(groups)}};
 }
 
 bool ThresholdRule::restore_state(const nlohmann::json& state) {
+    const auto restore_group = [&](const nlohmann::json& j, Group& g, std::uint64_t& w) {
+        // Saved oldest first; anything else is damage (and would make see_value() quadratic).
+        for (const auto& v : j.at("values")) {
+            const std::int64_t last_ms = get_int64(v.at(1));
+            if (!g.values_by_time.empty() && last_ms < g.values_by_time.back().last_ms) return false;
+            const std::size_t before = g.values.size();
+            g.see_value(get_uint64(v.at(0)), last_ms);
+            if (g.values.size() == before) return false;  // a hash twice
+        }
+        for (const auto& s : j.at("seconds")) {
+            const std::int64_t second = get_int64(s.at(0));
+            if (!g.seconds.empty() && second <= g.seconds.back().second) return false;
+            g.seconds.push_back(SecondCount{second, get_uint64(s.at(1)),
+                                            EventRef{s.at(2).get<std::string>(), get_int64(s.at(3))}});
+            g.events += g.seconds.back().count;
+        }
+        w = weight(g);
+        return true;
+    };
     try {
         if (!state.is_object() || state.at("engine") != "streaming") return false;
-        std::list<std::unique_ptr<Group>> lru;
-        std::unordered_map<std::string, std::list<std::unique_ptr<Group>>::iterator> groups;
-        for (const auto& j : state.at("groups")) {
-            auto g = std::make_unique<Group>();
-            g->key = unhex(j.at("key").get<std::string>());
-            for (const auto& t : j.at("terms")) {
-                g->terms.emplace_back(t.at(0).get<std::string>(),
-                                      unhex(t.at(1).get<std::string>()));
-            }
-            g->last_ms = j.at("last_ms").get<std::int64_t>();
-            g->spent_until = j.at("spent_until").get<std::int64_t>();
-            for (const auto& v : j.at("values")) {
-                g->see_value(v.at(0).get<std::uint64_t>(), v.at(1).get<std::int64_t>());
-            }
-            for (const auto& s : j.at("seconds")) {
-                g->seconds.push_back(
-                    SecondCount{s.at(0).get<std::int64_t>(), s.at(1).get<std::uint64_t>(),
-                                EventRef{s.at(2).get<std::string>(), s.at(3).get<std::int64_t>()}});
-                g->events += g->seconds.back().count;
-            }
-            g->sample_commands = unhex_list(j.at("sample_commands"));
-            g->sample_values = unhex_list(j.at("sample_values"));
-            const std::string key = g->key;
-            lru.push_front(std::move(g));
-            groups[key] = lru.begin();
-        }
-        watermark_ms_ = state.at("watermark_ms").get<std::int64_t>();
-        signal_bucket_ = state.at("signal_bucket").get<std::int64_t>();
-        signals_in_bucket_ = state.at("signals_in_bucket").get<std::uint64_t>();
-        lru_ = std::move(lru);
-        groups_ = std::move(groups);
-        counters_.groups = groups_.size();
+        const std::int64_t watermark = get_int64(state.at("watermark_ms"));
+        const std::int64_t signal_bucket = get_int64(state.at("signal_bucket"));
+        const std::uint64_t signals = get_uint64(state.at("signals_in_bucket"));
+        if (!groups_->restore(state.at("groups"), options_, restore_group)) return false;
+        watermark_ms_ = watermark;
+        signal_bucket_ = signal_bucket;
+        signals_in_bucket_ = signals;
         return true;
     } catch (const std::exception&) {
         return false;  // a state from another version, or damaged: start empty

@@ -4,16 +4,14 @@
 // sliding window of the rule's look-back, and alert on the event that crosses both thresholds.
 
 #include <cstdint>
-#include <deque>
-#include <list>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "parsers/ecs_event.h"
 #include "rules/alert.h"
 #include "rules/event_fields.h"
+#include "rules/group_table.h"
 #include "rules/rule.h"
 #include "rules/rule_engine.h"
 
@@ -42,18 +40,17 @@ public:
 private:
     struct Group;
 
-    Group& find_group(const std::string& key, std::int64_t now_ms);
-    void expire_groups(std::int64_t now_ms);
+    Group& find_group(const EventFields& fields, std::int64_t now_ms);
     void add_event(Group& g, const ProcessEvent& event, const EventFields& fields);
     bool crossed(const Group& g) const;
+    std::uint64_t weight(const Group& g) const;
     Alert make_alert(Group& g, const ProcessEvent& event);
 
     std::shared_ptr<const RuleDefinition> rule_;
     EngineOptions options_;
     RuleCounters counters_;
     std::int64_t watermark_ms_;  // latest event time this rule has counted
-    std::list<std::unique_ptr<Group>> lru_;  // front: most recently used
-    std::unordered_map<std::string, std::list<std::unique_ptr<Group>>::iterator> groups_;
+    std::unique_ptr<GroupTable<Group>> groups_;
     std::int64_t signal_bucket_ = -1;  // interval the signal count below belongs to
     std::uint64_t signals_in_bucket_ = 0;
     std::string key_;

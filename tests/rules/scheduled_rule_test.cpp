@@ -266,7 +266,7 @@ TEST_CASE("Scheduled: memory is bounded by a value cap and a group cap", "[sched
         CHECK(alerts[0].cardinality >= 1000);  // a lower bound past the cap
         CHECK(alerts[0].cardinality <= 1250);
     }
-    SECTION("groups, least recently used evicted") {
+    SECTION("groups, the one with the fewest values evicted") {
         EngineOptions options = scheduled_options();
         options.max_groups = 50;
         ScheduledRule rule(builtin(), options);

@@ -192,7 +192,7 @@ TEST_CASE("Threshold: events older than the window are late and ignored", "[thre
     CHECK(rule.counters().late == 1);
 }
 
-TEST_CASE("Threshold: groups are capped, least recently used evicted", "[threshold]") {
+TEST_CASE("Threshold: groups are capped, the one with the fewest values evicted", "[threshold]") {
     ThresholdRule rule(builtin(), EngineOptions{NameMatch::any, 50, 10, 25});
     std::vector<Alert> alerts;
     for (int g = 0; g < 500; ++g) rule.process(ping(kT0 + g, "x", "P" + std::to_string(g)), alerts);
