@@ -78,6 +78,7 @@ struct ScheduledRule::Group {
     std::string host_name;
     std::vector<std::string> sample_commands;
     std::vector<std::string> sample_values;
+    bool hardening_only = false;  // grouped by session, or counted an exec only `any` names
 
     void reset_counts() {
         seconds.clear();
@@ -85,6 +86,7 @@ struct ScheduledRule::Group {
         values.clear();
         sample_commands.clear();
         sample_values.clear();
+        hardening_only = false;
     }
 
     void expire(std::int64_t cutoff_ms) {
@@ -118,6 +120,7 @@ struct ScheduledRule::Group {
 ScheduledRule::ScheduledRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
     : rule_(std::move(rule)),
       options_(options),
+      group_by_(*rule_, options.session_grouping),
       value_cap_(value_cap_for(*rule_)),
       next_run_ms_(kNever),
       watermark_ms_(kNever) {}
@@ -250,6 +253,7 @@ void ScheduledRule::run(std::int64_t run_ms, std::vector<Alert>& alerts) {
         }
         ++signals;
         ++counters_.alerts;
+        if (g->hardening_only) ++counters_.alerts_hardening_only;
         alerts.push_back(make_alert(*g, run_ms));
         g->spent_until = g->last_ms;
         g->reset_counts();
@@ -286,15 +290,12 @@ void ScheduledRule::process(const ProcessEvent& event, std::vector<Alert>& alert
         ++counters_.excepted;
         return;
     }
-    key_.clear();
-    for (std::size_t i = 0; i < rule_->group_by_ids.size(); ++i) {
-        const std::string_view v = fields.first_value(rule_->group_by_ids[i], scratch_);
-        if (v.empty()) {
-            ++counters_.missing_group_field;
-            return;
-        }
-        key_.append(v);
-        key_ += '\0';
+    // Hardened: one grouping, the session when set (a run would otherwise alert twice on
+    // one sweep); streaming keeps the parent grouping besides (docs/detection.md).
+    std::size_t which = 0;
+    if (!group_by_.primary_key(fields, key_, scratch_, which)) {
+        ++counters_.missing_group_field;
+        return;
     }
     // No run from the next one on can see it (it came after the runs whose window held it).
     if (t < next_run_ms_ - rule_->from_ms) {
@@ -302,11 +303,10 @@ void ScheduledRule::process(const ProcessEvent& event, std::vector<Alert>& alert
         return;
     }
     Group& g = find_group(key_);
-    if (g.terms.empty()) {
-        for (std::size_t i = 0; i < rule_->group_by_ids.size(); ++i) {
-            g.terms.emplace_back(rule_->group_by[i],
-                                 std::string(fields.first_value(rule_->group_by_ids[i], scratch_)));
-        }
+    if (g.terms.empty()) group_by_.terms(which, fields, g.terms, scratch_);
+    if (which == 1 || (options_.name_match != NameMatch::comm &&
+                       !rule_->query.matches(EventFields(event, NameMatch::comm)))) {
+        g.hardening_only = true;
     }
     if (t <= g.spent_until) {
         ++counters_.spent;

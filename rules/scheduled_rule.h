@@ -17,6 +17,7 @@
 #include "parsers/ecs_event.h"
 #include "rules/alert.h"
 #include "rules/event_fields.h"
+#include "rules/group_by.h"
 #include "rules/rule.h"
 #include "rules/rule_engine.h"
 
@@ -68,6 +69,7 @@ private:
 
     std::shared_ptr<const RuleDefinition> rule_;
     EngineOptions options_;
+    GroupBy group_by_;
     RuleCounters counters_;
     std::size_t value_cap_;
     std::int64_t next_run_ms_;   // INT64_MIN until the first event

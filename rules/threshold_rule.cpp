@@ -38,8 +38,10 @@ struct ThresholdRule::Group {
     std::uint64_t events = 0;         // sum of seconds[].count
     std::vector<std::string> sample_commands;
     std::vector<std::string> sample_values;
+    bool beyond_comm = false;  // counted an exec only the wider name match saw
 
     void reset_counts() {
+        beyond_comm = false;
         values_by_time.clear();
         values.clear();
         seconds.clear();
@@ -80,7 +82,10 @@ struct ThresholdRule::Group {
 };
 
 ThresholdRule::ThresholdRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
-    : rule_(std::move(rule)), options_(options), watermark_ms_(kNever) {}
+    : rule_(std::move(rule)),
+      options_(options),
+      group_by_(*rule_, options.session_grouping),
+      watermark_ms_(kNever) {}
 
 ThresholdRule::~ThresholdRule() = default;
 
@@ -187,54 +192,79 @@ bool ThresholdRule::count(const ProcessEvent& event, std::vector<Alert>& alerts)
         ++counters_.excepted;
         return false;
     }
-
-    key_.clear();
-    for (std::size_t i = 0; i < rule_->group_by_ids.size(); ++i) {
-        const std::string_view v = fields.first_value(rule_->group_by_ids[i], scratch_);
-        if (v.empty()) {
-            ++counters_.missing_group_field;
-            return false;
-        }
-        key_.append(v);
-        key_ += '\0';
+    bool grouped = false;
+    for (std::size_t which = 0; which < group_by_.groupings() && !grouped; ++which) {
+        grouped = group_by_.key(which, fields, key_, scratch_);
+    }
+    if (!grouped) {
+        ++counters_.missing_group_field;
+        return false;
     }
     if (watermark_ms_ != kNever && event.time_ms < watermark_ms_ - rule_->from_ms) {
         ++counters_.late;
         return false;
     }
     watermark_ms_ = std::max(watermark_ms_, event.time_ms);
+    // Matched only through the wider name match: the elastic profile (comm) would not count it.
+    const bool beyond_comm = options_.name_match != NameMatch::comm &&
+                             !rule_->query.matches(EventFields(event, NameMatch::comm));
 
-    Group& g = find_group(key_, watermark_ms_);
-    if (g.terms.empty()) {
-        for (std::size_t i = 0; i < rule_->group_by_ids.size(); ++i) {
-            g.terms.emplace_back(rule_->group_by[i],
-                                 std::string(fields.first_value(rule_->group_by_ids[i], scratch_)));
+    // The rule's own grouping first: when both cross on one exec, the alert is the one
+    // Elastic's grouping gives. Whichever alerts, the exec's other group is spent with it, so
+    // one sweep never alerts twice.
+    const std::size_t alerts_before = alerts.size();
+    bool alerted = false;
+    bool spent = true;
+    for (std::size_t which = 0; which < group_by_.groupings(); ++which) {
+        if (!group_by_.key(which, fields, key_, scratch_)) continue;
+        Group& g = find_group(key_, watermark_ms_);
+        if (g.terms.empty()) group_by_.terms(which, fields, g.terms, scratch_);
+        if (alerted) {
+            g.spent_until = std::max(g.spent_until, event.time_ms);
+            g.reset_counts();
+            continue;
+        }
+        if (event.time_ms <= g.spent_until) continue;
+        spent = false;
+        g.expire(std::max(g.last_ms, event.time_ms) - rule_->from_ms);
+        add_event(g, event, fields);
+        g.beyond_comm = g.beyond_comm || beyond_comm;
+        if (!crossed(g)) continue;
+        alerted = alert(g, event, which == 1 || g.beyond_comm, alerts);
+        if (which == 1 && alerted) {
+            // The parent group of the crossing exec is spent too.
+            if (group_by_.key(0, fields, key_, scratch_)) {
+                Group& parent = find_group(key_, watermark_ms_);
+                if (parent.terms.empty()) group_by_.terms(0, fields, parent.terms, scratch_);
+                parent.spent_until = std::max(parent.spent_until, event.time_ms);
+                parent.reset_counts();
+            }
         }
     }
-    if (event.time_ms <= g.spent_until) {
-        ++counters_.spent;
-        return false;
-    }
-    g.expire(std::max(g.last_ms, event.time_ms) - rule_->from_ms);
-    add_event(g, event, fields);
-    if (!crossed(g)) return false;
+    if (spent) ++counters_.spent;
+    return alerts.size() > alerts_before;
+}
 
-    // Events up to this one are spent whether or not max_signals lets the alert out.
+// The group crossed on `event`: its events are spent whether or not max_signals lets the
+// alert out. Returns true (the exec's other group is then spent too).
+bool ThresholdRule::alert(Group& g, const ProcessEvent& event, bool hardening_only,
+                          std::vector<Alert>& alerts) {
     const std::int64_t bucket = event.time_ms / rule_->interval_ms;
     if (bucket > signal_bucket_) {
         signal_bucket_ = bucket;
         signals_in_bucket_ = 0;
     }
-    Alert alert = make_alert(g, event);
+    Alert a = make_alert(g, event);
     g.spent_until = event.time_ms;
     g.reset_counts();
     if (signals_in_bucket_ >= rule_->max_signals) {
         ++counters_.held_back;
-        return false;
+        return true;  // spent all the same: the other grouping must not alert on it either
     }
     ++signals_in_bucket_;
     ++counters_.alerts;
-    alerts.push_back(std::move(alert));
+    if (hardening_only) ++counters_.alerts_hardening_only;
+    alerts.push_back(std::move(a));
     return true;
 }
 

@@ -14,6 +14,7 @@
 #include "parsers/ecs_event.h"
 #include "rules/alert.h"
 #include "rules/event_fields.h"
+#include "rules/group_by.h"
 #include "rules/rule.h"
 #include "rules/rule_engine.h"
 
@@ -47,9 +48,12 @@ private:
     void add_event(Group& g, const ProcessEvent& event, const EventFields& fields);
     bool crossed(const Group& g) const;
     Alert make_alert(Group& g, const ProcessEvent& event);
+    bool alert(Group& g, const ProcessEvent& event, bool hardening_only,
+               std::vector<Alert>& alerts);
 
     std::shared_ptr<const RuleDefinition> rule_;
     EngineOptions options_;
+    GroupBy group_by_;
     RuleCounters counters_;
     std::int64_t watermark_ms_;  // latest event time this rule has counted
     std::list<std::unique_ptr<Group>> lru_;  // front: most recently used
