@@ -163,6 +163,7 @@ void Pipeline::stats_fields(JsonWriter& w) const {
     w.field("processes_evicted", normalizer_.processes().evictions());
     std::uint64_t matched = 0;
     std::uint64_t alerts = 0;
+    std::uint64_t hardening_only = 0;
     std::uint64_t held_back = 0;
     std::uint64_t groups = 0;
     w.key("rules");
@@ -171,6 +172,7 @@ void Pipeline::stats_fields(JsonWriter& w) const {
         const auto& c = rule->counters();
         matched += c.matched;
         alerts += c.alerts;
+        hardening_only += c.alerts_hardening_only;
         held_back += c.held_back;
         groups += c.groups;
         w.begin_object();
@@ -182,6 +184,7 @@ void Pipeline::stats_fields(JsonWriter& w) const {
         w.field("late", c.late);
         w.field("spent", c.spent);
         w.field("alerts", c.alerts);
+        w.field("alerts_hardening_only", c.alerts_hardening_only);
         w.field("held_back", c.held_back);
         w.field("groups", c.groups);
         w.field("groups_evicted", c.groups_evicted);
@@ -194,6 +197,7 @@ void Pipeline::stats_fields(JsonWriter& w) const {
     w.field("matched", matched);
     w.field("groups", groups);
     w.field("alerts", alerts);
+    w.field("alerts_hardening_only", hardening_only);
     w.field("held_back", held_back);
     if (last_event_ms_ > 0) {
         const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

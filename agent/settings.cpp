@@ -54,11 +54,17 @@ void build(Cli& cli, Settings& s) {
                    "TOML config file with any of the long options as keys (default: " +
                        std::string(kDefaultConfig) + " when present)");
 
-    app.add_option("--name-match", s.name_match,
-                   "How process.name matches: any (comm, exe and argv[0] basenames, busybox/toybox "
-                   "applet) or comm (Elastic's exact behaviour)")
-        ->check(CLI::IsMember({"any", "comm"}))
+    app.add_option("--profile", s.profile,
+                   "hardened (wider name match; rules grouping by parent also group by audit "
+                   "session) or elastic (Elastic's exact semantics: comm names, parent grouping)")
+        ->check(CLI::IsMember({"hardened", "elastic"}))
         ->capture_default_str();
+    app.add_option("--name-match", s.name_match,
+                   "How process.name matches, overriding the profile's: any (comm, exe and argv[0] "
+                   "basenames, busybox/toybox applet, program run by ld.so, hard links in live "
+                   "modes) or comm (Elastic's exact behaviour); default: any (hardened), comm "
+                   "(elastic)")
+        ->check(CLI::IsMember({"any", "comm"}));
     app.add_option("--host-id", s.host_id, "host.id for records without node= (default: /etc/machine-id)");
     app.add_option("--host-name", s.host_name, "host.name for records without node= (default: the hostname)");
     app.add_option("--output", cli.output_texts,
@@ -172,7 +178,12 @@ std::optional<Settings> reparse_settings(int argc, const char* const* argv, std:
 
 rules::EngineOptions engine_options(const Settings& s) {
     rules::EngineOptions o;
-    rules::parse_name_match(s.name_match, o.name_match);
+    rules::Profile profile = rules::Profile::hardened;
+    rules::parse_profile(s.profile, profile);
+    o.session_grouping = profile == rules::Profile::hardened;
+    o.name_match = profile == rules::Profile::hardened ? rules::NameMatch::any
+                                                       : rules::NameMatch::comm;
+    rules::parse_name_match(s.name_match, o.name_match);  // an explicit --name-match wins
     rules::parse_evaluation(s.evaluation, o.evaluation);
     o.max_groups = s.max_groups;
     return o;

@@ -20,7 +20,8 @@ enum class Mode { replay, plugin, socket, tail, rules_show, rules_check };
 struct Settings {
     Mode mode = Mode::replay;
     std::string config;  ///< the config file read, empty if none
-    std::string name_match = "any";
+    std::string profile = "hardened";  ///< or "elastic" (docs/detection.md)
+    std::string name_match;             ///< "any" / "comm"; empty: the profile's
     std::string host_id;
     std::string host_name;
     std::vector<OutputSpec> outputs;   ///< alerts: parsed --output specs; at least one ("-")

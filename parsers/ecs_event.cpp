@@ -45,6 +45,11 @@ void ProcessEvent::clear() {
         who->name.clear();
     }
     tags.clear();
+    session.clear();
+    inode = 0;
+    device = 0;
+    has_inode = false;
+    inode_tool.clear();
 }
 
 std::string_view basename_of(std::string_view path) {

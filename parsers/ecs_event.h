@@ -42,6 +42,16 @@ struct ProcessEvent {
     IdName group;           ///< gid
     IdName effective_group; ///< egid
     IdName audit_user;      ///< auid (unset: 4294967295 is kept as is)
+    /// ses= (auditd.session): the audit login session, kept across fork, sudo and setsid;
+    /// "4294967295" when unset (daemons started at boot), empty when the record lacks it.
+    std::string session;
+    /// Identity of the file run, from the exec's PATH item 0 (live and tail modes only: the
+    /// record filter passes PATH records on only there); 0 / false when unknown.
+    std::uint64_t inode = 0;
+    std::uint64_t device = 0;  ///< makedev(major, minor) of PATH dev=MAJ:MIN, as stat's st_dev
+    bool has_inode = false;
+    /// The rule tool this (device, inode) is a hard link of (a live-mode lookup), or empty.
+    std::string inode_tool;
     std::vector<std::string> tags;  ///< audit rule keys
 
     /// The audit event id "sec.milli:serial" this event came from.

@@ -93,6 +93,7 @@ void append_event_json(std::string& out, const ProcessEvent& e) {
     w.begin_object();
     w.field("syscall", e.syscall);
     write_non_empty(w, "arch", e.arch);
+    write_non_empty(w, "session", e.session);
     w.end_object();
 
     if (!e.tags.empty()) {

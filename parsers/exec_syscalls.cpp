@@ -37,7 +37,7 @@ bool syscall_field_read(std::string_view name) {
     switch (name.size()) {
         case 3:
             return name == "pid" || name == "uid" || name == "gid" || name == "exe" ||
-                   name == "key";
+                   name == "key" || name == "ses";
         case 4:
             return name == "arch" || name == "ppid" || name == "auid" || name == "euid" ||
                    name == "egid" || name == "comm";

@@ -133,7 +133,9 @@ bool ExecveNormalizer::read_syscall(auparse_state_t* au) {
                 }
                 break;
             case 's':
-                if (name == "syscall") {
+                if (name == "ses") {
+                    event_.session = str(auparse_get_field_str(au));
+                } else if (name == "syscall") {
                     nr = str(auparse_get_field_str(au));
                 } else if (name == "success") {
                     event_.success = str(auparse_get_field_str(au)) != "no";

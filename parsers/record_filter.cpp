@@ -79,7 +79,7 @@ void append_read_fields(std::string& out, std::string_view fields, bool upper_ca
 }
 
 // Appends the record with only the SYSCALL fields the normalizer reads (auparse parses and
-// allocates every field; an exec SYSCALL has some 45 with its ENRICHED names, 13 are read).
+// allocates every field; an exec SYSCALL has some 45 with its ENRICHED names, 14 are read).
 // Fields are separated by single spaces, as auparse splits them: auditd hex-encodes any value
 // with a space in it.
 void append_projected_syscall(std::string& out, std::string_view record) {

@@ -38,6 +38,7 @@ enum Field : int {
     kUserAuditId,
     kUserAuditName,
     kTags,
+    kAuditdSession,
     kFieldCount
 };
 
@@ -72,9 +73,33 @@ constexpr std::array<std::string_view, kFieldCount> kNames = {
     "user.audit.id",
     "user.audit.name",
     "tags",
+    "auditd.session",
 };
 
 bool is_multicall(std::string_view name) { return name == "busybox" || name == "toybox"; }
+
+// The dynamic loader run as a program: ld-linux-x86-64.so.2, ld-linux-aarch64.so.1,
+// ld-musl-x86_64.so.1, ld.so.
+bool is_loader(std::string_view name) {
+    return name == "ld.so" ||
+           (name.substr(0, 3) == "ld-" && name.find(".so") != std::string_view::npos);
+}
+
+// The program a directly run loader runs: its first argument that is not a loader option
+// (`ld.so [--library-path P] [--preload P] ... PROGRAM ARGS`); empty if none.
+std::string_view loader_program(const std::vector<std::string>& args) {
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        const std::string_view a = args[i];
+        if (a.substr(0, 2) != "--") return a;
+        if (a.find('=') != std::string_view::npos) continue;  // --option=value
+        if (a == "--library-path" || a == "--inhibit-rpath" || a == "--audit" ||
+            a == "--preload" || a == "--argv0" || a == "--glibc-hwcaps-prepend" ||
+            a == "--glibc-hwcaps-mask") {
+            ++i;  // its value
+        }
+    }
+    return {};
+}
 
 bool visit_nonempty(std::string_view v, const std::function<bool(std::string_view)>& visit) {
     return !v.empty() && visit(v);
@@ -136,10 +161,16 @@ bool EventFields::any_value(int field_id,
             const std::string_view argv0 =
                 e.args.empty() ? std::string_view{} : basename_of(e.args.front());
             if (!argv0.empty() && argv0 != e.name && argv0 != exe_base && visit(argv0)) return true;
-            if ((is_multicall(exe_base) || is_multicall(argv0)) && e.args.size() > 1) {
-                return visit_nonempty(basename_of(e.args[1]), visit);
+            if ((is_multicall(exe_base) || is_multicall(argv0)) && e.args.size() > 1 &&
+                visit_nonempty(basename_of(e.args[1]), visit)) {
+                return true;
             }
-            return false;
+            if ((is_loader(exe_base) || is_loader(argv0)) &&
+                visit_nonempty(basename_of(loader_program(e.args)), visit)) {
+                return true;
+            }
+            // A hard link of a tool (same device and inode), found in live modes.
+            return visit_nonempty(e.inode_tool, visit);
         }
         case kProcessArgs:
             for (const auto& arg : e.args) {
@@ -198,6 +229,7 @@ std::string_view EventFields::first_value(int field_id, std::string& scratch) co
         case kUserAuditId: return e.audit_user.id;
         case kUserAuditName: return e.audit_user.name;
         case kTags: return e.tags.empty() ? std::string_view{} : e.tags.front();
+        case kAuditdSession: return e.session;
         default: return {};
     }
 }

@@ -14,7 +14,9 @@ namespace scanwatch::rules {
 
 /// How `process.name` matches (SPEC section 2).
 enum class NameMatch {
-    any,   ///< comm, basename of exe, basename of argv[0], or a multi-call binary's applet
+    /// comm, basename of exe, basename of argv[0], a multi-call binary's applet, the program
+    /// of a directly run dynamic loader, or the tool a hard link is of (live modes)
+    any,
     comm,  ///< comm only: Elastic's exact behaviour
 };
 

@@ -77,37 +77,6 @@ std::uint64_t cap_evidence(Evidence& ev, std::string& host_name) {
     return n;
 }
 
-bool build_group_key(const RuleDefinition& rule, const EventFields& fields, std::string& key,
-                     std::string& scratch) {
-    key.clear();
-    for (const int id : rule.group_by_ids) {
-        const std::string_view v = fields.first_value(id, scratch);
-        if (v.empty()) return false;
-        if (v.size() > limits::kFieldBytes) {
-            // An empty segment cannot come from a value, so "\0digest\0" is never a real key.
-            const XXH128_hash_t h = XXH3_128bits(v.data(), v.size());
-            key += '\0';
-            key += fmt::format("{:016x}{:016x}", h.high64, h.low64);
-        } else {
-            key.append(v);
-        }
-        key += '\0';
-    }
-    return true;
-}
-
-std::uint64_t fill_terms(const RuleDefinition& rule, const EventFields& fields, GroupBase& g,
-                         std::string& scratch) {
-    std::uint64_t cut = 0;
-    g.terms.clear();
-    for (std::size_t i = 0; i < rule.group_by_ids.size(); ++i) {
-        std::string value(fields.first_value(rule.group_by_ids[i], scratch));
-        cut += cap_field(value) ? 1 : 0;
-        g.terms.emplace_back(rule.group_by[i], std::move(value));
-    }
-    return cut;
-}
-
 using detail::hex;
 using detail::hex_list;
 using detail::unhex;

@@ -84,16 +84,6 @@ private:
     std::set<detail::Rank>::iterator rank_;
 };
 
-/// Appends the group key of the event behind `fields` to a cleared `key`: each group-by value
-/// and a NUL (a value over limits::kFieldBytes as a NUL-led digest, as no value is empty or holds
-/// a NUL). False when a group-by field has no value. `scratch` is reused between calls.
-bool build_group_key(const RuleDefinition& rule, const EventFields& fields, std::string& key,
-                     std::string& scratch);
-
-/// Sets the terms of a new group from the event behind `fields`; returns the values cut.
-std::uint64_t fill_terms(const RuleDefinition& rule, const EventFields& fields, GroupBase& g,
-                         std::string& scratch);
-
 /// The fields of GroupBase as JSON object members of `out` (bytes hex-encoded).
 void save_group_base(const GroupBase& g, nlohmann::json& out);
 

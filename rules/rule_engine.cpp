@@ -17,6 +17,18 @@ bool parse_evaluation(std::string_view text, Evaluation& out) {
     return false;
 }
 
+bool parse_profile(std::string_view text, Profile& out) {
+    if (text == "hardened") {
+        out = Profile::hardened;
+        return true;
+    }
+    if (text == "elastic") {
+        out = Profile::elastic;
+        return true;
+    }
+    return false;
+}
+
 std::string_view evaluation_name(Evaluation evaluation) {
     switch (evaluation) {
         case Evaluation::streaming:

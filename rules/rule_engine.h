@@ -27,6 +27,15 @@ bool parse_evaluation(std::string_view text, Evaluation& out);
 /// "streaming" / "scheduled".
 std::string_view evaluation_name(Evaluation evaluation);
 
+/// A detection profile (docs/detection.md, "Profiles and grouping").
+enum class Profile {
+    hardened,  ///< the default: wider name match, and session grouping besides the parent's
+    elastic,   ///< Elastic's exact semantics: comm names, the rule's parent grouping
+};
+
+/// Parses "hardened" / "elastic"; false if neither (`out` untouched).
+bool parse_profile(std::string_view text, Profile& out);
+
 /// Engine settings that are not part of the rule.
 struct EngineOptions {
     NameMatch name_match = NameMatch::any;
@@ -34,9 +43,13 @@ struct EngineOptions {
     std::size_t sample_commands = 10;  ///< command lines kept as evidence
     std::size_t sample_values = 25;    ///< distinct values kept as evidence
     Evaluation evaluation = Evaluation::streaming;
+    /// Where a rule groups by process.parent.entity_id, also group by auditd.session in its
+    /// place (rules/group_by.h). The hardened profile's; off in the elastic profile.
+    bool session_grouping = true;
 
     bool operator==(const EngineOptions& o) const {
-        return name_match == o.name_match && max_groups == o.max_groups &&
+        return name_match == o.name_match && session_grouping == o.session_grouping &&
+               max_groups == o.max_groups &&
                sample_commands == o.sample_commands && sample_values == o.sample_values &&
                evaluation == o.evaluation;
     }
@@ -51,6 +64,9 @@ struct RuleCounters {
     std::uint64_t late = 0;                 ///< older than the window at the time they came
     std::uint64_t spent = 0;                ///< at or before the group's last alert
     std::uint64_t alerts = 0;
+    /// Of the alerts, those the elastic profile would not raise: grouped by auditd.session, or
+    /// counting an exec only the wider name match (not comm) saw.
+    std::uint64_t alerts_hardening_only = 0;
     std::uint64_t held_back = 0;       ///< alerts over max_signals in one interval
     std::uint64_t groups_evicted = 0;  ///< dropped to respect max_groups while still counting
     /// Distinct values (events, for a rule without a cardinality) the evicted groups held, in

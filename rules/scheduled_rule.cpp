@@ -71,8 +71,10 @@ struct ScheduledRule::Group : GroupBase {
     std::unordered_map<std::uint64_t, std::int64_t> values;  // value hash -> last seen
     Evidence latest;  // who and where of the latest event; refs and samples filled at alert time
     std::string host_name;
+    bool hardening_only = false;  // grouped by session, or counted an exec only `any` names
 
     void reset_counts() {
+        hardening_only = false;
         seconds.clear();
         events = 0;
         values.clear();
@@ -111,6 +113,7 @@ struct ScheduledRule::Group : GroupBase {
 ScheduledRule::ScheduledRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
     : rule_(std::move(rule)),
       options_(options),
+      group_by_(*rule_, options_.session_grouping),
       value_cap_(value_cap_for(*rule_)),
       next_run_ms_(kNever),
       watermark_ms_(kNever),
@@ -125,10 +128,10 @@ std::uint64_t ScheduledRule::weight(const Group& g) const {
     return rule_->cardinality ? g.values.size() : g.events;
 }
 
-ScheduledRule::Group& ScheduledRule::find_group(const EventFields& fields) {
+ScheduledRule::Group& ScheduledRule::find_group(std::size_t which, const EventFields& fields) {
     if (Group* found = groups_->find(key_)) return *found;
     Group& g = groups_->add(key_);
-    counters_.truncated += fill_terms(*rule_, fields, g, scratch_);
+    counters_.truncated += group_by_.terms(which, fields, g.terms, scratch_);
     return g;
 }
 
@@ -237,6 +240,7 @@ void ScheduledRule::run(std::int64_t run_ms, std::vector<Alert>& alerts) {
         }
         ++signals;
         ++counters_.alerts;
+        if (g->hardening_only) ++counters_.alerts_hardening_only;
         alerts.push_back(make_alert(*g, run_ms));
         g->spent_until = g->last_ms;
         g->reset_counts();
@@ -274,7 +278,10 @@ void ScheduledRule::process(const ProcessEvent& event, std::vector<Alert>& alert
         ++counters_.excepted;
         return;
     }
-    if (!build_group_key(*rule_, fields, key_, scratch_)) {
+    // Hardened: one grouping, the session when set (a run would otherwise alert twice on
+    // one sweep); streaming keeps the parent grouping besides (docs/detection.md).
+    std::size_t which = 0;
+    if (!group_by_.primary_key(fields, key_, scratch_, which)) {
         ++counters_.missing_group_field;
         return;
     }
@@ -283,7 +290,11 @@ void ScheduledRule::process(const ProcessEvent& event, std::vector<Alert>& alert
         ++counters_.late;
         return;
     }
-    Group& g = find_group(fields);
+    Group& g = find_group(which, fields);
+    if (which == 1 || (options_.name_match != NameMatch::comm &&
+                       !rule_->query.matches(EventFields(event, NameMatch::comm)))) {
+        g.hardening_only = true;
+    }
     if (t <= g.spent_until) {
         ++counters_.spent;
         groups_->rank(g, weight(g));

@@ -16,6 +16,7 @@
 #include "rules/alert.h"
 #include "rules/event_fields.h"
 #include "rules/group_table.h"
+#include "rules/group_by.h"
 #include "rules/rule.h"
 #include "rules/rule_engine.h"
 
@@ -58,7 +59,7 @@ public:
 private:
     struct Group;
 
-    Group& find_group(const EventFields& fields);
+    Group& find_group(std::size_t which, const EventFields& fields);
     std::uint64_t weight(const Group& g) const;
     void run_due(std::int64_t before_ms, std::vector<Alert>& alerts);
     void run(std::int64_t run_ms, std::vector<Alert>& alerts);
@@ -68,6 +69,7 @@ private:
 
     std::shared_ptr<const RuleDefinition> rule_;
     EngineOptions options_;
+    GroupBy group_by_;
     RuleCounters counters_;
     std::size_t value_cap_;
     std::int64_t next_run_ms_;   // INT64_MIN until the first event

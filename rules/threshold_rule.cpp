@@ -35,7 +35,10 @@ struct ThresholdRule::Group : GroupBase {
     std::unordered_map<std::uint64_t, std::list<ValueSeen>::iterator> values;
     std::deque<SecondCount> seconds;  // event counts per second of event time, oldest first
 
+    bool beyond_comm = false;  // counted an exec only the wider name match saw
+
     void reset_counts() {
+        beyond_comm = false;
         values_by_time.clear();
         values.clear();
         seconds.clear();
@@ -78,6 +81,7 @@ struct ThresholdRule::Group : GroupBase {
 ThresholdRule::ThresholdRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
     : rule_(std::move(rule)),
       options_(options),
+      group_by_(*rule_, options_.session_grouping),
       watermark_ms_(kNever),
       groups_(std::make_unique<GroupTable<Group>>(options_.max_groups, counters_)) {}
 
@@ -90,14 +94,15 @@ std::uint64_t ThresholdRule::weight(const Group& g) const {
     return rule_->cardinality ? g.values.size() : g.events;
 }
 
-ThresholdRule::Group& ThresholdRule::find_group(const EventFields& fields, std::int64_t now_ms) {
+ThresholdRule::Group& ThresholdRule::find_group(std::size_t which, const EventFields& fields,
+                                                std::int64_t now_ms) {
     if (Group* found = groups_->find(key_)) return *found;
     // Groups untouched for a whole window hold nothing that can count again: late events for
     // them are rejected by the watermark check before a group is looked up.
     const std::int64_t cutoff = now_ms - rule_->from_ms;
     groups_->drop_lru_while([cutoff](const Group& g) { return g.last_ms < cutoff; });
     Group& g = groups_->add(key_);
-    counters_.truncated += fill_terms(*rule_, fields, g, scratch_);
+    counters_.truncated += group_by_.terms(which, fields, g.terms, scratch_);
     return g;
 }
 
@@ -179,8 +184,11 @@ bool ThresholdRule::count(const ProcessEvent& event, std::vector<Alert>& alerts)
         ++counters_.excepted;
         return false;
     }
-
-    if (!build_group_key(*rule_, fields, key_, scratch_)) {
+    bool grouped = false;
+    for (std::size_t which = 0; which < group_by_.groupings() && !grouped; ++which) {
+        grouped = group_by_.key(which, fields, key_, scratch_);
+    }
+    if (!grouped) {
         ++counters_.missing_group_field;
         return false;
     }
@@ -189,37 +197,73 @@ bool ThresholdRule::count(const ProcessEvent& event, std::vector<Alert>& alerts)
         return false;
     }
     watermark_ms_ = std::max(watermark_ms_, event.time_ms);
+    // Matched only through the wider name match: the elastic profile (comm) would not count it.
+    const bool beyond_comm = options_.name_match != NameMatch::comm &&
+                             !rule_->query.matches(EventFields(event, NameMatch::comm));
 
-    Group& g = find_group(fields, watermark_ms_);
-    if (event.time_ms <= g.spent_until) {
-        ++counters_.spent;
-        groups_->rank(g, weight(g));
-        return false;
+    // The rule's own grouping first: when both cross on one exec, the alert is the one
+    // Elastic's grouping gives. Whichever alerts, the exec's other group is spent with it, so
+    // one sweep never alerts twice (docs/detection.md, "Profiles and grouping").
+    const std::size_t alerts_before = alerts.size();
+    bool alerted = false;
+    bool spent = true;
+    for (std::size_t which = 0; which < group_by_.groupings(); ++which) {
+        if (!group_by_.key(which, fields, key_, scratch_)) continue;
+        if (alerted) {
+            spend(which, fields, event.time_ms);
+            continue;
+        }
+        Group& g = find_group(which, fields, watermark_ms_);
+        if (event.time_ms <= g.spent_until) {
+            groups_->rank(g, weight(g));
+            continue;
+        }
+        spent = false;
+        g.expire(std::max(g.last_ms, event.time_ms) - rule_->from_ms);
+        add_event(g, event, fields);
+        g.beyond_comm = g.beyond_comm || beyond_comm;
+        if (!crossed(g)) {
+            groups_->rank(g, weight(g));
+            continue;
+        }
+        alerted = alert(g, event, which == 1 || g.beyond_comm, alerts);
+        if (which == 1 && alerted && group_by_.key(0, fields, key_, scratch_)) {
+            spend(0, fields, event.time_ms);  // the crossing exec's parent group too
+        }
     }
-    g.expire(std::max(g.last_ms, event.time_ms) - rule_->from_ms);
-    add_event(g, event, fields);
-    if (!crossed(g)) {
-        groups_->rank(g, weight(g));
-        return false;
-    }
+    if (spent) ++counters_.spent;
+    return alerts.size() > alerts_before;
+}
 
-    // Events up to this one are spent whether or not max_signals lets the alert out.
+// The group of grouping `which` (key_ already built) is spent up to `time_ms`.
+void ThresholdRule::spend(std::size_t which, const EventFields& fields, std::int64_t time_ms) {
+    Group& g = find_group(which, fields, watermark_ms_);
+    g.spent_until = std::max(g.spent_until, time_ms);
+    g.reset_counts();
+    groups_->rank(g, weight(g));
+}
+
+// The group crossed on `event`: its events are spent whether or not max_signals lets the
+// alert out. Returns true (the exec's other group is then spent too).
+bool ThresholdRule::alert(Group& g, const ProcessEvent& event, bool hardening_only,
+                          std::vector<Alert>& alerts) {
     const std::int64_t bucket = event.time_ms / rule_->interval_ms;
     if (bucket > signal_bucket_) {
         signal_bucket_ = bucket;
         signals_in_bucket_ = 0;
     }
-    Alert alert = make_alert(g, event);
+    Alert a = make_alert(g, event);
     g.spent_until = event.time_ms;
     g.reset_counts();
     groups_->rank(g, weight(g));
     if (signals_in_bucket_ >= rule_->max_signals) {
         ++counters_.held_back;
-        return false;
+        return true;  // spent all the same: the other grouping must not alert on it either
     }
     ++signals_in_bucket_;
     ++counters_.alerts;
-    alerts.push_back(std::move(alert));
+    if (hardening_only) ++counters_.alerts_hardening_only;
+    alerts.push_back(std::move(a));
     return true;
 }
 

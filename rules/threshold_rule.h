@@ -11,6 +11,7 @@
 #include "parsers/ecs_event.h"
 #include "rules/alert.h"
 #include "rules/event_fields.h"
+#include "rules/group_by.h"
 #include "rules/group_table.h"
 #include "rules/rule.h"
 #include "rules/rule_engine.h"
@@ -40,14 +41,18 @@ public:
 private:
     struct Group;
 
-    Group& find_group(const EventFields& fields, std::int64_t now_ms);
+    Group& find_group(std::size_t which, const EventFields& fields, std::int64_t now_ms);
     void add_event(Group& g, const ProcessEvent& event, const EventFields& fields);
     bool crossed(const Group& g) const;
     std::uint64_t weight(const Group& g) const;
     Alert make_alert(Group& g, const ProcessEvent& event);
+    bool alert(Group& g, const ProcessEvent& event, bool hardening_only,
+               std::vector<Alert>& alerts);
+    void spend(std::size_t which, const EventFields& fields, std::int64_t time_ms);
 
     std::shared_ptr<const RuleDefinition> rule_;
     EngineOptions options_;
+    GroupBy group_by_;
     RuleCounters counters_;
     std::int64_t watermark_ms_;  // latest event time this rule has counted
     std::unique_ptr<GroupTable<Group>> groups_;

@@ -46,6 +46,8 @@ command -v ping     >/dev/null 2>&1 || need_pkgs+=(iputils-ping)
 command -v ncat     >/dev/null 2>&1 || need_pkgs+=(ncat)
 command -v socat    >/dev/null 2>&1 || need_pkgs+=(socat)
 [[ -x /bin/busybox ]]               || need_pkgs+=(busybox)
+command -v sudo     >/dev/null 2>&1 || need_pkgs+=(sudo)
+command -v strace   >/dev/null 2>&1 || need_pkgs+=(strace)
 [[ -x /usr/bin/python3 ]]           || need_pkgs+=(python3)
 command -v xargs    >/dev/null 2>&1 || need_pkgs+=(findutils)
 if ((${#need_pkgs[@]})); then
@@ -325,8 +327,100 @@ sc_rotated_sweep() {        # 12: $1 = auditd pid, $2 = auditd log dir
     done
 }
 
+# Issue 11: wrappers that fork between the loop and each tool exec, name evasions, controls.
+# Each sweeps EV_N targets; selected with CAPTURE_SET=evasion.
+EV_N=110
+sc_timeout_ping()  { local i; for ((i = 1; i <= EV_N; i++)); do timeout 2 ping -c 1 -W 1 "127.0.0.$i"; done; }
+sc_sh_c_ping()     { local i; for ((i = 1; i <= EV_N; i++)); do sh -c "ping -c 1 -W 1 127.0.0.$i; :"; done; }
+sc_sh_c_exec_ping() { local i; for ((i = 1; i <= EV_N; i++)); do sh -c "ping -c 1 -W 1 127.0.0.$i"; done; }
+sc_xargs_sh_c_ping() { seq 1 "$EV_N" | xargs -P4 -n1 sh -c 'ping -c 1 -W 1 "127.0.0.$1"' sh; }
+sc_sudo_ping()     { local i; for ((i = 1; i <= EV_N; i++)); do sudo -u root ping -c 1 -W 1 "127.0.0.$i"; done; }
+sc_setsid_ping()   { local i; for ((i = 1; i <= EV_N; i++)); do setsid -f -w ping -c 1 -W 1 "127.0.0.$i"; done; }
+sc_strace_ping()   { local i; for ((i = 1; i <= EV_N; i++)); do strace -f -o /dev/null ping -c 1 -W 1 "127.0.0.$i"; done; }
+sc_flock_ping()    { local i; for ((i = 1; i <= EV_N; i++)); do flock "$1" ping -c 1 -W 1 "127.0.0.$i"; done; }
+sc_bg_function_ping() {     # a function backgrounded per target, 10 at a time
+    local i
+    probe() { ping -c 1 -W 1 "127.0.0.$1"; }
+    for ((i = 1; i <= EV_N; i++)); do probe "$i" & ((i % 10)) || wait; done
+    wait
+}
+sc_loader_ping()   { local i; for ((i = 1; i <= EV_N; i++)); do /lib64/ld-linux-x86-64.so.2 /usr/bin/ping -c 1 -W 1 "127.0.0.$i"; done; }
+sc_hardlink_ping() { local i; for ((i = 1; i <= EV_N; i++)); do "$1/pong" -c 1 -W 1 "127.0.0.$i"; done; }
+# fexecve of a memfd copy of ping; $1 = argv[0] it is given
+sc_memfd_ping() {
+    local i
+    for ((i = 1; i <= EV_N; i++)); do
+        /usr/bin/python3 -c 'import os, sys
+fd = os.memfd_create("tool")
+os.write(fd, open("/usr/bin/ping", "rb").read())
+os.execve(fd, sys.argv[1:], {})' "$1" -c 1 -W 1 "127.0.0.$i"
+    done
+}
+# root rewrites its loginuid per target: a new audit session for every exec (parent unchanged)
+sc_loginuid_per_target_ping() {
+    local i
+    for ((i = 1; i <= EV_N; i++)); do (echo "$SCAN_AUID" >/proc/self/loginuid; exec ping -c 1 -W 1 "127.0.0.$i"); done
+}
+# control: 30 cron-like jobs, each its own login session, pinging the same 3 hosts
+sc_cron_like_control() {
+    local j
+    for ((j = 1; j <= 30; j++)); do
+        (echo "$SCAN_AUID" >/proc/self/loginuid; exec sh -c 'for h in 1 2 3; do ping -c 1 -W 1 127.0.0.$h; done')
+    done
+}
+# control: a package-manager-like loop of 300 varied ls/true/dpkg execs
+sc_pkg_like_control() {
+    local i pkgs=(coreutils bash dpkg libc6 sed grep tar gzip findutils util-linux)
+    for ((i = 0; i < 100; i++)); do
+        ls "/usr/share/doc/${pkgs[i % 10]}" >/dev/null
+        true "configure-$i"
+        dpkg -s "${pkgs[i % 10]}" >/dev/null
+    done
+}
+# host mix: an admin session, a monitoring loop, a few port checks; one session throughout
+sc_hostmix() {
+    local i h p
+    for ((i = 1; i <= 20; i++)); do
+        uptime; ls -l /var/log >/dev/null; cat /proc/loadavg; df -h / >/dev/null
+        for h in 1 2 3 4 5; do sh -c "ping -c 1 -W 1 127.0.0.$h >/dev/null"; done
+        ps -e >/dev/null; id -un; grep -c processor /proc/cpuinfo
+    done
+    for p in 22 80 443 3306 5432 6379 8080 8443 9200 11211; do nc -z -w 1 127.0.0.1 "$p"; done
+    for ((i = 1; i <= 10; i++)); do timeout 2 ping -c 1 -W 1 127.0.0.1; done
+    sudo -u root ls /root >/dev/null
+    find /etc -maxdepth 1 -name "*.conf" -exec head -1 {} \; >/dev/null
+}
+
+run_evasion_set() {
+    capture timeout_ping.enriched.log        ENRICHED "" sc_timeout_ping
+    capture sh_c_ping.enriched.log           ENRICHED "" sc_sh_c_ping
+    capture sh_c_exec_ping.enriched.log      ENRICHED "" sc_sh_c_exec_ping
+    capture xargs_sh_c_ping.enriched.log     ENRICHED "" sc_xargs_sh_c_ping
+    capture sudo_ping.enriched.log           ENRICHED "" sc_sudo_ping
+    capture setsid_ping.enriched.log         ENRICHED "" sc_setsid_ping
+    capture strace_ping.enriched.log         ENRICHED "" sc_strace_ping
+    : >"$WORK/flock.lock"
+    capture flock_ping.enriched.log          ENRICHED "" sc_flock_ping "$WORK/flock.lock"
+    capture bg_function_ping.enriched.log    ENRICHED "" sc_bg_function_ping
+    capture loader_ping.enriched.log         ENRICHED "" sc_loader_ping
+    local linkdir
+    mktempdir linkdir
+    ln /usr/bin/ping "$linkdir/pong" || die "cannot hard-link /usr/bin/ping into $linkdir"
+    capture hardlink_ping.enriched.log       ENRICHED "" sc_hardlink_ping "$linkdir"
+    capture memfd_ping.enriched.log          ENRICHED "" sc_memfd_ping ping
+    capture memfd_renamed_ping.enriched.log  ENRICHED "" sc_memfd_ping kworker
+    capture loginuid_per_target_ping.enriched.log ENRICHED "" sc_loginuid_per_target_ping
+    capture cron_like_control.enriched.log   ENRICHED "" sc_cron_like_control
+    capture pkg_like_control.enriched.log    ENRICHED "" sc_pkg_like_control
+    capture hostmix.enriched.log             ENRICHED "" sc_hostmix
+}
+
 # ----------------------------------------------------------------- main
 PRODUCED=()
+
+if [[ ${CAPTURE_SET:-base} == evasion ]]; then
+    run_evasion_set
+else
 
 capture ping_sweep.enriched.log          ENRICHED "" sc_ping_sweep
 capture nc_scan.enriched.log             ENRICHED "" sc_nc_scan
@@ -375,6 +469,7 @@ for f in audit.log.2 audit.log.1 audit.log; do
     install -m 0644 "$AUDIT_DIR/$f" "$OUTDIR/rotated/$f"
     PRODUCED+=("$OUTDIR/rotated/$f")
 done
+fi  # CAPTURE_SET
 
 # ----------------------------------------------------------------- report
 echo

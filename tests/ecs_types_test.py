@@ -30,7 +30,7 @@ TYPES = {
     "user.effective.group.id": "keyword", "user.effective.group.name": "keyword",
     "user.audit.id": "keyword", "user.audit.name": "keyword",
     "group.id": "keyword", "group.name": "keyword",
-    "auditd.syscall": "keyword", "auditd.arch": "keyword",
+    "auditd.syscall": "keyword", "auditd.arch": "keyword", "auditd.session": "keyword",
     "tags": "keyword[]",
 }
 REQUIRED = ["@timestamp", "event.kind", "event.category", "event.type", "event.action", "event.outcome",

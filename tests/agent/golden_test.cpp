@@ -8,6 +8,7 @@
 
 using scanwatch::rules::NameMatch;
 using scanwatch::test::replay_paths;
+using scanwatch::test::replay_with_rules;
 
 namespace {
 
@@ -63,7 +64,68 @@ constexpr Sample kSamplesTable[] = {
     {"rotated", 1, 1},
 };
 
+// The issue-11 captures (samples/README.md): hardened (default) and elastic profile alerts.
+struct ProfileSample {
+    const char* path;
+    std::size_t hardened_alerts;
+    std::size_t elastic_alerts;
+};
+constexpr ProfileSample kEvasionTable[] = {
+    {"timeout_ping.enriched.log", 1, 0},
+    {"sh_c_ping.enriched.log", 1, 0},
+    {"sh_c_exec_ping.enriched.log", 1, 0},
+    {"xargs_sh_c_ping.enriched.log", 1, 0},
+    {"sudo_ping.enriched.log", 1, 0},
+    {"setsid_ping.enriched.log", 1, 0},
+    {"strace_ping.enriched.log", 1, 0},
+    {"flock_ping.enriched.log", 1, 0},
+    {"bg_function_ping.enriched.log", 1, 0},
+    {"loader_ping.enriched.log", 1, 0},
+    {"memfd_ping.enriched.log", 1, 0},               // argv[0] "ping"
+    {"loginuid_per_target_ping.enriched.log", 1, 1}, // one parent, a session per exec
+    {"hardlink_ping.enriched.log", 0, 0},            // replay: no inode match (known gap)
+    {"memfd_renamed_ping.enriched.log", 0, 0},       // known gap
+    {"cron_like_control.enriched.log", 0, 0},
+    {"pkg_like_control.enriched.log", 0, 0},
+    {"hostmix.enriched.log", 0, 0},
+};
+
+scanwatch::rules::EngineOptions profile_options(bool hardened, NameMatch name_match) {
+    scanwatch::rules::EngineOptions o;
+    o.session_grouping = hardened;
+    o.name_match = name_match;
+    return o;
+}
+
+scanwatch::test::ReplayResult replay_profile(const std::string& path, bool hardened,
+                                             NameMatch name_match) {
+    return replay_with_rules({path}, {scanwatch::test::builtin_rule()},
+                             profile_options(hardened, name_match));
+}
+
 }  // namespace
+
+TEST_CASE("Golden: evasion captures alert by default, and as Elastic's rule under --profile elastic",
+          "[golden][profile]") {
+    for (const auto& s : kEvasionTable) {
+        SECTION(s.path) {
+            const auto hardened = replay_profile(kSamples + s.path, true, NameMatch::any);
+            CHECK(hardened.alerts.size() == s.hardened_alerts);
+            check_golden(std::string(s.path) + ".alerts.ndjson", hardened.alerts);
+            const auto elastic = replay_profile(kSamples + s.path, false, NameMatch::comm);
+            CHECK(elastic.alerts.size() == s.elastic_alerts);
+            check_golden(std::string(s.path) + ".elastic.alerts.ndjson", elastic.alerts);
+        }
+    }
+}
+
+TEST_CASE("Golden: the hardened profile's alerts beyond Elastic's are counted in the stats",
+          "[golden][profile]") {
+    const auto sudo = replay_profile(kSamples + "sudo_ping.enriched.log", true, NameMatch::any);
+    CHECK(sudo.stats.find("\"alerts_hardening_only\":1") != std::string::npos);
+    const auto plain = replay_profile(kSamples + "ping_sweep.enriched.log", true, NameMatch::any);
+    CHECK(plain.stats.find("\"alerts_hardening_only\":0") != std::string::npos);
+}
 
 TEST_CASE("Golden: every sample replays to its reviewed alerts", "[golden]") {
     for (const auto& s : kSamplesTable) {
@@ -71,8 +133,12 @@ TEST_CASE("Golden: every sample replays to its reviewed alerts", "[golden]") {
             const auto any = replay_paths({kSamples + s.path}, NameMatch::any);
             CHECK(any.alerts.size() == s.any_alerts);
             check_golden(std::string(s.path) + ".alerts.ndjson", any.alerts);
-            const auto comm = replay_paths({kSamples + s.path}, NameMatch::comm);
+            const auto comm = replay_profile(kSamples + s.path, false, NameMatch::comm);
             CHECK(comm.alerts.size() == s.comm_alerts);
+            // The old default (parent grouping, name match any) gives the same golden alerts:
+            // on these samples the hardened grouping adds nothing.
+            const auto old_default = replay_profile(kSamples + s.path, false, NameMatch::any);
+            CHECK(old_default.alerts == any.alerts);
         }
     }
 }

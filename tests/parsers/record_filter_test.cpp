@@ -63,7 +63,7 @@ TEST_CASE("Filter: exec SYSCALLs go on with only the fields the normalizer reads
         "EUID=\"root\" SUID=\"root\" FSUID=\"root\" EGID=\"root\" SGID=\"root\" FSGID=\"root\"";
     const std::string cut =
         "node=h1 type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 success=yes "
-        "ppid=1 pid=2 auid=1000 uid=0 gid=0 euid=0 egid=0 comm=\"ping\" exe=\"/usr/bin/ping\" "
+        "ppid=1 pid=2 auid=1000 uid=0 gid=0 euid=0 egid=0 ses=3 comm=\"ping\" exe=\"/usr/bin/ping\" "
         "key=\"scan\"\x1d"
         "ARCH=x86_64 SYSCALL=execve AUID=\"alice\" UID=\"root\" GID=\"root\" "
         "EUID=\"root\" EGID=\"root\"";
