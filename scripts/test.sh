@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what is missing, then builds and runs every test twice: a -Werror build, and an
 # AddressSanitizer + UndefinedBehaviorSanitizer build (there without the install test, which
-# builds its own Release tree).
+# builds its own Release tree). Then the libFuzzer targets (clang, ASan+UBSan): every saved input
+# replayed, and each target fuzzed briefly (FUZZ_SECONDS, default 60; long runs: scripts/fuzz.sh).
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -15,3 +16,6 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSCANWATCH_WERROR=ON
 cmake --build build-asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j "$jobs" -E "^install$"
+
+./scripts/fuzz.sh --replay
+./scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
