@@ -1,6 +1,7 @@
 #pragma once
 // The one-direction data path shared by every mode:
-// bytes -> RecordFilter -> AuparseFeed -> ExecveNormalizer -> ThresholdRule(s) -> alert sink.
+// bytes -> RecordFilter -> AuparseFeed -> ExecveNormalizer -> rule engines (threshold: streaming or
+// scheduled) -> alert sink; see docs/architecture.md.
 
 #include <cstdint>
 #include <functional>
@@ -70,7 +71,7 @@ public:
     void set_rules(std::vector<std::shared_ptr<const rules::RuleDefinition>> rules,
                    const rules::EngineOptions& options);
 
-    /// Writes the stats fields (SPEC section 7) into an open JSON object.
+    /// Writes the stats fields (docs/operations.md, "Stats") into an open JSON object.
     void stats_fields(JsonWriter& w) const;
     /// The stats as one JSON object, no newline.
     std::string stats_json() const;

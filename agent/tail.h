@@ -1,5 +1,5 @@
 #pragma once
-// Tail mode: follows the log auditd writes (SPEC section 7), with a state file so that a restart
+// Tail mode: follows the log auditd writes (docs/tail.md), with a state file so that a restart
 // neither loses nor repeats events or alerts.
 
 #include "agent/settings.h"

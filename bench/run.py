@@ -4,7 +4,7 @@
 Builds scanwatch (Release) and the floor (../shared/bench/auparse_feed_floor.c), makes a large log
 with ../shared/bench/mkbig.py from a bundled sample, then runs the floor and scanwatch in turn
 (A B A B ...) and reports medians, the throughput ratio scanwatch/floor and peak RSS. Where laurel
-is installed it runs too, and `scanwatch --events` is compared with it (SPEC: at least 5x).
+is installed it runs too, and `scanwatch --events` is compared with it (target: at least 5x).
 
 Usage: bench/run.py [--sample samples/xargs_parallel_ping.enriched.log] [--mb 230] [--runs 5]
                     [--shared ../shared/bench]

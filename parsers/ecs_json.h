@@ -1,5 +1,5 @@
 #pragma once
-// The ECS document of a process event (SPEC section 4), as one NDJSON line.
+// The ECS document of a process event (docs/events.md), as one NDJSON line.
 
 #include <string>
 

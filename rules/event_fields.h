@@ -12,7 +12,7 @@
 
 namespace scanwatch::rules {
 
-/// How `process.name` matches (SPEC section 2).
+/// How `process.name` matches (docs/detection.md).
 enum class NameMatch {
     /// comm, basename of exe, basename of argv[0], a multi-call binary's applet, the program
     /// of a directly run dynamic loader, or the tool a hard link is of (live modes)

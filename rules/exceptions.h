@@ -1,5 +1,5 @@
 #pragma once
-// Exceptions files (SPEC section 3) and attaching exceptions to loaded rules. An exceptions file
+// Exceptions files (docs/rules.md) and attaching exceptions to loaded rules. An exceptions file
 // holds `[[exception]]` tables:
 //
 //   [[exception]]

@@ -35,7 +35,7 @@ struct Cardinality {
     std::uint64_t value = 0;
 };
 
-/// An exception (SPEC section 3): an event the rule's query matches is not counted when this
+/// An exception (docs/rules.md): an event the rule's query matches is not counted when this
 /// query matches it too. From `[[rule.exceptions]]` in a rule file or `[[exception]]` in an
 /// exceptions file (rules/exceptions.h).
 struct RuleException {

@@ -15,7 +15,7 @@
 
 namespace scanwatch::rules {
 
-/// How a rule is evaluated (SPEC section 2).
+/// How a rule is evaluated (docs/rules.md).
 enum class Evaluation {
     streaming,  ///< sliding window on event time; alert on the event that crosses (ThresholdRule)
     scheduled,  ///< Kibana's runs emulated on event time (ScheduledRule)

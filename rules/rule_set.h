@@ -1,5 +1,5 @@
 #pragma once
-// Rule files from the file system: one file, or a folder of them (SPEC section 3).
+// Rule files from the file system: one file, or a folder of them (docs/rules.md).
 
 #include <memory>
 #include <string>

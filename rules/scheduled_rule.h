@@ -1,5 +1,5 @@
 #pragma once
-// Kibana's threshold rule evaluated the way Kibana runs it, on event time (SPEC section 2, mode
+// Kibana's threshold rule evaluated the way Kibana runs it, on event time (docs/rules.md, mode
 // scheduled). Runs happen at every multiple of the rule's interval since the epoch; a run at R
 // looks at the window [R - from, R] over each group's events not yet spent. A group qualifies when
 // its whole bucket (not the crossing point) has at least `value` events and at least the

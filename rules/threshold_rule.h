@@ -1,5 +1,5 @@
 #pragma once
-// Kibana's threshold rule evaluated as a stream on event time (SPEC section 2, mode streaming):
+// Kibana's threshold rule evaluated as a stream on event time (docs/rules.md, streaming evaluation):
 // group by the rule's fields, count events and distinct values of the cardinality field in a
 // sliding window of the rule's look-back, and alert on the event that crosses both thresholds.
 
