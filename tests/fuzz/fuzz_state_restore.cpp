@@ -53,7 +53,7 @@ void run(const agent::Checkpoint& checkpoint, rules::Evaluation evaluation,
     options.normalizer.max_processes = 64;
     options.engine.evaluation = evaluation;
     options.engine.max_groups = 16;
-    options.rules.push_back(agent::builtin_rule());
+    options.rules.push_back(rules::builtin_rule());
     std::size_t alerts = 0;
     agent::Pipeline pipeline(
         options, [&alerts](const rules::Alert&) { ++alerts; }, {}, diagnostics);
