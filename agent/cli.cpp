@@ -51,7 +51,10 @@ int check_rules(const Settings& s) {
     const rules::LoadResult loaded = rules::load_rule_sources(sources);
     const std::string findings = loaded.as_string();
     std::fwrite(findings.data(), 1, findings.size(), stderr);
-    for (const auto& rule : loaded.rules) fmt::print("{}\n", rules::explain_rule(*rule));
+    const bool session_grouping = engine_options(s).session_grouping;
+    for (const auto& rule : loaded.rules) {
+        fmt::print("{}\n", rules::explain_rule(*rule, session_grouping));
+    }
     return loaded.ok() ? 0 : 1;
 }
 

@@ -202,7 +202,7 @@ std::vector<std::string> rule_warnings(const RuleDefinition& rule) {
     return out;
 }
 
-std::string explain_rule(const RuleDefinition& rule) {
+std::string explain_rule(const RuleDefinition& rule, bool session_grouping) {
     std::string out;
     const auto line = [&out](std::string_view label, std::string_view text) {
         out += fmt::format("  {:<13}{}\n", label, text);
@@ -235,6 +235,11 @@ std::string explain_rule(const RuleDefinition& rule) {
     }
     line("group by", rule.group_by.empty() ? std::string("nothing (one group for all events)")
                                            : join(rule.group_by));
+    if (session_grouping && contains(rule.group_by, std::string("process.parent.entity_id"))) {
+        line("", "and, hardened profile, by auditd.session in place of process.parent.entity_id "
+                 "when the exec has a login session (a forking wrapper cannot split a sweep; "
+                 "--profile elastic turns this off; docs/detection.md)");
+    }
     std::string threshold = fmt::format("a group alerts with at least {} event{}",
                                         rule.threshold_value, rule.threshold_value == 1 ? "" : "s");
     if (rule.cardinality) {

@@ -28,6 +28,7 @@ std::vector<std::string> rule_warnings(const RuleDefinition& rule);
 /// A multi-line explanation for a person (ends with a newline): name, rule_id, source, what the
 /// query matches and which process names it requires, exceptions, group-by, threshold, window,
 /// MITRE mapping, notes on fields that are not always set, and rule_warnings().
-std::string explain_rule(const RuleDefinition& rule);
+/// `session_grouping` (the hardened profile): say where auditd.session also groups.
+std::string explain_rule(const RuleDefinition& rule, bool session_grouping = false);
 
 }  // namespace scanwatch::rules

@@ -164,6 +164,13 @@ TEST_CASE("Rule check: explain_rule says what the rule does", "[rule-check]") {
     CHECK(contains(text, "threat       MITRE ATT&CK TA0007 Discovery: T1046 Network Service Discovery\n"));
     CHECK(contains(text, "warnings     none\n"));
     CHECK_FALSE(contains(text, "notes"));
+    CHECK_FALSE(contains(text, "auditd.session"));
+    // The hardened profile says where it groups by session besides the rule's own fields.
+    const std::string hardened = explain_rule(*rule, true);
+    CHECK(contains(hardened, "group by     host.id, process.parent.entity_id, process.executable\n"
+                             "               and, hardened profile, by auditd.session in place of "
+                             "process.parent.entity_id"));
+    CHECK_FALSE(contains(explain_rule(*rule_with("process.name:ping"), true), "auditd.session"));
 
     const auto bad = rule_with("event.category:network");
     const std::string bad_text = explain_rule(*bad);
