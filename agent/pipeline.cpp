@@ -99,6 +99,13 @@ void Pipeline::feed(std::string_view bytes) { filter_.feed(bytes); }
 
 void Pipeline::age() { feed_.age(); }
 
+std::size_t Pipeline::advance(std::int64_t time_ms) {
+    for (auto& rule : rules_) rule->advance(time_ms, pending_alerts_);
+    const std::size_t n = pending_alerts_.size();
+    deliver_alerts();
+    return n;
+}
+
 void Pipeline::finish() {
     filter_.finish();
     feed_.flush();

@@ -63,6 +63,11 @@ public:
     void feed(std::string_view bytes);
     /// Ages events in flight (live modes, every second).
     void age();
+    /// Event time has reached `time_ms` without an event (a quiet live input): scheduled rules do
+    /// the runs now due (RuleEngine::advance). Returns the alerts delivered.
+    std::size_t advance(std::int64_t time_ms);
+    /// The latest event time seen, or 0 before the first event.
+    std::int64_t last_event_ms() const { return last_event_ms_; }
     /// Ends the input: the last line and every event in flight are processed.
     void finish();
 

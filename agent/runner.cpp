@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -11,6 +12,15 @@ namespace {
 
 // auparse_feed_age_events() on a 1 s timer completes events whose last record came a while ago.
 constexpr auto kAgeInterval = std::chrono::seconds(1);
+// How far event time trails the clock for scheduled runs: an event without an EOE record is
+// completed by aging after auparse's 2 s end-of-event timeout, checked every kAgeInterval.
+constexpr std::int64_t kEventLagMs = 3000;
+
+std::int64_t steady_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
 
 }  // namespace
 
@@ -20,7 +30,8 @@ Runner::Runner(const Settings& settings, Input input, int argc, const char* cons
       argv_(argv),
       session_(settings, input),
       signals_(io_, SIGTERM, SIGINT, SIGHUP),
-      age_timer_(io_) {
+      age_timer_(io_),
+      event_clock_(kEventLagMs) {
     signals_.add(SIGUSR1);
 }
 
@@ -80,8 +91,27 @@ void Runner::arm_age_timer() {
     age_timer_.async_wait([this](const boost::system::error_code& ec) {
         if (ec || stopping_) return;
         session_.pipeline().age();
+        advance_event_time();
         arm_age_timer();
     });
+}
+
+std::int64_t EventClock::now(std::int64_t latest_event_ms, std::int64_t steady) {
+    if (latest_event_ms == 0) return std::numeric_limits<std::int64_t>::min();
+    if (latest_event_ms != latest_ms_) {
+        latest_ms_ = latest_event_ms;
+        anchor_ms_ = steady;
+    }
+    return latest_ms_ + (steady - anchor_ms_) - lag_ms_;
+}
+
+// A scheduled run is due when event time passes it; on a quiet host no event comes to pass it,
+// so the timer moves event time on (docs/rules.md, "Evaluation").
+void Runner::advance_event_time() {
+    Pipeline& pipeline = session_.pipeline();
+    const std::int64_t now = event_clock_.now(pipeline.last_event_ms(), steady_ms());
+    if (now == std::numeric_limits<std::int64_t>::min()) return;
+    if (pipeline.advance(now) > 0) session_.flush_outputs();
 }
 
 void Runner::reload() {

@@ -1,7 +1,9 @@
 #pragma once
 // The event loop every live mode (plugin, socket, tail) shares: one Boost.Asio io_context, a
-// signal_set (TERM/INT: stop, HUP: reload, USR1: stats), a 1 s aging timer, and one exit code.
+// signal_set (TERM/INT: stop, HUP: reload, USR1: stats), a 1 s timer that ages events in flight and
+// moves event time on for scheduled rules when the input is quiet, and one exit code.
 
+#include <cstdint>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
@@ -12,6 +14,24 @@
 #include "agent/settings.h"
 
 namespace scanwatch::agent {
+
+/// Event time on a live input that may go quiet (docs/rules.md, "Evaluation"): the latest
+/// event's time plus the steady time elapsed since that event was first seen, less `lag_ms` for
+/// events still in flight. Follows the input's own clock, so a backlog or an old log piped in
+/// is not overtaken by the wall clock.
+class EventClock {
+public:
+    explicit EventClock(std::int64_t lag_ms) : lag_ms_(lag_ms) {}
+    /// `latest_event_ms` is the latest event time the pipeline has seen (0: none yet), observed
+    /// at `steady_ms` (any monotonic clock in ms). Returns the event time reached, or INT64_MIN
+    /// before the first event.
+    std::int64_t now(std::int64_t latest_event_ms, std::int64_t steady_ms);
+
+private:
+    std::int64_t lag_ms_;
+    std::int64_t latest_ms_ = 0;
+    std::int64_t anchor_ms_ = 0;  // steady time when latest_ms_ was first observed
+};
 
 /// Base of the live runners: a derived class starts its source in start(), cancels it in
 /// stop_source() and ends its input in finish_input(); the base does the rest.
@@ -49,6 +69,7 @@ protected:
 private:
     void wait_signal();
     void arm_age_timer();
+    void advance_event_time();
     void reload();
 
     Settings settings_;
@@ -58,6 +79,7 @@ private:
     Session session_;
     boost::asio::signal_set signals_;
     boost::asio::steady_timer age_timer_;
+    EventClock event_clock_;
     bool stopping_ = false;
     bool input_failed_ = false;
 };
