@@ -140,7 +140,10 @@ std::string alert_to_json(const Alert& alert, std::int64_t created_ms) {
     w.field("kibana.alert.rule.version", rule.version);
     w.field("kibana.alert.severity", rule.severity);
     w.field("kibana.alert.risk_score", rule.risk_score);
-    w.field("kibana.alert.original_time", format_timestamp(alert.from_ms));
+    // Kibana writes the bucket's latest event time (max_timestamp) here, and its signal history
+    // spends the group's events up to it (docs/kibana-parity.md): ours is last_event, the time
+    // up to which the group is spent, in both modes.
+    w.field("kibana.alert.original_time", format_timestamp(ev.last_event.time_ms));
     w.key("kibana.alert.threshold_result");
     w.begin_object();
     w.key("terms");

@@ -29,7 +29,9 @@ struct Evidence {
     std::string audit_user_name;
     std::string working_directory;
     EventRef first_event;  ///< earliest event still in the window
-    EventRef last_event;   ///< the crossing event (scheduled: the latest event of the bucket)
+    /// The crossing event (scheduled: the latest event of the bucket): the group is spent up to
+    /// its time, which is also kibana.alert.original_time, as in Kibana.
+    EventRef last_event;
     std::vector<std::string> sample_command_lines;  ///< the first few since the group started
     std::vector<std::string> sample_values;         ///< the first distinct values of the cardinality field
 };
