@@ -64,6 +64,19 @@ std::string format_timestamp(std::int64_t time_ms) {
         millis += 1000;
         secs -= 1;
     }
+    // Years outside 0000-9999 (a forged audit timestamp) are written whole, with a sign, as
+    // ISO 8601's expanded years: "+10000-01-01T00:00:00.000Z", "-0001-12-31T...".
+    constexpr std::int64_t kYear0 = -62167219200;    // 0000-01-01T00:00:00Z
+    constexpr std::int64_t kYear10000 = 253402300800;  // 10000-01-01T00:00:00Z
+    if (secs < kYear0 || secs >= kYear10000) {
+        const auto t = static_cast<std::time_t>(secs);
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        const std::int64_t year = std::int64_t{tm.tm_year} + 1900;
+        return fmt::format("{}{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", year < 0 ? '-' : '+',
+                           year < 0 ? -year : year, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                           tm.tm_min, tm.tm_sec, millis);
+    }
     // Events come in time order: the date and time of day of the previous second are kept
     // (gmtime_r takes glibc's time zone lock on every call).
     thread_local std::int64_t cached_secs = std::numeric_limits<std::int64_t>::min();

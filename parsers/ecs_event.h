@@ -65,7 +65,8 @@ struct ProcessEvent {
 /// The basename of a path ("/usr/bin/ping" -> "ping"); the whole string when it has no '/'.
 std::string_view basename_of(std::string_view path);
 
-/// Formats ms since the epoch as RFC 3339 UTC with milliseconds ("2024-05-01T12:00:00.123Z").
+/// Formats ms since the epoch as RFC 3339 UTC with milliseconds ("2024-05-01T12:00:00.123Z");
+/// a year outside 0000-9999 is written whole with its sign ("+10000-01-01T00:00:00.000Z").
 std::string format_timestamp(std::int64_t time_ms);
 
 }  // namespace scanwatch
