@@ -50,13 +50,15 @@ def main():
                 f.write(rule_text())
             config = os.path.join(tmp, "scanwatch.toml")
             with open(config, "w") as f:
+                # auditd passes a plugin at most two arguments: everything is in the config.
                 f.write(f'output = ["file:{alerts}"]\nstats-file = "{tmp}/stats.ndjson"\n'
-                        'host-id = "it-host"\nhost-name = "it-host"\n')
+                        'host-id = "it-host"\nhost-name = "it-host"\nevaluation = "scheduled"\n'
+                        f'rules = ["{rule}"]\n')
             plugin = f"""active = yes
 direction = out
 path = {BIN}
 type = always
-args = plugin --config={config} --evaluation=scheduled --rules={rule}
+args = plugin --config={config}
 format = string
 """
             start_auditd(tmp, ("scanwatch.conf", plugin))
