@@ -347,3 +347,29 @@ TEST_CASE("Kibana parity: the window of a run includes both ends; the alert's ti
         CHECK(alerts[0].count == (shift == 0 ? 100u : 99u));
     }
 }
+
+// No group-by fields: Kibana searches one bucket of every matching event
+// (buildThresholdSingleBucketAggregation in findThresholdSignals) and its terms are empty.
+TEST_CASE("Kibana parity: a rule without group-by fields counts every event in one bucket", "[parity]") {
+    std::string text(builtin_rule_text());
+    const std::string fields = "field = [\"host.id\", \"process.parent.entity_id\", \"process.executable\"]\n";
+    REQUIRE(text.find(fields) != std::string::npos);
+    text.erase(text.find(fields), fields.size());
+    const auto rule = load(text);
+    REQUIRE(rule->group_by.empty());
+    for (const Evaluation ev : {Evaluation::scheduled, Evaluation::streaming}) {
+        auto engine = make_engine(rule, options(ev));
+        std::vector<Alert> alerts;
+        for (int i = 0; i < 120; ++i) {  // two parents, two hosts: one bucket all the same
+            ProcessEvent e = ping(kRun0 + kMinute + i * 10, "10.0.0." + std::to_string(i),
+                                  i % 2 ? "P1" : "P2", static_cast<std::uint64_t>(i + 1));
+            e.host_id = i % 3 ? "h1" : "h2";
+            engine->process(e, alerts);
+        }
+        engine->finish(alerts);
+        REQUIRE(alerts.size() == 1);
+        CHECK(alerts[0].terms.empty());
+        CHECK(alerts[0].count == (ev == Evaluation::scheduled ? 120u : 99u));
+        CHECK(alert_to_json(alerts[0], 0).find("\"terms\":[]") != std::string::npos);
+    }
+}
