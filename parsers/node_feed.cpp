@@ -1,6 +1,13 @@
 #include "parsers/node_feed.h"
 
 namespace scanwatch::parsers {
+namespace {
+
+// A node's records have stopped arriving this long: its events in flight are complete (auditd's
+// own end_of_event_timeout default).
+constexpr auto kQuiet = std::chrono::seconds(2);
+
+}  // namespace
 
 std::string_view record_node(std::string_view record) {
     if (record.substr(0, 5) != "node=") return {};
@@ -60,6 +67,7 @@ void NodeFeeds::feed(std::string_view records) {
         if (name.empty()) counters_.records_without_node += run;
         Node& node = node_for(name);
         node.last_fed = now;
+        node.flushed = false;
         node.feed->feed(records.substr(0, end));
         records.remove_prefix(end);
     }
@@ -71,6 +79,11 @@ void NodeFeeds::age(Clock::duration idle) {
         const auto next = std::next(it);
         if (idle > Clock::duration::zero() && now - it->last_fed >= idle) {
             retire(it);
+        } else if (now - it->last_fed >= kQuiet) {
+            // auparse ages by the wall clock against event time: a node whose clock is ahead
+            // would keep its last event until its own time passed. Arrival decides instead.
+            if (!it->flushed) it->feed->flush();
+            it->flushed = true;
         } else {
             it->feed->age();
         }

@@ -37,8 +37,9 @@ public:
     /// Feeds newline-terminated records of any nodes; complete events are handled before it
     /// returns.
     void feed(std::string_view records);
-    /// Ages every feed's events in flight (live input, every second), and completes and drops
-    /// the feeds not fed for `idle` (zero: never).
+    /// Ages every feed's events in flight (live input, every second): a node not fed for 2 s
+    /// has them all completed, whatever its clock says; feeds not fed for `idle` (zero: never)
+    /// are completed and dropped.
     void age(Clock::duration idle = Clock::duration::zero());
     /// Completes every event in flight of every node.
     void flush();
@@ -51,6 +52,7 @@ private:
         std::string name;
         std::unique_ptr<AuparseFeed> feed;
         Clock::time_point last_fed;
+        bool flushed = false;  // completed since last fed
     };
     using List = std::list<Node>;
 
