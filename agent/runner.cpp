@@ -9,7 +9,7 @@
 namespace scanwatch::agent {
 namespace {
 
-// auparse_feed_age_events() on a 1 s timer completes events whose last record came a while ago.
+// Pipeline::age() on a 1 s timer completes the events of nodes whose records stopped coming.
 constexpr auto kAgeInterval = std::chrono::seconds(1);
 
 }  // namespace

@@ -79,13 +79,12 @@ void NodeFeeds::age(Clock::duration idle) {
         const auto next = std::next(it);
         if (idle > Clock::duration::zero() && now - it->last_fed >= idle) {
             retire(it);
-        } else if (now - it->last_fed >= kQuiet) {
-            // auparse ages by the wall clock against event time: a node whose clock is ahead
-            // would keep its last event until its own time passed. Arrival decides instead.
-            if (!it->flushed) it->feed->flush();
+        } else if (now - it->last_fed >= kQuiet && !it->flushed) {
+            // Arrival decides, never auparse's own aging: it compares event time with the wall
+            // clock, so it would keep a node's last event for as long as its clock is ahead, and
+            // split the events of a node whose clock is behind or whose records come late.
+            it->feed->flush();
             it->flushed = true;
-        } else {
-            it->feed->age();
         }
         it = next;
     }

@@ -37,9 +37,9 @@ public:
     /// Feeds newline-terminated records of any nodes; complete events are handled before it
     /// returns.
     void feed(std::string_view records);
-    /// Ages every feed's events in flight (live input, every second): a node not fed for 2 s
-    /// has them all completed, whatever its clock says; feeds not fed for `idle` (zero: never)
-    /// are completed and dropped.
+    /// Live input, every second: a node not fed for 2 s has its events in flight completed,
+    /// whatever its clock says (a fed node's events complete by its own records' times); feeds
+    /// not fed for `idle` (zero: never) are completed and dropped.
     void age(Clock::duration idle = Clock::duration::zero());
     /// Completes every event in flight of every node.
     void flush();
