@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <set>
+#include <thread>
 #include <string>
 
 #include "parsers/event_key.h"
@@ -113,4 +115,28 @@ TEST_CASE("NodeFeeds: idle nodes are completed and dropped by age()", "[node_fee
     CHECK(feeds.counters().nodes_evicted == 1);
     CHECK(events == feeds.events());
     CHECK(events > 0);
+}
+
+TEST_CASE("NodeFeeds: a node 600 s ahead has its last event completed 2 s after its records stop",
+          "[node_feed]") {
+    const long long now = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+    const std::string log = read_sample("ping_sweep.enriched.log");
+    // Up to the first EXECVE record: its event (SYSCALL, EXECVE, ...) is still open at the end.
+    std::string text;
+    for (const auto& r : as_node(log, "ahead", now - 1795813416 + 600)) {
+        text += r;
+        if (r.find("type=EXECVE") != std::string::npos) break;
+    }
+    std::uint64_t events = 0;
+    NodeFeeds feeds([&](auparse_state_t*) { ++events; }, 8);
+    feeds.feed(text);
+    feeds.age();
+    const std::uint64_t fed = events;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+    feeds.age();
+    // The events still in flight (the last ones, no EOE) completed by arrival, not by its clock.
+    CHECK(events == fed + 1);
+    CHECK(feeds.counters().nodes == 1);
 }
