@@ -51,7 +51,7 @@ NodeLane& Pipeline::lane_for(const ProcessEvent& event) {
                                  [this](NodeLane& l) { make_engines(l); });
     lane.last_seen = coarse_now_;
     ++lane.events;
-    if (live_clock_) measure_skew(lane, event.time_ms);
+    if (live_clock_ && collector_) measure_skew(lane, event.time_ms);
     return lane;
 }
 
