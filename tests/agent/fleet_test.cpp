@@ -194,3 +194,29 @@ TEST_CASE("Collector: per-node state survives save and restore", "[fleet]") {
     CHECK(hosts == std::vector<std::string>{"a", "b"});
     std::fclose(devnull);
 }
+
+TEST_CASE("NodeLanes: idle lanes retired oldest first, then the cap", "[fleet]") {
+    using scanwatch::agent::NodeLane;
+    std::vector<std::string> retired;
+    scanwatch::agent::NodeLanes lanes(3, [&](NodeLane& l) { retired.push_back(l.node); });
+    const auto now = NodeLane::Clock::now();
+    int made = 0;
+    const auto make = [&](NodeLane&) { ++made; };
+    lanes.lane("old", make).last_seen = now - std::chrono::minutes(20);
+    lanes.lane("mid", make).last_seen = now - std::chrono::minutes(5);
+    lanes.lane("new", make).last_seen = now;
+    const NodeLane* mid = &lanes.lane("mid", make);
+    CHECK(mid == &lanes.lanes().front());  // seen again: most recent
+    lanes.lane("mid", make).last_seen = now;
+    lanes.drop_idle(std::chrono::minutes(10));
+    CHECK(retired == std::vector<std::string>{"old"});
+    CHECK(lanes.counters().nodes_idle == 1);
+    lanes.lane("x", make);
+    lanes.lane("y", make);  // past the cap of 3: the least recently seen ("new") goes
+    CHECK(retired == std::vector<std::string>{"old", "new"});
+    CHECK(lanes.counters().nodes_evicted == 1);
+    CHECK(lanes.counters().nodes == 3);
+    CHECK(made == 5);
+    lanes.clear();
+    CHECK(retired.size() == 5);
+}
