@@ -16,20 +16,26 @@ Pipeline::Pipeline(PipelineOptions options, AlertSink alerts, EventSink events,
       alert_sink_(std::move(alerts)),
       event_sink_(std::move(events)),
       engine_options_(options.engine),
+      rules_(std::move(options.rules)),
+      collector_(options.collector),
+      live_clock_(options.live_clock),
+      node_max_groups_(options.node_max_groups),
+      lanes_(options.collector ? options.max_nodes : 1,
+             [this](NodeLane& lane) { retire(lane); }),
+      coarse_now_(NodeLane::Clock::now()),
       normalizer_(options.normalizer, [this](const ProcessEvent& e) { on_event(e); }),
-      feed_([this](auparse_state_t* au) {
-          if (gate_ && !gate_(parsers::event_key(au))) return;
-          normalizer_.on_event(au);
-      }),
+      feed_(
+          [this](auparse_state_t* au) {
+              if (gate_ && !gate_(parsers::event_key(au))) return;
+              normalizer_.on_event(au);
+          },
+          options.max_nodes),
       filter_([this](std::string_view records) { feed_.feed(records); },
               [this](parsers::Malformed reason, std::uint64_t line, std::string_view text) {
                   diagnostics_.malformed(reason, line, text);
               }) {
-    for (auto& rule : options.rules) {
-        rules_.push_back(rules::make_engine(std::move(rule), options.engine));
-    }
     events_end_with_eoe_ = options.events_end_with_eoe;
-    decide_proctitles();
+    set_rules(rules_, engine_options_);
 }
 
 // process.title is the only thing a PROCTITLE record gives. Where EOE ends every event, nothing
@@ -37,29 +43,34 @@ Pipeline::Pipeline(PipelineOptions options, AlertSink alerts, EventSink events,
 void Pipeline::decide_proctitles() {
     const int title = rules::FieldCatalog::known_id("process.title");
     filter_.skip_proctitles(events_end_with_eoe_ && !event_sink_ &&
-                            std::none_of(rules_.begin(), rules_.end(), [title](const auto& engine) {
-                                return engine->definition().reads(title);
+                            std::none_of(rules_.begin(), rules_.end(), [title](const auto& rule) {
+                                return rule->reads(title);
                             }));
 }
 
 void Pipeline::set_rules(std::vector<std::shared_ptr<const rules::RuleDefinition>> rules,
                          const rules::EngineOptions& options) {
-    std::vector<std::unique_ptr<rules::RuleEngine>> next;
-    for (auto& rule : rules) {
-        auto same = rules_.end();
-        if (options == engine_options_) {
-            same = std::find_if(rules_.begin(), rules_.end(), [&](const auto& engine) {
-                return engine && engine->definition().fingerprint == rule->fingerprint;
-            });
-        }
-        if (same != rules_.end()) {
-            next.push_back(std::move(*same));
-        } else {
-            next.push_back(rules::make_engine(std::move(rule), options));
-        }
-    }
-    rules_ = std::move(next);
+    const bool same_options = options == engine_options_;
     engine_options_ = options;
+    std::int64_t longest = 0;
+    for (const auto& rule : rules) longest = std::max(longest, rule->from_ms);
+    node_idle_ms_ = std::max<std::int64_t>(longest, 60'000);
+    // Each lane keeps the engines whose rule (fingerprint) and options are unchanged.
+    for (NodeLane& lane : lanes_.lanes()) {
+        std::vector<std::unique_ptr<rules::RuleEngine>> next;
+        for (const auto& rule : rules) {
+            auto same = lane.engines.end();
+            if (same_options) {
+                same = std::find_if(lane.engines.begin(), lane.engines.end(), [&](const auto& e) {
+                    return e && e->definition().fingerprint == rule->fingerprint;
+                });
+            }
+            next.push_back(same != lane.engines.end() ? std::move(*same)
+                                                      : rules::make_engine(rule, lane_options()));
+        }
+        lane.engines = std::move(next);
+    }
+    rules_ = std::move(rules);
     decide_proctitles();
 }
 
@@ -74,11 +85,16 @@ void Pipeline::set_checkpoint_hooks(parsers::RecordFilter::RecordObserver record
     gate_ = std::move(gate);
 }
 
+// A lane's engine states are saved under the rule's fingerprint, and on a collector under
+// "fingerprint@node", so a one-host state file keeps its shape.
 PipelineState Pipeline::save_state() const {
     PipelineState s;
     s.processes = normalizer_.processes().save();
-    for (const auto& engine : rules_) {
-        s.rules[engine->definition().fingerprint] = engine->save_state();
+    for (const NodeLane& lane : lanes_.lanes()) {
+        for (const auto& engine : lane.engines) {
+            const std::string& fp = engine->definition().fingerprint;
+            s.rules[collector_ ? fp + "@" + lane.node : fp] = engine->save_state();
+        }
     }
     return s;
 }
@@ -86,10 +102,20 @@ PipelineState Pipeline::save_state() const {
 std::vector<std::string> Pipeline::restore_state(const PipelineState& state) {
     normalizer_.processes().restore(state.processes);
     std::vector<std::string> misfits;
-    for (auto& engine : rules_) {
-        const auto it = state.rules.find(engine->definition().fingerprint);
-        if (it != state.rules.end() && !engine->restore_state(it->second)) {
-            misfits.push_back(engine->definition().name);
+    for (const auto& [key, saved] : state.rules) {
+        const std::size_t at = key.find('@');
+        if ((at != std::string::npos) != collector_) continue;  // saved by the other kind of run
+        const std::string fp = key.substr(0, at);
+        const auto rule = std::find_if(rules_.begin(), rules_.end(),
+                                       [&](const auto& r) { return r->fingerprint == fp; });
+        if (rule == rules_.end()) continue;
+        NodeLane& lane = lanes_.lane(collector_ ? std::string_view(key).substr(at + 1) : "",
+                                     [this](NodeLane& l) { make_engines(l); });
+        lane.last_seen = coarse_now_;
+        auto& engine = lane.engines[static_cast<std::size_t>(rule - rules_.begin())];
+        if (!engine->restore_state(saved) &&
+            std::find(misfits.begin(), misfits.end(), (*rule)->name) == misfits.end()) {
+            misfits.push_back((*rule)->name);
         }
     }
     return misfits;
@@ -97,10 +123,34 @@ std::vector<std::string> Pipeline::restore_state(const PipelineState& state) {
 
 void Pipeline::feed(std::string_view bytes) { filter_.feed(bytes); }
 
-void Pipeline::age() { feed_.age(); }
+void Pipeline::age() {
+    coarse_now_ = NodeLane::Clock::now();
+    const auto idle = std::chrono::milliseconds(node_idle_ms_);
+    feed_.age(idle);
+    if (collector_) lanes_.drop_idle(idle);
+    deliver_alerts();
+}
 
 std::size_t Pipeline::advance(std::int64_t time_ms) {
-    for (auto& rule : rules_) rule->advance(time_ms, pending_alerts_);
+    for (NodeLane& lane : lanes_.lanes()) {
+        for (auto& engine : lane.engines) engine->advance(time_ms, pending_alerts_);
+    }
+    const std::size_t n = pending_alerts_.size();
+    deliver_alerts();
+    return n;
+}
+
+// Each node's time moves on from its own latest event, as the one-host clock does from the
+// host's (docs/fleet.md): a node whose clock is ahead never runs another node's rules early.
+std::size_t Pipeline::advance_nodes(std::int64_t lag_ms) {
+    const auto now = NodeLane::Clock::now();
+    for (NodeLane& lane : lanes_.lanes()) {
+        if (lane.latest_event_ms == 0) continue;
+        const auto quiet =
+            std::chrono::duration_cast<std::chrono::milliseconds>(now - lane.last_seen).count();
+        const std::int64_t time_ms = lane.latest_event_ms + static_cast<std::int64_t>(quiet) - lag_ms;
+        for (auto& engine : lane.engines) engine->advance(time_ms, pending_alerts_);
+    }
     const std::size_t n = pending_alerts_.size();
     deliver_alerts();
     return n;
@@ -109,7 +159,9 @@ std::size_t Pipeline::advance(std::int64_t time_ms) {
 void Pipeline::finish() {
     filter_.finish();
     feed_.flush();
-    for (auto& rule : rules_) rule->finish(pending_alerts_);
+    for (NodeLane& lane : lanes_.lanes()) {
+        for (auto& engine : lane.engines) engine->finish(pending_alerts_);
+    }
     deliver_alerts();
 }
 
@@ -121,7 +173,8 @@ void Pipeline::deliver_alerts() {
 void Pipeline::on_event(const ProcessEvent& event) {
     if (event.time_ms > last_event_ms_) last_event_ms_ = event.time_ms;
     if (event_sink_) event_sink_(event);
-    for (auto& rule : rules_) rule->process(event, pending_alerts_);
+    NodeLane& lane = lane_for(event);
+    for (auto& engine : lane.engines) engine->process(event, pending_alerts_);
     deliver_alerts();
 }
 
@@ -175,16 +228,17 @@ void Pipeline::stats_fields(JsonWriter& w) const {
     std::uint64_t groups = 0;
     w.key("rules");
     w.begin_array();
-    for (const auto& rule : rules_) {
-        const auto& c = rule->counters();
+    for (std::size_t i = 0; i < rules_.size(); ++i) {
+        const rules::RuleDefinition& def = *rules_[i];
+        const rules::RuleCounters c = rule_counters(i);
         matched += c.matched;
         alerts += c.alerts;
         hardening_only += c.alerts_hardening_only;
         held_back += c.held_back;
         groups += c.groups;
         w.begin_object();
-        w.field("rule_id", rule->definition().rule_id);
-        w.field("name", rule->definition().name);
+        w.field("rule_id", def.rule_id);
+        w.field("name", def.name);
         w.field("matched", c.matched);
         w.field("excepted", c.excepted);
         w.field("missing_group_field", c.missing_group_field);
@@ -216,6 +270,7 @@ void Pipeline::stats_fields(JsonWriter& w) const {
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     w.field("max_rss_kb", static_cast<std::int64_t>(usage.ru_maxrss));
+    fleet_fields(w);
 }
 
 }  // namespace scanwatch::agent

@@ -12,7 +12,8 @@
 #include <vector>
 
 #include "agent/diagnostics.h"
-#include "parsers/auparse_feed.h"
+#include "agent/node_lanes.h"
+#include "parsers/node_feed.h"
 #include "parsers/execve_normalizer.h"
 #include "parsers/json_writer.h"
 #include "parsers/record_filter.h"
@@ -28,6 +29,12 @@ struct PipelineOptions {
     bool events_end_with_eoe = false;
     rules::EngineOptions engine;
     std::vector<std::shared_ptr<const rules::RuleDefinition>> rules;
+    /// Per-node bounds (docs/fleet.md). Events are always assembled per node; detection state
+    /// is kept per node only on a collector.
+    bool collector = false;
+    std::size_t max_nodes = 2048;        ///< nodes (auparse states, and lanes on a collector)
+    std::size_t node_max_groups = 500;   ///< a collector's groups per rule and node
+    bool live_clock = false;             ///< events arrive now: measure each node's skew
 };
 
 /// Everything a pipeline needs to continue after a restart as if there had been none.
@@ -66,6 +73,10 @@ public:
     /// Event time has reached `time_ms` without an event (a quiet live input): scheduled rules do
     /// the runs now due (RuleEngine::advance). Returns the alerts delivered.
     std::size_t advance(std::int64_t time_ms);
+    /// On a collector: moves each node's event time on from its own latest event by the time
+    /// since that event arrived, less `lag_ms`, and delivers the runs now due.
+    std::size_t advance_nodes(std::int64_t lag_ms);
+    bool collector() const { return collector_; }
     /// The latest event time seen, or 0 before the first event.
     std::int64_t last_event_ms() const { return last_event_ms_; }
     /// Ends the input: the last line and every event in flight are processed.
@@ -88,14 +99,28 @@ private:
     void on_event(const ProcessEvent& event);
     void decide_proctitles();
     void deliver_alerts();
+    NodeLane& lane_for(const ProcessEvent& event);
+    void make_engines(NodeLane& lane);
+    void retire(NodeLane& lane);
+    void measure_skew(NodeLane& lane, std::int64_t event_ms);
+    void fleet_fields(JsonWriter& w) const;
+    rules::EngineOptions lane_options() const;
+    rules::RuleCounters rule_counters(std::size_t rule) const;
 
     Diagnostics& diagnostics_;
     AlertSink alert_sink_;
     EventSink event_sink_;
     rules::EngineOptions engine_options_;
-    std::vector<std::unique_ptr<rules::RuleEngine>> rules_;
+    std::vector<std::shared_ptr<const rules::RuleDefinition>> rules_;
+    bool collector_ = false;
+    bool live_clock_ = false;
+    std::size_t node_max_groups_ = 500;
+    std::int64_t node_idle_ms_ = 0;  // the longest rule look-back: a lane idle that long is dropped
+    NodeLanes lanes_;
+    std::map<std::string, rules::RuleCounters> retired_;  // rule fingerprint -> dropped lanes' counts
+    NodeLane::Clock::time_point coarse_now_;  // set by age(): lanes' last_seen
     parsers::ExecveNormalizer normalizer_;
-    parsers::AuparseFeed feed_;
+    parsers::NodeFeeds feed_;
     parsers::RecordFilter filter_;
     std::vector<rules::Alert> pending_alerts_;
     std::function<bool(const std::string& key)> gate_;

@@ -10,7 +10,7 @@
 namespace scanwatch::agent {
 namespace {
 
-// auparse_feed_age_events() on a 1 s timer completes events whose last record came a while ago.
+// Pipeline::age() on a 1 s timer completes the events of nodes whose records stopped coming.
 constexpr auto kAgeInterval = std::chrono::seconds(1);
 // How far event time trails the clock for scheduled runs: an event without an EOE record is
 // completed by aging after auparse's 2 s end-of-event timeout, checked every kAgeInterval.
@@ -109,6 +109,10 @@ std::int64_t EventClock::now(std::int64_t latest_event_ms, std::int64_t steady) 
 // so the timer moves event time on (docs/rules.md, "Evaluation").
 void Runner::advance_event_time() {
     Pipeline& pipeline = session_.pipeline();
+    if (pipeline.collector()) {
+        if (pipeline.advance_nodes(kEventLagMs) > 0) session_.flush_outputs();
+        return;
+    }
     const std::int64_t now = event_clock_.now(pipeline.last_event_ms(), steady_ms());
     if (now == std::numeric_limits<std::int64_t>::min()) return;
     if (pipeline.advance(now) > 0) session_.flush_outputs();

@@ -42,6 +42,10 @@ PipelineOptions pipeline_options(const Settings& s, Input input) {
     o.normalizer.max_processes = s.max_processes;
     o.normalizer.lookup_names = live;
     o.engine = engine_options(s);
+    o.collector = s.collector;
+    o.max_nodes = s.max_nodes;
+    o.node_max_groups = s.node_max_groups;
+    o.live_clock = live;
     return o;
 }
 

@@ -98,6 +98,18 @@ void build(Cli& cli, Settings& s) {
         ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}))
         ->capture_default_str();
 
+    app.add_flag("--collector", s.collector,
+                 "Central collector of auditd remote logging: detection state, watermark and "
+                 "max_signals per node=, node clocks checked (docs/fleet.md)");
+    app.add_option("--max-nodes", s.max_nodes,
+                   "Nodes kept at once (least recently seen finished and dropped first)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
+        ->capture_default_str();
+    app.add_option("--node-max-groups", s.node_max_groups,
+                   "--collector: threshold groups kept per rule and node")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}))
+        ->capture_default_str();
+
     cli.replay = app.add_subcommand(
         "replay", "Replay captured audit logs (files, rotated-set folders, - for stdin) and print alerts");
     cli.replay->add_option("PATH", s.paths, "Log files, folders of rotated logs, or - for stdin")->required();

@@ -30,6 +30,9 @@ struct Settings {
     std::string stats_file;  ///< also append the stats line here (plugins have no useful stderr)
     std::size_t max_groups = 10000;
     std::size_t max_processes = 65536;
+    bool collector = false;            ///< per-node detection state (docs/fleet.md)
+    std::size_t max_nodes = 2048;      ///< nodes assembled, and on a collector tracked, at once
+    std::size_t node_max_groups = 500; ///< a collector's groups per rule and node
     std::vector<std::string> paths;    ///< replay inputs; rules check: rule files
     std::vector<std::string> rules;       ///< rule files or folders; empty: the built-in rule
     std::vector<std::string> exceptions;  ///< exceptions files

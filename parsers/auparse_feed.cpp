@@ -46,19 +46,14 @@ void AuparseFeed::feed(std::string_view records) {
         auparse_feed(au_, records.data(), len);
         records.remove_prefix(len);
         // auparse marks an event ready at its EOE but calls back only on its next feed; an empty
-        // feed delivers it now instead of when more input comes. (Aging would do it too, but
-        // ages by the wall clock, which a replayed old log must not be subject to.)
+        // feed delivers it now instead of when more input comes. (auparse's own aging would do it
+        // too, but by the wall clock, which neither an old log nor a skewed node may be subject to.)
         while (!pending_ && auparse_feed_has_ready_event(au_) > 0) {
             const std::uint64_t before = events_;
             auparse_feed(au_, "", 0);
             if (events_ == before) break;  // auparse holds it back for a reason of its own
         }
     }
-    rethrow_pending();
-}
-
-void AuparseFeed::age() {
-    auparse_feed_age_events(au_);
     rethrow_pending();
 }
 

@@ -24,8 +24,6 @@ public:
 
     /// Feeds newline-terminated records; complete events are handled before it returns.
     void feed(std::string_view records);
-    /// Completes events whose end-of-event timeout has passed (live input; call every second).
-    void age();
     /// Completes every event in flight (end of input, shutdown).
     void flush();
 

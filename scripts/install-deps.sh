@@ -3,7 +3,7 @@
 # Only what is missing is installed; nothing is upgraded.
 set -eu
 packages="g++ cmake ninja-build pkg-config make time python3 procps
-auditd iputils-ping netcat-openbsd rsyslog
+auditd audispd-plugins iputils-ping netcat-openbsd rsyslog
 libauparse-dev libaudit-dev libboost-dev libfmt-dev libcli11-dev catch2
 libtomlplusplus-dev libxxhash-dev nlohmann-json3-dev
 clang libclang-rt-14-dev"

@@ -1,0 +1,75 @@
+#pragma once
+// A collector's per-node detection state (docs/fleet.md): each node gets its own rule engines,
+// so its event-time watermark, max_signals budget and group cap are its own, and one host's
+// clock or flood never changes what another host's events do. Bounded in nodes; a node idle for
+// a window, or the least recently seen when a new one needs room, is finished and dropped.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "rules/rule_engine.h"
+
+namespace scanwatch::agent {
+
+/// One node's engines and what is known of its clock.
+struct NodeLane {
+    using Clock = std::chrono::steady_clock;
+
+    std::string node;  ///< host.id; empty for the single lane of a non-collector
+    std::vector<std::unique_ptr<rules::RuleEngine>> engines;  ///< one per rule, the rules' order
+    Clock::time_point last_seen{};
+    std::int64_t latest_event_ms = 0;  ///< the latest event time of this node (0: none yet)
+    std::int64_t skew_ms = 0;  ///< event time less arrival time of its latest event (live only)
+    bool measured = false;     ///< skew_ms holds a measurement
+    bool skewed = false;       ///< |skew_ms| is past the tolerance
+    std::uint64_t events = 0;
+};
+
+/// Counters of the lane table; monotonic except `nodes`.
+struct NodeLaneCounters {
+    std::uint64_t nodes = 0;           ///< lanes held now
+    std::uint64_t nodes_evicted = 0;   ///< dropped to respect max_nodes
+    std::uint64_t nodes_idle = 0;      ///< dropped after a window without events
+};
+
+/// At most `max_nodes` lanes by node name, least recently seen evicted first. `retire` sees
+/// each lane before it is dropped (to finish its engines and keep its counters).
+class NodeLanes {
+public:
+    using Clock = NodeLane::Clock;
+    using Retire = std::function<void(NodeLane& lane)>;
+
+    NodeLanes(std::size_t max_nodes, Retire retire);
+
+    /// The lane of `node`, now the most recently seen; `make` fills a new lane's engines.
+    NodeLane& lane(std::string_view node,
+                   const std::function<void(NodeLane&)>& make);
+    /// Retires and drops the lanes not seen for `idle` or longer.
+    void drop_idle(Clock::duration idle);
+    /// Retires and drops every lane.
+    void clear();
+
+    std::list<NodeLane>& lanes() { return lru_; }
+    const std::list<NodeLane>& lanes() const { return lru_; }
+    const NodeLaneCounters& counters() const { return counters_; }
+
+private:
+    using List = std::list<NodeLane>;
+    void drop(List::iterator it);
+
+    std::size_t max_nodes_;
+    Retire retire_;
+    List lru_;  // front: most recently seen
+    std::unordered_map<std::string_view, List::iterator> index_;  // views NodeLane::node
+    NodeLane* last_ = nullptr;
+    NodeLaneCounters counters_;
+};
+
+}  // namespace scanwatch::agent

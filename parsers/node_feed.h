@@ -1,0 +1,72 @@
+#pragma once
+// Audit events assembled per node (docs/fleet.md): one libauparse feed per `node=` name, so
+// records of different hosts interleaved one by one (a collector's log and dispatcher stream)
+// never split each other's events, and one host's clock never ages another host's events out.
+
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "parsers/auparse_feed.h"
+
+namespace scanwatch::parsers {
+
+/// The `node=` name a record line starts with; empty when it has none.
+std::string_view record_node(std::string_view record);
+
+/// Counters of the per-node feeds; monotonic except `nodes`.
+struct NodeFeedCounters {
+    std::uint64_t nodes = 0;          ///< feeds held now
+    std::uint64_t nodes_evicted = 0;  ///< feeds completed and dropped past the cap or when idle
+    std::uint64_t records_without_node = 0;  ///< records with no node= (a collector's own)
+};
+
+/// At most `max_nodes` AuparseFeed states, one per node name (records without node= share
+/// one). The least recently fed goes first when a new node needs room; its events in flight
+/// are completed then, as at the end of input. Each complete event goes to the one handler.
+class NodeFeeds {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    NodeFeeds(AuparseFeed::EventHandler on_event, std::size_t max_nodes);
+
+    /// Feeds newline-terminated records of any nodes; complete events are handled before it
+    /// returns.
+    void feed(std::string_view records);
+    /// Live input, every second: a node not fed for 2 s has its events in flight completed,
+    /// whatever its clock says (a fed node's events complete by its own records' times); feeds
+    /// not fed for `idle` (zero: never) are completed and dropped.
+    void age(Clock::duration idle = Clock::duration::zero());
+    /// Completes every event in flight of every node.
+    void flush();
+
+    std::uint64_t events() const { return retired_events_ + live_events(); }
+    const NodeFeedCounters& counters() const { return counters_; }
+
+private:
+    struct Node {
+        std::string name;
+        std::unique_ptr<AuparseFeed> feed;
+        Clock::time_point last_fed;
+        bool flushed = false;  // completed since last fed
+    };
+    using List = std::list<Node>;
+
+    Node& node_for(std::string_view name);
+    void retire(List::iterator it);
+    std::uint64_t live_events() const;
+
+    AuparseFeed::EventHandler on_event_;
+    std::size_t max_nodes_;
+    List lru_;  // front: most recently fed
+    std::unordered_map<std::string_view, List::iterator> index_;  // views Node::name
+    Node* last_ = nullptr;  // the node fed last: a log of one host never looks its node up
+    std::uint64_t retired_events_ = 0;
+    NodeFeedCounters counters_;
+};
+
+}  // namespace scanwatch::parsers
