@@ -115,6 +115,9 @@ void build(Cli& cli, Settings& s) {
     app.add_option("--state", s.state_file,
                    "tail: state file (written atomically every few seconds and at exit) to resume "
                    "from after a restart without losing or repeating events or alerts");
+    app.add_option("--user", s.user,
+                   "plugin, socket, tail: switch to this user (name or uid) once the input and the "
+                   "outputs are open, keeping no capability (tail: only CAP_DAC_READ_SEARCH)");
     auto* from_start = app.add_flag("--from-start", s.from_start,
                                     "tail, first start without state: read the whole file");
     auto* from_end =
