@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 src=$(pwd)
 out="$src/build"
 mkdir -p "$out"
-work=$(mktemp -d /tmp/scanwatch-package.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# A fixed place, so that ccache hits (the compiler flags name the source folder).
+work="$out/deb"
+rm -rf "$work"
+mkdir -p "$work"
 # A copy without build trees: dpkg-buildpackage writes the .deb next to the source folder.
 mkdir "$work/scanwatch"
 tar -C "$src" --exclude='./build*' --exclude=./.git --exclude='./obj-*' -cf - . | tar -C "$work/scanwatch" -xf -
@@ -20,9 +22,11 @@ fi
 (cd "$work/scanwatch" && SCANWATCH_CMAKE_ARGS="$launcher" DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-parallel=2}" \
     dpkg-buildpackage -b -uc -us --no-sign >"$work/build.log" 2>&1) || {
     tail -40 "$work/build.log" >&2
+    rm -rf "$work/scanwatch"
     echo "package: dpkg-buildpackage failed (log above)" >&2
     exit 1
 }
+rm -rf "$work/scanwatch"
 deb=$(ls "$work"/scanwatch_*.deb)
 cp "$deb" "$out/"
 echo "package: $out/$(basename "$deb")"
