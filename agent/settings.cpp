@@ -70,7 +70,7 @@ void build(Cli& cli, Settings& s) {
     app.add_option("--output", cli.output_texts,
                    "Where alerts go, repeatable: - (stdout, the default), file:PATH (appended, "
                    "reopened on SIGHUP), syslog (/dev/log), syslog:udp://HOST:PORT or "
-                   "syslog:tcp://HOST:PORT; syslog takes ?facility=NAME (default authpriv) and "
+                   "syslog:tcp://HOST:PORT, relp://HOST:PORT (acknowledged); syslog and relp take ?facility=NAME (default authpriv) and "
                    "&backlog=LINES (default 10000)")
         ->check(check_output_spec)
         ->allow_extra_args(false);
