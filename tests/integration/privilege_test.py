@@ -156,6 +156,11 @@ def main():
     preflight()
     install_signal_handlers()
     pw = pwd.getpwnam(USER)
+    with tempfile.NamedTemporaryFile() as log:
+        r = subprocess.run([BIN, "tail", log.name, "--config", os.devnull, "--user", "no_such_user_sw"],
+                           capture_output=True, text=True, timeout=20)
+        check(r.returncode == 2 and "cannot switch to user no_such_user_sw: no such user" in r.stderr,
+              f"an unknown user stops the start with exit 2, naming it ({r.returncode}: {r.stderr.strip()})")
     try:
         with tempfile.TemporaryDirectory(prefix="scanwatch-priv-") as tmp:
             os.chmod(tmp, 0o755)
