@@ -148,6 +148,21 @@ std::optional<OutputSpec> parse_syslog(std::string_view spec, std::string& error
     return std::nullopt;
 }
 
+std::optional<OutputSpec> parse_relp(std::string_view spec, std::string& error) {
+    OutputSpec t;
+    t.text = std::string(spec);
+    t.kind = OutputKind::relp;
+    std::string_view rest = spec.substr(7);
+    const auto q = rest.find('?');
+    if (q != std::string_view::npos && !parse_options(rest.substr(q + 1), t, error))
+        return std::nullopt;
+    if (!parse_host_port(rest.substr(0, q), t, error)) {
+        error = fmt::format("'{}': {}", spec, error);
+        return std::nullopt;
+    }
+    return t;
+}
+
 OutputSpec file_spec(std::string_view text, std::string_view path) {
     OutputSpec t;
     t.kind = OutputKind::file;
@@ -173,15 +188,17 @@ std::optional<OutputSpec> parse_output_spec(std::string_view text, std::string& 
         return std::nullopt;
     }
     if (is_syslog_text(text)) return parse_syslog(text, error);
+    if (starts_with(text, "relp://")) return parse_relp(text, error);
     error = fmt::format(
-        "output must be -, file:PATH, syslog, syslog:udp://HOST:PORT, syslog:tcp://HOST:PORT or "
-        "syslog:unix://PATH (syslog optionally followed by ?facility=NAME&backlog=N), not '{}'",
+        "output must be -, file:PATH, syslog, syslog:udp://HOST:PORT, syslog:tcp://HOST:PORT, "
+        "syslog:unix://PATH or relp://HOST:PORT (syslog and relp optionally followed by "
+        "?facility=NAME&backlog=N), not '{}'",
         text);
     return std::nullopt;
 }
 
 std::optional<OutputSpec> parse_events_spec(std::string_view text, std::string& error) {
-    if (is_syslog_text(text)) {
+    if (is_syslog_text(text) || starts_with(text, "relp://")) {
         error = fmt::format(
             "events go to - or a file, not {}: syslog carries alerts only (a file named "
             "syslog is ./syslog)",

@@ -8,8 +8,9 @@
 //   syslog:unix:///run/custom.sock          another local datagram socket, same framing
 //   syslog:udp://127.0.0.1:514              RFC 5424, one message per datagram
 //   syslog:tcp://[::1]:6514?facility=local3 RFC 5424 in RFC 6587 octet-counting frames
+//   relp://127.0.0.1:2514                   RFC 5424 over RELP (acknowledged; rsyslog's imrelp)
 //
-// Syslog options after `?`, joined by `&`: facility=NAME (default authpriv), backlog=N (default
+// Syslog and RELP options after `?`, joined by `&`: facility=NAME (default authpriv), backlog=N (default
 // 10000). docs/outputs.md describes each form.
 
 #include <cstddef>
@@ -24,14 +25,14 @@ namespace scanwatch::agent {
 constexpr std::size_t kDefaultBacklog = 10000;
 
 /// What kind of destination a spec names.
-enum class OutputKind { stdout_, file, syslog_local, syslog_udp, syslog_tcp };
+enum class OutputKind { stdout_, file, syslog_local, syslog_udp, syslog_tcp, relp };
 
 /// A parsed output spec.
 struct OutputSpec {
     OutputKind kind = OutputKind::stdout_;
     std::string text = "-";  ///< as given: names the output in messages and stats
     std::string path;        ///< file: the file; syslog_local: the socket ("/dev/log")
-    std::string host;        ///< syslog_udp, syslog_tcp: a name or an address (IPv6 without brackets)
+    std::string host;        ///< syslog_udp, syslog_tcp, relp: a name or an address (IPv6 without brackets)
     std::uint16_t port = 0;
     int facility = 10;  ///< syslog: authpriv, security messages kept out of world-readable logs
     std::size_t backlog = kDefaultBacklog;  ///< lines kept while the output is down
@@ -43,7 +44,7 @@ struct OutputSpec {
     }
 };
 
-/// Parses an --output spec: "-", "file:PATH" or a syslog form. nullopt, with what is wrong
+/// Parses an --output spec: "-", "file:PATH", a syslog form or relp://HOST:PORT. nullopt, with what is wrong
 /// (naming the value) in `error`, when it is none of these.
 std::optional<OutputSpec> parse_output_spec(std::string_view text, std::string& error);
 

@@ -9,6 +9,7 @@
 
 #include "agent/host_identity.h"
 #include "agent/output_file.h"
+#include "agent/output_relp.h"
 #include "agent/output_stdout.h"
 #include "agent/syslog_output.h"
 
@@ -35,6 +36,8 @@ std::unique_ptr<Output> make_output(const OutputSpec& spec, bool flush_each_line
         case OutputKind::syslog_local:
         case OutputKind::syslog_udp:
         case OutputKind::syslog_tcp: break;
+        case OutputKind::relp:
+            return std::make_unique<RelpOutput>(spec, local_hostname(), static_cast<long>(::getpid()));
     }
     return std::make_unique<SyslogOutput>(spec, local_hostname(), static_cast<long>(::getpid()));
 }

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "agent/privilege.h"
+
 namespace scanwatch::agent {
 namespace {
 
@@ -41,6 +43,10 @@ int Runner::run() {
     wait_signal();
     arm_age_timer();
     start();
+    // The input and the outputs are open: the rest of the run needs no root (docs/operations.md).
+    if (!settings_.user.empty()) {
+        drop_privileges(settings_.user, kept_capability(settings_.mode == Mode::tail));
+    }
     io_.run();
 
     finish_input();

@@ -70,7 +70,7 @@ void build(Cli& cli, Settings& s) {
     app.add_option("--output", cli.output_texts,
                    "Where alerts go, repeatable: - (stdout, the default), file:PATH (appended, "
                    "reopened on SIGHUP), syslog (/dev/log), syslog:udp://HOST:PORT or "
-                   "syslog:tcp://HOST:PORT; syslog takes ?facility=NAME (default authpriv) and "
+                   "syslog:tcp://HOST:PORT, relp://HOST:PORT (acknowledged); syslog and relp take ?facility=NAME (default authpriv) and "
                    "&backlog=LINES (default 10000)")
         ->check(check_output_spec)
         ->allow_extra_args(false);
@@ -127,6 +127,9 @@ void build(Cli& cli, Settings& s) {
     app.add_option("--state", s.state_file,
                    "tail: state file (written atomically every few seconds and at exit) to resume "
                    "from after a restart without losing or repeating events or alerts");
+    app.add_option("--user", s.user,
+                   "plugin, socket, tail: switch to this user (name or uid) once the input and the "
+                   "outputs are open, keeping no capability (tail: only CAP_DAC_READ_SEARCH)");
     auto* from_start = app.add_flag("--from-start", s.from_start,
                                     "tail, first start without state: read the whole file");
     auto* from_end =

@@ -41,6 +41,7 @@ struct Settings {
     std::string tail_path = "/var/log/audit/audit.log";
     std::string state_file;  ///< tail: where reading stands and the rules' state
     bool from_start = false; ///< tail without state: read what is there, else only what comes
+    std::string user;  ///< live modes: switch to this user once the inputs and outputs are open
 };
 
 /// A parse result: settings to run with, or an exit code (help, version, usage error) after
