@@ -60,16 +60,21 @@ bool Parser::parse(Parsed& out) {
                                       "EQL (CATEGORY where CONDITION)",
                                       cur_.text));
     }
-    if (cur_.kind == TokenKind::string && !cur_.raw) {
-        out.category = cur_.text;
-    } else if (cur_.kind == TokenKind::name && !cur_.optional && !cur_.tilde &&
-               cur_.text.find('.') == std::string::npos && !is_keyword(cur_)) {
-        out.category = cur_.text;
-    } else {
+    // A category is a name, bare or quoted, so it always prints back bare.
+    bool valid = (cur_.kind == TokenKind::string && !cur_.raw) ||
+                 (cur_.kind == TokenKind::name && !cur_.optional && !cur_.tilde);
+    valid = valid && !cur_.text.empty() && is_name_start(cur_.text.front());
+    for (char c : cur_.text) valid = valid && is_name_char(c) && c != '.';
+    Token bare = cur_;
+    bare.kind = TokenKind::name;
+    bare.optional = false;
+    if (!valid || is_keyword(bare) || is_word(bare, "sequence") || is_word(bare, "join") ||
+        is_word(bare, "sample")) {
         return fail(cur_, fmt::format("expected an event category (process, file, network, any, "
                                       "...), found {}",
                                       describe(cur_)));
     }
+    out.category = cur_.text;
     if (!advance()) return false;
     if (!is_word(cur_, "where")) {
         return fail(cur_, fmt::format("expected \"where\" after the event category, found {}",
