@@ -327,6 +327,10 @@ bool Parser::build_list(const FieldRef& field, const Token& op, Expr& out) {
         out = query::make_leaf(ExprKind::regex, field.id, field.name);
         out.optional = field.optional;
         for (const Token& t : items) {
+            if (++regex_count_ > query::kMaxRegexesPerQuery) {
+                return fail(t, fmt::format("too many regular expressions: the limit is {} per query",
+                                           query::kMaxRegexesPerQuery));
+            }
             query::RegexPattern re;
             std::string error;
             if (!query::make_regex(t.text, op.tilde, re, error)) return fail(t, error);

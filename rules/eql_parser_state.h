@@ -85,6 +85,7 @@ private:
     KqlError error_;
     std::vector<int> field_ids_;
     std::vector<std::string> field_names_;
+    std::size_t regex_count_ = 0;
 };
 
 }  // namespace scanwatch::rules::eql::detail

@@ -74,9 +74,12 @@ struct RegexPattern {
     bool matches(std::string_view value) const;
 };
 
-/// Longest regular expression accepted, and the memory RE2 may use to compile one.
+/// Longest regular expression accepted, the memory RE2 may use for one (its program and its
+/// lazily built DFA; past that it falls back to slower matching, never to more memory), and how
+/// many one query may hold: together they bound a query's regex memory (docs/operations.md).
 constexpr std::size_t kMaxRegexBytes = 4096;
-constexpr std::int64_t kMaxRegexMemory = 1 << 20;
+constexpr std::int64_t kMaxRegexMemory = 256 << 10;
+constexpr std::size_t kMaxRegexesPerQuery = 64;
 
 /// Compiles `source` (EQL's dialect, docs/rules.md) into `out`, or returns false with `error`.
 bool make_regex(std::string_view source, bool fold, RegexPattern& out, std::string& error);

@@ -139,6 +139,9 @@ TEST_CASE("EQL: nesting depth, query length and regex size are limited", "[eql]"
     CHECK_THAT(must_fail("process where process.name regex \"" + std::string(5000, 'a') + "\"")
                    .message,
                Catch::Contains("regular expression too long"));
+    std::string many = "process where process.name regex (\"a\"";
+    for (std::size_t i = 1; i <= scanwatch::rules::query::kMaxRegexesPerQuery; ++i) many += ", \"a\"";
+    CHECK_THAT(must_fail(many + ")").message, Catch::Contains("too many regular expressions"));
     // A regex whose automaton would be huge is refused, not built.
     CHECK_THAT(must_fail("process where process.name regex \"((((a{100}){100}){100}){100})\"")
                    .message,
