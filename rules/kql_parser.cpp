@@ -256,7 +256,8 @@ bool Parser::parse_range(const FieldRef& field, Expr& out) {
            : op == ">"  ? query::CompareOp::gt
                         : query::CompareOp::ge;
     c.text = cur_.text;
-    c.numeric = cur_.kind == TokenKind::word && query::parse_number(cur_.text, c.number);
+    // Quoted or not, a number compares as a number (Kibana's `f > "5"` on a numeric field).
+    c.numeric = query::parse_number(cur_.text, c.number);
     return advance();
 }
 

@@ -362,6 +362,7 @@ TEST_CASE("KQL: range comparisons", "[kql]") {
     // Against a word, values compare as bytes.
     CHECK(matches("user.name > alice", four));
     CHECK_FALSE(matches("user.name > \"c\"", four));
+    CHECK(matches("process.args_count < \"10\"", four));  // quoted numbers are numbers too
     // Any value of a multi-valued field.
     CHECK(matches("process.args_count > 5", {{"process.args_count", {"1", "9"}}}));
     CHECK(must_parse("process.args_count>=5 and user.name < \"b c\"").to_string() ==
