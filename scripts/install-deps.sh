@@ -5,7 +5,7 @@ set -eu
 packages="g++ cmake ninja-build pkg-config make time python3 procps
 auditd audispd-plugins iputils-ping netcat-openbsd rsyslog
 libauparse-dev libaudit-dev libboost-dev libfmt-dev libcli11-dev catch2
-libtomlplusplus-dev libxxhash-dev nlohmann-json3-dev libcap-ng-dev librelp-dev rsyslog-relp
+libtomlplusplus-dev libxxhash-dev nlohmann-json3-dev libre2-dev libcap-ng-dev librelp-dev rsyslog-relp
 debhelper fakeroot lintian
 clang libclang-rt-14-dev"
 missing=""
