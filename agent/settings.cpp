@@ -98,6 +98,12 @@ void build(Cli& cli, Settings& s) {
         ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}))
         ->capture_default_str();
 
+    app.add_option("--tool-path", s.tool_path,
+                   "Folder where the rules' process names are looked up for the hard-link match "
+                   "(plugin, socket, tail; name match any), repeatable (default: /usr/local/sbin "
+                   "/usr/local/bin /usr/sbin /usr/bin /sbin /bin)")
+        ->allow_extra_args(false);
+
     cli.replay = app.add_subcommand(
         "replay", "Replay captured audit logs (files, rotated-set folders, - for stdin) and print alerts");
     cli.replay->add_option("PATH", s.paths, "Log files, folders of rotated logs, or - for stdin")->required();

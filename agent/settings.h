@@ -30,6 +30,9 @@ struct Settings {
     std::string stats_file;  ///< also append the stats line here (plugins have no useful stderr)
     std::size_t max_groups = 10000;
     std::size_t max_processes = 65536;
+    /// Folders where the rules' tools are stat'ed for the hard-link match (live and tail modes,
+    /// name match any); empty: agent/tool_inodes.h's defaults.
+    std::vector<std::string> tool_path;
     std::vector<std::string> paths;    ///< replay inputs; rules check: rule files
     std::vector<std::string> rules;       ///< rule files or folders; empty: the built-in rule
     std::vector<std::string> exceptions;  ///< exceptions files
