@@ -109,7 +109,9 @@ void read_processes(const Json& list, TailState& s) {
         if (!p[2].is_string()) bad("a process entity id is not a string");
         saved.entity_id = p[2].get<std::string>();
         saved.executable = hex_string(p[3], "a process executable", true);
-        saved.exec_seen = p.size() == 7 || !saved.executable.empty();
+        // A version 1 or 2 entry knows the exe but not the rest: its name, args and argc stay
+        // unknown rather than empty.
+        saved.exec_seen = p.size() == 7;
         if (p.size() == 7) {
             saved.name = hex_string(p[4], "a process name", true);
             saved.args = hex_string(p[5], "a process's args", true);
@@ -147,7 +149,7 @@ bool write_state(const std::string& path, const TailState& s, std::string& error
     for (const auto& key : s.checkpoint.skip) j["skip"].push_back(to_hex(key));
     j["processes"] = Json::array();
     for (const auto& p : s.checkpoint.pipeline.processes) {
-        if (p.exec_seen) {
+        if (p.exec_seen) {  // else 4 items, as versions 1 and 2 wrote every entry
             j["processes"].push_back({to_hex(p.host), p.pid, p.entity_id, to_hex(p.executable),
                                       to_hex(p.name), to_hex(p.args), p.args_count});
         } else {

@@ -31,8 +31,11 @@ public:
     /// What the table knows of a process instance; views live until the next call.
     struct Instance {
         std::string_view entity_id;
-        bool exec_seen = false;       ///< the instance started at an exec we saw
-        std::string_view executable;  ///< of that exec; the four are empty / 0 unless exec_seen
+        /// The instance started at an exec we saw (and name, args, args_count tell it).
+        bool exec_seen = false;
+        /// That exec's exe; empty unless exec_seen, or restored from a state of version 1 or 2
+        /// (agent/state_file.cpp), which kept only the exe.
+        std::string_view executable;
         std::string_view name;
         std::string_view args;  ///< NUL-terminated arguments (ProcessEvent::parent_args)
         std::uint64_t args_count = 0;
