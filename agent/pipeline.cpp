@@ -74,6 +74,11 @@ void Pipeline::set_rules(std::vector<std::shared_ptr<const rules::RuleDefinition
     decide_proctitles();
 }
 
+void Pipeline::set_tool_inodes(std::shared_ptr<const parsers::ToolInodes> tools) {
+    filter_.pass_exec_paths(tools != nullptr);
+    normalizer_.set_tool_inodes(std::move(tools));
+}
+
 void Pipeline::begin_source(std::string name, std::uint64_t offset) {
     filter_.begin_source(offset);
     diagnostics_.set_source(std::move(name));

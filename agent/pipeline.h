@@ -87,6 +87,10 @@ public:
     void set_rules(std::vector<std::shared_ptr<const rules::RuleDefinition>> rules,
                    const rules::EngineOptions& options);
 
+    /// Matches exec'd files against the rules' tools by device and inode (live and tail modes;
+    /// agent/tool_inodes.h): PATH item 0 then reaches the normalizer. Null turns it off.
+    void set_tool_inodes(std::shared_ptr<const parsers::ToolInodes> tools);
+
     /// Writes the stats fields (docs/operations.md, "Stats") into an open JSON object.
     void stats_fields(JsonWriter& w) const;
     /// The stats as one JSON object, no newline.

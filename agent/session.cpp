@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "agent/host_identity.h"
+#include "agent/tool_inodes.h"
 #include "parsers/ecs_json.h"
 
 namespace scanwatch::agent {
@@ -49,7 +50,21 @@ PipelineOptions pipeline_options(const Settings& s, Input input) {
     return o;
 }
 
-Session::Session(const Settings& s, Input input) : stats_file_(s.stats_file) {
+// Hard links of the rules' tools, stat'ed on this machine: only where the log is this
+// machine's (never a replay, never a collector's other nodes) and the name match is `any`
+// (never --profile elastic).
+void Session::match_tool_inodes(
+    const Settings& s, const std::vector<std::shared_ptr<const rules::RuleDefinition>>& rules) {
+    if (input_ == Input::replay || s.collector ||
+        engine_options(s).name_match != rules::NameMatch::any) {
+        pipeline_->set_tool_inodes(nullptr);
+        return;
+    }
+    pipeline_->set_tool_inodes(std::make_shared<const parsers::ToolInodes>(find_tool_inodes(
+        rule_tool_names(rules), s.tool_path.empty() ? default_tool_folders() : s.tool_path)));
+}
+
+Session::Session(const Settings& s, Input input) : stats_file_(s.stats_file), input_(input) {
     const bool threaded_outputs = input == Input::dispatcher;
     const OutputReport report = [this](const std::string& message) { diagnostics_.warn(message); };
     std::vector<std::unique_ptr<Output>> alert_outputs;
@@ -71,6 +86,7 @@ Session::Session(const Settings& s, Input input) : stats_file_(s.stats_file) {
     }
     PipelineOptions options = pipeline_options(s, input);
     options.rules = configured_rules(s, diagnostics_);
+    const auto rules = options.rules;
     pipeline_ = std::make_unique<Pipeline>(
         std::move(options),
         [this](const rules::Alert& a) {
@@ -80,6 +96,7 @@ Session::Session(const Settings& s, Input input) : stats_file_(s.stats_file) {
             alerts_->submit(rules::alert_to_json(a, static_cast<std::int64_t>(now_ms)));
         },
         std::move(event_sink), diagnostics_);
+    match_tool_inodes(s, rules);
 }
 
 Session::~Session() { close(); }
@@ -87,7 +104,9 @@ Session::~Session() { close(); }
 bool Session::reload(const Settings& s) {
     bool rules_loaded = true;
     try {
-        pipeline_->set_rules(configured_rules(s, diagnostics_), engine_options(s));
+        auto rules = configured_rules(s, diagnostics_);
+        match_tool_inodes(s, rules);
+        pipeline_->set_rules(std::move(rules), engine_options(s));
     } catch (const std::runtime_error& e) {
         diagnostics_.warn(fmt::format("the new rules do not load; the running rules stay:\n{}", e.what()));
         rules_loaded = false;

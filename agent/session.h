@@ -52,6 +52,9 @@ private:
     std::unique_ptr<OutputWriter> alerts_;
     std::unique_ptr<OutputWriter> events_;
     std::unique_ptr<Pipeline> pipeline_;
+    Input input_;
+    void match_tool_inodes(const Settings& s,
+                           const std::vector<std::shared_ptr<const rules::RuleDefinition>>& rules);
 };
 
 /// Pipeline options from settings for `input`, without rules.

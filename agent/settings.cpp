@@ -109,6 +109,11 @@ void build(Cli& cli, Settings& s) {
                    "--collector: threshold groups kept per rule and node")
         ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}))
         ->capture_default_str();
+    app.add_option("--tool-path", s.tool_path,
+                   "Folder where the rules' process names are looked up for the hard-link match "
+                   "(plugin, socket, tail; name match any), repeatable (default: /usr/local/sbin "
+                   "/usr/local/bin /usr/sbin /usr/bin /sbin /bin)")
+        ->allow_extra_args(false);
 
     cli.replay = app.add_subcommand(
         "replay", "Replay captured audit logs (files, rotated-set folders, - for stdin) and print alerts");

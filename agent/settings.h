@@ -33,6 +33,9 @@ struct Settings {
     bool collector = false;            ///< per-node detection state (docs/fleet.md)
     std::size_t max_nodes = 2048;      ///< nodes assembled, and on a collector tracked, at once
     std::size_t node_max_groups = 500; ///< a collector's groups per rule and node
+    /// Folders where the rules' tools are stat'ed for the hard-link match (live and tail modes,
+    /// name match any); empty: agent/tool_inodes.h's defaults.
+    std::vector<std::string> tool_path;
     std::vector<std::string> paths;    ///< replay inputs; rules check: rule files
     std::vector<std::string> rules;       ///< rule files or folders; empty: the built-in rule
     std::vector<std::string> exceptions;  ///< exceptions files

@@ -2,6 +2,7 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <sys/sysmacros.h>
 
 #include <algorithm>
 #include <charconv>
@@ -314,6 +315,44 @@ void ExecveNormalizer::read_proctitle(std::string_view raw) {
     }
 }
 
+// PATH item 0 (the record filter passes no other): `inode=` decimal, `dev=` the kernel's
+// "%02x:%02x" of major and minor, which makedev turns into stat's st_dev.
+void ExecveNormalizer::read_path(auparse_state_t* au) {
+    // Field by field: auparse_find_field may run on into the event's next records.
+    std::string_view item;
+    std::string_view inode;
+    std::string_view dev;
+    if (auparse_first_field(au) <= 0) return;
+    do {
+        const std::string_view name = str(auparse_get_field_name(au));
+        if (name == "item") {
+            item = str(auparse_get_field_str(au));
+        } else if (name == "inode") {
+            inode = str(auparse_get_field_str(au));
+        } else if (name == "dev") {
+            dev = str(auparse_get_field_str(au));
+        }
+    } while (auparse_next_field(au) > 0);
+    if (item != "0" || (inode.empty() && dev.empty())) return;  // a name that did not resolve
+    const std::size_t colon = dev.find(':');
+    unsigned int major_nr = 0;
+    unsigned int minor_nr = 0;
+    std::uint64_t inode_nr = 0;
+    const auto hex = [](std::string_view s, unsigned int& out) {
+        if (s.empty()) return false;
+        const auto res = std::from_chars(s.data(), s.data() + s.size(), out, 16);
+        return res.ec == std::errc() && res.ptr == s.data() + s.size();
+    };
+    if (colon == std::string_view::npos || !hex(dev.substr(0, colon), major_nr) ||
+        !hex(dev.substr(colon + 1), minor_nr) || !parse_int(inode, inode_nr)) {
+        ++counters_.bad_fields;
+        return;
+    }
+    event_.inode = inode_nr;
+    event_.device = makedev(major_nr, minor_nr);
+    event_.has_inode = true;
+}
+
 void ExecveNormalizer::on_event(auparse_state_t* au) {
     if (auparse_first_record(au) <= 0) return;
     event_.clear();
@@ -338,6 +377,9 @@ void ExecveNormalizer::on_event(auparse_state_t* au) {
                 if (const char* raw = auparse_find_field(au, "cwd"); raw != nullptr) {
                     event_.working_directory = interpretations_.interpret(au, "cwd", raw);
                 }
+                break;
+            case AUDIT_PATH:
+                read_path(au);
                 break;
             case AUDIT_PROCTITLE:
                 if (const char* raw = auparse_find_field(au, "proctitle"); raw != nullptr) {
@@ -370,6 +412,8 @@ void ExecveNormalizer::on_event(auparse_state_t* au) {
         fmt::format_to(std::back_inserter(event_ref_), FMT_COMPILE("{}.{:03}:{}"),
                        static_cast<std::int64_t>(stamp->sec), stamp->milli, stamp->serial);
     }
+    const bool remote = stamp != nullptr && stamp->host != nullptr && stamp->host[0] != '\0' &&
+                        stamp->host != options_.host_name && stamp->host != options_.host_id;
     if (stamp != nullptr && stamp->host != nullptr && stamp->host[0] != '\0') {
         event_.host_id = stamp->host;
         event_.host_name = stamp->host;
@@ -377,17 +421,28 @@ void ExecveNormalizer::on_event(auparse_state_t* au) {
         event_.host_id = options_.host_id;
         event_.host_name = options_.host_name;
     }
+    // Devices and inodes name files on the machine that stat'ed the tools: another node's
+    // (a collector's senders) mean nothing here (docs/detection.md).
+    if (tools_ && event_.has_inode && !remote) {
+        const auto found = tools_->find(FileIdentity{event_.device, event_.inode});
+        if (found != tools_->end()) event_.inode_tool = found->second;
+    }
     if (!event_.host_id.empty()) {
         // Parent first: its instance may start at this very event.
         if (event_.ppid >= 0) {
             const auto parent = processes_.current(event_.host_id, event_.ppid, event_ref_);
             event_.parent_entity_id = parent.entity_id;
             event_.parent_executable = parent.executable;
+            // Assigned into the reused event's buffers: no allocation once they have grown.
+            event_.parent_exec_seen = parent.exec_seen;
+            event_.parent_name = parent.name;
+            event_.parent_args = parent.args;
+            event_.parent_args_count = parent.args_count;
         }
         if (event_.pid >= 0) {
             event_.entity_id =
                 event_.success
-                    ? processes_.start(event_.host_id, event_.pid, event_ref_, event_.executable)
+                    ? processes_.start(event_.host_id, event_.pid, event_ref_, event_)
                           .entity_id
                     : processes_.current(event_.host_id, event_.pid, event_ref_).entity_id;
         }

@@ -23,6 +23,20 @@ namespace scanwatch::parsers {
 
 struct Digest;  // a streaming XXH3-128 state
 
+/// A file's identity as stat gives it: st_dev, st_ino.
+struct FileIdentity {
+    std::uint64_t device = 0;
+    std::uint64_t inode = 0;
+    bool operator==(const FileIdentity& o) const { return device == o.device && inode == o.inode; }
+};
+struct FileIdentityHash {
+    std::size_t operator()(const FileIdentity& f) const {
+        return std::hash<std::uint64_t>()(f.inode * 0x9E3779B97F4A7C15ULL ^ f.device);
+    }
+};
+/// The files of the rules' tools on this machine: identity -> tool name (agent/tool_inodes.h).
+using ToolInodes = std::unordered_map<FileIdentity, std::string, FileIdentityHash>;
+
 /// Where host identity and user names come from.
 struct NormalizerOptions {
     std::string host_id;    ///< used when a record has no node=
@@ -72,11 +86,15 @@ public:
     const ProcessTable& processes() const { return processes_; }
     /// For saving and restoring entity ids across restarts (tail mode).
     ProcessTable& processes() { return processes_; }
+    /// The tool files an exec's PATH identity is looked up in (ProcessEvent::inode_tool); null:
+    /// none. Live and tail modes only: a replayed log's inodes are another host's.
+    void set_tool_inodes(std::shared_ptr<const ToolInodes> tools) { tools_ = std::move(tools); }
 
 private:
     bool read_syscall(auparse_state_t* au);
     void read_execve(auparse_state_t* au);
     void read_proctitle(std::string_view raw);
+    void read_path(auparse_state_t* au);
     void add_arg_bytes(std::string_view value);
     void end_arg();
     enum class IdKind { user, group };
@@ -100,6 +118,7 @@ private:
     std::unique_ptr<Digest> digest_;
     std::unordered_map<std::string, std::string> user_names_;  // id -> name ("" unknown)
     std::unordered_map<std::string, std::string> group_names_;
+    std::shared_ptr<const ToolInodes> tools_;
 };
 
 }  // namespace scanwatch::parsers

@@ -248,12 +248,15 @@ void RecordFilter::handle_line(std::string_view line) {
     if (type == "EOE") seen_eoe_ = true;
     bool keep = type == "EXECVE" || type == "EOE" || type == "CWD" ||
                 (type == "PROCTITLE" && !(skip_proctitles_ && seen_eoe_));
+    bool exec_syscall = false;
     if (type == "SYSCALL") {
         const std::string_view arch = field_value(rest, "arch=");
         const std::string_view nr = field_value(rest, "syscall=");
         // Keep what cannot be classified: the normalizer decides with the full record.
-        keep = arch.empty() || nr.empty() || classify_exec(arch, nr) != ExecKind::not_exec ||
-               arch_name(arch).empty();
+        exec_syscall = !arch.empty() && !nr.empty() && classify_exec(arch, nr) != ExecKind::not_exec;
+        keep = arch.empty() || nr.empty() || exec_syscall || arch_name(arch).empty();
+    } else if (type == "PATH" && pass_exec_paths_) {
+        keep = exec_path(node, stamp, rest);
     }
     if (!keep) {
         ++counters_.records_skipped;
@@ -269,6 +272,7 @@ void RecordFilter::handle_line(std::string_view line) {
         malformed(Malformed::too_many_records, line);
         return;
     }
+    if (exec_syscall) last_tally_->exec = true;
     // libauparse ends an event at its EOE or PROCTITLE; a record after it with the same key
     // (a log replayed twice) starts a new one there, and here.
     if (type == "EOE" || type == "PROCTITLE") *last_tally_ = EventTally{};
@@ -284,10 +288,35 @@ void RecordFilter::handle_line(std::string_view line) {
     if (observer_) observer_(record, line_offset_);  // before auparse can complete its event
     if (type == "SYSCALL" && project_syscalls_) {
         append_projected_syscall(batch_, record);
+    } else if (type == "PATH") {
+        // Only what the normalizer reads: auparse would split and copy every field.
+        batch_.append(record.substr(0, record.find("): ") + 2));
+        for (std::string_view name : {std::string_view("item="), std::string_view("inode="),
+                                      std::string_view("dev=")}) {
+            const std::string_view value = field_value(record, name);
+            if (value.empty()) continue;
+            batch_ += ' ';
+            batch_.append(name);
+            batch_.append(value);
+        }
     } else {
         batch_.append(record);
     }
     batch_ += '\n';
+}
+
+// PATH item 0 of an event whose exec SYSCALL was passed on: the file the exec ran. auditd
+// writes an event's SYSCALL before its PATH records.
+bool RecordFilter::exec_path(std::string_view node, std::string_view stamp,
+                             std::string_view record) {
+    if (field_value(record, "item=") != "0" || record.find("): ") == std::string_view::npos) {
+        return false;
+    }
+    const std::uint64_t key =
+        XXH3_64bits_withSeed(stamp.data(), stamp.size(), XXH3_64bits(node.data(), node.size()));
+    if (last_tally_ != nullptr && key == last_tally_key_) return last_tally_->exec;
+    const auto found = tallies_.find(key);
+    return found != tallies_.end() && found->second.exec;
 }
 
 bool RecordFilter::within_event_caps(std::string_view node, std::string_view stamp, bool execve,

@@ -86,6 +86,9 @@ public:
     /// without EOE, PROCTITLE is what completes an event at once (a log, a pipe of one).
     void skip_proctitles(bool on) { skip_proctitles_ = on; }
     bool skips_proctitles() const { return skip_proctitles_; }
+    /// Whether an exec event's PATH record of item 0 (the file run) goes on, with only its
+    /// item, inode and dev fields (off by default: live and tail modes only, docs/detection.md).
+    void pass_exec_paths(bool on) { pass_exec_paths_ = on; }
     /// Sets the observer of passed-on records (none by default).
     void observe_records(RecordObserver observer) { observer_ = std::move(observer); }
     /// Offset in the current source up to which every line is complete and handled: what a
@@ -100,6 +103,7 @@ private:
     void flush_batch();
     bool within_event_caps(std::string_view node, std::string_view stamp, bool execve,
                            std::size_t bytes);
+    bool exec_path(std::string_view node, std::string_view stamp, std::string_view record);
 
     Sink sink_;
     Reporter reporter_;
@@ -112,6 +116,7 @@ private:
     bool finishing_ = false;   // handling a last line that had no newline
     bool project_syscalls_ = true;
     bool skip_proctitles_ = false;
+    bool pass_exec_paths_ = false;
     bool seen_eoe_ = false;
     std::uint64_t line_no_ = 0;
     std::string batch_;  // accepted records waiting for the sink
@@ -122,6 +127,7 @@ private:
         std::uint32_t execve = 0;
         std::uint32_t other = 0;
         std::uint64_t bytes = 0;
+        bool exec = false;  // an exec SYSCALL was passed on
     };
     std::unordered_map<std::uint64_t, EventTally> tallies_;
     std::vector<std::uint64_t> tally_order_;  // ring of the tracked keys, oldest at next_tally_

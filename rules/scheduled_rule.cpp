@@ -351,6 +351,7 @@ nlohmann::json ScheduledRule::save_state() const {
                                 ev.audit_user_id, ev.audit_user_name, ev.working_directory,
                                 g.host_name});
         j["latest_pids"] = {ev.process_pid, ev.parent_pid};
+        if (g.hardening_only) j["hardening_only"] = true;  // absent in older states: false
     });
     return {{"engine", "scheduled"},
             {"next_run_ms", next_run_ms_},
@@ -388,6 +389,10 @@ bool ScheduledRule::restore_state(const nlohmann::json& state) {
         ev.process_pid = get_int64(j.at("latest_pids").at(0));
         ev.parent_pid = get_int64(j.at("latest_pids").at(1));
         cap_evidence(ev, g.host_name);
+        if (const auto it = j.find("hardening_only"); it != j.end()) {
+            if (!it->is_boolean()) return false;
+            g.hardening_only = it->get<bool>();
+        }
         w = weight(g);
         return true;
     };

@@ -284,6 +284,7 @@ nlohmann::json ThresholdRule::save_state() const {
             seconds.push_back({s.second, s.count, s.first.id, s.first.time_ms});
         j["values"] = std::move(values);
         j["seconds"] = std::move(seconds);
+        if (g.beyond_comm) j["beyond_comm"] = true;  // absent in older states: false
     });
     return {{"engine", "streaming"},
             {"watermark_ms", watermark_ms_},
@@ -308,6 +309,10 @@ bool ThresholdRule::restore_state(const nlohmann::json& state) {
             g.seconds.push_back(SecondCount{second, get_uint64(s.at(1)),
                                             EventRef{s.at(2).get<std::string>(), get_int64(s.at(3))}});
             g.events += g.seconds.back().count;
+        }
+        if (const auto it = j.find("beyond_comm"); it != j.end()) {
+            if (!it->is_boolean()) return false;
+            g.beyond_comm = it->get<bool>();
         }
         w = weight(g);
         return true;

@@ -25,6 +25,8 @@ TYPES = {
     "process.executable": "keyword", "process.args": "keyword[]", "process.args_count": "long",
     "process.command_line": "wildcard", "process.title": "keyword", "process.working_directory": "keyword",
     "process.parent.pid": "long", "process.parent.entity_id": "keyword", "process.parent.executable": "keyword",
+    "process.parent.name": "keyword", "process.parent.args": "keyword[]",
+    "process.parent.args_count": "long", "process.parent.command_line": "wildcard",
     "user.id": "keyword", "user.name": "keyword",
     "user.effective.id": "keyword", "user.effective.name": "keyword",
     "user.effective.group.id": "keyword", "user.effective.group.name": "keyword",

@@ -2,7 +2,9 @@
 """Tail mode against the real auditd writing a real log: a ping sweep spanning three forced
 rotations (SIGUSR1 to auditd) alerts exactly once; a sweep during which scanwatch is killed with
 SIGKILL and restarted with the same state file still alerts exactly once, and no event is
-processed twice (checked on --events).
+processed twice (checked on --events). A hard link of ping under another name (`pong`) sweeping
+110 targets alerts once under the hardened profile (device and inode match) and never under
+--profile elastic.
 Needs root and a kernel that accepts audit rules; otherwise exits 77 (skipped) saying why.
 Usage: tail_auditd_test.py SCANWATCH_BINARY"""
 import json
@@ -42,6 +44,45 @@ def sweep(first, count, rotate_every=0):
     script = (f"echo {AUID} > /proc/self/loginuid && cd / && "
               f"for ((i={first};i<{first + count};i++)); do {rotate} ping -c 1 -W 1 127.0.$((i/250)).$((i%250+1)) >/dev/null; done")
     return subprocess.Popen(["bash", "-c", script])
+
+
+def hard_link_sweep(tmp, log, procs):
+    print("== a hard link of ping named pong: hardened alerts once, elastic never", flush=True)
+    # A hard link must be on ping's file system; /var/tmp usually is, /tmp often is not.
+    ping = os.path.realpath(subprocess.run(["sh", "-c", "command -v ping"], capture_output=True,
+                                           text=True).stdout.strip())
+    with tempfile.TemporaryDirectory(prefix="scanwatch-pong-", dir="/var/tmp") as links:
+        pong = os.path.join(links, "pong")
+        try:
+            os.link(ping, pong)
+        except OSError as e:
+            print(f"SKIP the hard-link case: cannot link {ping} into /var/tmp ({e})", flush=True)
+            return
+        runs = {}
+        for profile in ("hardened", "elastic"):
+            alerts = os.path.join(tmp, f"pong-{profile}.ndjson")
+            p = subprocess.Popen([BIN, "tail", log, "--profile", profile, "--state",
+                                  os.path.join(tmp, f"pong-{profile}.state"), "--output",
+                                  f"file:{alerts}", "--host-id", "it", "--host-name", "it"],
+                                 stderr=subprocess.DEVNULL)
+            procs.append(p)
+            runs[profile] = (p, alerts)
+        time.sleep(1.5)  # both at the end of the log: only the sweep below is read
+        script = (f"echo {AUID} > /proc/self/loginuid && cd / && "
+                  f"for ((i=1;i<=110;i++)); do {pong} -c1 -W1 127.0.0.$i >/dev/null; done")
+        subprocess.run(["bash", "-c", script])
+        check(wait_for(lambda: len(lines(runs["hardened"][1])) >= 1, 5),
+              "the pong sweep alerted under the hardened profile")
+        time.sleep(2.5)  # the last event completes by its age; nothing else may come
+        hardened = lines(runs["hardened"][1])
+        check(len(hardened) == 1, f"exactly one alert, hardened ({len(hardened)})")
+        check(all(a["process"]["executable"] == pong for a in hardened),
+              f"the alert names the link ({[a['process']['executable'] for a in hardened]})")
+        elastic = lines(runs["elastic"][1])
+        check(len(elastic) == 0, f"no alert under --profile elastic ({len(elastic)})")
+        for p, _ in runs.values():
+            p.send_signal(signal.SIGTERM)
+            p.wait(20)
 
 
 def main():
@@ -92,6 +133,7 @@ def main():
             tail.send_signal(signal.SIGTERM)
             tail.wait(20)
             check(tail.returncode == 0, f"SIGTERM: exit 0 ({tail.returncode})")
+            hard_link_sweep(tmp, log, procs)
             stop_auditd()
     finally:
         for p in procs:

@@ -111,3 +111,31 @@ TEST_CASE("Engine state: damaged shapes are refused and change nothing", "[engin
         }
     }
 }
+
+TEST_CASE("Engine state: a group's hardening-only mark survives a restart", "[engine_state]") {
+    // 60 targets whose comm is not ping (only the wider name match sees them), a restart, then
+    // 60 by ping itself: the alert needed the hardened profile, so it counts as hardening-only.
+    for (const auto evaluation : {Evaluation::streaming, Evaluation::scheduled}) {
+        auto engine = make_engine(builtin(), options_for(evaluation));
+        std::vector<Alert> alerts;
+        for (int i = 0; i < 60; ++i) {
+            ProcessEvent e = ping(kT0 + i * 1000, i, static_cast<std::uint64_t>(i));
+            e.name = "pong";  // a renamed comm: exe and argv[0] still say ping
+            engine->process(e, alerts);
+        }
+        nlohmann::json saved = engine->save_state();
+        const char* key = evaluation == Evaluation::streaming ? "beyond_comm" : "hardening_only";
+        REQUIRE(saved["groups"][0].value(key, false));
+        engine = make_engine(builtin(), options_for(evaluation));
+        REQUIRE(engine->restore_state(saved));
+        for (int i = 60; i < 120; ++i) {
+            engine->process(ping(kT0 + i * 1000, i, static_cast<std::uint64_t>(i)), alerts);
+        }
+        engine->finish(alerts);
+        CHECK(alerts.size() == 1);
+        CHECK(engine->counters().alerts_hardening_only == 1);
+        // Not a boolean: damage, refused.
+        saved["groups"][0][key] = 1;
+        CHECK_FALSE(make_engine(builtin(), options_for(evaluation))->restore_state(saved));
+    }
+}

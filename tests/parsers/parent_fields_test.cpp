@@ -1,0 +1,128 @@
+// process.parent.name / args / args_count / command_line from the process table (docs/events.md).
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <variant>
+
+#include "parsers/ecs_json.h"
+#include "parsers/process_table.h"
+#include "rules/event_fields.h"
+#include "rules/kql.h"
+#include "tests/parsers/normalize_text.h"
+
+using scanwatch::ProcessEvent;
+using scanwatch::parsers::kMaxTableArgsBytes;
+using scanwatch::parsers::kMaxTableStringBytes;
+using scanwatch::parsers::ProcessTable;
+using scanwatch::test::normalize_text;
+
+namespace {
+
+std::string exec_event(int serial, int pid, int ppid, const std::string& comm,
+                       const std::string& execve_fields) {
+    const std::string stamp = "msg=audit(1700000000." + std::to_string(100 + serial % 900) + ":" +
+                              std::to_string(serial) + "): ";
+    return "type=SYSCALL " + stamp + "arch=c000003e syscall=59 success=yes exit=0 ppid=" +
+           std::to_string(ppid) + " pid=" + std::to_string(pid) +
+           " auid=1000 uid=1000 gid=1000 euid=0 egid=0 ses=3 comm=\"" + comm +
+           "\" exe=\"/usr/bin/" + comm + "\" key=(null)\n" + "type=EXECVE " + stamp +
+           execve_fields + "\ntype=PROCTITLE " + stamp + "proctitle=6100\n";
+}
+
+bool query_matches(const std::string& query, const ProcessEvent& e) {
+    scanwatch::rules::FieldCatalog catalog;
+    auto parsed = scanwatch::rules::KqlQuery::parse(query, catalog.resolver());
+    REQUIRE(std::holds_alternative<scanwatch::rules::KqlQuery>(parsed));
+    REQUIRE(catalog.unknown_fields().empty());
+    return std::get<scanwatch::rules::KqlQuery>(parsed).matches(
+        scanwatch::rules::EventFields(e, scanwatch::rules::NameMatch::comm));
+}
+
+std::string json_of(const ProcessEvent& e) {
+    std::string out;
+    scanwatch::append_event_json(out, e);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("Parent fields: the parent's exec seen gives name, args, argc and command line",
+          "[parent]") {
+    const auto r = normalize_text(exec_event(1, 100, 1, "sh", "argc=3 a0=\"sh\" a1=\"-c\" a2=\"\"") +
+                                  exec_event(2, 200, 100, "ping", "argc=2 a0=\"ping\" a1=\"h\""));
+    REQUIRE(r.events.size() == 2);
+    const ProcessEvent& child = r.events[1];
+    CHECK(child.parent_exec_seen);
+    CHECK(child.parent_name == "sh");
+    CHECK(child.parent_executable == "/usr/bin/sh");
+    CHECK(child.parent_args == std::string("sh\0-c\0\0", 7));  // the empty argument kept
+    CHECK(child.parent_args_count == 3);
+    CHECK(child.parent_command_line() == "sh -c ");
+    const std::string json = json_of(child);
+    CHECK_THAT(json, Catch::Contains(R"("executable":"/usr/bin/sh","name":"sh","args":["sh","-c",""],"args_count":3,"command_line":"sh -c "})"));
+    CHECK(query_matches("process.parent.name:sh and process.parent.args:\"-c\" and "
+                        "process.parent.args_count:3 and process.parent.command_line:sh*",
+                        child));
+    CHECK_FALSE(query_matches("process.parent.args:ping", child));
+}
+
+TEST_CASE("Parent fields: a parent whose exec was not seen has none of them", "[parent]") {
+    const auto r = normalize_text(exec_event(1, 200, 100, "ping", "argc=1 a0=\"ping\""));
+    REQUIRE(r.events.size() == 1);
+    const ProcessEvent& e = r.events[0];
+    CHECK_FALSE(e.parent_exec_seen);
+    CHECK(e.parent_name.empty());
+    CHECK(e.parent_args.empty());
+    CHECK(e.parent_args_count == 0);
+    const std::string json = json_of(e);
+    CHECK_THAT(json, Catch::Contains(R"("parent":{"pid":100,"entity_id":")"));
+    CHECK_THAT(json, !Catch::Contains("\"args_count\":0"));
+    CHECK_THAT(json, !Catch::Contains("\"command_line\":\"\""));
+    // Unknown is no value: not even a wildcard or an existence query matches.
+    CHECK_FALSE(query_matches("process.parent.args_count:*", e));
+    CHECK_FALSE(query_matches("process.parent.command_line:*", e));
+    CHECK_FALSE(query_matches("process.parent.args:*", e));
+}
+
+TEST_CASE("Parent fields: an evicted parent is no longer known", "[parent]") {
+    scanwatch::parsers::NormalizerOptions options;
+    options.max_processes = 2;
+    // 100 execs; then 2 other processes push it out; then a child of 100.
+    const auto r = normalize_text(exec_event(1, 100, 1, "sh", "argc=1 a0=\"sh\"") +
+                                      exec_event(2, 300, 2, "a", "argc=1 a0=\"a\"") +
+                                      exec_event(3, 200, 100, "ping", "argc=1 a0=\"ping\""),
+                                  options);
+    REQUIRE(r.events.size() == 3);
+    // 300's parent 2 pushed out 1, and 300 itself pushed out 100.
+    CHECK_FALSE(r.events[2].parent_exec_seen);
+    CHECK(r.events[2].parent_name.empty());
+    CHECK(r.events[2].parent_executable.empty());
+}
+
+TEST_CASE("Parent fields: the table keeps whole arguments up to its cap", "[parent]") {
+    ProcessTable table(4);
+    ProcessEvent exec;
+    exec.name = "sh";
+    exec.executable = std::string(kMaxTableStringBytes + 1, 'x');
+    const std::string big(1300, 'a');
+    exec.args = {"sh", big, big, big, big, "c"};  // the fourth big no longer fits: it ends the list
+    exec.args_count = 9;  // as logged, records lost
+    table.start("h", 1, "1.000:1", exec);
+    const auto parent = table.current("h", 1, "1.000:2");
+    CHECK(parent.exec_seen);
+    CHECK(parent.args_count == 9);
+    CHECK(parent.args.size() <= kMaxTableArgsBytes);
+    CHECK(parent.args == "sh" + std::string(1, '\0') + big + '\0' + big + '\0' + big + '\0');
+    CHECK(parent.executable.substr(0, kMaxTableStringBytes) ==
+          std::string(kMaxTableStringBytes, 'x'));
+    CHECK_THAT(std::string(parent.executable), Catch::Contains("[scanwatch: truncated, 4097 bytes"));
+    // Saved and restored, the same; a forged saved list longer than the cap is cut at an argument.
+    auto saved = table.save();
+    saved.back().args = std::string(kMaxTableArgsBytes - 2, 'b') + '\0' + "cd" + '\0';
+    ProcessTable restored(4);
+    restored.restore(saved);
+    const auto back = restored.current("h", 1, "1.000:3");
+    CHECK(back.exec_seen);
+    CHECK(back.name == "sh");
+    CHECK(back.args == std::string(kMaxTableArgsBytes - 2, 'b') + '\0');
+}
