@@ -14,6 +14,10 @@ namespace scanwatch::rules {
 namespace {
 
 constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::min();
+int name_field() {
+    static const int id = FieldCatalog::known_id("process.name");
+    return id;
+}
 
 struct SecondCount {
     std::int64_t second;
@@ -127,17 +131,31 @@ void ThresholdRule::add_event(Group& g, const ProcessEvent& event, const EventFi
         counters_.truncated += cut ? 1 : 0;
     }
     if (rule_->cardinality) {
-        fields.any_value(rule_->cardinality->field_id, [&](std::string_view v) {
-            const std::uint64_t h = XXH3_64bits(v.data(), v.size());
-            const bool is_new = g.values.find(h) == g.values.end();
-            g.see_value(h, event.time_ms);
-            if (is_new && g.sample_values.size() < options_.sample_values) {
-                bool cut = false;
-                g.sample_values.push_back(capped_copy(v, limits::kSampleValueBytes, cut));
-                counters_.truncated += cut ? 1 : 0;
-            }
-            return false;  // visit every value
-        });
+        const int field = rule_->cardinality->field_id;
+        if (!values_hashed_) {
+            value_hashes_.clear();
+            fields.any_value(field, [this](std::string_view v) {
+                value_hashes_.push_back(XXH3_64bits(v.data(), v.size()));
+                return false;  // visit every value
+            });
+            values_hashed_ = true;
+        }
+        if (g.sample_values.size() >= options_.sample_values) {
+            for (const std::uint64_t h : value_hashes_) g.see_value(h, event.time_ms);
+        } else {
+            std::size_t i = 0;
+            fields.any_value(field, [&](std::string_view v) {
+                const std::uint64_t h = value_hashes_[i++];
+                const bool is_new = g.values.find(h) == g.values.end();
+                g.see_value(h, event.time_ms);
+                if (is_new && g.sample_values.size() < options_.sample_values) {
+                    bool cut = false;
+                    g.sample_values.push_back(capped_copy(v, limits::kSampleValueBytes, cut));
+                    counters_.truncated += cut ? 1 : 0;
+                }
+                return i == value_hashes_.size();  // the same values, in the same order
+            });
+        }
     }
     g.last_ms = std::max(g.last_ms, event.time_ms);
 }
@@ -180,15 +198,15 @@ bool ThresholdRule::count(const ProcessEvent& event, std::vector<Alert>& alerts)
     const EventFields fields(event, options_.name_match);
     if (!rule_->query.matches(fields)) return false;
     ++counters_.matched;
+    values_hashed_ = false;
     if (rule_->excepted(fields)) {
         ++counters_.excepted;
         return false;
     }
-    bool grouped = false;
-    for (std::size_t which = 0; which < group_by_.groupings() && !grouped; ++which) {
-        grouped = group_by_.key(which, fields, key_, scratch_);
-    }
-    if (!grouped) {
+    // The first grouping with a key; key_ holds it, and the loop below reuses it for grouping 0.
+    std::size_t first = 0;
+    while (first < group_by_.groupings() && !group_by_.key(first, fields, key_, scratch_)) ++first;
+    if (first == group_by_.groupings()) {
         ++counters_.missing_group_field;
         return false;
     }
@@ -198,8 +216,12 @@ bool ThresholdRule::count(const ProcessEvent& event, std::vector<Alert>& alerts)
     }
     watermark_ms_ = std::max(watermark_ms_, event.time_ms);
     // Matched only through the wider name match: the elastic profile (comm) would not count it.
-    const bool beyond_comm = options_.name_match != NameMatch::comm &&
-                             !rule_->query.matches(EventFields(event, NameMatch::comm));
+    // Only an exec with a name besides comm (exe, argv[0], applet...) can be one: the query
+    // is matched again under comm only for those, not for every matched exec.
+    const bool beyond_comm =
+        options_.name_match != NameMatch::comm &&
+        fields.any_value(name_field(), [&event](std::string_view v) { return v != event.name; }) &&
+        !rule_->query.matches(EventFields(event, NameMatch::comm));
 
     // The rule's own grouping first: when both cross on one exec, the alert is the one
     // Elastic's grouping gives. Whichever alerts, the exec's other group is spent with it, so
@@ -208,7 +230,8 @@ bool ThresholdRule::count(const ProcessEvent& event, std::vector<Alert>& alerts)
     bool alerted = false;
     bool spent = true;
     for (std::size_t which = 0; which < group_by_.groupings(); ++which) {
-        if (!group_by_.key(which, fields, key_, scratch_)) continue;
+        const bool have_key = which == 0 && first == 0;  // key_ still holds it
+        if (!have_key && !group_by_.key(which, fields, key_, scratch_)) continue;
         if (alerted) {
             spend(which, fields, event.time_ms);
             continue;
