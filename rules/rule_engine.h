@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "parsers/counter_table.h"
 #include "parsers/ecs_event.h"
 #include "rules/alert.h"
 #include "rules/event_fields.h"
@@ -75,6 +76,31 @@ struct RuleCounters {
     std::uint64_t values_evicted_max = 0;
     std::uint64_t truncated = 0;  ///< samples, terms and evidence strings cut to their byte cap
     std::uint64_t groups = 0;          ///< groups held now
+};
+
+/// The stats keys of RuleCounters, in the order each `rules[]` entry writes them.
+inline constexpr parsers::CounterField<RuleCounters> kRuleCounterFields[] = {
+    {"matched", &RuleCounters::matched},
+    {"excepted", &RuleCounters::excepted},
+    {"missing_group_field", &RuleCounters::missing_group_field},
+    {"late", &RuleCounters::late},
+    {"spent", &RuleCounters::spent},
+    {"alerts", &RuleCounters::alerts},
+    {"alerts_hardening_only", &RuleCounters::alerts_hardening_only},
+    {"held_back", &RuleCounters::held_back},
+    {"groups", &RuleCounters::groups},
+    {"groups_evicted", &RuleCounters::groups_evicted},
+    {"values_evicted", &RuleCounters::values_evicted},
+    {"values_evicted_max", &RuleCounters::values_evicted_max},
+    {"truncated", &RuleCounters::truncated},
+};
+/// The counters the stats also sum over all rules, in the order they write the sums.
+inline constexpr parsers::CounterField<RuleCounters> kRuleCounterSums[] = {
+    {"matched", &RuleCounters::matched},
+    {"groups", &RuleCounters::groups},
+    {"alerts", &RuleCounters::alerts},
+    {"alerts_hardening_only", &RuleCounters::alerts_hardening_only},
+    {"held_back", &RuleCounters::held_back},
 };
 
 /// One rule's state. Reads time only from events; never a clock.
