@@ -5,7 +5,6 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-
 #include "agent/output_spec.h"
 
 #ifndef SCANWATCH_VERSION
@@ -29,6 +28,10 @@ struct Cli {
     CLI::App* rules_check = nullptr;
     std::vector<std::string> output_texts;  // parsed into Settings::outputs by finish()
     std::string events_text;                // parsed into Settings::events by finish()
+    // Parsed into Settings' enums by finish(); the validators name the values it accepts.
+    std::string profile_text = "hardened";
+    std::string name_match_text;
+    std::string evaluation_text = "streaming";
 };
 
 // CLI11 validators: "" when the spec parses, else what is wrong with it (naming the value).
@@ -54,12 +57,12 @@ void build(Cli& cli, Settings& s) {
                    "TOML config file with any of the long options as keys (default: " +
                        std::string(kDefaultConfig) + " when present)");
 
-    app.add_option("--profile", s.profile,
+    app.add_option("--profile", cli.profile_text,
                    "hardened (wider name match; rules grouping by parent also group by audit "
                    "session) or elastic (Elastic's exact semantics: comm names, parent grouping)")
         ->check(CLI::IsMember({"hardened", "elastic"}))
         ->capture_default_str();
-    app.add_option("--name-match", s.name_match,
+    app.add_option("--name-match", cli.name_match_text,
                    "How process.name matches, overriding the profile's: any (comm, exe and argv[0] "
                    "basenames, busybox/toybox applet, program run by ld.so, hard links in live "
                    "modes) or comm (Elastic's exact behaviour); default: any (hardened), comm "
@@ -83,7 +86,7 @@ void build(Cli& cli, Settings& s) {
     app.add_option("--exceptions", s.exceptions,
                    "Exceptions file ([[exception]] tables with query and optional rule_id), repeatable")
         ->allow_extra_args(false);
-    app.add_option("--evaluation", s.evaluation,
+    app.add_option("--evaluation", cli.evaluation_text,
                    "streaming (alert on the crossing event) or scheduled (Kibana's runs on event time)")
         ->check(CLI::IsMember({"streaming", "scheduled"}))
         ->capture_default_str();
@@ -144,6 +147,9 @@ void finish(const Cli& cli, Settings& s) {
     for (const auto& text : cli.output_texts) s.outputs.push_back(*parse_output_spec(text, error));
     if (s.outputs.empty()) s.outputs.emplace_back();
     if (!cli.events_text.empty()) s.events = parse_events_spec(cli.events_text, error);
+    rules::parse_profile(cli.profile_text, s.profile);
+    rules::parse_evaluation(cli.evaluation_text, s.evaluation);
+    if (rules::NameMatch m{}; rules::parse_name_match(cli.name_match_text, m)) s.name_match = m;
 }
 
 // Builds the command line, parses, and completes the settings; `on_error` sees a parse error.
@@ -178,13 +184,11 @@ std::optional<Settings> reparse_settings(int argc, const char* const* argv, std:
 
 rules::EngineOptions engine_options(const Settings& s) {
     rules::EngineOptions o;
-    rules::Profile profile = rules::Profile::hardened;
-    rules::parse_profile(s.profile, profile);
-    o.session_grouping = profile == rules::Profile::hardened;
-    o.name_match = profile == rules::Profile::hardened ? rules::NameMatch::any
-                                                       : rules::NameMatch::comm;
-    rules::parse_name_match(s.name_match, o.name_match);  // an explicit --name-match wins
-    rules::parse_evaluation(s.evaluation, o.evaluation);
+    const bool hardened = s.profile == rules::Profile::hardened;
+    o.session_grouping = hardened;
+    // An explicit --name-match wins over the profile's.
+    o.name_match = s.name_match.value_or(hardened ? rules::NameMatch::any : rules::NameMatch::comm);
+    o.evaluation = s.evaluation;
     o.max_groups = s.max_groups;
     return o;
 }
