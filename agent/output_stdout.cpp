@@ -9,11 +9,10 @@
 
 #include <fmt/format.h>
 
+#include "agent/line_buffer.h"
+
 namespace scanwatch::agent {
 namespace {
-
-constexpr std::size_t kFlushAt = 64 * 1024;      // buffered lines are written in chunks this big
-constexpr std::size_t kMaxBuffer = 1024 * 1024;  // and stop taking lines past this when failing
 
 // Alerts and events may both go to stdout from two writer threads: a chunk is written whole
 // before the other thread's.
@@ -54,22 +53,8 @@ bool StdoutOutput::drain(std::string& error) {
 WriteResult StdoutOutput::write(std::string_view line,
                                 std::chrono::system_clock::time_point /*time*/,
                                 std::string& error) {
-    // What a failed write left (at most the tail of one line when flushing each line) goes first.
-    if ((flush_each_line_ && !buffer_.empty()) || buffer_.size() >= kMaxBuffer) {
-        if (!drain(error)) return WriteResult::failed;
-    }
-    const std::size_t before = buffer_.size();
-    buffer_.append(line);
-    buffer_.push_back('\n');
-    if (!flush_each_line_ && buffer_.size() < kFlushAt) return WriteResult::ok;
-    if (drain(error)) return WriteResult::ok;
-    if (flush_each_line_ && buffer_.size() == line.size() + 1) {
-        // Nothing of this line was written: give it back to be kept and retried whole.
-        buffer_.resize(before);
-        return WriteResult::failed;
-    }
-    // Part of it is out (or, buffered, the line is taken): the rest goes first next time.
-    return WriteResult::ok;
+    return write_buffered(buffer_, line, flush_each_line_, error,
+                          [this](std::string& e) { return drain(e); });
 }
 
 bool StdoutOutput::flush(std::string& error) {
@@ -77,7 +62,7 @@ bool StdoutOutput::flush(std::string& error) {
 }
 
 std::size_t StdoutOutput::unwritten_lines() const {
-    return static_cast<std::size_t>(std::count(buffer_.begin(), buffer_.end(), '\n'));
+    return buffered_lines(buffer_);
 }
 
 }  // namespace scanwatch::agent
