@@ -56,6 +56,18 @@ std::string_view term(const Alert& alert, std::string_view field) {
 
 }  // namespace
 
+void fill_evidence(Evidence& ev, const ProcessEvent& event) {
+    ev.process_name = event.name;
+    ev.process_pid = event.pid;
+    ev.parent_pid = event.ppid;
+    ev.parent_executable = event.parent_executable;
+    ev.user_id = event.user.id;
+    ev.user_name = event.user.name;
+    ev.audit_user_id = event.audit_user.id;
+    ev.audit_user_name = event.audit_user.name;
+    ev.working_directory = event.working_directory;
+}
+
 std::string alert_uuid(const Alert& alert) {
     std::string material = alert.rule->rule_id;
     for (const auto& [field, value] : alert.terms) {

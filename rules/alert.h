@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "parsers/ecs_event.h"
 #include "rules/rule.h"
 
 namespace scanwatch::rules {
@@ -51,6 +52,10 @@ struct Alert {
 /// The deterministic kibana.alert.uuid of `alert`: a hash of the rule_id, the terms and
 /// evidence.last_event.id (events up to that one are spent, so it never repeats for a group).
 std::string alert_uuid(const Alert& alert);
+
+/// Sets the evidence of one event (the crossing event; scheduled: the latest): its process,
+/// parent, users and working directory. Leaves the event refs and samples alone; uncapped.
+void fill_evidence(Evidence& ev, const ProcessEvent& event);
 
 /// The alert as one NDJSON line (no trailing newline). `created_ms` is the wall clock.
 std::string alert_to_json(const Alert& alert, std::int64_t created_ms);

@@ -182,15 +182,7 @@ void ScheduledRule::add_event(Group& g, const ProcessEvent& event, const EventFi
         g.last_ms = t;
         g.last_serial = event.serial;
         Evidence& ev = g.latest;
-        ev.process_name = event.name;
-        ev.process_pid = event.pid;
-        ev.parent_pid = event.ppid;
-        ev.parent_executable = event.parent_executable;
-        ev.user_id = event.user.id;
-        ev.user_name = event.user.name;
-        ev.audit_user_id = event.audit_user.id;
-        ev.audit_user_name = event.audit_user.name;
-        ev.working_directory = event.working_directory;
+        fill_evidence(ev, event);
         g.host_name = event.host_name;
         counters_.truncated += cap_evidence(ev, g.host_name);  // kept until an alert: cap now
     }

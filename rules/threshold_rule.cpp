@@ -175,15 +175,7 @@ Alert ThresholdRule::make_alert(Group& g, const ProcessEvent& event) {
     a.from_ms = g.seconds.empty() ? event.time_ms : g.seconds.front().first.time_ms;
     a.host_name = event.host_name;
     Evidence& ev = a.evidence;
-    ev.process_name = event.name;
-    ev.process_pid = event.pid;
-    ev.parent_pid = event.ppid;
-    ev.parent_executable = event.parent_executable;
-    ev.user_id = event.user.id;
-    ev.user_name = event.user.name;
-    ev.audit_user_id = event.audit_user.id;
-    ev.audit_user_name = event.audit_user.name;
-    ev.working_directory = event.working_directory;
+    fill_evidence(ev, event);
     ev.first_event =
         g.seconds.empty() ? EventRef{event.event_id(), event.time_ms} : g.seconds.front().first;
     ev.last_event = EventRef{event.event_id(), event.time_ms};
