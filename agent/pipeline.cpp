@@ -150,7 +150,7 @@ void Pipeline::stats_fields(JsonWriter& w) const {
     w.begin_array();
     for (const auto& rule : rules_) {
         const auto& c = rule->counters();
-        for (const auto& sum : rules::kRuleCounterSums) sums.*sum.member += c.*sum.member;
+        for (const auto member : rules::kRuleCounterSums) sums.*member += c.*member;
         w.begin_object();
         w.field("rule_id", rule->definition().rule_id);
         w.field("name", rule->definition().name);
@@ -158,7 +158,9 @@ void Pipeline::stats_fields(JsonWriter& w) const {
         w.end_object();
     }
     w.end_array();
-    parsers::for_each_counter(sums, rules::kRuleCounterSums, field);
+    for (const auto member : rules::kRuleCounterSums) {
+        w.field(rules::rule_counter_name(member), sums.*member);
+    }
     if (last_event_ms_ > 0) {
         const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 std::chrono::system_clock::now().time_since_epoch())

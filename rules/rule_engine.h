@@ -94,14 +94,18 @@ inline constexpr parsers::CounterField<RuleCounters> kRuleCounterFields[] = {
     {"values_evicted_max", &RuleCounters::values_evicted_max},
     {"truncated", &RuleCounters::truncated},
 };
-/// The counters the stats also sum over all rules, in the order they write the sums.
-inline constexpr parsers::CounterField<RuleCounters> kRuleCounterSums[] = {
-    {"matched", &RuleCounters::matched},
-    {"groups", &RuleCounters::groups},
-    {"alerts", &RuleCounters::alerts},
-    {"alerts_hardening_only", &RuleCounters::alerts_hardening_only},
-    {"held_back", &RuleCounters::held_back},
-};
+/// The counters the stats also sum over all rules, in the order they write the sums (named as
+/// in kRuleCounterFields).
+inline constexpr std::uint64_t RuleCounters::*kRuleCounterSums[] = {
+    &RuleCounters::matched, &RuleCounters::groups, &RuleCounters::alerts,
+    &RuleCounters::alerts_hardening_only, &RuleCounters::held_back};
+/// The stats name of a counter of kRuleCounterFields.
+constexpr std::string_view rule_counter_name(std::uint64_t RuleCounters::*member) {
+    for (const auto& f : kRuleCounterFields) {
+        if (f.member == member) return f.name;
+    }
+    return {};
+}
 
 /// One rule's state. Reads time only from events; never a clock.
 class RuleEngine {

@@ -122,7 +122,9 @@ TEST_CASE("Stats: docs/operations.md lists every key the stats write, and no oth
     for (const auto& f : scanwatch::rules::kRuleCounterFields) {
         CHECK(written.count("rules[]." + std::string(f.name)));
     }
-    for (const auto& f : scanwatch::rules::kRuleCounterSums) CHECK(written.count(std::string(f.name)));
+    for (const auto member : scanwatch::rules::kRuleCounterSums) {
+        CHECK(written.count(std::string(scanwatch::rules::rule_counter_name(member))));
+    }
     CHECK(written.count("last_event_time"));
     CHECK(written.count("outputs.SPEC.written"));
     for (const auto& key : written) {
