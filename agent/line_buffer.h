@@ -3,7 +3,10 @@
 // stops short leaves the rest buffered to go first next time, so a line is never torn or
 // written twice (docs/outputs.md).
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -38,6 +41,23 @@ WriteResult write_buffered(std::string& buffer, std::string_view line, bool flus
     }
     // Part of it is out (or, buffered, the line is taken): the rest goes first next time.
     return WriteResult::ok;
+}
+
+/// Writes `buffer` to `fd` until all of it is written or a write(2) fails (EINTR is retried).
+/// Returns how many bytes were written; `err` is the failure's errno, 0 when all were.
+inline std::size_t write_all(int fd, const std::string& buffer, int& err) {
+    std::size_t done = 0;
+    err = 0;
+    while (done < buffer.size()) {
+        const ssize_t n = ::write(fd, buffer.data() + done, buffer.size() - done);
+        if (n >= 0) {
+            done += static_cast<std::size_t>(n);
+        } else if (errno != EINTR) {
+            err = errno;
+            break;
+        }
+    }
+    return done;
 }
 
 /// Whole lines in a line buffer.

@@ -52,18 +52,8 @@ bool FileOutput::drain(std::string& error) {
             return true;
         }
     }
-    std::size_t done = 0;
     int err = 0;
-    while (done < buffer_.size()) {
-        const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
-        if (n >= 0) {
-            done += static_cast<std::size_t>(n);
-            continue;
-        }
-        if (errno == EINTR) continue;
-        err = errno;
-        break;
-    }
+    const std::size_t done = write_all(fd_, buffer_, err);
     if (err != 0 && disk_full(err)) {
         give_up(done, err);
         return true;

@@ -33,21 +33,11 @@ StdoutOutput::~StdoutOutput() {
 
 bool StdoutOutput::drain(std::string& error) {
     std::lock_guard<std::mutex> lock(stdout_mutex());
-    std::size_t done = 0;
-    bool ok = true;
-    while (done < buffer_.size()) {
-        const ssize_t n = ::write(STDOUT_FILENO, buffer_.data() + done, buffer_.size() - done);
-        if (n >= 0) {
-            done += static_cast<std::size_t>(n);
-            continue;
-        }
-        if (errno == EINTR) continue;
-        error = fmt::format("cannot write: {}", std::strerror(errno));
-        ok = false;
-        break;
-    }
+    int err = 0;
+    const std::size_t done = write_all(STDOUT_FILENO, buffer_, err);
+    if (err != 0) error = fmt::format("cannot write: {}", std::strerror(err));
     buffer_.erase(0, done);
-    return ok;
+    return err == 0;
 }
 
 WriteResult StdoutOutput::write(std::string_view line,

@@ -45,6 +45,19 @@ std::string check_events_spec(const std::string& text) {
     return text.empty() || parse_events_spec(text, error) ? std::string() : error;
 }
 
+// A repeatable option that takes one value each time it is given (`--rules A --rules B`).
+CLI::Option* add_repeatable(CLI::App& app, const std::string& name, std::vector<std::string>& values,
+                            const std::string& help) {
+    return app.add_option(name, values, help)->allow_extra_args(false);
+}
+
+// An option whose value is one of `names` (finish() parses it into its enum).
+CLI::Option* add_choice(CLI::App& app, const std::string& name, std::string& text,
+                        std::vector<std::string> names, const std::string& help) {
+    CLI::Option* option = app.add_option(name, text, help)->check(CLI::IsMember(std::move(names)));
+    return text.empty() ? option : option->capture_default_str();
+}
+
 void build(Cli& cli, Settings& s) {
     CLI::App& app = cli.app;
     app.set_version_flag("--version", std::string("scanwatch ") + SCANWATCH_VERSION);
@@ -57,39 +70,31 @@ void build(Cli& cli, Settings& s) {
                    "TOML config file with any of the long options as keys (default: " +
                        std::string(kDefaultConfig) + " when present)");
 
-    app.add_option("--profile", cli.profile_text,
-                   "hardened (wider name match; rules grouping by parent also group by audit "
-                   "session) or elastic (Elastic's exact semantics: comm names, parent grouping)")
-        ->check(CLI::IsMember({"hardened", "elastic"}))
-        ->capture_default_str();
-    app.add_option("--name-match", cli.name_match_text,
-                   "How process.name matches, overriding the profile's: any (comm, exe and argv[0] "
-                   "basenames, busybox/toybox applet, program run by ld.so, hard links in live "
-                   "modes) or comm (Elastic's exact behaviour); default: any (hardened), comm "
-                   "(elastic)")
-        ->check(CLI::IsMember({"any", "comm"}));
+    add_choice(app, "--profile", cli.profile_text, {"hardened", "elastic"},
+               "hardened (wider name match; rules grouping by parent also group by audit "
+               "session) or elastic (Elastic's exact semantics: comm names, parent grouping)");
+    add_choice(app, "--name-match", cli.name_match_text, {"any", "comm"},
+               "How process.name matches, overriding the profile's: any (comm, exe and argv[0] "
+               "basenames, busybox/toybox applet, program run by ld.so, hard links in live "
+               "modes) or comm (Elastic's exact behaviour); default: any (hardened), comm "
+               "(elastic)");
     app.add_option("--host-id", s.host_id, "host.id for records without node= (default: /etc/machine-id)");
     app.add_option("--host-name", s.host_name, "host.name for records without node= (default: the hostname)");
-    app.add_option("--output", cli.output_texts,
+    add_repeatable(app, "--output", cli.output_texts,
                    "Where alerts go, repeatable: - (stdout, the default), file:PATH (appended, "
                    "reopened on SIGHUP), syslog (/dev/log), syslog:udp://HOST:PORT or "
                    "syslog:tcp://HOST:PORT; syslog takes ?facility=NAME (default authpriv) and "
                    "&backlog=LINES (default 10000)")
-        ->check(check_output_spec)
-        ->allow_extra_args(false);
+        ->check(check_output_spec);
     app.add_option("--events", cli.events_text,
                    "Also write every exec as an ECS event, NDJSON, to - (stdout) or a file (appended)")
         ->check(check_events_spec);
-    app.add_option("--rules", s.rules,
-                   "Rule file or folder of *.toml rule files, repeatable (default: the built-in rule)")
-        ->allow_extra_args(false);
-    app.add_option("--exceptions", s.exceptions,
-                   "Exceptions file ([[exception]] tables with query and optional rule_id), repeatable")
-        ->allow_extra_args(false);
-    app.add_option("--evaluation", cli.evaluation_text,
-                   "streaming (alert on the crossing event) or scheduled (Kibana's runs on event time)")
-        ->check(CLI::IsMember({"streaming", "scheduled"}))
-        ->capture_default_str();
+    add_repeatable(app, "--rules", s.rules,
+                   "Rule file or folder of *.toml rule files, repeatable (default: the built-in rule)");
+    add_repeatable(app, "--exceptions", s.exceptions,
+                   "Exceptions file ([[exception]] tables with query and optional rule_id), repeatable");
+    add_choice(app, "--evaluation", cli.evaluation_text, {"streaming", "scheduled"},
+               "streaming (alert on the crossing event) or scheduled (Kibana's runs on event time)");
     app.add_flag("--stats", s.stats, "Print the counters as one JSON line on stderr at exit");
     app.add_option("--stats-file", s.stats_file,
                    "Also append the stats line to this file at exit and on SIGUSR1");
