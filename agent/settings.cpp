@@ -70,10 +70,10 @@ void build(Cli& cli, Settings& s) {
                    "TOML config file with any of the long options as keys (default: " +
                        std::string(kDefaultConfig) + " when present)");
 
-    add_choice(app, "--profile", cli.profile_text, {"hardened", "elastic"},
+    add_choice(app, "--profile", cli.profile_text, rules::enum_names(rules::kProfileNames),
                "hardened (wider name match; rules grouping by parent also group by audit "
                "session) or elastic (Elastic's exact semantics: comm names, parent grouping)");
-    add_choice(app, "--name-match", cli.name_match_text, {"any", "comm"},
+    add_choice(app, "--name-match", cli.name_match_text, rules::enum_names(rules::kNameMatchNames),
                "How process.name matches, overriding the profile's: any (comm, exe and argv[0] "
                "basenames, busybox/toybox applet, program run by ld.so, hard links in live "
                "modes) or comm (Elastic's exact behaviour); default: any (hardened), comm "
@@ -93,7 +93,7 @@ void build(Cli& cli, Settings& s) {
                    "Rule file or folder of *.toml rule files, repeatable (default: the built-in rule)");
     add_repeatable(app, "--exceptions", s.exceptions,
                    "Exceptions file ([[exception]] tables with query and optional rule_id), repeatable");
-    add_choice(app, "--evaluation", cli.evaluation_text, {"streaming", "scheduled"},
+    add_choice(app, "--evaluation", cli.evaluation_text, rules::enum_names(rules::kEvaluationNames),
                "streaming (alert on the crossing event) or scheduled (Kibana's runs on event time)");
     app.add_flag("--stats", s.stats, "Print the counters as one JSON line on stderr at exit");
     app.add_option("--stats-file", s.stats_file,

@@ -11,6 +11,7 @@
 #include "parsers/counter_table.h"
 #include "parsers/ecs_event.h"
 #include "rules/alert.h"
+#include "rules/enum_names.h"
 #include "rules/event_fields.h"
 #include "rules/rule.h"
 
@@ -21,6 +22,10 @@ enum class Evaluation {
     streaming,  ///< sliding window on event time; alert on the event that crosses (ThresholdRule)
     scheduled,  ///< Kibana's runs emulated on event time (ScheduledRule)
 };
+
+/// The names of Evaluation.
+inline constexpr EnumName<Evaluation> kEvaluationNames[] = {
+    {"streaming", Evaluation::streaming}, {"scheduled", Evaluation::scheduled}};
 
 /// Parses "streaming" / "scheduled"; false if neither (`out` untouched).
 bool parse_evaluation(std::string_view text, Evaluation& out);
@@ -33,6 +38,10 @@ enum class Profile {
     hardened,  ///< the default: wider name match, and session grouping besides the parent's
     elastic,   ///< Elastic's exact semantics: comm names, the rule's parent grouping
 };
+
+/// The names of Profile.
+inline constexpr EnumName<Profile> kProfileNames[] = {{"hardened", Profile::hardened},
+                                                     {"elastic", Profile::elastic}};
 
 /// Parses "hardened" / "elastic"; false if neither (`out` untouched).
 bool parse_profile(std::string_view text, Profile& out);
