@@ -383,17 +383,14 @@ bool ScheduledRule::restore_state(const nlohmann::json& state) {
         w = weight(g);
         return true;
     };
-    try {
-        if (!state.is_object() || state.at("engine") != "scheduled") return false;
+    return detail::restore_engine(state, "scheduled", [&] {
         const std::int64_t next_run = get_int64(state.at("next_run_ms"));
         const std::int64_t watermark = get_int64(state.at("watermark_ms"));
         if (!groups_->restore(state.at("groups"), options_, restore_group)) return false;
         next_run_ms_ = next_run;
         watermark_ms_ = watermark;
         return true;
-    } catch (const std::exception&) {
-        return false;  // a state from another version, or damaged: start empty
-    }
+    });
 }
 
 }  // namespace scanwatch::rules

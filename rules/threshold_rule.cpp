@@ -327,8 +327,7 @@ bool ThresholdRule::restore_state(const nlohmann::json& state) {
         w = weight(g);
         return true;
     };
-    try {
-        if (!state.is_object() || state.at("engine") != "streaming") return false;
+    return detail::restore_engine(state, "streaming", [&] {
         const std::int64_t watermark = get_int64(state.at("watermark_ms"));
         const std::int64_t signal_bucket = get_int64(state.at("signal_bucket"));
         const std::uint64_t signals = get_uint64(state.at("signals_in_bucket"));
@@ -337,9 +336,7 @@ bool ThresholdRule::restore_state(const nlohmann::json& state) {
         signal_bucket_ = signal_bucket;
         signals_in_bucket_ = signals;
         return true;
-    } catch (const std::exception&) {
-        return false;  // a state from another version, or damaged: start empty
-    }
+    });
 }
 
 }  // namespace scanwatch::rules
