@@ -155,11 +155,7 @@ void ScheduledRule::add_event(Group& g, const ProcessEvent& event, const EventFi
     }
     ++g.events;
 
-    if (g.sample_commands.size() < options_.sample_commands) {
-        bool cut = false;
-        g.sample_commands.push_back(capped_command_line(event, limits::kSampleCommandBytes, cut));
-        counters_.truncated += cut ? 1 : 0;
-    }
+    counters_.truncated += add_sample_command(g.sample_commands, options_.sample_commands, event);
     if (rule_->cardinality) {
         fields.any_value(rule_->cardinality->field_id, [&](std::string_view v) {
             const std::uint64_t h = XXH3_64bits(v.data(), v.size());
@@ -167,11 +163,7 @@ void ScheduledRule::add_event(Group& g, const ProcessEvent& event, const EventFi
             if (!is_new) {
                 pos->second = std::max(pos->second, t);
             } else {
-                if (g.sample_values.size() < options_.sample_values) {
-                    bool cut = false;
-                    g.sample_values.push_back(capped_copy(v, limits::kSampleValueBytes, cut));
-                    counters_.truncated += cut ? 1 : 0;
-                }
+                counters_.truncated += add_sample_value(g.sample_values, options_.sample_values, v);
                 // Compacting in batches keeps the cost per new value constant.
                 if (g.values.size() > value_cap_ + value_cap_ / 4) g.compact(value_cap_);
             }

@@ -125,11 +125,7 @@ void ThresholdRule::add_event(Group& g, const ProcessEvent& event, const EventFi
     }
     ++g.events;
 
-    if (g.sample_commands.size() < options_.sample_commands) {
-        bool cut = false;
-        g.sample_commands.push_back(capped_command_line(event, limits::kSampleCommandBytes, cut));
-        counters_.truncated += cut ? 1 : 0;
-    }
+    counters_.truncated += add_sample_command(g.sample_commands, options_.sample_commands, event);
     if (rule_->cardinality) {
         const int field = rule_->cardinality->field_id;
         if (!values_hashed_) {
@@ -148,10 +144,8 @@ void ThresholdRule::add_event(Group& g, const ProcessEvent& event, const EventFi
                 const std::uint64_t h = value_hashes_[i++];
                 const bool is_new = g.values.find(h) == g.values.end();
                 g.see_value(h, event.time_ms);
-                if (is_new && g.sample_values.size() < options_.sample_values) {
-                    bool cut = false;
-                    g.sample_values.push_back(capped_copy(v, limits::kSampleValueBytes, cut));
-                    counters_.truncated += cut ? 1 : 0;
+                if (is_new) {
+                    counters_.truncated += add_sample_value(g.sample_values, options_.sample_values, v);
                 }
                 return i == value_hashes_.size();  // the same values, in the same order
             });
