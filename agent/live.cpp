@@ -22,9 +22,6 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-constexpr auto kMinBackoff = 100ms;
-constexpr auto kMaxBackoff = 5s;
-
 class LiveRunner final : public Runner {
 public:
     LiveRunner(const Settings& settings, int argc, const char* const* argv)
@@ -81,19 +78,28 @@ private:
         }
     }
 
+    // Feeds what `stream` gives to the pipeline until a read fails; then `ended(ec)`.
+    template <typename Stream, typename Ended>
+    void read_into_pipeline(Stream& stream, Ended ended) {
+        stream.async_read_some(asio::buffer(buffer_), [this, &stream, ended](
+                                                          const boost::system::error_code& ec,
+                                                          std::size_t n) {
+            if (n > 0) session().pipeline().feed(std::string_view(buffer_.data(), n));
+            if (ec) {
+                ended(ec);
+            } else {
+                read_into_pipeline(stream, ended);
+            }
+        });
+    }
+
     void read_stdin() {
-        stdin_.async_read_some(
-            asio::buffer(buffer_), [this](const boost::system::error_code& ec, std::size_t n) {
-                if (n > 0) session().pipeline().feed(std::string_view(buffer_.data(), n));
-                if (!ec) {
-                    read_stdin();
-                    return;
-                }
-                if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
-                    input_failed(fmt::format("cannot read stdin: {}", ec.message()));
-                }
-                stop();  // auditd closed our stdin: it is stopping or restarting plugins
-            });
+        read_into_pipeline(stdin_, [this](const boost::system::error_code& ec) {
+            if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
+                input_failed(fmt::format("cannot read stdin: {}", ec.message()));
+            }
+            stop();  // auditd closed our stdin: it is stopping or restarting plugins
+        });
     }
 
     void connect_socket() {
@@ -128,25 +134,21 @@ private:
     }
 
     void read_socket() {
-        socket_.async_read_some(
-            asio::buffer(buffer_), [this](const boost::system::error_code& ec, std::size_t n) {
-                if (n > 0) session().pipeline().feed(std::string_view(buffer_.data(), n));
-                if (!ec) {
-                    read_socket();
-                    return;
-                }
-                if (stopping() || ec == asio::error::operation_aborted) return;
-                session().diagnostics().warn(fmt::format(
-                    "lost {}: {}; reconnecting", settings().socket_path,
-                    ec == asio::error::eof ? std::string("auditd closed it") : ec.message()));
-                socket_down_reported_ = true;
-                boost::system::error_code ignored;
-                socket_.close(ignored);
-                schedule_reconnect();
-            });
+        read_into_pipeline(socket_, [this](const boost::system::error_code& ec) {
+            if (stopping() || ec == asio::error::operation_aborted) return;
+            session().diagnostics().warn(fmt::format(
+                "lost {}: {}; reconnecting", settings().socket_path,
+                ec == asio::error::eof ? std::string("auditd closed it") : ec.message()));
+            socket_down_reported_ = true;
+            boost::system::error_code ignored;
+            socket_.close(ignored);
+            schedule_reconnect();
+        });
     }
 
     static constexpr int kPipeSize = 1 << 20;
+    static constexpr std::chrono::milliseconds kMinBackoff = 100ms;  // socket reconnects
+    static constexpr std::chrono::milliseconds kMaxBackoff = 5s;
     asio::steady_timer reconnect_timer_;
     asio::posix::stream_descriptor stdin_;
     asio::local::stream_protocol::socket socket_;

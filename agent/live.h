@@ -6,7 +6,9 @@
 
 namespace scanwatch::agent {
 
-/// Runs `plugin` or `socket` mode until EOF (plugin), SIGTERM or SIGINT; returns the exit code.
+/// Runs `plugin` or `socket` mode until EOF (plugin), SIGTERM or SIGINT; returns 0, or 1 when
+/// an input or an output failed (Runner::run). Throws std::runtime_error at start: an output
+/// that cannot be opened, rule files with errors.
 /// `argc`/`argv` are parsed again on SIGHUP to reload the configuration.
 int run_live(const Settings& settings, int argc, const char* const* argv);
 

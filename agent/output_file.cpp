@@ -12,11 +12,10 @@
 
 #include <fmt/format.h>
 
+#include "agent/line_buffer.h"
+
 namespace scanwatch::agent {
 namespace {
-
-constexpr std::size_t kFlushAt = 64 * 1024;      // buffered files write in chunks this big
-constexpr std::size_t kMaxBuffer = 1024 * 1024;  // and stop taking lines past this when failing
 
 // Errors that mean "no room": the lines are lost, not kept for a retry.
 bool disk_full(int err) {
@@ -53,18 +52,8 @@ bool FileOutput::drain(std::string& error) {
             return true;
         }
     }
-    std::size_t done = 0;
     int err = 0;
-    while (done < buffer_.size()) {
-        const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
-        if (n >= 0) {
-            done += static_cast<std::size_t>(n);
-            continue;
-        }
-        if (errno == EINTR) continue;
-        err = errno;
-        break;
-    }
+    const std::size_t done = write_all(fd_, buffer_, err);
     if (err != 0 && disk_full(err)) {
         give_up(done, err);
         return true;
@@ -98,23 +87,8 @@ void FileOutput::give_up(std::size_t done, int err) {
 
 WriteResult FileOutput::write(std::string_view line, std::chrono::system_clock::time_point /*time*/,
                               std::string& error) {
-    // What a failed write left (at most the tail of one line when flushing each line) goes first.
-    if ((flush_each_line_ && !buffer_.empty()) || buffer_.size() >= kMaxBuffer) {
-        if (!drain(error)) return WriteResult::failed;
-    }
-    const std::size_t before = buffer_.size();
-    buffer_.append(line);
-    buffer_.push_back('\n');
-    if (!flush_each_line_ && buffer_.size() < kFlushAt) return WriteResult::ok;
-    if (drain(error)) return WriteResult::ok;
-    if (flush_each_line_ && buffer_.size() == line.size() + 1) {
-        // Nothing of this line reached the file (not for lack of room): give it back to be kept
-        // and retried whole.
-        buffer_.resize(before);
-        return WriteResult::failed;
-    }
-    // Part of it is in the file (or, buffered, the line is taken): the rest goes first next time.
-    return WriteResult::ok;
+    return write_buffered(buffer_, line, flush_each_line_, error,
+                          [this](std::string& e) { return drain(e); });
 }
 
 bool FileOutput::flush(std::string& error) {
@@ -140,7 +114,7 @@ std::size_t FileOutput::take_lost(std::string& error) {
 }
 
 std::size_t FileOutput::unwritten_lines() const {
-    return static_cast<std::size_t>(std::count(buffer_.begin(), buffer_.end(), '\n'));
+    return buffered_lines(buffer_);
 }
 
 // ---- specs and factories ----------------------------------------------------------------------

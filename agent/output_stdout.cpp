@@ -9,11 +9,10 @@
 
 #include <fmt/format.h>
 
+#include "agent/line_buffer.h"
+
 namespace scanwatch::agent {
 namespace {
-
-constexpr std::size_t kFlushAt = 64 * 1024;      // buffered lines are written in chunks this big
-constexpr std::size_t kMaxBuffer = 1024 * 1024;  // and stop taking lines past this when failing
 
 // Alerts and events may both go to stdout from two writer threads: a chunk is written whole
 // before the other thread's.
@@ -34,42 +33,18 @@ StdoutOutput::~StdoutOutput() {
 
 bool StdoutOutput::drain(std::string& error) {
     std::lock_guard<std::mutex> lock(stdout_mutex());
-    std::size_t done = 0;
-    bool ok = true;
-    while (done < buffer_.size()) {
-        const ssize_t n = ::write(STDOUT_FILENO, buffer_.data() + done, buffer_.size() - done);
-        if (n >= 0) {
-            done += static_cast<std::size_t>(n);
-            continue;
-        }
-        if (errno == EINTR) continue;
-        error = fmt::format("cannot write: {}", std::strerror(errno));
-        ok = false;
-        break;
-    }
+    int err = 0;
+    const std::size_t done = write_all(STDOUT_FILENO, buffer_, err);
+    if (err != 0) error = fmt::format("cannot write: {}", std::strerror(err));
     buffer_.erase(0, done);
-    return ok;
+    return err == 0;
 }
 
 WriteResult StdoutOutput::write(std::string_view line,
                                 std::chrono::system_clock::time_point /*time*/,
                                 std::string& error) {
-    // What a failed write left (at most the tail of one line when flushing each line) goes first.
-    if ((flush_each_line_ && !buffer_.empty()) || buffer_.size() >= kMaxBuffer) {
-        if (!drain(error)) return WriteResult::failed;
-    }
-    const std::size_t before = buffer_.size();
-    buffer_.append(line);
-    buffer_.push_back('\n');
-    if (!flush_each_line_ && buffer_.size() < kFlushAt) return WriteResult::ok;
-    if (drain(error)) return WriteResult::ok;
-    if (flush_each_line_ && buffer_.size() == line.size() + 1) {
-        // Nothing of this line was written: give it back to be kept and retried whole.
-        buffer_.resize(before);
-        return WriteResult::failed;
-    }
-    // Part of it is out (or, buffered, the line is taken): the rest goes first next time.
-    return WriteResult::ok;
+    return write_buffered(buffer_, line, flush_each_line_, error,
+                          [this](std::string& e) { return drain(e); });
 }
 
 bool StdoutOutput::flush(std::string& error) {
@@ -77,7 +52,7 @@ bool StdoutOutput::flush(std::string& error) {
 }
 
 std::size_t StdoutOutput::unwritten_lines() const {
-    return static_cast<std::size_t>(std::count(buffer_.begin(), buffer_.end(), '\n'));
+    return buffered_lines(buffer_);
 }
 
 }  // namespace scanwatch::agent

@@ -194,15 +194,11 @@ std::string Pipeline::stats_json() const {
 }
 
 void Pipeline::stats_fields(JsonWriter& w) const {
+    // The counters come from each module's table (parsers/counter_table.h); what is written
+    // here by hand is only what is not a counter of a struct (sizes, sums, times).
+    const auto field = [&w](std::string_view name, std::uint64_t value) { w.field(name, value); };
     const auto& f = filter_.counters();
-    const auto& n = normalizer_.counters();
-    w.field("bytes", f.bytes);
-    w.field("lines", f.lines);
-    w.field("records", f.records);
-    w.field("records_parsed", f.records_fed);
-    w.field("records_skipped", f.records_skipped);
-    w.field("proctitles_skipped", f.proctitles_skipped);
-    w.field("ignored_lines", f.ignored_lines);
+    parsers::for_each_counter(f, parsers::kFilterCounterFields, field);
     w.key("malformed");
     w.begin_object();
     w.field("total", f.malformed_total());
@@ -211,60 +207,26 @@ void Pipeline::stats_fields(JsonWriter& w) const {
     }
     w.end_object();
     w.field("events", feed_.events());
-    w.field("execs", n.execs);
-    w.field("failed_execs", n.failed_execs);
-    w.field("execveat", n.execveat);
-    w.field("execve_without_syscall", n.execve_without_syscall);
-    w.field("syscall_without_execve", n.syscall_without_execve);
-    w.field("args_missing", n.args_missing);
-    w.field("bad_fields", n.bad_fields);
-    w.field("bad_arg_index", n.bad_arg_index);
-    w.field("args_dropped", n.args_dropped);
-    w.field("args_truncated", n.args_truncated);
-    w.field("titles_truncated", n.titles_truncated);
-    w.field("bad_proctitle", n.bad_proctitle);
-    w.field("bad_timestamp", n.bad_timestamp);
+    parsers::for_each_counter(normalizer_.counters(), parsers::kNormalizerCounterFields, field);
     w.field("processes", static_cast<std::uint64_t>(normalizer_.processes().size()));
     w.field("processes_evicted", normalizer_.processes().evictions());
-    std::uint64_t matched = 0;
-    std::uint64_t alerts = 0;
-    std::uint64_t hardening_only = 0;
-    std::uint64_t held_back = 0;
-    std::uint64_t groups = 0;
+    rules::RuleCounters sums;
     w.key("rules");
     w.begin_array();
     for (std::size_t i = 0; i < rules_.size(); ++i) {
         const rules::RuleDefinition& def = *rules_[i];
         const rules::RuleCounters c = rule_counters(i);
-        matched += c.matched;
-        alerts += c.alerts;
-        hardening_only += c.alerts_hardening_only;
-        held_back += c.held_back;
-        groups += c.groups;
+        for (const auto member : rules::kRuleCounterSums) sums.*member += c.*member;
         w.begin_object();
         w.field("rule_id", def.rule_id);
         w.field("name", def.name);
-        w.field("matched", c.matched);
-        w.field("excepted", c.excepted);
-        w.field("missing_group_field", c.missing_group_field);
-        w.field("late", c.late);
-        w.field("spent", c.spent);
-        w.field("alerts", c.alerts);
-        w.field("alerts_hardening_only", c.alerts_hardening_only);
-        w.field("held_back", c.held_back);
-        w.field("groups", c.groups);
-        w.field("groups_evicted", c.groups_evicted);
-        w.field("values_evicted", c.values_evicted);
-        w.field("values_evicted_max", c.values_evicted_max);
-        w.field("truncated", c.truncated);
+        parsers::for_each_counter(c, rules::kRuleCounterFields, field);
         w.end_object();
     }
     w.end_array();
-    w.field("matched", matched);
-    w.field("groups", groups);
-    w.field("alerts", alerts);
-    w.field("alerts_hardening_only", hardening_only);
-    w.field("held_back", held_back);
+    for (const auto member : rules::kRuleCounterSums) {
+        w.field(rules::rule_counter_name(member), sums.*member);
+    }
     if (last_event_ms_ > 0) {
         const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 std::chrono::system_clock::now().time_since_epoch())

@@ -5,7 +5,6 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-
 #include "agent/output_spec.h"
 
 #ifndef SCANWATCH_VERSION
@@ -29,6 +28,10 @@ struct Cli {
     CLI::App* rules_check = nullptr;
     std::vector<std::string> output_texts;  // parsed into Settings::outputs by finish()
     std::string events_text;                // parsed into Settings::events by finish()
+    // Parsed into Settings' enums by finish(); the validators name the values it accepts.
+    std::string profile_text = "hardened";
+    std::string name_match_text;
+    std::string evaluation_text = "streaming";
 };
 
 // CLI11 validators: "" when the spec parses, else what is wrong with it (naming the value).
@@ -40,6 +43,19 @@ std::string check_output_spec(const std::string& text) {
 std::string check_events_spec(const std::string& text) {
     std::string error;
     return text.empty() || parse_events_spec(text, error) ? std::string() : error;
+}
+
+// A repeatable option that takes one value each time it is given (`--rules A --rules B`).
+CLI::Option* add_repeatable(CLI::App& app, const std::string& name, std::vector<std::string>& values,
+                            const std::string& help) {
+    return app.add_option(name, values, help)->allow_extra_args(false);
+}
+
+// An option whose value is one of `names` (finish() parses it into its enum).
+CLI::Option* add_choice(CLI::App& app, const std::string& name, std::string& text,
+                        std::vector<std::string> names, const std::string& help) {
+    CLI::Option* option = app.add_option(name, text, help)->check(CLI::IsMember(std::move(names)));
+    return text.empty() ? option : option->capture_default_str();
 }
 
 void build(Cli& cli, Settings& s) {
@@ -54,39 +70,31 @@ void build(Cli& cli, Settings& s) {
                    "TOML config file with any of the long options as keys (default: " +
                        std::string(kDefaultConfig) + " when present)");
 
-    app.add_option("--profile", s.profile,
-                   "hardened (wider name match; rules grouping by parent also group by audit "
-                   "session) or elastic (Elastic's exact semantics: comm names, parent grouping)")
-        ->check(CLI::IsMember({"hardened", "elastic"}))
-        ->capture_default_str();
-    app.add_option("--name-match", s.name_match,
-                   "How process.name matches, overriding the profile's: any (comm, exe and argv[0] "
-                   "basenames, busybox/toybox applet, program run by ld.so, hard links in live "
-                   "modes) or comm (Elastic's exact behaviour); default: any (hardened), comm "
-                   "(elastic)")
-        ->check(CLI::IsMember({"any", "comm"}));
+    add_choice(app, "--profile", cli.profile_text, rules::enum_names(rules::kProfileNames),
+               "hardened (wider name match; rules grouping by parent also group by audit "
+               "session) or elastic (Elastic's exact semantics: comm names, parent grouping)");
+    add_choice(app, "--name-match", cli.name_match_text, rules::enum_names(rules::kNameMatchNames),
+               "How process.name matches, overriding the profile's: any (comm, exe and argv[0] "
+               "basenames, busybox/toybox applet, program run by ld.so, hard links in live "
+               "modes) or comm (Elastic's exact behaviour); default: any (hardened), comm "
+               "(elastic)");
     app.add_option("--host-id", s.host_id, "host.id for records without node= (default: /etc/machine-id)");
     app.add_option("--host-name", s.host_name, "host.name for records without node= (default: the hostname)");
-    app.add_option("--output", cli.output_texts,
+    add_repeatable(app, "--output", cli.output_texts,
                    "Where alerts go, repeatable: - (stdout, the default), file:PATH (appended, "
                    "reopened on SIGHUP), syslog (/dev/log), syslog:udp://HOST:PORT or "
                    "syslog:tcp://HOST:PORT, relp://HOST:PORT (acknowledged); syslog and relp take ?facility=NAME (default authpriv) and "
                    "&backlog=LINES (default 10000)")
-        ->check(check_output_spec)
-        ->allow_extra_args(false);
+        ->check(check_output_spec);
     app.add_option("--events", cli.events_text,
                    "Also write every exec as an ECS event, NDJSON, to - (stdout) or a file (appended)")
         ->check(check_events_spec);
-    app.add_option("--rules", s.rules,
-                   "Rule file or folder of *.toml rule files, repeatable (default: the built-in rule)")
-        ->allow_extra_args(false);
-    app.add_option("--exceptions", s.exceptions,
-                   "Exceptions file ([[exception]] tables with query and optional rule_id), repeatable")
-        ->allow_extra_args(false);
-    app.add_option("--evaluation", s.evaluation,
-                   "streaming (alert on the crossing event) or scheduled (Kibana's runs on event time)")
-        ->check(CLI::IsMember({"streaming", "scheduled"}))
-        ->capture_default_str();
+    add_repeatable(app, "--rules", s.rules,
+                   "Rule file or folder of *.toml rule files, repeatable (default: the built-in rule)");
+    add_repeatable(app, "--exceptions", s.exceptions,
+                   "Exceptions file ([[exception]] tables with query and optional rule_id), repeatable");
+    add_choice(app, "--evaluation", cli.evaluation_text, rules::enum_names(rules::kEvaluationNames),
+               "streaming (alert on the crossing event) or scheduled (Kibana's runs on event time)");
     app.add_flag("--stats", s.stats, "Print the counters as one JSON line on stderr at exit");
     app.add_option("--stats-file", s.stats_file,
                    "Also append the stats line to this file at exit and on SIGUSR1");
@@ -164,6 +172,9 @@ void finish(const Cli& cli, Settings& s) {
     for (const auto& text : cli.output_texts) s.outputs.push_back(*parse_output_spec(text, error));
     if (s.outputs.empty()) s.outputs.emplace_back();
     if (!cli.events_text.empty()) s.events = parse_events_spec(cli.events_text, error);
+    rules::parse_profile(cli.profile_text, s.profile);
+    rules::parse_evaluation(cli.evaluation_text, s.evaluation);
+    if (rules::NameMatch m{}; rules::parse_name_match(cli.name_match_text, m)) s.name_match = m;
 }
 
 // Builds the command line, parses, and completes the settings; `on_error` sees a parse error.
@@ -198,13 +209,11 @@ std::optional<Settings> reparse_settings(int argc, const char* const* argv, std:
 
 rules::EngineOptions engine_options(const Settings& s) {
     rules::EngineOptions o;
-    rules::Profile profile = rules::Profile::hardened;
-    rules::parse_profile(s.profile, profile);
-    o.session_grouping = profile == rules::Profile::hardened;
-    o.name_match = profile == rules::Profile::hardened ? rules::NameMatch::any
-                                                       : rules::NameMatch::comm;
-    rules::parse_name_match(s.name_match, o.name_match);  // an explicit --name-match wins
-    rules::parse_evaluation(s.evaluation, o.evaluation);
+    const bool hardened = s.profile == rules::Profile::hardened;
+    o.session_grouping = hardened;
+    // An explicit --name-match wins over the profile's.
+    o.name_match = s.name_match.value_or(hardened ? rules::NameMatch::any : rules::NameMatch::comm);
+    o.evaluation = s.evaluation;
     o.max_groups = s.max_groups;
     return o;
 }

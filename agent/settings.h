@@ -20,8 +20,8 @@ enum class Mode { replay, plugin, socket, tail, rules_show, rules_check };
 struct Settings {
     Mode mode = Mode::replay;
     std::string config;  ///< the config file read, empty if none
-    std::string profile = "hardened";  ///< or "elastic" (docs/detection.md)
-    std::string name_match;             ///< "any" / "comm"; empty: the profile's
+    rules::Profile profile = rules::Profile::hardened;  ///< docs/detection.md
+    std::optional<rules::NameMatch> name_match;        ///< --name-match; nullopt: the profile's
     std::string host_id;
     std::string host_name;
     std::vector<OutputSpec> outputs;   ///< alerts: parsed --output specs; at least one ("-")
@@ -39,7 +39,7 @@ struct Settings {
     std::vector<std::string> paths;    ///< replay inputs; rules check: rule files
     std::vector<std::string> rules;       ///< rule files or folders; empty: the built-in rule
     std::vector<std::string> exceptions;  ///< exceptions files
-    std::string evaluation = "streaming"; ///< or "scheduled" (Kibana's runs on event time)
+    rules::Evaluation evaluation = rules::Evaluation::streaming;  ///< or Kibana's runs on event time
     std::string socket_path = "/var/run/audispd_events";
     std::string tail_path = "/var/log/audit/audit.log";
     std::string state_file;  ///< tail: where reading stands and the rules' state

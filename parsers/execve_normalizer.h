@@ -15,6 +15,7 @@
 
 #include <auparse.h>
 
+#include "parsers/counter_table.h"
 #include "parsers/ecs_event.h"
 #include "parsers/interpretation_cache.h"
 #include "parsers/process_table.h"
@@ -62,6 +63,23 @@ struct NormalizerCounters {
     std::uint64_t titles_truncated = 0;  ///< process.title kept as a prefix and a digest
     std::uint64_t bad_proctitle = 0;   ///< proctitle= neither quoted nor hex (title left empty)
     std::uint64_t bad_timestamp = 0;   ///< seconds too large for ms since the epoch (event dropped)
+};
+
+/// The stats keys of NormalizerCounters, in stats order.
+inline constexpr CounterField<NormalizerCounters> kNormalizerCounterFields[] = {
+    {"execs", &NormalizerCounters::execs},
+    {"failed_execs", &NormalizerCounters::failed_execs},
+    {"execveat", &NormalizerCounters::execveat},
+    {"execve_without_syscall", &NormalizerCounters::execve_without_syscall},
+    {"syscall_without_execve", &NormalizerCounters::syscall_without_execve},
+    {"args_missing", &NormalizerCounters::args_missing},
+    {"bad_fields", &NormalizerCounters::bad_fields},
+    {"bad_arg_index", &NormalizerCounters::bad_arg_index},
+    {"args_dropped", &NormalizerCounters::args_dropped},
+    {"args_truncated", &NormalizerCounters::args_truncated},
+    {"titles_truncated", &NormalizerCounters::titles_truncated},
+    {"bad_proctitle", &NormalizerCounters::bad_proctitle},
+    {"bad_timestamp", &NormalizerCounters::bad_timestamp},
 };
 
 /// What one event may hold (docs/events.md): the bound on its memory whatever the input.

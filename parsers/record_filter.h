@@ -15,6 +15,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "parsers/counter_table.h"
+
 namespace scanwatch::parsers {
 
 /// Why a line was dropped as malformed.
@@ -54,6 +56,17 @@ struct FilterCounters {
     std::array<std::uint64_t, kMalformedReasons> malformed{};
 
     std::uint64_t malformed_total() const;
+};
+
+/// The stats keys of FilterCounters, in stats order (`malformed` is written by reason apart).
+inline constexpr CounterField<FilterCounters> kFilterCounterFields[] = {
+    {"bytes", &FilterCounters::bytes},
+    {"lines", &FilterCounters::lines},
+    {"records", &FilterCounters::records},
+    {"records_parsed", &FilterCounters::records_fed},
+    {"records_skipped", &FilterCounters::records_skipped},
+    {"proctitles_skipped", &FilterCounters::proctitles_skipped},
+    {"ignored_lines", &FilterCounters::ignored_lines},
 };
 
 /// Streaming line splitter and record filter. Feed it bytes in chunks of any size; it calls the

@@ -4,6 +4,7 @@
 #include <xxhash.h>
 
 #include "parsers/json_writer.h"
+#include "rules/group_table.h"
 
 namespace scanwatch::rules {
 namespace {
@@ -55,6 +56,34 @@ std::string_view term(const Alert& alert, std::string_view field) {
 }
 
 }  // namespace
+
+void fill_evidence(Evidence& ev, const ProcessEvent& event) {
+    ev.process_name = event.name;
+    ev.process_pid = event.pid;
+    ev.parent_pid = event.ppid;
+    ev.parent_executable = event.parent_executable;
+    ev.user_id = event.user.id;
+    ev.user_name = event.user.name;
+    ev.audit_user_id = event.audit_user.id;
+    ev.audit_user_name = event.audit_user.name;
+    ev.working_directory = event.working_directory;
+}
+
+std::uint64_t add_sample_command(std::vector<std::string>& samples, std::size_t max,
+                                 const ProcessEvent& event) {
+    if (samples.size() >= max) return 0;
+    bool cut = false;
+    samples.push_back(capped_command_line(event, limits::kSampleCommandBytes, cut));
+    return cut ? 1 : 0;
+}
+
+std::uint64_t add_sample_value(std::vector<std::string>& samples, std::size_t max,
+                               std::string_view value) {
+    if (samples.size() >= max) return 0;
+    bool cut = false;
+    samples.push_back(capped_copy(value, limits::kSampleValueBytes, cut));
+    return cut ? 1 : 0;
+}
 
 std::string alert_uuid(const Alert& alert) {
     std::string material = alert.rule->rule_id;

@@ -4,9 +4,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "parsers/ecs_event.h"
 #include "rules/rule.h"
 
 namespace scanwatch::rules {
@@ -53,6 +55,18 @@ struct Alert {
 /// The deterministic kibana.alert.uuid of `alert`: a hash of the rule_id, the terms and
 /// evidence.last_event.id (events up to that one are spent, so it never repeats for a group).
 std::string alert_uuid(const Alert& alert);
+
+/// Sets the evidence of one event (the crossing event; scheduled: the latest): its process,
+/// parent, users and working directory. Leaves the event refs and samples alone; uncapped.
+void fill_evidence(Evidence& ev, const ProcessEvent& event);
+
+/// Appends `event`'s command line, capped at limits::kSampleCommandBytes, to `samples` while it
+/// holds fewer than `max`; returns 1 when it was cut (for the `truncated` counter), else 0.
+std::uint64_t add_sample_command(std::vector<std::string>& samples, std::size_t max,
+                                 const ProcessEvent& event);
+/// The same for a value of the cardinality field, capped at limits::kSampleValueBytes.
+std::uint64_t add_sample_value(std::vector<std::string>& samples, std::size_t max,
+                               std::string_view value);
 
 /// The alert as one NDJSON line (no trailing newline). `created_ms` is the wall clock.
 std::string alert_to_json(const Alert& alert, std::int64_t created_ms);

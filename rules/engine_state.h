@@ -2,6 +2,7 @@
 // Internal to rules/: helpers for the engines' save_state() / restore_state() JSON.
 
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,5 +31,18 @@ std::int64_t get_int64(const nlohmann::json& j);
 
 /// `j` as a uint64; throws std::invalid_argument unless it is a non-negative JSON integer.
 std::uint64_t get_uint64(const nlohmann::json& j);
+
+/// An engine's restore_state(): runs `apply` (reads its fields from `state` and sets them, or
+/// returns false when they do not fit) on a state saved by engine `engine`. False for another
+/// engine's state, and when reading throws (a state from another version, or damaged).
+template <typename Apply>
+bool restore_engine(const nlohmann::json& state, const char* engine, Apply apply) {
+    try {
+        if (!state.is_object() || state.at("engine") != engine) return false;
+        return apply();
+    } catch (const std::exception&) {
+        return false;  // start empty
+    }
+}
 
 }  // namespace scanwatch::rules::detail

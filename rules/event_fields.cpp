@@ -116,15 +116,7 @@ bool visit_nonempty(std::string_view v, const std::function<bool(std::string_vie
 }  // namespace
 
 bool parse_name_match(std::string_view text, NameMatch& out) {
-    if (text == "any") {
-        out = NameMatch::any;
-        return true;
-    }
-    if (text == "comm") {
-        out = NameMatch::comm;
-        return true;
-    }
-    return false;
+    return parse_enum(text, kNameMatchNames, out);
 }
 
 int FieldCatalog::resolve(std::string_view name) {

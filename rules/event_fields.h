@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "parsers/ecs_event.h"
+#include "rules/enum_names.h"
 #include "rules/kql.h"
 
 namespace scanwatch::rules {
@@ -19,6 +20,10 @@ enum class NameMatch {
     any,
     comm,  ///< comm only: Elastic's exact behaviour
 };
+
+/// The names of NameMatch.
+inline constexpr EnumName<NameMatch> kNameMatchNames[] = {{"any", NameMatch::any},
+                                                         {"comm", NameMatch::comm}};
 
 /// Parses "any" / "comm"; false if neither.
 bool parse_name_match(std::string_view text, NameMatch& out);

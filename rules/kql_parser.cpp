@@ -41,6 +41,10 @@ private:
         return fail(at.line, at.column, std::move(message));
     }
     bool enter(const Token& at, int depth);
+    template <typename Operand>
+    bool parse_joined(TokenKind keyword, ExprKind kind, Expr& out, Operand operand);
+    template <typename Primary>
+    bool parse_negation(Expr& out, int depth, Primary primary);
     bool parse_or(Expr& out, int depth);
     bool parse_and(Expr& out, int depth);
     bool parse_not(Expr& out, int depth);
@@ -124,37 +128,43 @@ bool Parser::parse(Expr& out) {
     }
 }
 
-bool Parser::parse_or(Expr& out, int depth) {
+// `operand (keyword operand)*`, as one group of `kind` (a single operand stays itself).
+template <typename Operand>
+bool Parser::parse_joined(TokenKind keyword, ExprKind kind, Expr& out, Operand operand) {
     std::vector<Expr> items(1);
-    if (!parse_and(items.back(), depth)) return false;
-    while (cur_.kind == TokenKind::kw_or) {
+    if (!operand(items.back())) return false;
+    while (cur_.kind == keyword) {
         if (!advance()) return false;
         items.emplace_back();
-        if (!parse_and(items.back(), depth)) return false;
+        if (!operand(items.back())) return false;
     }
-    out = make_group(ExprKind::or_op, std::move(items));
+    out = make_group(kind, std::move(items));
     return true;
+}
+
+// `not* primary`; each `not` is one level of nesting.
+template <typename Primary>
+bool Parser::parse_negation(Expr& out, int depth, Primary primary) {
+    if (cur_.kind != TokenKind::kw_not) return primary(out, depth);
+    if (!enter(cur_, depth) || !advance()) return false;
+    Expr operand;
+    if (!parse_negation(operand, depth + 1, primary)) return false;
+    out = make_not(std::move(operand));
+    return true;
+}
+
+bool Parser::parse_or(Expr& out, int depth) {
+    return parse_joined(TokenKind::kw_or, ExprKind::or_op, out,
+                        [&](Expr& item) { return parse_and(item, depth); });
 }
 
 bool Parser::parse_and(Expr& out, int depth) {
-    std::vector<Expr> items(1);
-    if (!parse_not(items.back(), depth)) return false;
-    while (cur_.kind == TokenKind::kw_and) {
-        if (!advance()) return false;
-        items.emplace_back();
-        if (!parse_not(items.back(), depth)) return false;
-    }
-    out = make_group(ExprKind::and_op, std::move(items));
-    return true;
+    return parse_joined(TokenKind::kw_and, ExprKind::and_op, out,
+                        [&](Expr& item) { return parse_not(item, depth); });
 }
 
 bool Parser::parse_not(Expr& out, int depth) {
-    if (cur_.kind != TokenKind::kw_not) return parse_primary(out, depth);
-    if (!enter(cur_, depth) || !advance()) return false;
-    Expr operand;
-    if (!parse_not(operand, depth + 1)) return false;
-    out = make_not(std::move(operand));
-    return true;
+    return parse_negation(out, depth, [this](Expr& e, int d) { return parse_primary(e, d); });
 }
 
 bool Parser::close_group(const Token& open, std::string_view context) {
@@ -278,16 +288,10 @@ Expr Parser::leaf(const FieldRef& field) const {
 
 bool Parser::parse_values(const FieldRef& field, Expr& out, int depth) {
     switch (cur_.kind) {
-        case TokenKind::lparen: {
-            if (!enter(cur_, depth)) return false;
-            const Token open = cur_;
-            if (!advance() || !parse_value_or(field, out, depth + 1)) return false;
-            return close_group(open, fmt::format(" in the value list of \"{}\"", field.name));
-        }
+        case TokenKind::lparen:
         case TokenKind::word:
         case TokenKind::quoted:
-            out = leaf(field);
-            return advance();
+            return parse_value_primary(field, out, depth);  // a value list or one value
         case TokenKind::kw_and:
         case TokenKind::kw_or:
         case TokenKind::kw_not:
@@ -302,36 +306,19 @@ bool Parser::parse_values(const FieldRef& field, Expr& out, int depth) {
 }
 
 bool Parser::parse_value_or(const FieldRef& field, Expr& out, int depth) {
-    std::vector<Expr> items(1);
-    if (!parse_value_and(field, items.back(), depth)) return false;
-    while (cur_.kind == TokenKind::kw_or) {
-        if (!advance()) return false;
-        items.emplace_back();
-        if (!parse_value_and(field, items.back(), depth)) return false;
-    }
-    out = make_group(ExprKind::or_op, std::move(items));
-    return true;
+    return parse_joined(TokenKind::kw_or, ExprKind::or_op, out,
+                        [&](Expr& item) { return parse_value_and(field, item, depth); });
 }
 
 bool Parser::parse_value_and(const FieldRef& field, Expr& out, int depth) {
-    std::vector<Expr> items(1);
-    if (!parse_value_not(field, items.back(), depth)) return false;
-    while (cur_.kind == TokenKind::kw_and) {
-        if (!advance()) return false;
-        items.emplace_back();
-        if (!parse_value_not(field, items.back(), depth)) return false;
-    }
-    out = make_group(ExprKind::and_op, std::move(items));
-    return true;
+    return parse_joined(TokenKind::kw_and, ExprKind::and_op, out,
+                        [&](Expr& item) { return parse_value_not(field, item, depth); });
 }
 
 bool Parser::parse_value_not(const FieldRef& field, Expr& out, int depth) {
-    if (cur_.kind != TokenKind::kw_not) return parse_value_primary(field, out, depth);
-    if (!enter(cur_, depth) || !advance()) return false;
-    Expr operand;
-    if (!parse_value_not(field, operand, depth + 1)) return false;
-    out = make_not(std::move(operand));
-    return true;
+    return parse_negation(out, depth, [this, &field](Expr& e, int d) {
+        return parse_value_primary(field, e, d);
+    });
 }
 
 bool Parser::parse_value_primary(const FieldRef& field, Expr& out, int depth) {

@@ -6,37 +6,13 @@
 namespace scanwatch::rules {
 
 bool parse_evaluation(std::string_view text, Evaluation& out) {
-    if (text == "streaming") {
-        out = Evaluation::streaming;
-        return true;
-    }
-    if (text == "scheduled") {
-        out = Evaluation::scheduled;
-        return true;
-    }
-    return false;
+    return parse_enum(text, kEvaluationNames, out);
 }
 
-bool parse_profile(std::string_view text, Profile& out) {
-    if (text == "hardened") {
-        out = Profile::hardened;
-        return true;
-    }
-    if (text == "elastic") {
-        out = Profile::elastic;
-        return true;
-    }
-    return false;
-}
+bool parse_profile(std::string_view text, Profile& out) { return parse_enum(text, kProfileNames, out); }
 
 std::string_view evaluation_name(Evaluation evaluation) {
-    switch (evaluation) {
-        case Evaluation::streaming:
-            return "streaming";
-        case Evaluation::scheduled:
-            return "scheduled";
-    }
-    return "streaming";
+    return enum_name(evaluation, kEvaluationNames);
 }
 
 std::unique_ptr<RuleEngine> make_engine(std::shared_ptr<const RuleDefinition> rule,

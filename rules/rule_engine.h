@@ -8,8 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "parsers/counter_table.h"
 #include "parsers/ecs_event.h"
 #include "rules/alert.h"
+#include "rules/enum_names.h"
 #include "rules/event_fields.h"
 #include "rules/rule.h"
 
@@ -20,6 +22,10 @@ enum class Evaluation {
     streaming,  ///< sliding window on event time; alert on the event that crosses (ThresholdRule)
     scheduled,  ///< Kibana's runs emulated on event time (ScheduledRule)
 };
+
+/// The names of Evaluation.
+inline constexpr EnumName<Evaluation> kEvaluationNames[] = {
+    {"streaming", Evaluation::streaming}, {"scheduled", Evaluation::scheduled}};
 
 /// Parses "streaming" / "scheduled"; false if neither (`out` untouched).
 bool parse_evaluation(std::string_view text, Evaluation& out);
@@ -32,6 +38,10 @@ enum class Profile {
     hardened,  ///< the default: wider name match, and session grouping besides the parent's
     elastic,   ///< Elastic's exact semantics: comm names, the rule's parent grouping
 };
+
+/// The names of Profile.
+inline constexpr EnumName<Profile> kProfileNames[] = {{"hardened", Profile::hardened},
+                                                     {"elastic", Profile::elastic}};
 
 /// Parses "hardened" / "elastic"; false if neither (`out` untouched).
 bool parse_profile(std::string_view text, Profile& out);
@@ -76,6 +86,35 @@ struct RuleCounters {
     std::uint64_t truncated = 0;  ///< samples, terms and evidence strings cut to their byte cap
     std::uint64_t groups = 0;          ///< groups held now
 };
+
+/// The stats keys of RuleCounters, in the order each `rules[]` entry writes them.
+inline constexpr parsers::CounterField<RuleCounters> kRuleCounterFields[] = {
+    {"matched", &RuleCounters::matched},
+    {"excepted", &RuleCounters::excepted},
+    {"missing_group_field", &RuleCounters::missing_group_field},
+    {"late", &RuleCounters::late},
+    {"spent", &RuleCounters::spent},
+    {"alerts", &RuleCounters::alerts},
+    {"alerts_hardening_only", &RuleCounters::alerts_hardening_only},
+    {"held_back", &RuleCounters::held_back},
+    {"groups", &RuleCounters::groups},
+    {"groups_evicted", &RuleCounters::groups_evicted},
+    {"values_evicted", &RuleCounters::values_evicted},
+    {"values_evicted_max", &RuleCounters::values_evicted_max},
+    {"truncated", &RuleCounters::truncated},
+};
+/// The counters the stats also sum over all rules, in the order they write the sums (named as
+/// in kRuleCounterFields).
+inline constexpr std::uint64_t RuleCounters::*kRuleCounterSums[] = {
+    &RuleCounters::matched, &RuleCounters::groups, &RuleCounters::alerts,
+    &RuleCounters::alerts_hardening_only, &RuleCounters::held_back};
+/// The stats name of a counter of kRuleCounterFields.
+constexpr std::string_view rule_counter_name(std::uint64_t RuleCounters::*member) {
+    for (const auto& f : kRuleCounterFields) {
+        if (f.member == member) return f.name;
+    }
+    return {};
+}
 
 /// One rule's state. Reads time only from events; never a clock.
 class RuleEngine {

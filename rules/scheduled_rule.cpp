@@ -155,11 +155,7 @@ void ScheduledRule::add_event(Group& g, const ProcessEvent& event, const EventFi
     }
     ++g.events;
 
-    if (g.sample_commands.size() < options_.sample_commands) {
-        bool cut = false;
-        g.sample_commands.push_back(capped_command_line(event, limits::kSampleCommandBytes, cut));
-        counters_.truncated += cut ? 1 : 0;
-    }
+    counters_.truncated += add_sample_command(g.sample_commands, options_.sample_commands, event);
     if (rule_->cardinality) {
         fields.any_value(rule_->cardinality->field_id, [&](std::string_view v) {
             const std::uint64_t h = XXH3_64bits(v.data(), v.size());
@@ -167,11 +163,7 @@ void ScheduledRule::add_event(Group& g, const ProcessEvent& event, const EventFi
             if (!is_new) {
                 pos->second = std::max(pos->second, t);
             } else {
-                if (g.sample_values.size() < options_.sample_values) {
-                    bool cut = false;
-                    g.sample_values.push_back(capped_copy(v, limits::kSampleValueBytes, cut));
-                    counters_.truncated += cut ? 1 : 0;
-                }
+                counters_.truncated += add_sample_value(g.sample_values, options_.sample_values, v);
                 // Compacting in batches keeps the cost per new value constant.
                 if (g.values.size() > value_cap_ + value_cap_ / 4) g.compact(value_cap_);
             }
@@ -182,15 +174,7 @@ void ScheduledRule::add_event(Group& g, const ProcessEvent& event, const EventFi
         g.last_ms = t;
         g.last_serial = event.serial;
         Evidence& ev = g.latest;
-        ev.process_name = event.name;
-        ev.process_pid = event.pid;
-        ev.parent_pid = event.ppid;
-        ev.parent_executable = event.parent_executable;
-        ev.user_id = event.user.id;
-        ev.user_name = event.user.name;
-        ev.audit_user_id = event.audit_user.id;
-        ev.audit_user_name = event.audit_user.name;
-        ev.working_directory = event.working_directory;
+        fill_evidence(ev, event);
         g.host_name = event.host_name;
         counters_.truncated += cap_evidence(ev, g.host_name);  // kept until an alert: cap now
     }
@@ -396,17 +380,14 @@ bool ScheduledRule::restore_state(const nlohmann::json& state) {
         w = weight(g);
         return true;
     };
-    try {
-        if (!state.is_object() || state.at("engine") != "scheduled") return false;
+    return detail::restore_engine(state, "scheduled", [&] {
         const std::int64_t next_run = get_int64(state.at("next_run_ms"));
         const std::int64_t watermark = get_int64(state.at("watermark_ms"));
         if (!groups_->restore(state.at("groups"), options_, restore_group)) return false;
         next_run_ms_ = next_run;
         watermark_ms_ = watermark;
         return true;
-    } catch (const std::exception&) {
-        return false;  // a state from another version, or damaged: start empty
-    }
+    });
 }
 
 }  // namespace scanwatch::rules

@@ -14,6 +14,10 @@ namespace scanwatch::rules {
 namespace {
 
 constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::min();
+int name_field() {
+    static const int id = FieldCatalog::known_id("process.name");
+    return id;
+}
 
 struct SecondCount {
     std::int64_t second;
@@ -121,23 +125,31 @@ void ThresholdRule::add_event(Group& g, const ProcessEvent& event, const EventFi
     }
     ++g.events;
 
-    if (g.sample_commands.size() < options_.sample_commands) {
-        bool cut = false;
-        g.sample_commands.push_back(capped_command_line(event, limits::kSampleCommandBytes, cut));
-        counters_.truncated += cut ? 1 : 0;
-    }
+    counters_.truncated += add_sample_command(g.sample_commands, options_.sample_commands, event);
     if (rule_->cardinality) {
-        fields.any_value(rule_->cardinality->field_id, [&](std::string_view v) {
-            const std::uint64_t h = XXH3_64bits(v.data(), v.size());
-            const bool is_new = g.values.find(h) == g.values.end();
-            g.see_value(h, event.time_ms);
-            if (is_new && g.sample_values.size() < options_.sample_values) {
-                bool cut = false;
-                g.sample_values.push_back(capped_copy(v, limits::kSampleValueBytes, cut));
-                counters_.truncated += cut ? 1 : 0;
-            }
-            return false;  // visit every value
-        });
+        const int field = rule_->cardinality->field_id;
+        if (!values_hashed_) {
+            value_hashes_.clear();
+            fields.any_value(field, [this](std::string_view v) {
+                value_hashes_.push_back(XXH3_64bits(v.data(), v.size()));
+                return false;  // visit every value
+            });
+            values_hashed_ = true;
+        }
+        if (g.sample_values.size() >= options_.sample_values) {
+            for (const std::uint64_t h : value_hashes_) g.see_value(h, event.time_ms);
+        } else {
+            std::size_t i = 0;
+            fields.any_value(field, [&](std::string_view v) {
+                const std::uint64_t h = value_hashes_[i++];
+                const bool is_new = g.values.find(h) == g.values.end();
+                g.see_value(h, event.time_ms);
+                if (is_new) {
+                    counters_.truncated += add_sample_value(g.sample_values, options_.sample_values, v);
+                }
+                return i == value_hashes_.size();  // the same values, in the same order
+            });
+        }
     }
     g.last_ms = std::max(g.last_ms, event.time_ms);
 }
@@ -157,15 +169,7 @@ Alert ThresholdRule::make_alert(Group& g, const ProcessEvent& event) {
     a.from_ms = g.seconds.empty() ? event.time_ms : g.seconds.front().first.time_ms;
     a.host_name = event.host_name;
     Evidence& ev = a.evidence;
-    ev.process_name = event.name;
-    ev.process_pid = event.pid;
-    ev.parent_pid = event.ppid;
-    ev.parent_executable = event.parent_executable;
-    ev.user_id = event.user.id;
-    ev.user_name = event.user.name;
-    ev.audit_user_id = event.audit_user.id;
-    ev.audit_user_name = event.audit_user.name;
-    ev.working_directory = event.working_directory;
+    fill_evidence(ev, event);
     ev.first_event =
         g.seconds.empty() ? EventRef{event.event_id(), event.time_ms} : g.seconds.front().first;
     ev.last_event = EventRef{event.event_id(), event.time_ms};
@@ -180,15 +184,15 @@ bool ThresholdRule::count(const ProcessEvent& event, std::vector<Alert>& alerts)
     const EventFields fields(event, options_.name_match);
     if (!rule_->query.matches(fields)) return false;
     ++counters_.matched;
+    values_hashed_ = false;
     if (rule_->excepted(fields)) {
         ++counters_.excepted;
         return false;
     }
-    bool grouped = false;
-    for (std::size_t which = 0; which < group_by_.groupings() && !grouped; ++which) {
-        grouped = group_by_.key(which, fields, key_, scratch_);
-    }
-    if (!grouped) {
+    // The first grouping with a key; key_ holds it, and the loop below reuses it for grouping 0.
+    std::size_t first = 0;
+    while (first < group_by_.groupings() && !group_by_.key(first, fields, key_, scratch_)) ++first;
+    if (first == group_by_.groupings()) {
         ++counters_.missing_group_field;
         return false;
     }
@@ -198,8 +202,12 @@ bool ThresholdRule::count(const ProcessEvent& event, std::vector<Alert>& alerts)
     }
     watermark_ms_ = std::max(watermark_ms_, event.time_ms);
     // Matched only through the wider name match: the elastic profile (comm) would not count it.
-    const bool beyond_comm = options_.name_match != NameMatch::comm &&
-                             !rule_->query.matches(EventFields(event, NameMatch::comm));
+    // Only an exec with a name besides comm (exe, argv[0], applet...) can be one: the query
+    // is matched again under comm only for those, not for every matched exec.
+    const bool beyond_comm =
+        options_.name_match != NameMatch::comm &&
+        fields.any_value(name_field(), [&event](std::string_view v) { return v != event.name; }) &&
+        !rule_->query.matches(EventFields(event, NameMatch::comm));
 
     // The rule's own grouping first: when both cross on one exec, the alert is the one
     // Elastic's grouping gives. Whichever alerts, the exec's other group is spent with it, so
@@ -208,7 +216,8 @@ bool ThresholdRule::count(const ProcessEvent& event, std::vector<Alert>& alerts)
     bool alerted = false;
     bool spent = true;
     for (std::size_t which = 0; which < group_by_.groupings(); ++which) {
-        if (!group_by_.key(which, fields, key_, scratch_)) continue;
+        const bool have_key = which == 0 && first == 0;  // key_ still holds it
+        if (!have_key && !group_by_.key(which, fields, key_, scratch_)) continue;
         if (alerted) {
             spend(which, fields, event.time_ms);
             continue;
@@ -317,8 +326,7 @@ bool ThresholdRule::restore_state(const nlohmann::json& state) {
         w = weight(g);
         return true;
     };
-    try {
-        if (!state.is_object() || state.at("engine") != "streaming") return false;
+    return detail::restore_engine(state, "streaming", [&] {
         const std::int64_t watermark = get_int64(state.at("watermark_ms"));
         const std::int64_t signal_bucket = get_int64(state.at("signal_bucket"));
         const std::uint64_t signals = get_uint64(state.at("signals_in_bucket"));
@@ -327,9 +335,7 @@ bool ThresholdRule::restore_state(const nlohmann::json& state) {
         signal_bucket_ = signal_bucket;
         signals_in_bucket_ = signals;
         return true;
-    } catch (const std::exception&) {
-        return false;  // a state from another version, or damaged: start empty
-    }
+    });
 }
 
 }  // namespace scanwatch::rules

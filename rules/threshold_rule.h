@@ -60,6 +60,10 @@ private:
     std::uint64_t signals_in_bucket_ = 0;
     std::string key_;
     std::string scratch_;
+    // Hashes of the cardinality field's values of the event being counted: computed once per
+    // event, not once per grouping it is counted in.
+    std::vector<std::uint64_t> value_hashes_;
+    bool values_hashed_ = false;
 };
 
 }  // namespace scanwatch::rules

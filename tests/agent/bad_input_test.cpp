@@ -1,9 +1,12 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "tests/agent/replay_harness.h"
 
@@ -26,13 +29,22 @@ std::string temp_file(const std::string& name, const std::string& content) {
     return path;
 }
 
-// Drops event.created-free alerts' per-file fields that legitimately differ: none do, since
-// the golden harness fixes host identity and created time.
+// The alerts of `text` replayed from a file (the harness fixes host identity and created time).
 std::vector<std::string> alerts_of(const std::string& text, const std::string& name) {
     const auto path = temp_file(name, text);
     auto r = replay_paths({path});
     std::filesystem::remove(path);
     return r.alerts;
+}
+
+// Replays `text` from a file; the stats as JSON, the alerts in `alerts`.
+nlohmann::json stats_of(const std::string& text, const std::string& name,
+                        std::vector<std::string>* alerts = nullptr) {
+    const auto path = temp_file(name, text);
+    auto r = replay_paths({path});
+    std::filesystem::remove(path);
+    if (alerts) *alerts = r.alerts;
+    return nlohmann::json::parse(r.stats);
 }
 
 }  // namespace
@@ -56,15 +68,31 @@ TEST_CASE("Bad input: garbage between the records of a sweep loses nothing", "[b
     std::istringstream lines(clean);
     std::string line;
     std::size_t n = 0;
+    std::vector<std::size_t> inserted(damage.size());
     while (std::getline(lines, line)) {
         damaged += line + "\n";
-        if (++n % 7 == 0) damaged += damage[(n / 7) % damage.size()] + "\n";
+        if (++n % 7 == 0) {
+            damaged += damage[(n / 7) % damage.size()] + "\n";
+            ++inserted[(n / 7) % damage.size()];
+        }
     }
-    const auto path = temp_file("damaged", damaged);
-    const auto r = replay_paths({path}, scanwatch::rules::NameMatch::any, true);
-    std::filesystem::remove(path);
-    CHECK(r.alerts == expected);
-    CHECK(r.stats.find("\"malformed\":{\"total\":0") == std::string::npos);
+    std::vector<std::string> alerts;
+    const auto stats = stats_of(damaged, "damaged", &alerts);
+    const auto before = stats_of(clean, "clean");
+    CHECK(alerts == expected);
+    // Each damaged line is counted under its reason; the forged EXECVE (the one well-formed
+    // record among them) is an exec of its own, without SYSCALL, hence without a group.
+    const auto& m = stats["malformed"];
+    CHECK(m["garbage"] == inserted[0] + inserted[6]);
+    CHECK(m["nul_byte"] == inserted[1]);
+    CHECK(m["bad_header"] == inserted[2] + inserted[3]);
+    CHECK(m["too_long"] == inserted[4]);
+    CHECK(m["total"] == n / 7 - inserted[5]);
+    CHECK(stats["records"] == before["records"].get<std::size_t>() + inserted[5]);
+    CHECK(stats["execs"] == before["execs"].get<std::size_t>() + inserted[5]);
+    CHECK(stats["execve_without_syscall"] == inserted[5]);
+    CHECK(stats["rules"][0]["missing_group_field"] == inserted[5]);
+    CHECK(stats["rules"][0]["matched"] == before["rules"][0]["matched"].get<std::size_t>() + inserted[5]);
 }
 
 TEST_CASE("Bad input: the agent never crashes on random bytes", "[bad-input]") {
@@ -76,11 +104,29 @@ TEST_CASE("Bad input: the agent never crashes on random bytes", "[bad-input]") {
         if ((x & 0x3FU) == 0) c = '\n';
         noise += c;
     }
-    // Interleave with real records so auparse sees half-records too.
-    noise += read_file(kSamples + "noise.enriched.log");
-    const auto path = temp_file("random", noise);
-    CHECK_NOTHROW(replay_paths({path}, scanwatch::rules::NameMatch::any, true));
-    std::filesystem::remove(path);
+    const std::size_t random_lines = static_cast<std::size_t>(std::count(noise.begin(), noise.end(), '\n')) + 1;
+    // Real records after it: the first is glued to the last random line (a torn record), the
+    // rest must come through as if alone.
+    const std::string sample = read_file(kSamples + "noise.enriched.log");
+    const auto alone = stats_of(sample, "sample");
+    noise += sample;
+    nlohmann::json stats;
+    REQUIRE_NOTHROW(stats = stats_of(noise, "random"));
+    CHECK(stats["bytes"] == noise.size());
+    CHECK(stats["lines"] == alone["lines"].get<std::size_t>() + random_lines - 1);
+    // Random bytes make no record: every random line is malformed or ignored (blank, '#'),
+    // and the glued one is malformed in place of the sample's first record.
+    CHECK(stats["records"] == alone["records"].get<std::size_t>() - 1);
+    CHECK(stats["malformed"]["total"].get<std::size_t>() +
+              stats["ignored_lines"].get<std::size_t>() ==
+          random_lines + alone["ignored_lines"].get<std::size_t>());
+    CHECK(stats["malformed"]["nul_byte"].get<std::size_t>() > 0);
+    CHECK(stats["malformed"]["garbage"].get<std::size_t>() > 0);
+    // The sample's first record is no exec's (checked), so every exec survives.
+    CHECK(sample.rfind("type=DAEMON_START", 0) == 0);
+    CHECK(alone["malformed"]["total"] == 0);
+    CHECK(stats["execs"] == alone["execs"]);
+    CHECK(alone["execs"].get<std::size_t>() > 0);
 }
 
 TEST_CASE("Bad input: a path that cannot be read is an error naming it", "[bad-input]") {

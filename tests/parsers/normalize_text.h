@@ -15,6 +15,7 @@ struct Normalized {
     std::vector<ProcessEvent> events;
     parsers::FilterCounters filter;
     parsers::NormalizerCounters normalizer;
+    std::uint64_t audit_events = 0;  ///< events auparse completed (execs or not)
 };
 
 inline Normalized normalize_text(std::string_view text, parsers::NormalizerOptions options = {},
@@ -24,7 +25,10 @@ inline Normalized normalize_text(std::string_view text, parsers::NormalizerOptio
     if (options.host_name.empty()) options.host_name = "test-host";
     parsers::ExecveNormalizer normalizer(options,
                                          [&](const ProcessEvent& e) { out.events.push_back(e); });
-    parsers::AuparseFeed feed([&](auparse_state_t* au) { normalizer.on_event(au); });
+    parsers::AuparseFeed feed([&](auparse_state_t* au) {
+        ++out.audit_events;
+        normalizer.on_event(au);
+    });
     parsers::RecordFilter filter([&](std::string_view records) { feed.feed(records); }, {});
     filter.project_syscalls(project_syscalls);
     for (std::size_t i = 0; i < text.size(); i += chunk) filter.feed(text.substr(i, chunk));

@@ -1,0 +1,145 @@
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/outputs.h"
+#include "agent/pipeline.h"
+#include "parsers/json_writer.h"
+#include "tests/agent/replay_harness.h"
+
+namespace {
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE(in.good());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// Every key of `j` as a dotted path; an array's objects are `name[]`.
+void flatten(const nlohmann::json& j, const std::string& prefix, std::set<std::string>& out) {
+    for (const auto& [key, value] : j.items()) {
+        const std::string path = prefix.empty() ? key : prefix + "." + key;
+        if (value.is_object()) {
+            flatten(value, path, out);
+        } else if (value.is_array() && !value.empty() && value.front().is_object()) {
+            for (const auto& item : value) flatten(item, path + "[]", out);
+        } else if (value.is_array() && value.empty()) {
+            out.insert(path + "[]");  // a list of objects that has none now (skewed_nodes)
+        } else {
+            out.insert(path);
+        }
+    }
+}
+
+// `a.{b,c}.{d}` -> a.b.d, a.c.d.
+void expand(const std::string& pattern, std::set<std::string>& out) {
+    const auto open = pattern.find('{');
+    if (open == std::string::npos) {
+        out.insert(pattern);
+        return;
+    }
+    const auto close = pattern.find('}', open);
+    REQUIRE(close != std::string::npos);
+    std::stringstream alternatives(pattern.substr(open + 1, close - open - 1));
+    std::string alt;
+    while (std::getline(alternatives, alt, ',')) {
+        expand(pattern.substr(0, open) + alt + pattern.substr(close + 1), out);
+    }
+}
+
+// The keys docs/operations.md's stats table names: the code spans of each row's first cell.
+std::set<std::string> documented_keys() {
+    const std::string doc = read_file(SCANWATCH_SOURCE_DIR "/docs/operations.md");
+    const auto start = doc.find("## Stats");
+    REQUIRE(start != std::string::npos);
+    const auto end = doc.find("\n## ", start + 1);
+    std::istringstream section(doc.substr(start, end - start));
+    std::set<std::string> keys;
+    static const std::regex span("`([^`]+)`");
+    std::string line;
+    while (std::getline(section, line)) {
+        if (line.rfind("| ", 0) != 0 || line.rfind("| key", 0) == 0) continue;
+        const std::string cell = line.substr(1, line.find('|', 1) - 1);
+        for (std::sregex_iterator it(cell.begin(), cell.end(), span), stop; it != stop; ++it) {
+            expand((*it)[1].str(), keys);
+        }
+    }
+    return keys;
+}
+
+// The keys the stats line has: a pipeline's (one rule, events seen; one host and a collector)
+// and one output's, whose
+// key is its spec (SPEC in the docs).
+// A one-host pipeline's and a collector's (whose node keys only a collector writes).
+std::set<std::string> stats_keys() {
+    std::set<std::string> keys;
+    for (const bool collector : {false, true}) {
+        scanwatch::agent::PipelineOptions options;
+        options.rules = {scanwatch::test::builtin_rule()};
+        options.collector = collector;
+        std::FILE* devnull = std::fopen("/dev/null", "w");
+        std::string stats;
+        {
+            scanwatch::agent::Diagnostics diagnostics(devnull);
+            scanwatch::agent::Pipeline pipeline(options, [](const scanwatch::rules::Alert&) {}, {},
+                                                diagnostics);
+            pipeline.begin_source("-");
+            pipeline.feed(read_file(SCANWATCH_SOURCE_DIR "/samples/ping_sweep.enriched.log"));
+            pipeline.finish();
+            stats = pipeline.stats_json();
+        }
+        std::fclose(devnull);
+        flatten(nlohmann::json::parse(stats), "", keys);
+    }
+    keys.erase("type");
+
+    std::vector<std::unique_ptr<scanwatch::agent::Output>> outputs;
+    outputs.push_back(scanwatch::agent::make_output(scanwatch::agent::OutputSpec{}));
+    scanwatch::agent::OutputWriter writer(std::move(outputs), false);
+    std::string text;
+    scanwatch::JsonWriter w(text);
+    w.begin_object();
+    writer.stats_fields(w);
+    w.end_object();
+    flatten(nlohmann::json::parse(text), "outputs", keys);
+    std::set<std::string> spec_keys;
+    for (const auto& k : keys) {
+        spec_keys.insert(k.rfind("outputs.-.", 0) == 0 ? "outputs.SPEC." + k.substr(10) : k);
+    }
+    return spec_keys;
+}
+
+}  // namespace
+
+TEST_CASE("Stats: docs/operations.md lists every key the stats write, and no other", "[stats]") {
+    const std::set<std::string> documented = documented_keys();
+    const std::set<std::string> written = stats_keys();
+    // Sanity: both sides hold counters from every registry table and the hand-written rest.
+    for (const auto& f : scanwatch::parsers::kFilterCounterFields) CHECK(written.count(std::string(f.name)));
+    for (const auto& f : scanwatch::parsers::kNormalizerCounterFields) CHECK(written.count(std::string(f.name)));
+    for (const auto& f : scanwatch::rules::kRuleCounterFields) {
+        CHECK(written.count("rules[]." + std::string(f.name)));
+    }
+    for (const auto member : scanwatch::rules::kRuleCounterSums) {
+        CHECK(written.count(std::string(scanwatch::rules::rule_counter_name(member))));
+    }
+    CHECK(written.count("last_event_time"));
+    CHECK(written.count("outputs.SPEC.written"));
+    for (const auto& key : written) {
+        INFO("written but not in docs/operations.md's stats table: " << key);
+        CHECK(documented.count(key) == 1);
+    }
+    for (const auto& key : documented) {
+        INFO("in docs/operations.md's stats table but not written: " << key);
+        CHECK(written.count(key) == 1);
+    }
+}
