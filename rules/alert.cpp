@@ -4,6 +4,7 @@
 #include <xxhash.h>
 
 #include "parsers/json_writer.h"
+#include "rules/query_rule.h"
 
 namespace scanwatch::rules {
 namespace {
@@ -86,6 +87,7 @@ std::string alert_reason(const Alert& alert) {
 }
 
 std::string alert_to_json(const Alert& alert, std::int64_t created_ms) {
+    if (alert.event) return event_alert_to_json(alert, created_ms);
     const RuleDefinition& rule = *alert.rule;
     const Evidence& ev = alert.evidence;
     std::string out;
