@@ -31,6 +31,7 @@ struct Settings {
     std::size_t max_groups = 10000;
     std::size_t max_processes = 65536;
     std::vector<std::string> paths;    ///< replay inputs; rules check: rule files
+    bool rules_summary = false;        ///< rules check --summary: a verdict per file and counts
     std::vector<std::string> rules;       ///< rule files or folders; empty: the built-in rule
     std::vector<std::string> exceptions;  ///< exceptions files
     std::string evaluation = "streaming"; ///< or "scheduled" (Kibana's runs on event time)

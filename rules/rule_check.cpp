@@ -1,5 +1,6 @@
 #include "rules/rule_check.h"
 
+#include <algorithm>
 #include <array>
 #include <functional>
 #include <utility>
@@ -90,19 +91,24 @@ std::string join(const std::vector<std::string>& list, std::string_view sep = ",
 
 // The most specific reason a query cannot match: a fixed field it requires another value of.
 std::string query_reason(const RuleDefinition& rule) {
+    const auto actions = rule.query.required_values(field_id("event.action"));
+    const bool exec_like = std::any_of(actions.begin(), actions.end(), [](const std::string& a) {
+        return a == "exec" || a == "exec_event" || a == "start" || a == "ProcessRollup2";
+    });
+    if (exec_like && !contains(actions, "executed")) {
+        return fmt::format(
+            "its query requires event.action to be {}: exec events as other agents (Elastic "
+            "Defend, Sysmon, CrowdStrike) name them, a rule written for their data that may "
+            "read fields scanwatch lacks; scanwatch's exec events say executed, as Auditbeat's "
+            "do (docs/rules.md, \"event.action\")",
+            join(actions, " or "));
+    }
     for (const FixedField& f : kFixed) {
         const auto required = rule.query.required_values(field_id(f.name));
         if (!required.empty() && !contains(required, f.value)) {
             return fmt::format("its query requires {} to be {}; scanwatch events have {}: {}",
                                f.name, join(required, " or "), f.name, f.value);
         }
-    }
-    const auto actions = rule.query.required_values(field_id("event.action"));
-    if (!actions.empty() && !contains(actions, "executed")) {
-        return fmt::format(
-            "its query requires event.action to be {}, the values of other agents (Elastic "
-            "Defend, Sysmon, CrowdStrike); scanwatch's exec events say executed, as Auditbeat's do",
-            join(actions, " or "));
     }
     std::string reason =
         "its query can never match a scanwatch exec event (event.category: process, event.type: "
