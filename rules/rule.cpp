@@ -1,5 +1,6 @@
 #include "rules/rule.h"
 
+#include "rules/eql.h"
 #include "rules/rule_toml.h"
 
 #include <algorithm>
@@ -172,7 +173,11 @@ std::optional<RuleError> Loader::read_exceptions(const toml::table& rule,
 // The rule's query in its language; EQL also gives its event category.
 std::variant<KqlQuery, KqlError> parse_query(RuleDefinition& def, FieldCatalog& catalog) {
     if (def.rule_type != RuleType::eql) return KqlQuery::parse(def.query_text, catalog.resolver());
-    return KqlError{"EQL is not available in this build", 1, 1};
+    auto parsed = parse_eql(def.query_text, catalog.resolver());
+    if (auto* e = std::get_if<KqlError>(&parsed)) return std::move(*e);
+    auto& eql = std::get<EqlQuery>(parsed);
+    def.eql_category = std::move(eql.category);
+    return std::move(eql.query);
 }
 
 RuleResult Loader::load() {
