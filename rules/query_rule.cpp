@@ -133,10 +133,12 @@ std::string event_alert_to_json(const Alert& alert, std::int64_t created_ms) {
     std::string out;
     out.reserve(4096);
     append_event_json(out, e);
-    // Kibana moves the source's event.kind to original_event and writes "signal".
+    // Kibana moves the source's event.kind to original_event and writes "signal"; event.created
+    // is when scanwatch wrote the alert, as in a threshold alert.
     constexpr std::string_view kind = R"("kind":"event")";
     if (const auto at = out.find(kind); at != std::string::npos) {
-        out.replace(at, kind.size(), R"("kind":"signal")");
+        out.replace(at, kind.size(),
+                    fmt::format(R"("kind":"signal","created":"{}")", format_timestamp(created_ms)));
     }
     if (!out.empty() && out.back() == '}') out.pop_back();
     out += ',';
@@ -162,7 +164,6 @@ std::string event_alert_to_json(const Alert& alert, std::int64_t created_ms) {
     w.field("kibana.alert.original_time", format_timestamp(e.time_ms));
     w.field("kibana.alert.original_event.kind", "event");
     w.field("kibana.alert.original_event.action", "executed");
-    w.field("kibana.alert.original_event.created", format_timestamp(created_ms));
     w.field("kibana.alert.rule.rule_id", rule.rule_id);
     w.field("kibana.alert.rule.name", rule.name);
     w.field("kibana.alert.rule.type", rule.type);
