@@ -197,16 +197,20 @@ RuleResult Loader::load() {
     if (def->name.empty()) return error(rule_place, "rule.name is missing");
     def->type = get_string(*rule, "type");
     if (!parse_rule_type(def->type, def->rule_type)) {
-        return error(rule_place,
-                     fmt::format("rule type \"{}\" is not supported; scanwatch runs threshold, query, "
-                                 "eql and new_terms rules",
-                                 def->type));
+        RuleError e = error(rule_place, fmt::format("rule type \"{}\" is not supported; scanwatch runs "
+                                                    "threshold, query, eql and new_terms rules",
+                                                    def->type));
+        e.unsupported = true;
+        return e;
     }
     def->language = get_string(*rule, "language", def->rule_type == RuleType::eql ? "eql" : "kuery");
     const std::string_view want = def->rule_type == RuleType::eql ? "eql" : "kuery";
     if (def->language != want) {
-        return error(rule_place, fmt::format("query language \"{}\" is not supported for a {} rule; use {}",
-                                             def->language, def->type, want));
+        RuleError e = error(rule_place, fmt::format("query language \"{}\" is not supported for a {} "
+                                                    "rule; use {}",
+                                                    def->language, def->type, want));
+        e.unsupported = true;
+        return e;
     }
     def->description = get_string(*rule, "description");
     def->severity = get_string(*rule, "severity", "low");
@@ -239,7 +243,12 @@ RuleResult Loader::load() {
     auto parsed = parse_query(*def, catalog);
     if (auto* kql_error = std::get_if<KqlError>(&parsed)) {
         const Place at = query_place(text_, place_of(*query), kql_error->line, kql_error->column);
-        return error(at, fmt::format("query: {}", kql_error->message));
+        RuleError e = error(at, fmt::format("query: {}", kql_error->message));
+        // EQL the parser recognises but scanwatch does not run (sequences, pipes, functions)
+        // says so; a syntax error does not.
+        e.unsupported = def->rule_type == RuleType::eql &&
+                        kql_error->message.find("not supported") != std::string::npos;
+        return e;
     }
     def->query = std::get<KqlQuery>(std::move(parsed));
     if (def->rule_type == RuleType::threshold) {

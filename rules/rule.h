@@ -117,6 +117,9 @@ struct RuleError {
     int line = 0;
     int column = 0;
     std::string message;
+    /// The file is a valid detection-rules file that uses what scanwatch does not run (a rule
+    /// type, a query language, an EQL sequence or pipe): a folder skips it with a warning.
+    bool unsupported = false;
 
     /// "FILE:LINE:COLUMN: MESSAGE".
     std::string to_string() const;

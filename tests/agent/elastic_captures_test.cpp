@@ -61,7 +61,9 @@ constexpr Capture kCaptures[] = {
 std::vector<std::shared_ptr<const scanwatch::rules::RuleDefinition>> elastic_rules() {
     auto set = scanwatch::rules::load_rules(kRules);
     for (const auto& e : set.errors) UNSCOPED_INFO(e.to_string());
+    for (const auto& e : set.skipped) UNSCOPED_INFO("skipped: " << e.to_string());
     REQUIRE(set.ok());
+    REQUIRE(set.skipped.empty());
     return set.rules;
 }
 
