@@ -9,7 +9,9 @@
 
 #include "rules/rule_check.h"
 #include "rules/rule_set.h"
+#include "agent/state_file.h"
 #include "tests/agent/replay_harness.h"
+#include "tests/rules/test_files.h"
 
 namespace {
 
@@ -99,4 +101,40 @@ TEST_CASE("Golden: every rule of tests/elastic-rules/linux has a capture", "[gol
         INFO(rule->source);
         CHECK(covered);
     }
+}
+
+TEST_CASE("New terms: the history goes through tail's state file; a restart does not make old "
+          "combinations new",
+          "[golden][elastic][state]") {
+    auto set = scanwatch::rules::load_rules(
+        kRules + "/execution_setsid_nohup_disown_direct_process_execution.toml");
+    REQUIRE(set.ok());
+    const std::string sample = kSamples + "elastic_nohup_setsid.enriched.log";
+    const auto run = [&](const scanwatch::agent::PipelineState* restore,
+                         scanwatch::agent::PipelineState* save) {
+        scanwatch::agent::PipelineOptions options;
+        options.normalizer.host_id = "sample-host-id";
+        options.rules = set.rules;
+        std::FILE* devnull = std::fopen("/dev/null", "w");
+        scanwatch::agent::Diagnostics diagnostics(devnull);
+        std::size_t alerts = 0;
+        scanwatch::agent::Pipeline pipeline(
+            options, [&](const scanwatch::rules::Alert&) { ++alerts; }, {}, diagnostics);
+        if (restore != nullptr) CHECK(pipeline.restore_state(*restore).empty());
+        scanwatch::agent::replay({sample}, pipeline, [](const std::string&) {});
+        if (save != nullptr) *save = pipeline.save_state();
+        std::fclose(devnull);
+        return alerts;
+    };
+    scanwatch::agent::PipelineState saved;
+    CHECK(run(nullptr, &saved) == 2);
+    scanwatch::test::TempDir dir;
+    scanwatch::agent::TailState tail;
+    tail.checkpoint.pipeline = saved;
+    std::string error;
+    REQUIRE(scanwatch::agent::write_state(dir.path() + "/state", tail, error));
+    const auto read = scanwatch::agent::read_state(dir.path() + "/state");
+    REQUIRE(read);
+    CHECK(run(&read->checkpoint.pipeline, nullptr) == 0);  // seen before the restart
+    CHECK(run(nullptr, nullptr) == 2);                      // without the state: new again
 }
