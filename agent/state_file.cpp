@@ -20,8 +20,9 @@ namespace scanwatch::agent {
 namespace {
 
 // 2 added the identity of each output file; a version 1 file is read without its outputs (they
-// are then never cut back).
-constexpr int kVersion = 2;
+// are then never cut back). 3 added what a process's exec was (name, args, argc: the
+// process.parent.* fields); a version 1 or 2 entry knows only the executable.
+constexpr int kVersion = 3;
 
 using Json = nlohmann::json;
 
@@ -94,8 +95,9 @@ void reject_floats(const Json& j) {
 
 void read_processes(const Json& list, TailState& s) {
     for (const auto& p : list) {
-        if (!p.is_array() || p.size() != 4)
-            bad("a process entry is not [host, pid, entity id, executable]");
+        // 7 items when the instance's exec was seen: [..., executable, name, args, argc].
+        if (!p.is_array() || (p.size() != 4 && p.size() != 7))
+            bad("a process entry is not [host, pid, entity id, executable(, name, args, argc)]");
         parsers::ProcessTable::Saved saved;
         saved.host = hex_string(p[0], "a process host id", false);
         if (!p[1].is_number_unsigned() ||
@@ -107,6 +109,13 @@ void read_processes(const Json& list, TailState& s) {
         if (!p[2].is_string()) bad("a process entity id is not a string");
         saved.entity_id = p[2].get<std::string>();
         saved.executable = hex_string(p[3], "a process executable", true);
+        saved.exec_seen = p.size() == 7 || !saved.executable.empty();
+        if (p.size() == 7) {
+            saved.name = hex_string(p[4], "a process name", true);
+            saved.args = hex_string(p[5], "a process's args", true);
+            if (!p[6].is_number_unsigned()) bad("a process argc is not a non-negative integer");
+            saved.args_count = p[6].get<std::uint64_t>();
+        }
         s.checkpoint.pipeline.processes.push_back(std::move(saved));
     }
 }
@@ -138,7 +147,12 @@ bool write_state(const std::string& path, const TailState& s, std::string& error
     for (const auto& key : s.checkpoint.skip) j["skip"].push_back(to_hex(key));
     j["processes"] = Json::array();
     for (const auto& p : s.checkpoint.pipeline.processes) {
-        j["processes"].push_back({to_hex(p.host), p.pid, p.entity_id, to_hex(p.executable)});
+        if (p.exec_seen) {
+            j["processes"].push_back({to_hex(p.host), p.pid, p.entity_id, to_hex(p.executable),
+                                      to_hex(p.name), to_hex(p.args), p.args_count});
+        } else {
+            j["processes"].push_back({to_hex(p.host), p.pid, p.entity_id, to_hex(p.executable)});
+        }
     }
     j["rules"] = Json::object();
     for (const auto& [fingerprint, state] : s.checkpoint.pipeline.rules)
@@ -185,7 +199,7 @@ TailState parse_state(std::string_view text) {
     if (!j.is_object()) bad("it is not a JSON object");
     reject_floats(j);
     const std::uint64_t version = unsigned_at(j, "version", "state");
-    if (version != 1 && version != static_cast<std::uint64_t>(kVersion)) {
+    if (version == 0 || version > static_cast<std::uint64_t>(kVersion)) {
         bad(fmt::format("version {} is not {}", version, kVersion));
     }
     TailState s;
@@ -201,7 +215,7 @@ TailState parse_state(std::string_view text) {
          member(j, "rules", Json::value_t::object, "state").items()) {
         s.checkpoint.pipeline.rules[fingerprint] = state;
     }
-    if (version == static_cast<std::uint64_t>(kVersion)) {
+    if (version >= 2) {
         read_outputs(member(j, "outputs", Json::value_t::array, "state"), s);
     }
     return s;

@@ -1,5 +1,6 @@
 #include "parsers/ecs_event.h"
 
+#include <algorithm>
 #include <ctime>
 #include <limits>
 
@@ -14,6 +15,13 @@ std::string ProcessEvent::command_line() const {
         if (!out.empty() || &arg != &args.front()) out += ' ';
         out += arg;
     }
+    return out;
+}
+
+std::string ProcessEvent::parent_command_line() const {
+    std::string out(parent_args);
+    if (!out.empty()) out.pop_back();  // the last argument's terminator
+    std::replace(out.begin(), out.end(), '\0', ' ');
     return out;
 }
 
@@ -40,6 +48,10 @@ void ProcessEvent::clear() {
     entity_id.clear();
     parent_entity_id.clear();
     parent_executable.clear();
+    parent_exec_seen = false;
+    parent_name.clear();
+    parent_args.clear();
+    parent_args_count = 0;
     for (IdName* who : {&user, &effective_user, &group, &effective_group, &audit_user}) {
         who->id.clear();
         who->name.clear();

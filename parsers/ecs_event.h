@@ -37,6 +37,14 @@ struct ProcessEvent {
     std::string entity_id;
     std::string parent_entity_id;
     std::string parent_executable;  ///< exe of the parent's exec, when it was in the stream
+    /// Whether the parent's exec was in the stream and its pid still in the process table
+    /// (docs/events.md); when false the parent name, args and args_count are empty / 0.
+    bool parent_exec_seen = false;
+    std::string parent_name;  ///< comm of the parent's exec
+    /// The parent's arguments, each followed by a NUL byte: whole arguments from the first while
+    /// they fit in the process table's cap (parsers/process_table.h); see for_each_packed().
+    std::string parent_args;
+    std::uint64_t parent_args_count = 0;  ///< the parent's argc as logged
     IdName user;            ///< uid
     IdName effective_user;  ///< euid
     IdName group;           ///< gid
@@ -58,12 +66,27 @@ struct ProcessEvent {
     std::string event_id() const;
     /// The arguments joined by single spaces (ECS process.command_line).
     std::string command_line() const;
+    /// The parent's kept arguments joined by single spaces (ECS process.parent.command_line).
+    std::string parent_command_line() const;
     /// Resets every field, keeping allocated capacity for reuse on the next event.
     void clear();
 };
 
 /// The basename of a path ("/usr/bin/ping" -> "ping"); the whole string when it has no '/'.
 std::string_view basename_of(std::string_view path);
+
+/// Calls `visit(arg)` for each argument of a NUL-terminated list (ProcessEvent::parent_args)
+/// until it returns true; returns whether one did.
+template <typename Visit>
+bool for_each_packed(std::string_view packed, Visit&& visit) {
+    while (!packed.empty()) {
+        const std::size_t end = packed.find('\0');
+        if (end == std::string_view::npos) return visit(packed);
+        if (visit(packed.substr(0, end))) return true;
+        packed.remove_prefix(end + 1);
+    }
+    return false;
+}
 
 /// Formats ms since the epoch as RFC 3339 UTC with milliseconds ("2024-05-01T12:00:00.123Z").
 std::string format_timestamp(std::int64_t time_ms);

@@ -64,6 +64,18 @@ void append_event_json(std::string& out, const ProcessEvent& e) {
     if (e.ppid >= 0) w.field("pid", e.ppid);
     write_non_empty(w, "entity_id", e.parent_entity_id);
     write_non_empty(w, "executable", e.parent_executable);
+    if (e.parent_exec_seen) {  // else unknown: left out rather than written empty
+        write_non_empty(w, "name", e.parent_name);
+        w.key("args");
+        w.begin_array();
+        for_each_packed(e.parent_args, [&w](std::string_view arg) {
+            w.value(arg);
+            return false;
+        });
+        w.end_array();
+        w.field("args_count", e.parent_args_count);
+        w.field("command_line", e.parent_command_line());
+    }
     w.end_object();
     w.end_object();
 

@@ -383,11 +383,16 @@ void ExecveNormalizer::on_event(auparse_state_t* au) {
             const auto parent = processes_.current(event_.host_id, event_.ppid, event_ref_);
             event_.parent_entity_id = parent.entity_id;
             event_.parent_executable = parent.executable;
+            // Assigned into the reused event's buffers: no allocation once they have grown.
+            event_.parent_exec_seen = parent.exec_seen;
+            event_.parent_name = parent.name;
+            event_.parent_args = parent.args;
+            event_.parent_args_count = parent.args_count;
         }
         if (event_.pid >= 0) {
             event_.entity_id =
                 event_.success
-                    ? processes_.start(event_.host_id, event_.pid, event_ref_, event_.executable)
+                    ? processes_.start(event_.host_id, event_.pid, event_ref_, event_)
                           .entity_id
                     : processes_.current(event_.host_id, event_.pid, event_ref_).entity_id;
         }

@@ -28,6 +28,31 @@ void hash_id(std::string& out, std::string_view key, std::string_view event) {
     out.assign(hex, sizeof hex);
 }
 
+// A value longer than kMaxTableStringBytes (never from the kernel: exe is at most PATH_MAX, comm
+// 15 bytes) keeps its prefix and the marker docs/events.md describes for arguments.
+void assign_capped(std::string& out, std::string_view value) {
+    if (value.size() <= kMaxTableStringBytes) {
+        out.assign(value);
+        return;
+    }
+    const XXH128_hash_t h = XXH3_128bits(value.data(), value.size());
+    out.assign(value.substr(0, kMaxTableStringBytes));
+    fmt::format_to(std::back_inserter(out),
+                   FMT_COMPILE("[scanwatch: truncated, {} bytes, xxh3-128 {:016x}{:016x}]"),
+                   value.size(), h.high64, h.low64);
+}
+
+// Whole arguments from the first while they fit: a cut argument could match a rule's value
+// that the real one does not.
+void pack_args(std::string& out, const std::vector<std::string>& args) {
+    out.clear();
+    for (const auto& arg : args) {
+        if (out.size() + arg.size() + 1 > kMaxTableArgsBytes) break;
+        out.append(arg);
+        out += '\0';
+    }
+}
+
 }  // namespace
 
 std::string entity_id_for(std::string_view host, std::int64_t pid, std::string_view event) {
@@ -57,7 +82,7 @@ ProcessTable::List::iterator ProcessTable::lookup(std::string_view host, std::in
         lru_.pop_back();
         ++evictions_;
     }
-    lru_.push_front(Entry{key_, {}, {}});
+    lru_.push_front(Entry{key_, {}, false, {}, {}, {}, 0});
     map_.emplace(lru_.front().key, lru_.begin());
     return lru_.begin();
 }
@@ -71,7 +96,11 @@ std::vector<ProcessTable::Saved> ProcessTable::save() const {
         s.host = it->key.substr(0, sep);
         s.pid = std::stoll(it->key.substr(sep + 1));
         s.entity_id = it->entity_id;
+        s.exec_seen = it->exec_seen;
         s.executable = it->executable;
+        s.name = it->name;
+        s.args = it->args;
+        s.args_count = it->args_count;
         out.push_back(std::move(s));
     }
     return out;
@@ -84,7 +113,17 @@ void ProcessTable::restore(const std::vector<Saved>& saved) {
         bool found = false;
         auto it = lookup(s.host, s.pid, found);
         it->entity_id = s.entity_id;
-        it->executable = s.executable;
+        it->exec_seen = s.exec_seen;
+        assign_capped(it->executable, s.executable);
+        assign_capped(it->name, s.name);
+        // A restored list is cut like a packed one, at a whole argument.
+        it->args.assign(s.args.substr(0, kMaxTableArgsBytes));
+        if (const auto end = it->args.rfind('\0'); end != std::string::npos) {
+            it->args.resize(end + 1);
+        } else {
+            it->args.clear();
+        }
+        it->args_count = s.args_count;
     }
 }
 
@@ -93,16 +132,20 @@ ProcessTable::Instance ProcessTable::current(std::string_view host, std::int64_t
     bool found = false;
     auto it = lookup(host, pid, found);
     if (!found) hash_id(it->entity_id, it->key, event);
-    return {it->entity_id, it->executable};
+    return it->instance();
 }
 
 ProcessTable::Instance ProcessTable::start(std::string_view host, std::int64_t pid,
-                                           std::string_view event, std::string_view executable) {
+                                           std::string_view event, const ProcessEvent& exec) {
     bool found = false;
     auto it = lookup(host, pid, found);
     hash_id(it->entity_id, it->key, event);
-    it->executable.assign(executable);
-    return {it->entity_id, it->executable};
+    it->exec_seen = true;
+    assign_capped(it->executable, exec.executable);
+    assign_capped(it->name, exec.name);
+    pack_args(it->args, exec.args);
+    it->args_count = exec.args_count;
+    return it->instance();
 }
 
 }  // namespace scanwatch::parsers

@@ -10,7 +10,16 @@
 #include <unordered_map>
 #include <vector>
 
+#include "parsers/ecs_event.h"
+
 namespace scanwatch::parsers {
+
+/// What one instance keeps of its exec, whatever the input (docs/operations.md): the arguments
+/// whole, from the first, while they fit in kMaxTableArgsBytes with a NUL after each; exe and
+/// comm at most kMaxTableStringBytes, a longer one kept as a prefix and the truncation marker
+/// of docs/events.md.
+inline constexpr std::size_t kMaxTableArgsBytes = 4096;
+inline constexpr std::size_t kMaxTableStringBytes = 4096;
 
 /// Bounded map (host, pid) -> current entity id, least recently used entries evicted.
 /// The id is the hex XXH3-128 of "host \0 pid \0 sec.milli:serial" of the starting event, so it
@@ -22,21 +31,30 @@ public:
     /// What the table knows of a process instance; views live until the next call.
     struct Instance {
         std::string_view entity_id;
-        std::string_view executable;  ///< empty unless the instance started at an exec we saw
+        bool exec_seen = false;       ///< the instance started at an exec we saw
+        std::string_view executable;  ///< of that exec; the four are empty / 0 unless exec_seen
+        std::string_view name;
+        std::string_view args;  ///< NUL-terminated arguments (ProcessEvent::parent_args)
+        std::uint64_t args_count = 0;
     };
 
     /// The current instance of `pid`, starting one at `event` if none is known.
     Instance current(std::string_view host, std::int64_t pid, std::string_view event);
-    /// Starts a new instance of `pid` at `event`, a successful exec of `executable`.
+    /// Starts a new instance of `pid` at `event`, the successful exec `exec` (its executable,
+    /// name, args and args_count are kept, capped as above).
     Instance start(std::string_view host, std::int64_t pid, std::string_view event,
-                   std::string_view executable);
+                   const ProcessEvent& exec);
 
     /// One instance, for saving and restoring the table (tail mode's state file).
     struct Saved {
         std::string host;
         std::int64_t pid = 0;
         std::string entity_id;
+        bool exec_seen = false;
         std::string executable;
+        std::string name;
+        std::string args;  ///< NUL-terminated arguments
+        std::uint64_t args_count = 0;
     };
     /// Every instance, least recently used first.
     std::vector<Saved> save() const;
@@ -50,7 +68,15 @@ private:
     struct Entry {
         std::string key;
         std::string entity_id;
+        bool exec_seen = false;
         std::string executable;
+        std::string name;
+        std::string args;
+        std::uint64_t args_count = 0;
+
+        Instance instance() const {
+            return {entity_id, exec_seen, executable, name, args, args_count};
+        }
     };
     using List = std::list<Entry>;
 

@@ -39,6 +39,10 @@ enum Field : int {
     kUserAuditName,
     kTags,
     kAuditdSession,
+    kProcessParentName,
+    kProcessParentArgs,
+    kProcessParentArgsCount,
+    kProcessParentCommandLine,
     kFieldCount
 };
 
@@ -74,6 +78,10 @@ constexpr std::array<std::string_view, kFieldCount> kNames = {
     "user.audit.name",
     "tags",
     "auditd.session",
+    "process.parent.name",
+    "process.parent.args",
+    "process.parent.args_count",
+    "process.parent.command_line",
 };
 
 bool is_multicall(std::string_view name) { return name == "busybox" || name == "toybox"; }
@@ -182,6 +190,8 @@ bool EventFields::any_value(int field_id,
                 if (visit(tag)) return true;
             }
             return false;
+        case kProcessParentArgs:
+            return for_each_packed(e.parent_args, visit);
         default: {
             const std::string_view v = first_value(field_id, scratch);
             return visit_nonempty(v, visit);
@@ -230,6 +240,18 @@ std::string_view EventFields::first_value(int field_id, std::string& scratch) co
         case kUserAuditName: return e.audit_user.name;
         case kTags: return e.tags.empty() ? std::string_view{} : e.tags.front();
         case kAuditdSession: return e.session;
+        case kProcessParentName: return e.parent_name;
+        case kProcessParentArgs: {
+            const std::size_t end = e.parent_args.find('\0');
+            return std::string_view(e.parent_args).substr(0, end);
+        }
+        case kProcessParentArgsCount:
+            if (!e.parent_exec_seen) return {};
+            return number(static_cast<std::int64_t>(e.parent_args_count));
+        case kProcessParentCommandLine:
+            if (!e.parent_exec_seen) return {};
+            scratch = e.parent_command_line();
+            return scratch;
         default: return {};
     }
 }

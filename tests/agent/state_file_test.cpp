@@ -58,7 +58,21 @@ TEST_CASE("State file: what is written is read back, binary bytes and output ide
     TailState s;
     s.checkpoint.position = {{7, 8}, 12345};
     s.checkpoint.skip = {"host:1.002:3", std::string("x\xff", 2)};
-    s.checkpoint.pipeline.processes.push_back({"h", 42, "entity", std::string("/bin/\xfe", 6)});
+    scanwatch::parsers::ProcessTable::Saved met_as_parent;
+    met_as_parent.host = "h";
+    met_as_parent.pid = 41;
+    met_as_parent.entity_id = "parent";
+    s.checkpoint.pipeline.processes.push_back(met_as_parent);
+    scanwatch::parsers::ProcessTable::Saved exec;
+    exec.host = "h";
+    exec.pid = 42;
+    exec.entity_id = "entity";
+    exec.exec_seen = true;
+    exec.executable = std::string("/bin/\xfe", 6);
+    exec.name = "sh";
+    exec.args = std::string("sh\0-c\0\0", 8);  // an empty argument last
+    exec.args_count = 4;
+    s.checkpoint.pipeline.processes.push_back(exec);
     s.checkpoint.pipeline.rules["fp"] = {{"engine", "streaming"}};
     s.outputs.push_back({"/var/log/a b", {3, 4}, 99});
     std::string error;
@@ -69,9 +83,15 @@ TEST_CASE("State file: what is written is read back, binary bytes and output ide
     CHECK(r->checkpoint.position.file == scanwatch::agent::FileId{7, 8});
     CHECK(r->checkpoint.position.offset == 12345);
     CHECK(r->checkpoint.skip == s.checkpoint.skip);
-    REQUIRE(r->checkpoint.pipeline.processes.size() == 1);
-    CHECK(r->checkpoint.pipeline.processes[0].pid == 42);
-    CHECK(r->checkpoint.pipeline.processes[0].executable == std::string("/bin/\xfe", 6));
+    REQUIRE(r->checkpoint.pipeline.processes.size() == 2);
+    CHECK_FALSE(r->checkpoint.pipeline.processes[0].exec_seen);
+    const auto& back = r->checkpoint.pipeline.processes[1];
+    CHECK(back.pid == 42);
+    CHECK(back.exec_seen);
+    CHECK(back.executable == std::string("/bin/\xfe", 6));
+    CHECK(back.name == "sh");
+    CHECK(back.args == exec.args);
+    CHECK(back.args_count == 4);
     CHECK(r->checkpoint.pipeline.rules.at("fp") == s.checkpoint.pipeline.rules.at("fp"));
     REQUIRE(r->outputs.size() == 1);
     CHECK(r->outputs[0].path == "/var/log/a b");
@@ -113,8 +133,8 @@ TEST_CASE("State file: every field is checked; the message says which", "[state]
     j["outputs"][0]["path"] = "2f00";
     CHECK_THAT(refusal(j), Catch::Contains("output path holds a NUL byte"));
     j = valid();
-    j["version"] = 3;
-    CHECK_THAT(refusal(j), Catch::Contains("version 3"));
+    j["version"] = 4;
+    CHECK_THAT(refusal(j), Catch::Contains("version 4"));
     j = valid();
     j.erase("rules");
     CHECK_THAT(refusal(j), Catch::Contains("state.rules"));
@@ -122,6 +142,19 @@ TEST_CASE("State file: every field is checked; the message says which", "[state]
     CHECK_THAT(refusal_of(std::string(100000, '[')), Catch::Contains("nests deeper"));
     CHECK_THAT(refusal_of("\"x\""), Catch::Contains("not a JSON object"));
     CHECK_THROWS_WITH(parse_state("{\"version\": 2,"), Catch::Contains("not JSON"));
+}
+
+TEST_CASE("State file: a version 2 process entry knows only its executable", "[state]") {
+    const TailState s = parse_state(valid().dump());
+    REQUIRE(s.checkpoint.pipeline.processes.size() == 1);
+    CHECK(s.checkpoint.pipeline.processes[0].exec_seen);  // it has an executable
+    CHECK(s.checkpoint.pipeline.processes[0].name.empty());
+    auto j = valid();
+    j["processes"][0][3] = "";
+    CHECK_FALSE(parse_state(j.dump()).checkpoint.pipeline.processes[0].exec_seen);
+    j = valid();
+    j["processes"][0] = {"68", 5, "id", "2f62696e", "7368", "736800", -1};
+    CHECK_THAT(refusal(j), Catch::Contains("argc"));
 }
 
 TEST_CASE("State file: version 1 is read without its output sizes", "[state]") {
