@@ -36,8 +36,10 @@ void collect(const std::string& path, std::vector<std::string>& files,
     if (ec) unreadable.push_back({path, {}, {}, Verdict::refused, fmt::format("cannot list: {}", ec.message())});
 }
 
-// The refusal's kind for the counts: "type eql", "language lucene", "query error", ...
-std::string refusal_kind(const std::string& message) {
+// The refusal's kind for the counts: "type esql", "language lucene", "eql: not supported",
+// "kuery: query error", ...
+std::string refusal_kind(const RuleError& error, const std::string& type) {
+    const std::string& message = error.message;
     constexpr std::string_view type = "rule type \"";
     constexpr std::string_view language = "query language \"";
     for (const auto prefix : {type, language}) {
@@ -47,7 +49,9 @@ std::string refusal_kind(const std::string& message) {
             return fmt::format("{} {}", prefix == type ? "type" : "language", value);
         }
     }
-    if (message.rfind("query:", 0) == 0) return "query error";
+    const std::string language = type == "eql" ? "eql" : "kuery";
+    if (error.unsupported) return language + ": not supported";
+    if (message.rfind("query:", 0) == 0) return language + ": query error";
     return "other";
 }
 
@@ -100,13 +104,13 @@ Summary summarize_rules(const std::vector<std::string>& paths) {
             auto loaded = load_rule(text, file);
             if (auto* e = std::get_if<RuleError>(&loaded)) {
                 v.reason = e->to_string();
-                ++out.refused_by[refusal_kind(e->message)];
                 // The type as written, for the reader: the loader refused before keeping it.
                 const std::size_t at = text.find("\ntype = \"");
                 if (at != std::string::npos) {
                     const std::size_t begin = at + 9;
                     v.type = text.substr(begin, text.find('"', begin) - begin);
                 }
+                ++out.refused_by[refusal_kind(*e, v.type)];
             } else {
                 const auto& rule = *std::get<std::shared_ptr<const RuleDefinition>>(loaded);
                 v.rule_name = rule.name;

@@ -32,7 +32,7 @@ TEST_CASE("rules check --summary: a verdict per file, folders walked, and the co
     CHECK(s.count(Verdict::cannot_fire) == 2);
     CHECK(s.count(Verdict::refused) == 2);
     CHECK(s.refused_by.at("type esql") == 1);
-    CHECK(s.refused_by.at("query error") == 1);
+    CHECK(s.refused_by.at("kuery: query error") == 1);
     const std::string text = s.to_string();
     CHECK(text.find("can-fire     " + dir.path() + "/a_fires.toml\n") != std::string::npos);
     CHECK(text.find("sub/b_file.toml: its query requires event.category to be file") != std::string::npos);
