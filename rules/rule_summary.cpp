@@ -38,7 +38,7 @@ void collect(const std::string& path, std::vector<std::string>& files,
 
 // The refusal's kind for the counts: "type esql", "language lucene", "eql: not supported",
 // "kuery: query error", ...
-std::string refusal_kind(const RuleError& error, const std::string& type) {
+std::string refusal_kind(const RuleError& error, const std::string& rule_type) {
     const std::string& message = error.message;
     constexpr std::string_view type = "rule type \"";
     constexpr std::string_view language = "query language \"";
@@ -49,9 +49,9 @@ std::string refusal_kind(const RuleError& error, const std::string& type) {
             return fmt::format("{} {}", prefix == type ? "type" : "language", value);
         }
     }
-    const std::string language = type == "eql" ? "eql" : "kuery";
-    if (error.unsupported) return language + ": not supported";
-    if (message.rfind("query:", 0) == 0) return language + ": query error";
+    const std::string query_language = rule_type == "eql" ? "eql" : "kuery";
+    if (error.unsupported) return query_language + ": not supported";
+    if (message.rfind("query:", 0) == 0) return query_language + ": query error";
     return "other";
 }
 
