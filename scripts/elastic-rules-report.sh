@@ -8,6 +8,8 @@
 # SCANWATCH defaults to build/scanwatch. DETECTION_RULES is a checkout (a folder holding rules/)
 # or a bare repository (its HEAD is extracted); default: the DETECTION_RULES environment variable.
 # Prints the per-file verdicts and the counts; the selected files are copied to a temporary folder.
+# With LOADABLE_OUT=DIR, the files that load are also copied into DIR (flat), for
+# `scanwatch --rules DIR` (bench/run.py --rules DIR).
 set -euo pipefail
 
 scanwatch=$(realpath "${1:-build/scanwatch}")
@@ -52,3 +54,8 @@ for path in selected:
 print(f'{len(selected)} rule files selected', file=sys.stderr)
 PY
 cd "$work/selected" && "$scanwatch" rules check --summary .
+if [[ -n ${LOADABLE_OUT:-} ]]; then
+    mkdir -p "$LOADABLE_OUT"
+    "$scanwatch" rules check --summary . | awk '$1 == "can-fire" || $1 == "cannot-fire" { sub(/:$/, "", $2); print $2 }' |
+        while read -r f; do cp "$f" "$LOADABLE_OUT/"; done
+fi
