@@ -3,13 +3,14 @@
 #include <xxhash.h>
 
 #include "rules/engine_state.h"
+#include "rules/rule_check.h"
 #include "rules/event_fields.h"
 #include "rules/query_rule.h"
 
 namespace scanwatch::rules {
 
 NewTermsRule::NewTermsRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
-    : rule_(std::move(rule)), options_(options) {
+    : rule_(std::move(rule)), options_(options), runs_(query_may_match(rule_->query)) {
     values_.resize(rule_->new_terms.field_ids.size());
 }
 
@@ -36,6 +37,7 @@ bool NewTermsRule::see(std::uint64_t hash, std::int64_t time_ms) {
 }
 
 void NewTermsRule::process(const ProcessEvent& event, std::vector<Alert>& alerts) {
+    if (!runs_) return;  // no exec event can match (a static check)
     const EventFields fields(event, options_.name_match);
     if (!rule_->query.matches(fields)) return;
     ++counters_.matched;

@@ -46,6 +46,7 @@ private:
 
     std::shared_ptr<const RuleDefinition> rule_;
     EngineOptions options_;
+    bool runs_;  // false when no exec event can match the query
     RuleCounters counters_;
     std::list<Seen> by_use_;  // least recently seen first
     std::unordered_map<std::uint64_t, std::list<Seen>::iterator> seen_;

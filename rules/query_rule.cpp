@@ -5,6 +5,7 @@
 #include "parsers/ecs_json.h"
 #include "parsers/json_writer.h"
 #include "rules/engine_state.h"
+#include "rules/rule_check.h"
 #include "rules/event_fields.h"
 
 namespace scanwatch::rules {
@@ -93,10 +94,13 @@ Alert event_alert(const std::shared_ptr<const RuleDefinition>& rule, const Proce
 QueryRule::QueryRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
     : rule_(std::move(rule)),
       options_(options),
-      category_matches_(rule_->rule_type != RuleType::eql || eql_category_matches(rule_->eql_category)) {}
+      // A query no exec event can match is not run at all: with a checkout of Elastic's rules
+      // most rules are of other event categories or agents, and cost nothing then.
+      runs_((rule_->rule_type != RuleType::eql || eql_category_matches(rule_->eql_category)) &&
+            query_may_match(rule_->query)) {}
 
 void QueryRule::process(const ProcessEvent& event, std::vector<Alert>& alerts) {
-    if (!category_matches_) return;
+    if (!runs_) return;
     const EventFields fields(event, options_.name_match);
     if (!rule_->query.matches(fields)) return;
     ++counters_.matched;

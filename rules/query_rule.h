@@ -33,7 +33,7 @@ private:
     std::shared_ptr<const RuleDefinition> rule_;
     EngineOptions options_;
     RuleCounters counters_;
-    bool category_matches_;  // EQL: `process where` / `any where`; KQL: always
+    bool runs_;  // false when no exec event can match (EQL category, static query check)
     std::int64_t signal_bucket_ = -1;
     std::uint64_t signals_in_bucket_ = 0;
 };

@@ -195,6 +195,10 @@ std::vector<std::string> cannot_fire_reasons(const RuleDefinition& rule) {
     return out;
 }
 
+bool query_may_match(const KqlQuery& query) {
+    return may_match(query);
+}
+
 bool can_fire(const RuleDefinition& rule) {
     return cannot_fire_reasons(rule).empty();
 }
