@@ -1,11 +1,45 @@
 #include "rules/eql.h"
 
+#include <cstddef>
+#include <exception>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "rules/eql_parser.h"
+
 namespace scanwatch::rules {
+namespace {
+
+// The same bound as KQL's (rules/kql.cpp).
+constexpr std::size_t kMaxQueryBytes = 64 * 1024;
+
+}  // namespace
 
 std::variant<EqlQuery, KqlError> parse_eql(std::string_view text, const FieldResolver& resolver) {
-    (void)text;
-    (void)resolver;
-    return KqlError{"EQL queries are not supported yet", 1, 1};
+    // The resolver is caller code and allocation can fail: neither may escape as an exception.
+    try {
+        if (!resolver) return KqlError{"no field resolver given", 1, 1};
+        if (text.size() > kMaxQueryBytes) {
+            return KqlError{fmt::format("query too long: {} bytes, the limit is {}", text.size(),
+                                        kMaxQueryBytes),
+                            1, 1};
+        }
+        auto parsed = eql::parse(text, resolver);
+        if (auto* error = std::get_if<KqlError>(&parsed)) return std::move(*error);
+        auto& ok = std::get<eql::Parsed>(parsed);
+        EqlQuery out;
+        out.category = std::move(ok.category);
+        out.query.root_ = std::make_shared<const query::Expr>(std::move(ok.root));
+        out.query.field_ids_ = std::move(ok.field_ids);
+        out.query.field_names_ = std::move(ok.field_names);
+        out.query.eql_ = true;
+        return out;
+    } catch (const std::exception& e) {
+        return KqlError{fmt::format("cannot parse query: {}", e.what()), 1, 1};
+    } catch (...) {
+        return KqlError{"cannot parse query: unknown error", 1, 1};
+    }
 }
 
 }  // namespace scanwatch::rules

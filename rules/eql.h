@@ -14,7 +14,7 @@ namespace scanwatch::rules {
 
 /// A parsed single-event EQL query.
 struct EqlQuery {
-    /// The event category before `where`, lower-cased as written: "process", "network", "any"...
+    /// The event category before `where`, as written: "process", "network", "any"...
     std::string category;
     /// The condition; KqlQuery::matches() runs it on an event, as for a KQL rule.
     KqlQuery query;

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "rules/eql_parser.h"
 #include "rules/kql_parser.h"
 #include "rules/kql_print.h"
 #include "rules/query_check.h"
@@ -53,7 +54,8 @@ const std::vector<int>& KqlQuery::field_ids() const {
 
 std::string KqlQuery::to_string() const {
     std::string out;
-    if (root_) kql::print(*root_, out);
+    if (root_ && eql_) eql::print(*root_, out);
+    if (root_ && !eql_) kql::print(*root_, out);
     return out;
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 // A subset of KQL (Kibana Query Language), enough for Elastic detection rules on process events:
 // field:value, quoted values, field:(value list), field:*, `*` / `?` wildcards in unquoted
-// values, and/or/not with parentheses. Range queries, nested {} queries and bare values without
-// a field are rejected with a parse error.
+// values, range comparisons (field > value, >=, <, <=), and/or/not with parentheses. Nested {}
+// queries and bare values without a field are rejected with a parse error.
 //
 // The parts: rules/kql_lexer.* and rules/kql_parser.* turn text into the language-neutral AST
 // of rules/query_ast.h (values as rules/pattern.h patterns); rules/query_match.* runs it,
@@ -18,6 +18,8 @@
 #include "rules/query_ast.h"
 
 namespace scanwatch::rules {
+
+struct EqlQuery;
 
 /// A parse error: message plus 1-based line and column in the query text.
 /// Columns count UTF-8 characters (a tab counts as one).
@@ -41,7 +43,7 @@ public:
     /// Every field id the query reads, in first-use order, without duplicates.
     const std::vector<int>& field_ids() const;
     /// For an explanation: the canonical text of the parsed query (e.g. `(a:x or a:y) and not
-    /// b:*`). Parsing it again gives a query that matches exactly the same events.
+    /// b:*`; for an EQL query, its condition in EQL). Parsing it again gives a query that matches exactly the same events.
     std::string to_string() const;
     /// For static checks: false when no event can match, given that `known` returns every value
     /// of each field for which `is_known(id)` is true, while any other field may hold any values.
@@ -58,7 +60,11 @@ public:
     std::vector<std::string> required_values(int field_id) const;
 
 private:
+    friend std::variant<EqlQuery, KqlError> parse_eql(std::string_view text,
+                                                      const FieldResolver& resolver);
+
     std::shared_ptr<const query::Expr> root_;
+    bool eql_ = false;  // to_string() writes EQL (rules/eql.h) rather than KQL
     std::vector<int> field_ids_;
     std::vector<std::string> field_names_;  // parallel to field_ids_: the name first used
 };

@@ -80,9 +80,9 @@ bool ends_word(char c) {
     }
 }
 
-// What a backslash may escape in an unquoted value to stand for itself. `?` and space are not in
-// Kibana's list: `?` is a wildcard here, and without `\ ` a wildcard pattern could not contain a
-// space at all.
+// What a backslash may escape in an unquoted value to stand for itself. `?` and whitespace are not
+// in Kibana's list: `?` is a wildcard here, and without `\ ` (or a backslash before a tab) a
+// wildcard pattern could not contain whitespace at all.
 bool escapable(char c) {
     switch (c) {
         case '\\':
@@ -96,10 +96,9 @@ bool escapable(char c) {
         case '?':
         case '{':
         case '}':
-        case ' ':
             return true;
         default:
-            return false;
+            return is_space(c);
     }
 }
 
@@ -201,9 +200,14 @@ bool Lexer::next(Token& out, KqlError& error) {
             break;
         case '<':
         case '>':
-            error =
-                error_here(fmt::format("range queries are not supported (found \"{}\")", peek()));
-            return false;
+            out.kind = TokenKind::range;
+            out.text += peek();
+            advance();
+            if (!at_end() && peek() == '=') {
+                out.text += '=';
+                advance();
+            }
+            break;
         case '{':
         case '}':
             error =
@@ -311,7 +315,7 @@ bool Lexer::word_escape(Token& out, KqlError& error) {
     } else {
         error = error_here(fmt::format(
             "invalid escape \"\\{}\" in unquoted value: a backslash escapes one of "
-            "\\ ( ) : < > \" * ? {{ }} or a space; quote the value to match it literally",
+            "\\ ( ) : < > \" * ? {{ }} or whitespace; quote the value to match it literally",
             char_at(pos_ + 1)));
         return false;
     }

@@ -24,7 +24,18 @@ bool is_continuation(char c);
 /// True for `and`, `or`, `not` in any case.
 bool is_keyword(std::string_view word);
 
-enum class TokenKind : std::uint8_t { word, quoted, lparen, rparen, colon, kw_and, kw_or, kw_not, end };
+enum class TokenKind : std::uint8_t {
+    word,
+    quoted,
+    lparen,
+    rparen,
+    colon,
+    range,  ///< `<`, `<=`, `>` or `>=` (in `text`)
+    kw_and,
+    kw_or,
+    kw_not,
+    end
+};
 
 /// One token, with its unescaped text and where it starts (1-based, columns in characters).
 struct Token {

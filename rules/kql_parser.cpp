@@ -18,6 +18,7 @@ using query::make_not;
 struct FieldRef {
     int id = -1;
     std::string name;
+    std::string range_op;  ///< `<`, `<=`, `>`, `>=` when the field is followed by one
 };
 
 // Recursive descent over a lazily lexed stream, so errors come out in text order: a lexical
@@ -47,6 +48,7 @@ private:
     bool parse_term(Expr& out, int depth);
     bool parse_field(FieldRef& field);
     bool parse_values(const FieldRef& field, Expr& out, int depth);
+    bool parse_range(const FieldRef& field, Expr& out);
     bool parse_value_or(const FieldRef& field, Expr& out, int depth);
     bool parse_value_and(const FieldRef& field, Expr& out, int depth);
     bool parse_value_not(const FieldRef& field, Expr& out, int depth);
@@ -194,7 +196,7 @@ bool Parser::parse_field(FieldRef& field) {
     if (!peek_next(next)) return false;
     bool plain = !cur_.escaped && cur_.roles.empty();
     for (char c : cur_.text) plain = plain && is_field_char(c);
-    if (next->kind != TokenKind::colon) {
+    if (next->kind != TokenKind::colon && next->kind != TokenKind::range) {
         // Dotted names (`process.name`) are ECS fields missing their ':'; other words are values
         // missing their field. The resolver is not asked: it may register what it is given.
         const char first = cur_.text.front();
@@ -225,6 +227,7 @@ bool Parser::parse_field(FieldRef& field) {
     if (id < 0) return fail(cur_, fmt::format("unknown field \"{}\"", cur_.text));
     field.id = id;
     field.name = cur_.text;
+    if (next->kind == TokenKind::range) field.range_op = next->text;
     note_field(id, field.name);
     return advance() && advance();
 }
@@ -232,7 +235,29 @@ bool Parser::parse_field(FieldRef& field) {
 bool Parser::parse_term(Expr& out, int depth) {
     FieldRef field;
     if (!parse_field(field)) return false;
+    if (!field.range_op.empty()) return parse_range(field, out);
     return parse_values(field, out, depth);
+}
+
+// `f > v`: numeric when v is a number, else byte-wise (Kibana compares keywords that way).
+bool Parser::parse_range(const FieldRef& field, Expr& out) {
+    if (cur_.kind != TokenKind::word && cur_.kind != TokenKind::quoted) {
+        return fail(cur_, fmt::format("expected a value after \"{} {}\", found {}", field.name,
+                                      field.range_op, describe(cur_)));
+    }
+    if (!cur_.roles.empty()) {
+        return fail(cur_, fmt::format("a range value cannot hold a wildcard: {}", describe(cur_)));
+    }
+    out = query::make_leaf(ExprKind::compare, field.id, field.name);
+    query::Comparison& c = out.comparison;
+    const std::string_view op = field.range_op;
+    c.op = op == "<"    ? query::CompareOp::lt
+           : op == "<=" ? query::CompareOp::le
+           : op == ">"  ? query::CompareOp::gt
+                        : query::CompareOp::ge;
+    c.text = cur_.text;
+    c.numeric = cur_.kind == TokenKind::word && query::parse_number(cur_.text, c.number);
+    return advance();
 }
 
 void Parser::note_field(int id, const std::string& name) {

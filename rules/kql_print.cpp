@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "rules/eql_parser.h"
 #include "rules/kql_lexer.h"
 
 namespace scanwatch::rules::kql {
@@ -22,8 +23,9 @@ int precedence(const Expr& e) {
             return 3;
         case ExprKind::match:
             return e.patterns.size() > 1 ? 1 : 4;  // printed as `f:a or f:b`
+        default:
+            return 4;
     }
-    return 4;
 }
 
 bool needs_quotes(std::string_view literal) {
@@ -61,9 +63,11 @@ void print_quoted(std::string_view literal, std::string& out) {
 }
 
 void print_unquoted_byte(char c, std::string& out) {
-    if (escapable(c)) {
+    if (escapable(c) && !is_space(c)) {
         out += '\\';
         out += c;
+    } else if (c == ' ') {
+        out += "\\ ";
     } else if (c == '\n') {
         out += "\\n";
     } else if (c == '\r') {
@@ -126,6 +130,23 @@ void print(const Expr& e, std::string& out) {
                 out += ':';
                 print_pattern(e.patterns[i], out);
             }
+            break;
+        case ExprKind::compare:
+            if (!e.comparison.length_of && e.comparison.op != query::CompareOp::eq) {
+                const query::CompareOp op = e.comparison.op;
+                out += e.field;
+                out += op == query::CompareOp::lt   ? " < "
+                       : op == query::CompareOp::le ? " <= "
+                       : op == query::CompareOp::gt ? " > "
+                                                    : " >= ";
+                print_pattern(query::make_literal(e.comparison.text), out);
+                break;
+            }
+            eql::print(e, out);
+            break;
+        default:
+            // Only EQL builds the other leaves, and an EQL query prints as EQL (KqlQuery).
+            eql::print(e, out);
             break;
     }
 }

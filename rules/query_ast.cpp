@@ -9,7 +9,7 @@ void add_operand(Expr& group, Expr item) {
     if (group.kind == ExprKind::or_op && item.kind == ExprKind::match && !group.children.empty()) {
         Expr& last = group.children.back();
         if (last.kind == ExprKind::match && last.field_id == item.field_id &&
-            last.field == item.field) {
+            last.field == item.field && last.optional == item.optional) {
             for (Pattern& p : item.patterns) last.patterns.push_back(std::move(p));
             return;
         }
@@ -43,6 +43,18 @@ Expr make_group(ExprKind kind, std::vector<Expr> items) {
     return group;
 }
 
+Expr make_leaf(ExprKind kind, int field_id, std::string field) {
+    Expr e;
+    e.kind = kind;
+    e.field_id = field_id;
+    e.field = std::move(field);
+    return e;
+}
+
+bool is_operator(ExprKind kind) {
+    return kind == ExprKind::and_op || kind == ExprKind::or_op || kind == ExprKind::not_op;
+}
+
 Expr make_not(Expr operand) {
     Expr e;
     e.kind = ExprKind::not_op;
@@ -51,7 +63,9 @@ Expr make_not(Expr operand) {
 }
 
 bool mentions(const Expr& e, int field_id) {
-    if (e.kind == ExprKind::match) return e.field_id == field_id;
+    if (!is_operator(e.kind)) {
+        return e.field_id == field_id || (e.kind == ExprKind::fields && e.other_id == field_id);
+    }
     for (const Expr& child : e.children) {
         if (mentions(child, field_id)) return true;
     }

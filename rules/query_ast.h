@@ -32,10 +32,25 @@ namespace query {
 /// to bound the stack whatever the input.
 constexpr int kMaxDepth = 64;
 
-/// A node's operator.
-enum class ExprKind : std::uint8_t { and_op, or_op, not_op, match };
+/// A node's operator. The leaves test the values of field `field_id`: the event matches when
+/// any value passes (a field with several values, like process.args, matches when one does;
+/// a field without values never does). Field id -1 is a field no event has (EQL `?f` unknown).
+enum class ExprKind : std::uint8_t {
+    and_op,
+    or_op,
+    not_op,
+    match,    ///< a value matches one of `patterns`
+    regex,    ///< a value matches one of `regexes`
+    compare,  ///< a value passes `comparison`
+    exists,   ///< the field has a value (EQL `f != null`)
+    cidr,     ///< a value is an address inside one of `cidrs`
+    fields,   ///< a value of `field_id` relates by `relation` to a value of `other_id`
+};
 
-/// A node. and_op / or_op have two or more children, not_op exactly one, match none. A `match`
+/// How two fields' values relate in a `fields` node.
+enum class FieldRelation : std::uint8_t { equals, starts_with, ends_with, contains };
+
+/// A node. and_op / or_op have two or more children, not_op exactly one, leaves none. A `match`
 /// node holds several patterns when a query ORs values of one field: the event matches when
 /// any value of the field matches any pattern, in one FieldAccessor::any_value() call.
 struct Expr {
@@ -43,7 +58,16 @@ struct Expr {
     std::vector<Expr> children;
     int field_id = -1;
     std::string field;  ///< the field's name as written, for printing
+    bool optional = false;  ///< written `?field` in EQL, for printing
     std::vector<Pattern> patterns;
+    std::vector<RegexPattern> regexes;
+    std::vector<CidrRange> cidrs;
+    Comparison comparison;
+    FieldRelation relation = FieldRelation::equals;
+    bool fold = false;  ///< `fields`: compare ASCII letters in any case
+    int other_id = -1;
+    std::string other;  ///< `fields`: the second field's name
+    bool other_optional = false;
 };
 
 /// A match node: field `field_id` (named `field`) has a value matching `pattern`.
@@ -56,7 +80,13 @@ Expr make_group(ExprKind kind, std::vector<Expr> items);
 /// `not operand`.
 Expr make_not(Expr operand);
 
-/// True when any match node below `e` reads field `field_id`.
+/// A leaf of `kind` on field `field_id` (named `field`); the caller fills in its test.
+Expr make_leaf(ExprKind kind, int field_id, std::string field);
+
+/// True for and_op, or_op and not_op.
+bool is_operator(ExprKind kind);
+
+/// True when any leaf below `e` reads field `field_id`.
 bool mentions(const Expr& e, int field_id);
 
 }  // namespace query

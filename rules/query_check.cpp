@@ -31,11 +31,14 @@ Tri evaluate(const Expr& e, const FieldAccessor& known, const std::function<bool
                 case Tri::maybe: return Tri::maybe;
             }
             return Tri::maybe;
-        case ExprKind::match:
-            if (!is_known(e.field_id)) return Tri::maybe;
+        default: {
+            // Field id -1 (an unknown EQL `?field`) is known to have no value in any event.
+            const auto known_field = [&](int id) { return id < 0 || is_known(id); };
+            if (!known_field(e.field_id)) return Tri::maybe;
+            if (e.kind == ExprKind::fields && !known_field(e.other_id)) return Tri::maybe;
             return matches(e, known) ? Tri::yes : Tri::no;
+        }
     }
-    return Tri::maybe;
 }
 
 std::vector<std::string> required_values(const Expr& root, int field_id) {
@@ -44,7 +47,7 @@ std::vector<std::string> required_values(const Expr& root, int field_id) {
         if (!mentions(conjunct, field_id)) return true;
         if (conjunct.kind != ExprKind::match) return false;
         for (const Pattern& p : conjunct.patterns) {
-            if (!p.is_literal()) return false;
+            if (!p.is_literal() || p.fold) return false;
         }
         // Each such conjunct alone is a necessary condition; intersecting them would be wrong for
         // a field with several values (`f:a and f:b` holds for [a, b]), so keep the smallest.

@@ -5,7 +5,7 @@ set -eu
 packages="g++ cmake ninja-build pkg-config make time python3 procps
 auditd iputils-ping netcat-openbsd rsyslog
 libauparse-dev libaudit-dev libboost-dev libfmt-dev libcli11-dev catch2
-libtomlplusplus-dev libxxhash-dev nlohmann-json3-dev
+libtomlplusplus-dev libxxhash-dev nlohmann-json3-dev libre2-dev
 clang libclang-rt-14-dev"
 missing=""
 for p in $packages; do

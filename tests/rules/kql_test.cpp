@@ -22,6 +22,7 @@ const std::vector<std::string>& field_table() {
     static const std::vector<std::string> fields = {
         "event.category", "host.os.type", "event.action", "event.type",    "process.name",
         "process.args",   "user.name",    "@timestamp",   "process.title", "file-path_x",
+        "process.args_count",
     };
     return fields;
 }
@@ -346,6 +347,37 @@ TEST_CASE("KQL: backslash escapes in unquoted values", "[kql]") {
     CHECK(matches("process.args:\xc3\xa9t\xc3\xa9", args({"\xc3\xa9t\xc3\xa9"})));
 }
 
+TEST_CASE("KQL: range comparisons", "[kql]") {
+    const Event four = {{"process.args_count", {"4"}}, {"user.name", {"bob"}}};
+    CHECK(matches("process.args_count >= 4", four));
+    CHECK(matches("process.args_count > 3", four));
+    CHECK(matches("process.args_count <= 4", four));
+    CHECK(matches("process.args_count < 10", four));  // numeric, not "10" < "4" as bytes
+    CHECK_FALSE(matches("process.args_count > 4", four));
+    CHECK_FALSE(matches("process.args_count < 4", four));
+    CHECK(matches("process.args_count>=3.5 and not process.args_count>4.5", four));
+    // A value that is not a number never satisfies a numeric range; a missing field neither.
+    CHECK_FALSE(matches("process.args_count >= 1", {{"process.args_count", {"many"}}}));
+    CHECK_FALSE(matches("process.args_count >= 1", {}));
+    // Against a word, values compare as bytes.
+    CHECK(matches("user.name > alice", four));
+    CHECK_FALSE(matches("user.name > \"c\"", four));
+    // Any value of a multi-valued field.
+    CHECK(matches("process.args_count > 5", {{"process.args_count", {"1", "9"}}}));
+    CHECK(must_parse("process.args_count>=5 and user.name < \"b c\"").to_string() ==
+          "process.args_count >= 5 and user.name < \"b c\"");
+}
+
+TEST_CASE("KQL: escaped whitespace in unquoted values", "[kql]") {
+    const Event spaced = {{"process.args", {"Document Revisions", "a\tb"}}};
+    CHECK(matches("process.args:Document\\ Revisions", spaced));
+    CHECK(matches("process.args:*\\ Revisions", spaced));
+    CHECK(matches("process.args:a\\\tb", spaced));  // a backslash before a tab
+    CHECK(matches("process.args:a\\tb", spaced));     // the \t escape
+    CHECK_FALSE(matches("process.args:Document\\ revisions", spaced));
+    CHECK(must_parse("process.args:*\\ Revisions").to_string() == "process.args:*\\ Revisions");
+}
+
 TEST_CASE("KQL: parse errors name what was expected and where", "[kql]") {
     struct Case {
         const char* query;
@@ -401,8 +433,11 @@ TEST_CASE("KQL: parse errors name what was expected and where", "[kql]") {
         {"", "empty query", 1, 1},
         {"  \n\t \n", "empty query", 1, 1},
         // ranges, nested queries, bare values
-        {"user.name:a or\n  process.pid > 5", "range queries are not supported", 2, 15},
-        {"process.name:<=5", "range queries are not supported", 1, 14},
+        {"user.name:a or\n  process.args_count > ", "expected a value after \"process.args_count >\"",
+         2, 24},
+        {"process.args_count >= (1 or 2)", "found \"(\"", 1, 23},
+        {"process.args_count < 1*", "a range value cannot hold a wildcard", 1, 22},
+        {"process.name:<=5", "expected a value after \"process.name:\", found \"<=\"", 1, 14},
         {"user.name:{ x:y }", "nested queries are not supported", 1, 11},
         {"ping", "a value needs a field (field:value), found \"ping\"", 1, 1},
         {"user.name:a or 10.0.0.1", "a value needs a field (field:value), found \"10.0.0.1\"", 1,
