@@ -43,9 +43,10 @@ std::string event_reason(const Alert& alert) {
     const ProcessEvent& e = *alert.event;
     std::string out = "process event";
     if (!e.name.empty()) out += fmt::format(" with process {}", e.name);
-    if (!e.parent_executable.empty()) {
-        out += fmt::format("{} parent process {}", e.name.empty() ? " with" : ",",
-                           basename_of(e.parent_executable));
+    const std::string_view parent =
+        !e.parent_name.empty() ? std::string_view(e.parent_name) : basename_of(e.parent_executable);
+    if (!parent.empty()) {
+        out += fmt::format("{} parent process {}", e.name.empty() ? " with" : ",", parent);
     }
     if (!e.user.name.empty()) out += fmt::format(", by {}", e.user.name);
     if (!e.host_name.empty()) out += fmt::format(" on {}", e.host_name);
