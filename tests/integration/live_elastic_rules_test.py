@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Elastic's Linux detection rules live (issue 14): scanwatch as an auditd plugin with
 tests/elastic-rules/linux as its rules, while real behaviours run that those rules detect: a query
-rule (nsenter), a new_terms rule (nohup and setsid), and single-event EQL rules (dmesg -C, shred
---remove, sudo -n true, usermod -o -u 0). Each must raise its rule's alert within 2 s, and nothing
-else may alert.
+rule (nsenter), a new_terms rule (nohup and setsid), and single-event EQL rules (the other ten
+behaviours of the samples/elastic_* captures). Each must raise its rule's alert within 2 s, and
+nothing else may alert.
 
 Needs root and a kernel that accepts audit rules; otherwise it exits 77 (skipped) saying why.
 Whatever happens it removes its audit rules and stops its auditd.
@@ -29,6 +29,14 @@ BEHAVIOURS = [
     ("f=$(mktemp) && shred --remove \"$f\"", "a1329140-8de3-4445-9f87-908fb6d824f4", 1),
     ("sudo -n true", "92b11a06-57ab-4f6d-a18b-fb7fdf3cc63f", 1),
     ("usermod -o -u 0 scanwatch-no-such-user", "494ebba4-ecb7-4be4-8c6f-654c686549ad", 1),
+    ("openssl passwd -1 -salt scanwatch hunter2", "f4b857b3-faef-430d-b420-90be48647f00", 1),
+    ("d=$(mktemp -d) && : >\"$d/locked\" && sh -c \"chattr +i '$d/locked'; chattr -i '$d/locked'; :\"; "
+     "rm -rf \"$d\"", "968ccab9-da51-4a87-9ce2-d3c9782fd759", 2),
+    ("unshare --uts /bin/true", "d00f33e7-b57d-4023-9952-2db91b1767c4", 1),
+    ("gpasswd -a scanwatch-no-such-user sudo", "43d6ec12-2b1c-47b5-8f35-e9de65551d3b", 1),
+    ("cat /proc/self/maps", "2f95540c-923e-4f57-9dae-de30169c68b9", 1),
+    ("d=$(mktemp -d) && cd \"$d\" && : >.bash_history && rm -f .bash_history && cd / && rm -rf \"$d\"",
+     "7bcbb3ac-e533-41ad-a612-d6c3bf666aba", 1),
 ]
 
 
