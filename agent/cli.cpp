@@ -13,6 +13,7 @@
 #include "agent/settings.h"
 #include "agent/tail.h"
 #include "rules/rule_check.h"
+#include "rules/rule_summary.h"
 
 namespace scanwatch::agent {
 namespace {
@@ -46,6 +47,11 @@ int run_replay(const Settings& s) {
 
 // `scanwatch rules check FILE...`: every error with its place, then what each rule does.
 int check_rules(const Settings& s) {
+    if (s.rules_summary) {
+        const std::string summary = rules::summarize_rules(s.paths).to_string();
+        std::fwrite(summary.data(), 1, summary.size(), stdout);
+        return 0;
+    }
     rules::RuleSources sources = rule_sources(s);
     sources.rules = s.paths;
     const rules::LoadResult loaded = rules::load_rule_sources(sources);

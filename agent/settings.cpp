@@ -155,6 +155,8 @@ void build(Cli& cli, Settings& s) {
     cli.rules_check = rules->add_subcommand(
         "check", "Validate rule files (Elastic detection-rules TOML) and explain each rule");
     cli.rules_check->add_option("FILE", s.paths, "Rule files or folders")->required();
+    cli.rules_check->add_flag("--summary", s.rules_summary,
+                              "A verdict per rule file (folders walked recursively) and the counts");
 }
 
 void finish(const Cli& cli, Settings& s) {

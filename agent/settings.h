@@ -37,6 +37,7 @@ struct Settings {
     /// name match any); empty: agent/tool_inodes.h's defaults.
     std::vector<std::string> tool_path;
     std::vector<std::string> paths;    ///< replay inputs; rules check: rule files
+    bool rules_summary = false;        ///< rules check --summary: a verdict per file and counts
     std::vector<std::string> rules;       ///< rule files or folders; empty: the built-in rule
     std::vector<std::string> exceptions;  ///< exceptions files
     rules::Evaluation evaluation = rules::Evaluation::streaming;  ///< or Kibana's runs on event time

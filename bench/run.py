@@ -7,7 +7,10 @@ with ../shared/bench/mkbig.py from a bundled sample, then runs the floor and sca
 is installed it runs too, and `scanwatch --events` is compared with it (target: at least 5x).
 
 Usage: bench/run.py [--sample samples/xargs_parallel_ping.enriched.log] [--mb 230] [--runs 5]
-                    [--shared ../shared/bench]
+                    [--shared ../shared/bench] [--rules FOLDER] [--baseline BINARY]
+--rules also runs `scanwatch --rules FOLDER` (e.g. every loadable Elastic rule: LOADABLE_OUT of
+scripts/elastic-rules-report.sh); --baseline also runs another scanwatch binary (e.g. main's) the
+same way, to compare the built-in rule's cost.
 """
 import argparse
 import os
@@ -43,6 +46,8 @@ def main():
     ap.add_argument("--mb", type=int, default=230, help="size of the generated log")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared", "bench"))
+    ap.add_argument("--rules", help="also run scanwatch with --rules FOLDER")
+    ap.add_argument("--baseline", help="also run this scanwatch binary, built-in rule")
     args = ap.parse_args()
 
     floor_src = os.path.join(args.shared, "auparse_feed_floor.c")
@@ -72,6 +77,12 @@ def main():
         "scanwatch --events": [scanwatch, "replay", "--host-id", "bench", "--host-name", "bench",
                                "--events", "/dev/null", log],
     }
+    if args.baseline:
+        commands["baseline"] = [os.path.abspath(args.baseline), "replay", "--host-id", "bench",
+                                "--host-name", "bench", log]
+    if args.rules:
+        commands["scanwatch --rules"] = [scanwatch, "replay", "--host-id", "bench", "--host-name",
+                                         "bench", "--rules", os.path.abspath(args.rules), log]
     laurel = shutil.which("laurel")
     if laurel:
         # laurel (Debian package) turns every event of the log into JSON: the work --events does.

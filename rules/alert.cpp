@@ -5,6 +5,7 @@
 
 #include "parsers/json_writer.h"
 #include "rules/group_table.h"
+#include "rules/query_rule.h"
 
 namespace scanwatch::rules {
 namespace {
@@ -115,6 +116,7 @@ std::string alert_reason(const Alert& alert) {
 }
 
 std::string alert_to_json(const Alert& alert, std::int64_t created_ms) {
+    if (alert.event) return event_alert_to_json(alert, created_ms);
     const RuleDefinition& rule = *alert.rule;
     const Evidence& ev = alert.evidence;
     std::string out;

@@ -50,6 +50,9 @@ struct Alert {
     std::int64_t from_ms = 0;       ///< time of the earliest event counted
     std::string host_name;
     Evidence evidence;
+    /// Query, EQL and new_terms alerts: the event that matched, whose fields the alert copies
+    /// (docs/alerts.md); null for threshold alerts. For new_terms, `terms` holds the new values.
+    std::shared_ptr<const ProcessEvent> event;
 };
 
 /// The deterministic kibana.alert.uuid of `alert`: a hash of the rule_id, the terms and
@@ -68,7 +71,8 @@ std::uint64_t add_sample_command(std::vector<std::string>& samples, std::size_t 
 std::uint64_t add_sample_value(std::vector<std::string>& samples, std::size_t max,
                                std::string_view value);
 
-/// The alert as one NDJSON line (no trailing newline). `created_ms` is the wall clock.
+/// The alert as one NDJSON line (no trailing newline). `created_ms` is the wall clock. An alert
+/// with an event is written as event_alert_to_json() (rules/query_rule.h) writes it.
 std::string alert_to_json(const Alert& alert, std::int64_t created_ms);
 
 /// A one-sentence explanation of the alert for a person (kibana.alert.reason).

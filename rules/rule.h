@@ -52,7 +52,23 @@ struct RuleException {
     std::string place() const;
 };
 
-/// A loaded threshold rule. Immutable once loaded; shared by engines and alerts.
+/// What a rule does with the events its query matches (docs/rules.md, "Rule types").
+enum class RuleType {
+    threshold,  ///< count per group in a window; alert when a group crosses the threshold
+    query,      ///< an alert per matching event (KQL, language "kuery")
+    eql,        ///< an alert per matching event (single-event EQL, language "eql")
+    new_terms,  ///< an alert when a value combination is first seen in the history window
+};
+
+/// `[rule.new_terms]`: the fields whose value combinations are tracked, and how far back.
+struct NewTerms {
+    std::vector<std::string> fields;
+    std::vector<int> field_ids;
+    std::string history_window_start_text;  ///< as written, e.g. "now-7d"
+    std::int64_t history_window_ms = 0;
+};
+
+/// A loaded rule. Immutable once loaded; shared by engines and alerts.
 struct RuleDefinition {
     std::string source;  ///< file it came from, or "built-in"
     /// Hash of the rule's file text and of exceptions attached from elsewhere (with_exceptions):
@@ -62,7 +78,11 @@ struct RuleDefinition {
     std::string name;
     std::string description;
     std::string severity;
-    std::string type;  ///< "threshold"
+    std::string type;  ///< "threshold", "query", "eql" or "new_terms"
+    RuleType rule_type = RuleType::threshold;
+    std::string language;  ///< "kuery" or "eql"
+    /// EQL only: the event category of `CATEGORY where ...` ("process", "any", "file", ...).
+    std::string eql_category;
     std::int64_t risk_score = 0;
     std::int64_t version = 1;
     std::string from_text;      ///< as written, e.g. "now-9m"
@@ -76,6 +96,7 @@ struct RuleDefinition {
     std::vector<int> group_by_ids;
     std::uint64_t threshold_value = 1;
     std::optional<Cardinality> cardinality;
+    NewTerms new_terms;  ///< new_terms rules only
     std::vector<Threat> threat;
     std::vector<std::string> tags;
     /// Fields the query, group-by or cardinality read that scanwatch events never carry; they
@@ -96,12 +117,18 @@ struct RuleError {
     int line = 0;
     int column = 0;
     std::string message;
+    /// The file is a valid detection-rules file that uses what scanwatch does not run (a rule
+    /// type, a query language, an EQL sequence or pipe): a folder skips it with a warning.
+    bool unsupported = false;
 
     /// "FILE:LINE:COLUMN: MESSAGE".
     std::string to_string() const;
 };
 
 using RuleResult = std::variant<std::shared_ptr<const RuleDefinition>, RuleError>;
+
+/// Parses a detection-rules `type`; false (and `out` untouched) for a type scanwatch lacks.
+bool parse_rule_type(std::string_view text, RuleType& out);
 
 /// Loads one rule from detection-rules TOML text; `source` names it in errors.
 RuleResult load_rule(std::string_view toml_text, std::string_view source);

@@ -1,6 +1,8 @@
 #include "rules/rule_check.h"
 
+#include <algorithm>
 #include <array>
+#include <functional>
 #include <utility>
 
 #include <fmt/format.h>
@@ -89,6 +91,18 @@ std::string join(const std::vector<std::string>& list, std::string_view sep = ",
 
 // The most specific reason a query cannot match: a fixed field it requires another value of.
 std::string query_reason(const RuleDefinition& rule) {
+    const auto actions = rule.query.required_values(field_id("event.action"));
+    const bool exec_like = std::any_of(actions.begin(), actions.end(), [](const std::string& a) {
+        return a == "exec" || a == "exec_event" || a == "start" || a == "ProcessRollup2";
+    });
+    if (exec_like && !contains(actions, "executed")) {
+        return fmt::format(
+            "its query requires event.action to be {}: exec events as other agents (Elastic "
+            "Defend, Sysmon, CrowdStrike) name them, a rule written for their data that may "
+            "read fields scanwatch lacks; scanwatch's exec events say executed, as Auditbeat's "
+            "do (docs/rules.md, \"event.action\")",
+            join(actions, " or "));
+    }
     for (const FixedField& f : kFixed) {
         const auto required = rule.query.required_values(field_id(f.name));
         if (!required.empty() && !contains(required, f.value)) {
@@ -112,7 +126,8 @@ std::vector<std::string> query_only_unknown(const RuleDefinition& rule) {
     for (const auto& f : rule.unknown_fields) {
         const bool grouped = contains(rule.group_by, f);
         const bool counted = rule.cardinality && rule.cardinality->field == f;
-        if (!grouped && !counted) out.push_back(f);
+        const bool tracked = contains(rule.new_terms.fields, f);
+        if (!grouped && !counted && !tracked) out.push_back(f);
     }
     return out;
 }
@@ -158,6 +173,18 @@ std::vector<std::string> cannot_fire_reasons(const RuleDefinition& rule) {
             "cardinality stays 0",
             rule.cardinality->field));
     }
+    if (rule.rule_type == RuleType::eql && rule.eql_category != "process" &&
+        rule.eql_category != "any") {
+        out.push_back(fmt::format("its EQL event category is {}; scanwatch has only process events",
+                                  rule.eql_category));
+    }
+    for (std::size_t i = 0; i < rule.new_terms.fields.size(); ++i) {
+        if (!FieldCatalog::is_known(rule.new_terms.field_ids[i])) {
+            out.push_back(fmt::format(
+                "its new terms are values of {}, a field scanwatch events never carry",
+                rule.new_terms.fields[i]));
+        }
+    }
     if (!may_match(rule.query)) out.push_back(query_reason(rule));
     for (const RuleException& e : rule.exceptions) {
         if (must_match(e.query)) {
@@ -166,6 +193,10 @@ std::vector<std::string> cannot_fire_reasons(const RuleDefinition& rule) {
         }
     }
     return out;
+}
+
+bool query_may_match(const KqlQuery& query) {
+    return may_match(query);
 }
 
 bool can_fire(const RuleDefinition& rule) {
@@ -202,9 +233,83 @@ std::vector<std::string> rule_warnings(const RuleDefinition& rule) {
     return out;
 }
 
+namespace {
+
+using LineFn = std::function<void(std::string_view, std::string_view)>;
+
+void explain_event_rule(const RuleDefinition& rule, const LineFn& line) {
+    if (rule.rule_type == RuleType::new_terms) {
+        line("new terms",
+             fmt::format("an alert when a matching event's {} {} not seen in the {} before it "
+                         "(history_window_start = \"{}\")",
+                         join(rule.new_terms.fields, " + "),
+                         rule.new_terms.fields.size() == 1 ? "value was" : "values were",
+                         describe_duration(rule.new_terms.history_window_ms),
+                         rule.new_terms.history_window_start_text));
+    } else {
+        line("alerts", rule.rule_type == RuleType::eql
+                           ? fmt::format("one per matching event (EQL, {} where ...)", rule.eql_category)
+                           : std::string("one per matching event (KQL)"));
+    }
+    line("window", fmt::format("runs every {} (interval = \"{}\"), at most {} alerts per interval "
+                               "(max_signals)",
+                               describe_duration(rule.interval_ms), rule.interval_text,
+                               rule.max_signals));
+}
+
+void explain_threshold(const RuleDefinition& rule, bool session_grouping, const LineFn& line) {
+    line("group by", rule.group_by.empty() ? std::string("nothing (one group for all events)")
+                                           : join(rule.group_by));
+    if (session_grouping && contains(rule.group_by, std::string("process.parent.entity_id"))) {
+        line("", "and, hardened profile, by auditd.session in place of process.parent.entity_id "
+                 "when the exec has a login session (a forking wrapper cannot split a sweep; "
+                 "--profile elastic turns this off; docs/detection.md)");
+    }
+    std::string threshold = fmt::format("a group alerts with at least {} event{}",
+                                        rule.threshold_value, rule.threshold_value == 1 ? "" : "s");
+    if (rule.cardinality) {
+        threshold += fmt::format(" and at least {} distinct values of {}", rule.cardinality->value,
+                                 rule.cardinality->field);
+    }
+    line("threshold", threshold);
+    line("window",
+         fmt::format("look-back {} (from = \"{}\"), runs every {} (interval = \"{}\"), "
+                     "at most {} alerts per interval (max_signals)",
+                     describe_duration(rule.from_ms), rule.from_text,
+                     describe_duration(rule.interval_ms), rule.interval_text, rule.max_signals));
+}
+
+void explain_tail(const RuleDefinition& rule, const LineFn& line) {
+    for (std::size_t i = 0; i < rule.threat.size(); ++i) {
+        const Threat& t = rule.threat[i];
+        std::vector<std::string> techniques;
+        for (const auto& tech : t.techniques)
+            techniques.push_back(fmt::format("{} {}", tech.id, tech.name));
+        line(i == 0 ? "threat" : "", fmt::format("{} {} {}: {}", t.framework, t.tactic.id,
+                                                 t.tactic.name, join(techniques)));
+    }
+    std::vector<std::string> notes;
+    std::vector<std::string> read = rule.group_by;
+    if (rule.cardinality) read.push_back(rule.cardinality->field);
+    for (const auto& f : rule.new_terms.fields) read.push_back(f);
+    for (std::size_t i = 0; i < read.size(); ++i) {
+        const std::string_view why = sometimes_empty(read[i]);
+        if (why.empty()) continue;
+        const bool grouped = i < rule.group_by.size();
+        notes.push_back(fmt::format("{} {}{}", read[i], why,
+                                    grouped ? "; an event without it counts in no group" : ""));
+    }
+    for (std::size_t i = 0; i < notes.size(); ++i) line(i == 0 ? "notes" : "", notes[i]);
+    const auto warnings = rule_warnings(rule);
+    if (warnings.empty()) line("warnings", "none");
+    for (std::size_t i = 0; i < warnings.size(); ++i) line(i == 0 ? "warnings" : "", warnings[i]);
+}
+
+}  // namespace
+
 std::string explain_rule(const RuleDefinition& rule, bool session_grouping) {
     std::string out;
-    const auto line = [&out](std::string_view label, std::string_view text) {
+    const LineFn line = [&out](std::string_view label, std::string_view text) {
         out += fmt::format("  {:<13}{}\n", label, text);
     };
     out += fmt::format("rule \"{}\"\n", rule.name);
@@ -233,47 +338,12 @@ std::string explain_rule(const RuleDefinition& rule, bool session_grouping) {
             line(i == 0 ? "exceptions" : "", text);
         }
     }
-    line("group by", rule.group_by.empty() ? std::string("nothing (one group for all events)")
-                                           : join(rule.group_by));
-    if (session_grouping && contains(rule.group_by, std::string("process.parent.entity_id"))) {
-        line("", "and, hardened profile, by auditd.session in place of process.parent.entity_id "
-                 "when the exec has a login session (a forking wrapper cannot split a sweep; "
-                 "--profile elastic turns this off; docs/detection.md)");
+    if (rule.rule_type != RuleType::threshold) {
+        explain_event_rule(rule, line);
+    } else {
+        explain_threshold(rule, session_grouping, line);
     }
-    std::string threshold = fmt::format("a group alerts with at least {} event{}",
-                                        rule.threshold_value, rule.threshold_value == 1 ? "" : "s");
-    if (rule.cardinality) {
-        threshold += fmt::format(" and at least {} distinct values of {}", rule.cardinality->value,
-                                 rule.cardinality->field);
-    }
-    line("threshold", threshold);
-    line("window",
-         fmt::format("look-back {} (from = \"{}\"), runs every {} (interval = \"{}\"), "
-                     "at most {} alerts per interval (max_signals)",
-                     describe_duration(rule.from_ms), rule.from_text,
-                     describe_duration(rule.interval_ms), rule.interval_text, rule.max_signals));
-    for (std::size_t i = 0; i < rule.threat.size(); ++i) {
-        const Threat& t = rule.threat[i];
-        std::vector<std::string> techniques;
-        for (const auto& tech : t.techniques)
-            techniques.push_back(fmt::format("{} {}", tech.id, tech.name));
-        line(i == 0 ? "threat" : "", fmt::format("{} {} {}: {}", t.framework, t.tactic.id,
-                                                 t.tactic.name, join(techniques)));
-    }
-    std::vector<std::string> notes;
-    std::vector<std::string> read = rule.group_by;
-    if (rule.cardinality) read.push_back(rule.cardinality->field);
-    for (std::size_t i = 0; i < read.size(); ++i) {
-        const std::string_view why = sometimes_empty(read[i]);
-        if (why.empty()) continue;
-        const bool grouped = i < rule.group_by.size();
-        notes.push_back(fmt::format("{} {}{}", read[i], why,
-                                    grouped ? "; an event without it counts in no group" : ""));
-    }
-    for (std::size_t i = 0; i < notes.size(); ++i) line(i == 0 ? "notes" : "", notes[i]);
-    const auto warnings = rule_warnings(rule);
-    if (warnings.empty()) line("warnings", "none");
-    for (std::size_t i = 0; i < warnings.size(); ++i) line(i == 0 ? "warnings" : "", warnings[i]);
+    explain_tail(rule, line);
     return out;
 }
 

@@ -1,5 +1,7 @@
 #include "rules/rule_engine.h"
 
+#include "rules/new_terms_rule.h"
+#include "rules/query_rule.h"
 #include "rules/scheduled_rule.h"
 #include "rules/threshold_rule.h"
 
@@ -17,6 +19,12 @@ std::string_view evaluation_name(Evaluation evaluation) {
 
 std::unique_ptr<RuleEngine> make_engine(std::shared_ptr<const RuleDefinition> rule,
                                         const EngineOptions& options) {
+    switch (rule->rule_type) {
+        case RuleType::query:
+        case RuleType::eql: return std::make_unique<QueryRule>(std::move(rule), options);
+        case RuleType::new_terms: return std::make_unique<NewTermsRule>(std::move(rule), options);
+        case RuleType::threshold: break;
+    }
     if (options.evaluation == Evaluation::scheduled) {
         return std::make_unique<ScheduledRule>(std::move(rule), options);
     }

@@ -138,7 +138,8 @@ public:
     virtual bool restore_state(const nlohmann::json& /*state*/) { return false; }
 };
 
-/// The engine for `options.evaluation`: ThresholdRule (streaming) or ScheduledRule (scheduled).
+/// The engine for the rule's type: QueryRule (query, eql), NewTermsRule (new_terms), or for a
+/// threshold rule by `options.evaluation`: ThresholdRule (streaming) or ScheduledRule (scheduled).
 std::unique_ptr<RuleEngine> make_engine(std::shared_ptr<const RuleDefinition> rule,
                                         const EngineOptions& options);
 

@@ -117,6 +117,12 @@ LoadResult load_rule_sources(const RuleSources& sources) {
     } else {
         RuleSet set = load_rules(sources.rules);
         for (const auto& e : set.errors) out.findings.push_back(error_finding(e));
+        for (const auto& e : set.skipped) {
+            Finding f = error_finding(e);
+            f.severity = Severity::warning;
+            f.message = "skipped: " + f.message;
+            out.findings.push_back(std::move(f));
+        }
         out.rules = std::move(set.rules);
         if (out.rules.empty() && out.findings.empty()) {
             Finding f;

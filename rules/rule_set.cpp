@@ -14,12 +14,14 @@ namespace {
 namespace fs = std::filesystem;
 
 // Fills `files` with the rule files `path` stands for, or returns why it cannot.
-std::optional<RuleError> rule_files(const std::string& path, std::vector<std::string>& files) {
+std::optional<RuleError> rule_files(const std::string& path, std::vector<std::string>& files,
+                                    std::vector<bool>& in_folder) {
     std::error_code ec;
     const fs::file_status status = fs::status(path, ec);
     if (ec) return RuleError{path, 0, 0, fmt::format("cannot open {}: {}", path, ec.message())};
     if (!fs::is_directory(status)) {
         files.push_back(path);
+        in_folder.push_back(false);
         return std::nullopt;
     }
     std::vector<std::string> names;
@@ -35,7 +37,10 @@ std::optional<RuleError> rule_files(const std::string& path, std::vector<std::st
         return RuleError{path, 0, 0, fmt::format("no rule files (*.toml) in folder {}", path)};
     }
     std::sort(names.begin(), names.end());
-    for (const auto& name : names) files.push_back((fs::path(path) / name).string());
+    for (const auto& name : names) {
+        files.push_back((fs::path(path) / name).string());
+        in_folder.push_back(true);
+    }
     return std::nullopt;
 }
 
@@ -63,18 +68,20 @@ detail::Place rule_id_place(std::string_view text) {
 RuleSet load_rules(const std::vector<std::string>& paths) {
     RuleSet out;
     std::vector<std::string> files;
+    std::vector<bool> in_folder;
     for (const auto& path : paths) {
-        if (auto error = rule_files(path, files)) out.errors.push_back(std::move(*error));
+        if (auto error = rule_files(path, files, in_folder)) out.errors.push_back(std::move(*error));
     }
     std::string text;
-    for (const auto& file : files) {
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        const std::string& file = files[i];
         if (auto error = detail::read_text_file(file, text)) {
             out.errors.push_back(std::move(*error));
             continue;
         }
         auto loaded = load_rule(text, file);
         if (auto* error = std::get_if<RuleError>(&loaded)) {
-            out.errors.push_back(std::move(*error));
+            (error->unsupported && in_folder[i] ? out.skipped : out.errors).push_back(std::move(*error));
             continue;
         }
         auto rule = std::get<std::shared_ptr<const RuleDefinition>>(std::move(loaded));

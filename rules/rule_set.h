@@ -13,6 +13,9 @@ namespace scanwatch::rules {
 struct RuleSet {
     std::vector<std::shared_ptr<const RuleDefinition>> rules;  ///< in load order
     std::vector<RuleError> errors;  ///< in load order; empty when everything loaded
+    /// Files of a folder left out because they use what scanwatch does not run
+    /// (RuleError::unsupported): warnings, not errors, so a detection-rules checkout loads.
+    std::vector<RuleError> skipped;
 
     /// True when there is no error.
     bool ok() const { return errors.empty(); }
@@ -20,7 +23,8 @@ struct RuleSet {
 
 /// Loads the rule file `path`, or every `*.toml` file directly in the folder `path` in byte
 /// order of their names (names starting with '.' and subfolders are skipped). A file named
-/// explicitly loads whatever its extension. A folder without rule files, a file that cannot be
+/// explicitly loads whatever its extension. A file of a folder that uses what scanwatch does not
+/// run is skipped (RuleSet::skipped); named explicitly it is an error. A folder without rule files, a file that cannot be
 /// read or does not load, and a rule_id already loaded from another file are errors (the later
 /// file's rule is left out). Files that load still load when others fail. Never throws.
 RuleSet load_rules(const std::string& path);

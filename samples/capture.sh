@@ -415,11 +415,47 @@ run_evasion_set() {
     capture hostmix.enriched.log             ENRICHED "" sc_hostmix
 }
 
+# Issue 14: behaviours Elastic's Linux detection rules detect (tests/elastic-rules/linux/), one
+# file each; selected with CAPTURE_SET=elastic. Run inside the loginuid subshell like the others;
+# what would change the machine is made harmless (a user that does not exist, dmesg without the
+# privilege to clear, files in a private temporary folder), the exec itself is what the rules see.
+sc_dmesg_clear()    { setpriv --reuid=65534 --regid=65534 --clear-groups dmesg -C; }
+sc_shred_remove()   { : >"$1/secret.txt"; shred --remove "$1/secret.txt"; }
+sc_openssl_passwd() { openssl passwd -1 -salt scanwatch hunter2 >/dev/null; }
+sc_nohup_setsid()   { sh -c 'nohup /bin/true; setsid /bin/true; :'; }
+sc_nsenter_pid1()   { nsenter --target 1 --uts /bin/true; }
+sc_chattr_immutable() { : >"$1/locked"; sh -c "chattr +i '$1/locked'; chattr -i '$1/locked'; :"; }
+sc_unshare_ns()     { unshare --uts /bin/true; }
+sc_usermod_uid0()   { usermod -o -u 0 scanwatch-no-such-user; }
+sc_gpasswd_sudo()   { gpasswd -a scanwatch-no-such-user sudo; }
+sc_proc_maps_read() { cat /proc/self/maps >/dev/null; }
+sc_sudo_probe()     { sudo -n true; }
+sc_history_delete() { cd "$1" && : >.bash_history && rm -f .bash_history; }
+
+run_elastic_set() {
+    local tmp
+    mktempdir tmp
+    capture elastic_dmesg_clear.enriched.log      ENRICHED "" sc_dmesg_clear
+    capture elastic_shred_remove.enriched.log     ENRICHED "" sc_shred_remove "$tmp"
+    capture elastic_openssl_passwd.enriched.log   ENRICHED "" sc_openssl_passwd
+    capture elastic_nohup_setsid.enriched.log     ENRICHED "" sc_nohup_setsid
+    capture elastic_nsenter_pid1.enriched.log     ENRICHED "" sc_nsenter_pid1
+    capture elastic_chattr_immutable.enriched.log ENRICHED "" sc_chattr_immutable "$tmp"
+    capture elastic_unshare_ns.enriched.log       ENRICHED "" sc_unshare_ns
+    capture elastic_usermod_uid0.enriched.log     ENRICHED "" sc_usermod_uid0
+    capture elastic_gpasswd_sudo.enriched.log     ENRICHED "" sc_gpasswd_sudo
+    capture elastic_proc_maps_read.enriched.log   ENRICHED "" sc_proc_maps_read
+    capture elastic_sudo_probe.enriched.log       ENRICHED "" sc_sudo_probe
+    capture elastic_history_delete.enriched.log   ENRICHED "" sc_history_delete "$tmp"
+}
+
 # ----------------------------------------------------------------- main
 PRODUCED=()
 
 if [[ ${CAPTURE_SET:-base} == evasion ]]; then
     run_evasion_set
+elif [[ ${CAPTURE_SET:-base} == elastic ]]; then
+    run_elastic_set
 else
 
 capture ping_sweep.enriched.log          ENRICHED "" sc_ping_sweep

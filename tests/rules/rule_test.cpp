@@ -111,9 +111,9 @@ TEST_CASE("Rules: errors name file, line and column", "[rule]") {
         CHECK(e.line == 8);  // the line holding "  bogus"
         CHECK(e.message.find("query:") == 0);
     }
-    SECTION("not a threshold rule") {
+    SECTION("a rule type scanwatch does not run") {
         std::string text = kMinimal;
-        text.replace(text.find("threshold\""), 10, "eql\"");
+        text.replace(text.find("threshold\""), 10, "esql\"");
         const auto e = must_fail(text);
         CHECK(e.message.find("not supported") != std::string::npos);
     }

@@ -1,0 +1,128 @@
+#include "rules/rule_summary.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "rules/rule_check.h"
+#include "rules/rule_toml.h"
+
+namespace scanwatch::rules {
+namespace {
+
+namespace fs = std::filesystem;
+
+void collect(const std::string& path, std::vector<std::string>& files,
+             std::vector<FileVerdict>& unreadable) {
+    std::error_code ec;
+    if (!fs::is_directory(path, ec)) {
+        files.push_back(path);
+        return;
+    }
+    fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied, ec);
+    for (fs::recursive_directory_iterator end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (!name.empty() && name.front() == '.') {
+            if (it->is_directory(ec)) it.disable_recursion_pending();
+            continue;
+        }
+        std::error_code entry_ec;
+        if (it->path().extension() == ".toml" && it->is_regular_file(entry_ec)) {
+            files.push_back(it->path().string());
+        }
+    }
+    if (ec) unreadable.push_back({path, {}, {}, Verdict::refused, fmt::format("cannot list: {}", ec.message())});
+}
+
+// The refusal's kind for the counts: "type esql", "language lucene", "eql: not supported",
+// "kuery: query error", ...
+std::string refusal_kind(const RuleError& error, const std::string& rule_type) {
+    const std::string& message = error.message;
+    constexpr std::string_view type = "rule type \"";
+    constexpr std::string_view language = "query language \"";
+    for (const auto prefix : {type, language}) {
+        if (message.rfind(prefix, 0) == 0) {
+            const std::size_t end = message.find('"', prefix.size());
+            const std::string value = message.substr(prefix.size(), end - prefix.size());
+            return fmt::format("{} {}", prefix == type ? "type" : "language", value);
+        }
+    }
+    const std::string query_language = rule_type == "eql" ? "eql" : "kuery";
+    if (error.unsupported) return query_language + ": not supported";
+    if (message.rfind("query:", 0) == 0) return query_language + ": query error";
+    return "other";
+}
+
+}  // namespace
+
+std::size_t Summary::count(Verdict v) const {
+    return static_cast<std::size_t>(std::count_if(
+        files.begin(), files.end(), [v](const FileVerdict& f) { return f.verdict == v; }));
+}
+
+std::string Summary::to_string() const {
+    std::string out;
+    for (const FileVerdict& f : files) {
+        switch (f.verdict) {
+            case Verdict::can_fire: out += fmt::format("can-fire     {}\n", f.file); break;
+            case Verdict::cannot_fire:
+                out += fmt::format("cannot-fire  {}: {}\n", f.file, f.reason);
+                break;
+            case Verdict::refused: out += fmt::format("refused      {}: {}\n", f.file, f.reason); break;
+        }
+    }
+    const std::size_t can = count(Verdict::can_fire);
+    const std::size_t cannot = count(Verdict::cannot_fire);
+    out += fmt::format("files {}, load {}, can fire {}, cannot fire {}, refused {}\n", files.size(),
+                       can + cannot, can, cannot, count(Verdict::refused));
+    std::map<std::string, std::pair<std::size_t, std::size_t>> by_type;  // loaded: can, cannot
+    for (const FileVerdict& f : files) {
+        if (f.verdict == Verdict::can_fire) ++by_type[f.type].first;
+        if (f.verdict == Verdict::cannot_fire) ++by_type[f.type].second;
+    }
+    for (const auto& [type, n] : by_type) {
+        out += fmt::format("  loaded {}: can fire {}, cannot fire {}\n", type, n.first, n.second);
+    }
+    for (const auto& [kind, n] : refused_by) out += fmt::format("  refused, {}: {}\n", kind, n);
+    return out;
+}
+
+Summary summarize_rules(const std::vector<std::string>& paths) {
+    Summary out;
+    std::vector<std::string> files;
+    for (const auto& path : paths) collect(path, files, out.files);
+    std::sort(files.begin(), files.end());
+    std::string text;
+    for (const auto& file : files) {
+        FileVerdict v;
+        v.file = file;
+        if (auto error = detail::read_text_file(file, text)) {
+            v.reason = error->message;
+        } else {
+            auto loaded = load_rule(text, file);
+            if (auto* e = std::get_if<RuleError>(&loaded)) {
+                v.reason = e->to_string();
+                // The type as written, for the reader: the loader refused before keeping it.
+                const std::size_t at = text.find("\ntype = \"");
+                if (at != std::string::npos) {
+                    const std::size_t begin = at + 9;
+                    v.type = text.substr(begin, text.find('"', begin) - begin);
+                }
+                ++out.refused_by[refusal_kind(*e, v.type)];
+            } else {
+                const auto& rule = *std::get<std::shared_ptr<const RuleDefinition>>(loaded);
+                v.rule_name = rule.name;
+                v.type = rule.type;
+                const auto reasons = cannot_fire_reasons(rule);
+                v.verdict = reasons.empty() ? Verdict::can_fire : Verdict::cannot_fire;
+                if (!reasons.empty()) v.reason = reasons.front();
+            }
+        }
+        out.files.push_back(std::move(v));
+    }
+    return out;
+}
+
+}  // namespace scanwatch::rules
