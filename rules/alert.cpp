@@ -10,6 +10,30 @@
 namespace scanwatch::rules {
 namespace {
 
+void write_event_ref(JsonWriter& w, std::string_view name, const EventRef& ref) {
+    w.key(name);
+    w.begin_object();
+    w.field("id", ref.id);
+    w.field("time", format_timestamp(ref.time_ms));
+    w.end_object();
+}
+
+void write_id_name(JsonWriter& w, std::string_view id, std::string_view name) {
+    if (!id.empty()) w.field("id", id);
+    if (!name.empty()) w.field("name", name);
+}
+
+std::string_view term(const Alert& alert, std::string_view field) {
+    for (const auto& [f, v] : alert.terms) {
+        if (f == field) return v;
+    }
+    return {};
+}
+
+}  // namespace
+
+namespace {
+
 void write_threat(JsonWriter& w, const RuleDefinition& rule) {
     w.begin_array();
     for (const auto& t : rule.threat) {
@@ -36,27 +60,23 @@ void write_threat(JsonWriter& w, const RuleDefinition& rule) {
     w.end_array();
 }
 
-void write_event_ref(JsonWriter& w, std::string_view name, const EventRef& ref) {
-    w.key(name);
-    w.begin_object();
-    w.field("id", ref.id);
-    w.field("time", format_timestamp(ref.time_ms));
-    w.end_object();
-}
-
-void write_id_name(JsonWriter& w, std::string_view id, std::string_view name) {
-    if (!id.empty()) w.field("id", id);
-    if (!name.empty()) w.field("name", name);
-}
-
-std::string_view term(const Alert& alert, std::string_view field) {
-    for (const auto& [f, v] : alert.terms) {
-        if (f == field) return v;
-    }
-    return {};
-}
-
 }  // namespace
+
+void write_rule_fields(JsonWriter& w, const RuleDefinition& rule, bool with_language) {
+    w.field("kibana.alert.rule.rule_id", rule.rule_id);
+    w.field("kibana.alert.rule.name", rule.name);
+    w.field("kibana.alert.rule.type", rule.type);
+    if (with_language) w.field("kibana.alert.rule.language", rule.language);
+    w.field("kibana.alert.rule.severity", rule.severity);
+    w.field("kibana.alert.rule.risk_score", rule.risk_score);
+    w.key("kibana.alert.rule.threat");
+    write_threat(w, rule);
+    w.field("kibana.alert.rule.from", rule.from_text);
+    w.field("kibana.alert.rule.interval", rule.interval_text);
+    w.field("kibana.alert.rule.version", rule.version);
+    w.field("kibana.alert.severity", rule.severity);
+    w.field("kibana.alert.risk_score", rule.risk_score);
+}
 
 void fill_evidence(Evidence& ev, const ProcessEvent& event) {
     ev.process_name = event.name;
@@ -159,18 +179,7 @@ std::string alert_to_json(const Alert& alert, std::int64_t created_ms) {
     w.end_object();
 
     w.field("kibana.alert.uuid", alert.uuid);
-    w.field("kibana.alert.rule.rule_id", rule.rule_id);
-    w.field("kibana.alert.rule.name", rule.name);
-    w.field("kibana.alert.rule.type", rule.type);
-    w.field("kibana.alert.rule.severity", rule.severity);
-    w.field("kibana.alert.rule.risk_score", rule.risk_score);
-    w.key("kibana.alert.rule.threat");
-    write_threat(w, rule);
-    w.field("kibana.alert.rule.from", rule.from_text);
-    w.field("kibana.alert.rule.interval", rule.interval_text);
-    w.field("kibana.alert.rule.version", rule.version);
-    w.field("kibana.alert.severity", rule.severity);
-    w.field("kibana.alert.risk_score", rule.risk_score);
+    write_rule_fields(w, rule, false);
     // Kibana writes the bucket's latest event time (max_timestamp) here, and its signal history
     // spends the group's events up to it (docs/kibana-parity.md): ours is last_event, the time
     // up to which the group is spent, in both modes.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "parsers/ecs_event.h"
+#include "parsers/json_writer.h"
 #include "rules/rule.h"
 
 namespace scanwatch::rules {
@@ -70,6 +71,10 @@ std::uint64_t add_sample_command(std::vector<std::string>& samples, std::size_t 
 /// The same for a value of the cardinality field, capped at limits::kSampleValueBytes.
 std::uint64_t add_sample_value(std::vector<std::string>& samples, std::size_t max,
                                std::string_view value);
+
+/// Writes the kibana.alert.rule.* fields (and kibana.alert.severity, risk_score) of `rule`
+/// into the open object, as both alert shapes carry them; `with_language` adds rule.language.
+void write_rule_fields(JsonWriter& w, const RuleDefinition& rule, bool with_language);
 
 /// The alert as one NDJSON line (no trailing newline). `created_ms` is the wall clock. An alert
 /// with an event is written as event_alert_to_json() (rules/query_rule.h) writes it.

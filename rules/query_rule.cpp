@@ -4,38 +4,13 @@
 
 #include "parsers/ecs_json.h"
 #include "parsers/json_writer.h"
+#include "rules/alert.h"
 #include "rules/engine_state.h"
 #include "rules/rule_check.h"
 #include "rules/event_fields.h"
 
 namespace scanwatch::rules {
 namespace {
-
-void write_threat(JsonWriter& w, const RuleDefinition& rule) {
-    w.begin_array();
-    for (const auto& t : rule.threat) {
-        w.begin_object();
-        w.field("framework", t.framework);
-        w.key("tactic");
-        w.begin_object();
-        w.field("id", t.tactic.id);
-        w.field("name", t.tactic.name);
-        w.field("reference", t.tactic.reference);
-        w.end_object();
-        w.key("technique");
-        w.begin_array();
-        for (const auto& tech : t.techniques) {
-            w.begin_object();
-            w.field("id", tech.id);
-            w.field("name", tech.name);
-            w.field("reference", tech.reference);
-            w.end_object();
-        }
-        w.end_array();
-        w.end_object();
-    }
-    w.end_array();
-}
 
 // Kibana's reason sentence for a process event: "process event with process P, parent process
 // Q, by U on H created SEVERITY alert NAME." (parts without a value left out).
@@ -169,19 +144,7 @@ std::string event_alert_to_json(const Alert& alert, std::int64_t created_ms) {
     w.field("kibana.alert.original_time", format_timestamp(e.time_ms));
     w.field("kibana.alert.original_event.kind", "event");
     w.field("kibana.alert.original_event.action", "executed");
-    w.field("kibana.alert.rule.rule_id", rule.rule_id);
-    w.field("kibana.alert.rule.name", rule.name);
-    w.field("kibana.alert.rule.type", rule.type);
-    w.field("kibana.alert.rule.language", rule.language);
-    w.field("kibana.alert.rule.severity", rule.severity);
-    w.field("kibana.alert.rule.risk_score", rule.risk_score);
-    w.key("kibana.alert.rule.threat");
-    write_threat(w, rule);
-    w.field("kibana.alert.rule.from", rule.from_text);
-    w.field("kibana.alert.rule.interval", rule.interval_text);
-    w.field("kibana.alert.rule.version", rule.version);
-    w.field("kibana.alert.severity", rule.severity);
-    w.field("kibana.alert.risk_score", rule.risk_score);
+    write_rule_fields(w, rule, true);
     if (rule.rule_type == RuleType::new_terms) {
         w.key("kibana.alert.new_terms");
         w.begin_array();
