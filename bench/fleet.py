@@ -5,7 +5,7 @@ carrying 1,000 node names (several nodes interleaved record by record on each co
 of the nodes scan, the rest send noise). Reports sustained records/s through auditd and into
 scanwatch, the plugin queue auditd reports (SIGCONT state report), the CPU share and RSS of
 auditd, scanwatch and the senders, and which one is the bottleneck. Needs root, auditd and
-audispd-plugins; run it under the auditd lock: flock /work/wt/auditd.lock bench/fleet.py ...
+audispd-plugins; run it alone (it starts its own collector auditd): bench/fleet.py ...
 
 Usage: bench/fleet.py [--scanwatch build/scanwatch] [--nodes 1000] [--connections 20]
                       [--rounds 2]
