@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "rules/kql.h"
+#include "rules/query_text.h"
 
 namespace scanwatch::rules::eql {
 
@@ -38,31 +39,23 @@ std::string describe(const Token& t);
 
 /// Splits a query into tokens on demand, skipping whitespace and `//` / `/* */` comments.
 /// Borrows `text` for its lifetime.
-class Lexer {
+class Lexer : private query_text::Cursor {
 public:
-    explicit Lexer(std::string_view text) : text_(text) {}
+    explicit Lexer(std::string_view text) : Cursor(text) {}
 
     /// The next token into `out` (kind end at the end), or false with `error` set.
     bool next(Token& out, KqlError& error);
 
 private:
-    bool at_end() const { return pos_ >= text_.size(); }
     char peek(std::size_t ahead = 0) const {
         return pos_ + ahead < text_.size() ? text_[pos_ + ahead] : '\0';
     }
-    void advance(std::size_t count = 1);
     bool skip_space(KqlError& error);
     bool name(Token& out, KqlError& error);
     bool string(Token& out, KqlError& error);
     bool raw_string(Token& out, KqlError& error);
     bool escape(std::string& out, KqlError& error);
     void number(Token& out);
-    KqlError error_here(std::string message) const { return {std::move(message), line_, column_}; }
-
-    std::string_view text_;
-    std::size_t pos_ = 0;
-    int line_ = 1;
-    int column_ = 1;
 };
 
 /// True for a byte that may start a field or function name.
