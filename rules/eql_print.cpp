@@ -157,12 +157,12 @@ const char* op_text(query::CompareOp op) {
 }  // namespace
 
 void print(const Expr& e, std::string& out) {
+    if (query_text::print_logic(e, out, precedence, print)) return;
     switch (e.kind) {
         case ExprKind::and_op:
         case ExprKind::or_op:
         case ExprKind::not_op:
-            query_text::print_logic(e, out, precedence, print);
-            return;
+            return;  // printed above
         case ExprKind::match:
             print_match(e, out);
             return;

@@ -103,12 +103,8 @@ void print_pattern(const Pattern& p, std::string& out) {
 }  // namespace
 
 void print(const Expr& e, std::string& out) {
+    if (query_text::print_logic(e, out, precedence, print)) return;
     switch (e.kind) {
-        case ExprKind::and_op:
-        case ExprKind::or_op:
-        case ExprKind::not_op:
-            query_text::print_logic(e, out, precedence, print);
-            break;
         case ExprKind::match:
             for (std::size_t i = 0; i < e.patterns.size(); ++i) {
                 if (i > 0) out += " or ";
