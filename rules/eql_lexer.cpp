@@ -154,25 +154,9 @@ void Lexer::number(Token& out) {
 bool Lexer::string(Token& out, KqlError& error) {
     out.kind = TokenKind::string;
     if (peek(1) == '"' && peek(2) == '"') return raw_string(out, error);
-    const KqlError unterminated = error_here("unterminated string: no closing '\"'");
-    advance();
-    for (;;) {
-        if (at_end()) {
-            error = unterminated;
-            return false;
-        }
-        const char c = peek();
-        if (c == '"') {
-            advance();
-            return true;
-        }
-        if (c == '\\') {
-            if (!escape(out.text, error)) return false;
-            continue;
-        }
-        out.text += c;
-        advance();
-    }
+    return read_quoted(out.text, error, "unterminated string: no closing '\"'", [&] {
+        return escape(out.text, error) ? Escape::read : Escape::failed;
+    });
 }
 
 // `"""..."""`: no escapes at all, so regular expressions and Windows paths read as written.

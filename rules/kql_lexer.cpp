@@ -177,36 +177,22 @@ bool Lexer::next(Token& out, KqlError& error) {
 }
 
 bool Lexer::quoted(Token& out, KqlError& error) {
-    const KqlError unterminated = error_here("unterminated quoted value: no closing '\"'");
     out.kind = TokenKind::quoted;
-    advance();
-    for (;;) {
-        if (at_end()) {
-            error = unterminated;
-            return false;
+    return read_quoted(out.text, error, "unterminated quoted value: no closing '\"'", [&] {
+        if (!has(1)) return Escape::literal;
+        const char e = peek(1);
+        std::uint32_t unit = 0;
+        if (e == '"' || e == '\\' || e == 'n' || e == 'r' || e == 't') {
+            out.text += e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : e;
+            advance(2);
+            return Escape::read;
         }
-        const char c = peek();
-        if (c == '"') {
-            advance();
-            return true;
+        if (e == 'u' && hex4_at(pos_ + 2, unit)) {
+            return unicode_escape(out.text, error) ? Escape::read : Escape::failed;
         }
-        if (c == '\\' && has(1)) {
-            const char e = peek(1);
-            std::uint32_t unit = 0;
-            if (e == '"' || e == '\\' || e == 'n' || e == 'r' || e == 't') {
-                out.text += e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : e;
-                advance(2);
-                continue;
-            }
-            if (e == 'u' && hex4_at(pos_ + 2, unit)) {
-                if (!unicode_escape(out.text, error)) return false;
-                continue;
-            }
-            // Any other backslash stays as written, as in Kibana, so paths survive quoting.
-        }
-        out.text += c;
-        advance();
-    }
+        // Any other backslash stays as written, as in Kibana, so paths survive quoting.
+        return Escape::literal;
+    });
 }
 
 bool Lexer::word(Token& out, KqlError& error) {

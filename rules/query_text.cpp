@@ -57,8 +57,12 @@ bool check_input(std::string_view text, bool has_resolver, KqlError& error) {
     return true;
 }
 
-void print_logic(const query::Expr& e, std::string& out, int (*precedence)(const query::Expr&),
+bool print_logic(const query::Expr& e, std::string& out, int (*precedence)(const query::Expr&),
                  void (*print)(const query::Expr&, std::string&)) {
+    if (e.kind != query::ExprKind::and_op && e.kind != query::ExprKind::or_op &&
+        e.kind != query::ExprKind::not_op) {
+        return false;
+    }
     const auto operand = [&](const query::Expr& child, int min_precedence) {
         const bool parens = precedence(child) < min_precedence;
         if (parens) out += '(';
@@ -68,13 +72,14 @@ void print_logic(const query::Expr& e, std::string& out, int (*precedence)(const
     if (e.kind == query::ExprKind::not_op) {
         out += "not ";
         operand(e.children.front(), 3);
-        return;
+        return true;
     }
     const bool is_and = e.kind == query::ExprKind::and_op;
     for (std::size_t i = 0; i < e.children.size(); ++i) {
         if (i > 0) out += is_and ? " and " : " or ";
         operand(e.children[i], is_and ? 2 : 1);
     }
+    return true;
 }
 
 void Cursor::advance(std::size_t count) {

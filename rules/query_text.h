@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "rules/kql.h"
 #include "rules/query_ast.h"
@@ -33,10 +34,10 @@ inline constexpr std::size_t kMaxQueryBytes = 64 * 1024;
 /// kMaxQueryBytes. False with `error` set (at line 1, column 1) when one fails.
 bool check_input(std::string_view text, bool has_resolver, KqlError& error);
 
-/// Prints one and/or/not node of `e` (kinds and_op, or_op, not_op only) the way KQL and EQL both
-/// write it: operands through `print`, in parentheses where `precedence` is below their slot
-/// (or 1, and 2, not 3).
-void print_logic(const query::Expr& e, std::string& out, int (*precedence)(const query::Expr&),
+/// Prints an and/or/not node the way KQL and EQL both write it: operands through `print`, in
+/// parentheses where `precedence` is below their slot (or 1, and 2, not 3). False, printing
+/// nothing, for any other kind.
+bool print_logic(const query::Expr& e, std::string& out, int (*precedence)(const query::Expr&),
                  void (*print)(const query::Expr&, std::string&));
 
 /// A position in a query's text: byte offset, 1-based line and column (columns in characters).
@@ -50,6 +51,37 @@ protected:
     /// Moves `count` bytes on, counting lines and characters.
     void advance(std::size_t count = 1);
     KqlError error_here(std::string message) const { return {std::move(message), line_, column_}; }
+
+    /// What a string's escape reader did at a backslash.
+    enum class Escape : std::uint8_t { read, literal, failed };
+    /// Reads a `"`-quoted string from its opening quote past the closing one, appending its
+    /// bytes to `out`. At a backslash calls `escape()`: `read` (it consumed and appended the
+    /// escape), `literal` (the backslash is kept as written) or `failed` (it set `error`).
+    /// Without a closing quote, sets `error` to `unterminated` at the opening quote.
+    template <class EscapeReader>
+    bool read_quoted(std::string& out, KqlError& error, std::string unterminated,
+                     EscapeReader escape) {
+        const KqlError open = error_here(std::move(unterminated));
+        advance();
+        for (;;) {
+            if (at_end()) {
+                error = open;
+                return false;
+            }
+            const char c = text_[pos_];
+            if (c == '"') {
+                advance();
+                return true;
+            }
+            if (c == '\\') {
+                const Escape done = escape();
+                if (done == Escape::failed) return false;
+                if (done == Escape::read) continue;
+            }
+            out += c;
+            advance();
+        }
+    }
 
     std::string_view text_;
     std::size_t pos_ = 0;
