@@ -22,20 +22,15 @@ enum class TokenKind : std::uint8_t {
     end
 };
 
-/// One token, with where it starts (1-based, columns in characters).
-struct Token {
+/// One token, with where it starts.
+struct Token : query_text::TokenStart {
     TokenKind kind = TokenKind::end;
     std::string text;
     bool optional = false;  ///< `?field`
     bool tilde = false;     ///< `in~`, `like~`, `startsWith~`: case-insensitive form
     bool raw = false;       ///< a `"""..."""` string
     std::string_view source;  ///< as written; points into the query text
-    int line = 1;
-    int column = 1;
 };
-
-/// A token for a message: "end of query", `string "..."` or the text as written, cut.
-std::string describe(const Token& t);
 
 /// Splits a query into tokens on demand, skipping whitespace and `//` / `/* */` comments.
 /// Borrows `text` for its lifetime.
@@ -58,6 +53,8 @@ private:
     void number(Token& out);
 };
 
+/// A token for a message: "end of query", `string "..."` or the text as written, cut.
+std::string describe(const Token& t);
 /// True for a byte that may start a field or function name.
 bool is_name_start(char c);
 /// True for a byte that may continue a field or function name.

@@ -36,15 +36,13 @@ enum class TokenKind : std::uint8_t {
     end
 };
 
-/// One token, with its unescaped text and where it starts (1-based, columns in characters).
-struct Token {
+/// One token, with its unescaped text and where it starts.
+struct Token : query_text::TokenStart {
     TokenKind kind = TokenKind::end;
     std::string text;
     std::string roles;     ///< left empty without a wildcard, so the value compiles to a literal
     bool escaped = false;  ///< an escaped word is never a keyword
     std::string_view raw;  ///< as written; points into the query text
-    int line = 1;
-    int column = 1;
 };
 
 /// A token for a message: "end of query", `quoted value "..."` or the raw text, quoted and cut.

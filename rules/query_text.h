@@ -40,6 +40,12 @@ bool check_input(std::string_view text, bool has_resolver, KqlError& error);
 bool print_logic(const query::Expr& e, std::string& out, int (*precedence)(const query::Expr&),
                  void (*print)(const query::Expr&, std::string&));
 
+/// Where a token starts: 1-based line and column (columns in characters).
+struct TokenStart {
+    int line = 1;
+    int column = 1;
+};
+
 /// A position in a query's text: byte offset, 1-based line and column (columns in characters).
 /// Borrows `text` for its lifetime; the lexers build on it.
 class Cursor {
