@@ -7,24 +7,13 @@
 #include <fmt/format.h>
 
 #include "rules/eql_parser.h"
+#include "rules/query_text.h"
 
 namespace scanwatch::rules {
-namespace {
-
-// The same bound as KQL's (rules/kql.cpp).
-constexpr std::size_t kMaxQueryBytes = 64 * 1024;
-
-}  // namespace
-
 std::variant<EqlQuery, KqlError> parse_eql(std::string_view text, const FieldResolver& resolver) {
     // The resolver is caller code and allocation can fail: neither may escape as an exception.
     try {
-        if (!resolver) return KqlError{"no field resolver given", 1, 1};
-        if (text.size() > kMaxQueryBytes) {
-            return KqlError{fmt::format("query too long: {} bytes, the limit is {}", text.size(),
-                                        kMaxQueryBytes),
-                            1, 1};
-        }
+        if (KqlError bad; !query_text::check_input(text, static_cast<bool>(resolver), bad)) return bad;
         auto parsed = eql::parse(text, resolver);
         if (auto* error = std::get_if<KqlError>(&parsed)) return std::move(*error);
         auto& ok = std::get<eql::Parsed>(parsed);

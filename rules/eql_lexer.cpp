@@ -5,51 +5,14 @@
 namespace scanwatch::rules::eql {
 namespace {
 
-// Long tokens are cut in messages so one bad token cannot flood a log line.
-constexpr std::size_t kMaxShownBytes = 40;
-
-bool is_continuation(char c) {
-    return (static_cast<unsigned char>(c) & 0xC0u) == 0x80u;
-}
-
-bool is_space(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
+using query_text::append_utf8;
+using query_text::cut;
+using query_text::hex_value;
+using query_text::is_continuation;
+using query_text::is_space;
 
 bool is_digit(char c) {
     return c >= '0' && c <= '9';
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-void append_utf8(std::string& out, std::uint32_t cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
-
-std::string cut(std::string_view text) {
-    if (text.size() <= kMaxShownBytes) return std::string(text);
-    std::size_t end = kMaxShownBytes;
-    while (end > 0 && is_continuation(text[end])) --end;
-    return std::string(text.substr(0, end)) + "...";
 }
 
 }  // namespace
@@ -66,18 +29,6 @@ std::string describe(const Token& t) {
     if (t.kind == TokenKind::end) return "end of query";
     if (t.kind == TokenKind::string) return fmt::format("string \"{}\"", cut(t.text));
     return fmt::format("\"{}\"", cut(t.source));
-}
-
-void Lexer::advance(std::size_t count) {
-    for (; count > 0 && pos_ < text_.size(); --count) {
-        const char c = text_[pos_++];
-        if (c == '\n') {
-            ++line_;
-            column_ = 1;
-        } else if (!is_continuation(c)) {
-            ++column_;
-        }
-    }
 }
 
 bool Lexer::skip_space(KqlError& error) {
@@ -203,25 +154,9 @@ void Lexer::number(Token& out) {
 bool Lexer::string(Token& out, KqlError& error) {
     out.kind = TokenKind::string;
     if (peek(1) == '"' && peek(2) == '"') return raw_string(out, error);
-    const KqlError unterminated = error_here("unterminated string: no closing '\"'");
-    advance();
-    for (;;) {
-        if (at_end()) {
-            error = unterminated;
-            return false;
-        }
-        const char c = peek();
-        if (c == '"') {
-            advance();
-            return true;
-        }
-        if (c == '\\') {
-            if (!escape(out.text, error)) return false;
-            continue;
-        }
-        out.text += c;
-        advance();
-    }
+    return read_quoted(out.text, error, "unterminated string: no closing '\"'", [&] {
+        return escape(out.text, error) ? Escape::read : Escape::failed;
+    });
 }
 
 // `"""..."""`: no escapes at all, so regular expressions and Windows paths read as written.

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "rules/kql.h"
+#include "rules/query_text.h"
 
 namespace scanwatch::rules::eql {
 
@@ -21,50 +22,39 @@ enum class TokenKind : std::uint8_t {
     end
 };
 
-/// One token, with where it starts (1-based, columns in characters).
-struct Token {
+/// One token, with where it starts.
+struct Token : query_text::TokenStart {
     TokenKind kind = TokenKind::end;
     std::string text;
     bool optional = false;  ///< `?field`
     bool tilde = false;     ///< `in~`, `like~`, `startsWith~`: case-insensitive form
     bool raw = false;       ///< a `"""..."""` string
     std::string_view source;  ///< as written; points into the query text
-    int line = 1;
-    int column = 1;
 };
-
-/// A token for a message: "end of query", `string "..."` or the text as written, cut.
-std::string describe(const Token& t);
 
 /// Splits a query into tokens on demand, skipping whitespace and `//` / `/* */` comments.
 /// Borrows `text` for its lifetime.
-class Lexer {
+class Lexer : private query_text::Cursor {
 public:
-    explicit Lexer(std::string_view text) : text_(text) {}
+    explicit Lexer(std::string_view text) : Cursor(text) {}
 
     /// The next token into `out` (kind end at the end), or false with `error` set.
     bool next(Token& out, KqlError& error);
 
 private:
-    bool at_end() const { return pos_ >= text_.size(); }
     char peek(std::size_t ahead = 0) const {
         return pos_ + ahead < text_.size() ? text_[pos_ + ahead] : '\0';
     }
-    void advance(std::size_t count = 1);
     bool skip_space(KqlError& error);
     bool name(Token& out, KqlError& error);
     bool string(Token& out, KqlError& error);
     bool raw_string(Token& out, KqlError& error);
     bool escape(std::string& out, KqlError& error);
     void number(Token& out);
-    KqlError error_here(std::string message) const { return {std::move(message), line_, column_}; }
-
-    std::string_view text_;
-    std::size_t pos_ = 0;
-    int line_ = 1;
-    int column_ = 1;
 };
 
+/// A token for a message: "end of query", `string "..."` or the text as written, cut.
+std::string describe(const Token& t);
 /// True for a byte that may start a field or function name.
 bool is_name_start(char c);
 /// True for a byte that may continue a field or function name.

@@ -13,45 +13,6 @@ using query::CompareOp;
 using query::ExprKind;
 using query::kMaxDepth;
 
-bool Parser::fail(const Token& at, std::string message) {
-    if (!failed_) error_ = KqlError{std::move(message), at.line, at.column};
-    failed_ = true;
-    return false;
-}
-
-bool Parser::advance() {
-    if (has_next_) {
-        cur_ = std::move(next_);
-        has_next_ = false;
-        return true;
-    }
-    KqlError lex_error;
-    if (lexer_.next(cur_, lex_error)) return true;
-    if (!failed_) error_ = lex_error;
-    failed_ = true;
-    return false;
-}
-
-bool Parser::peek_next(const Token*& next) {
-    if (!has_next_) {
-        KqlError lex_error;
-        if (!lexer_.next(next_, lex_error)) {
-            if (!failed_) error_ = lex_error;
-            failed_ = true;
-            return false;
-        }
-        has_next_ = true;
-    }
-    next = &next_;
-    return true;
-}
-
-bool Parser::enter(const Token& at, int depth) {
-    if (depth < kMaxDepth) return true;
-    return fail(at, fmt::format("nesting too deep: more than {} levels of parentheses and \"not\"",
-                                kMaxDepth));
-}
-
 bool Parser::parse(Parsed& out) {
     if (!advance()) return false;
     if (cur_.kind == TokenKind::end) return fail(cur_, "empty query");
@@ -163,14 +124,7 @@ bool Parser::parse_field(FieldRef& field) {
     field.id = id;
     field.name = cur_.text;
     field.optional = cur_.optional;
-    if (id >= 0) {
-        bool seen = false;
-        for (int known : field_ids_) seen = seen || known == id;
-        if (!seen) {
-            field_ids_.push_back(id);
-            field_names_.push_back(field.name);
-        }
-    }
+    if (id >= 0) note_field(id, field.name);
     return advance();
 }
 

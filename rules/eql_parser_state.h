@@ -9,6 +9,7 @@
 
 #include "rules/eql_lexer.h"
 #include "rules/eql_parser.h"
+#include "rules/query_parser_base.h"
 
 namespace scanwatch::rules::eql::detail {
 
@@ -45,23 +46,17 @@ inline bool is_word(const Token& t, std::string_view word) {
 }
 
 /// Recursive descent over a lazily lexed stream, so errors come out in text order.
-class Parser {
+class Parser : public query_text::ParserBase<Lexer, Token> {
 public:
-    Parser(std::string_view text, const FieldResolver& resolver)
-        : lexer_(text), resolver_(resolver) {}
+    Parser(std::string_view text, const FieldResolver& resolver) : ParserBase(text, resolver) {}
 
     /// Parses the whole query into `out`; false with error() set when it is not valid.
     bool parse(Parsed& out);
-    const KqlError& error() const { return error_; }
     /// The fields read, in first-use order (after parse()).
     std::vector<int> take_field_ids() { return std::move(field_ids_); }
     std::vector<std::string> take_field_names() { return std::move(field_names_); }
 
 private:
-    bool advance();
-    bool peek_next(const Token*& next);
-    bool fail(const Token& at, std::string message);
-    bool enter(const Token& at, int depth);
     bool parse_or(Expr& out, int depth);
     bool parse_and(Expr& out, int depth);
     bool parse_not(Expr& out, int depth);
@@ -76,15 +71,6 @@ private:
     bool parse_bool_suffix(Expr& out);
     Expr string_match(const FieldRef& field, const std::string& value, bool wildcard, bool fold);
 
-    Lexer lexer_;
-    const FieldResolver& resolver_;
-    Token cur_;
-    Token next_;
-    bool has_next_ = false;
-    bool failed_ = false;
-    KqlError error_;
-    std::vector<int> field_ids_;
-    std::vector<std::string> field_names_;
     std::size_t regex_count_ = 0;
 };
 

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "rules/eql_parser.h"
+#include "rules/query_text.h"
 
 namespace scanwatch::rules::eql {
 namespace {
@@ -142,13 +143,6 @@ int precedence(const Expr& e) {
     return kinds > 1 ? 1 : 4;
 }
 
-void print_operand(const Expr& e, int min_precedence, std::string& out) {
-    const bool parens = precedence(e) < min_precedence;
-    if (parens) out += '(';
-    print(e, out);
-    if (parens) out += ')';
-}
-
 const char* op_text(query::CompareOp op) {
     switch (op) {
         case query::CompareOp::lt: return " < ";
@@ -163,20 +157,12 @@ const char* op_text(query::CompareOp op) {
 }  // namespace
 
 void print(const Expr& e, std::string& out) {
+    if (query_text::print_logic(e, out, precedence, print)) return;
     switch (e.kind) {
         case ExprKind::and_op:
-        case ExprKind::or_op: {
-            const bool is_and = e.kind == ExprKind::and_op;
-            for (std::size_t i = 0; i < e.children.size(); ++i) {
-                if (i > 0) out += is_and ? " and " : " or ";
-                print_operand(e.children[i], is_and ? 2 : 1, out);
-            }
-            return;
-        }
+        case ExprKind::or_op:
         case ExprKind::not_op:
-            out += "not ";
-            print_operand(e.children.front(), 3, out);
-            return;
+            return;  // printed above
         case ExprKind::match:
             print_match(e, out);
             return;

@@ -7,28 +7,19 @@
 #include <fmt/format.h>
 
 #include "rules/eql_parser.h"
+#include "rules/query_text.h"
 #include "rules/kql_parser.h"
 #include "rules/kql_print.h"
 #include "rules/query_check.h"
 #include "rules/query_match.h"
 
 namespace scanwatch::rules {
-namespace {
-
-constexpr std::size_t kMaxQueryBytes = 64 * 1024;
-
-}  // namespace
 
 std::variant<KqlQuery, KqlError> KqlQuery::parse(std::string_view text,
                                                  const FieldResolver& resolver) {
     // The resolver is caller code and allocation can fail: neither may escape as an exception.
     try {
-        if (!resolver) return KqlError{"no field resolver given", 1, 1};
-        if (text.size() > kMaxQueryBytes) {
-            return KqlError{fmt::format("query too long: {} bytes, the limit is {}", text.size(),
-                                        kMaxQueryBytes),
-                            1, 1};
-        }
+        if (KqlError bad; !query_text::check_input(text, static_cast<bool>(resolver), bad)) return bad;
         auto parsed = kql::parse(text, resolver);
         if (auto* error = std::get_if<KqlError>(&parsed)) return std::move(*error);
         auto& ok = std::get<kql::Parsed>(parsed);

@@ -9,8 +9,8 @@
 namespace scanwatch::rules::kql {
 namespace {
 
-// Long tokens are cut in messages so one bad token cannot flood a log line.
-constexpr std::size_t kMaxShownBytes = 40;
+using query_text::append_utf8;
+using query_text::hex_value;
 
 using query::kLiteralByte;
 
@@ -26,43 +26,11 @@ bool iequals(std::string_view a, std::string_view b) {
     return true;
 }
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-void append_utf8(std::string& out, std::uint32_t cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
-
 std::string quote_for_message(std::string_view raw) {
-    if (raw.size() <= kMaxShownBytes) return fmt::format("\"{}\"", raw);
-    std::size_t cut = kMaxShownBytes;
-    while (cut > 0 && is_continuation(raw[cut])) --cut;
-    return fmt::format("\"{}...\"", raw.substr(0, cut));
+    return "\"" + query_text::cut(raw) + "\"";
 }
 
 }  // namespace
-
-bool is_space(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
 
 bool ends_word(char c) {
     switch (c) {
@@ -111,26 +79,10 @@ bool is_keyword(std::string_view word) {
     return iequals(word, "and") || iequals(word, "or") || iequals(word, "not");
 }
 
-bool is_continuation(char c) {
-    return (static_cast<unsigned char>(c) & 0xC0u) == 0x80u;
-}
-
 std::string describe(const Token& t) {
     if (t.kind == TokenKind::end) return "end of query";
     if (t.kind == TokenKind::quoted) return "quoted value " + quote_for_message(t.text);
     return quote_for_message(t.raw);
-}
-
-void Lexer::advance(std::size_t count) {
-    for (; count > 0 && pos_ < text_.size(); --count) {
-        const char c = text_[pos_++];
-        if (c == '\n') {
-            ++line_;
-            column_ = 1;
-        } else if (!is_continuation(c)) {
-            ++column_;
-        }
-    }
 }
 
 // The whole UTF-8 character at `offset`, so messages never show half a character.
@@ -225,36 +177,22 @@ bool Lexer::next(Token& out, KqlError& error) {
 }
 
 bool Lexer::quoted(Token& out, KqlError& error) {
-    const KqlError unterminated = error_here("unterminated quoted value: no closing '\"'");
     out.kind = TokenKind::quoted;
-    advance();
-    for (;;) {
-        if (at_end()) {
-            error = unterminated;
-            return false;
+    return read_quoted(out.text, error, "unterminated quoted value: no closing '\"'", [&] {
+        if (!has(1)) return Escape::literal;
+        const char e = peek(1);
+        std::uint32_t unit = 0;
+        if (e == '"' || e == '\\' || e == 'n' || e == 'r' || e == 't') {
+            out.text += e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : e;
+            advance(2);
+            return Escape::read;
         }
-        const char c = peek();
-        if (c == '"') {
-            advance();
-            return true;
+        if (e == 'u' && hex4_at(pos_ + 2, unit)) {
+            return unicode_escape(out.text, error) ? Escape::read : Escape::failed;
         }
-        if (c == '\\' && has(1)) {
-            const char e = peek(1);
-            std::uint32_t unit = 0;
-            if (e == '"' || e == '\\' || e == 'n' || e == 'r' || e == 't') {
-                out.text += e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : e;
-                advance(2);
-                continue;
-            }
-            if (e == 'u' && hex4_at(pos_ + 2, unit)) {
-                if (!unicode_escape(out.text, error)) return false;
-                continue;
-            }
-            // Any other backslash stays as written, as in Kibana, so paths survive quoting.
-        }
-        out.text += c;
-        advance();
-    }
+        // Any other backslash stays as written, as in Kibana, so paths survive quoting.
+        return Escape::literal;
+    });
 }
 
 bool Lexer::word(Token& out, KqlError& error) {

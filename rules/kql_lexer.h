@@ -7,11 +7,11 @@
 #include <string_view>
 
 #include "rules/kql.h"
+#include "rules/query_text.h"
 
 namespace scanwatch::rules::kql {
 
-/// Whitespace between tokens.
-bool is_space(char c);
+using query_text::is_space;
 /// True for a byte that ends an unquoted word (whitespace, parentheses, quote, colon, braces,
 /// angle brackets).
 bool ends_word(char c);
@@ -19,8 +19,7 @@ bool ends_word(char c);
 bool escapable(char c);
 /// A byte allowed in a field name.
 bool is_field_char(char c);
-/// A UTF-8 continuation byte.
-bool is_continuation(char c);
+using query_text::is_continuation;
 /// True for `and`, `or`, `not` in any case.
 bool is_keyword(std::string_view word);
 
@@ -37,45 +36,35 @@ enum class TokenKind : std::uint8_t {
     end
 };
 
-/// One token, with its unescaped text and where it starts (1-based, columns in characters).
-struct Token {
+/// One token, with its unescaped text and where it starts.
+struct Token : query_text::TokenStart {
     TokenKind kind = TokenKind::end;
     std::string text;
     std::string roles;     ///< left empty without a wildcard, so the value compiles to a literal
     bool escaped = false;  ///< an escaped word is never a keyword
     std::string_view raw;  ///< as written; points into the query text
-    int line = 1;
-    int column = 1;
 };
 
 /// A token for a message: "end of query", `quoted value "..."` or the raw text, quoted and cut.
 std::string describe(const Token& t);
 
 /// Splits a query into tokens on demand. Borrows `text` for its lifetime.
-class Lexer {
+class Lexer : private query_text::Cursor {
 public:
-    explicit Lexer(std::string_view text) : text_(text) {}
+    explicit Lexer(std::string_view text) : Cursor(text) {}
 
     /// The next token into `out` (kind end at the end), or false with `error` set.
     bool next(Token& out, KqlError& error);
 
 private:
-    bool at_end() const { return pos_ >= text_.size(); }
     bool has(std::size_t ahead) const { return pos_ + ahead < text_.size(); }
     char peek(std::size_t ahead = 0) const { return text_[pos_ + ahead]; }
-    void advance(std::size_t count = 1);
     bool hex4_at(std::size_t offset, std::uint32_t& unit) const;
     bool unicode_escape(std::string& out, KqlError& error);
     bool word(Token& out, KqlError& error);
     bool word_escape(Token& out, KqlError& error);
     bool quoted(Token& out, KqlError& error);
-    KqlError error_here(std::string message) const { return {std::move(message), line_, column_}; }
     std::string_view char_at(std::size_t offset) const;
-
-    std::string_view text_;
-    std::size_t pos_ = 0;
-    int line_ = 1;
-    int column_ = 1;
 };
 
 }  // namespace scanwatch::rules::kql

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "rules/kql_lexer.h"
+#include "rules/query_parser_base.h"
 
 namespace scanwatch::rules::kql {
 namespace {
@@ -23,24 +24,15 @@ struct FieldRef {
 
 // Recursive descent over a lazily lexed stream, so errors come out in text order: a lexical
 // error after a syntax error is never reported first.
-class Parser {
+class Parser : public query_text::ParserBase<Lexer, Token> {
 public:
-    Parser(std::string_view text, const FieldResolver& resolver)
-        : lexer_(text), resolver_(resolver) {}
+    Parser(std::string_view text, const FieldResolver& resolver) : ParserBase(text, resolver) {}
 
     bool parse(Expr& out);
-    const KqlError& error() const { return error_; }
     const std::vector<int>& field_ids() const { return field_ids_; }
     const std::vector<std::string>& field_names() const { return field_names_; }
 
 private:
-    bool advance();
-    bool peek_next(const Token*& next);
-    bool fail(int line, int column, std::string message);
-    bool fail(const Token& at, std::string message) {
-        return fail(at.line, at.column, std::move(message));
-    }
-    bool enter(const Token& at, int depth);
     template <typename Operand>
     bool parse_joined(TokenKind keyword, ExprKind kind, Expr& out, Operand operand);
     template <typename Primary>
@@ -59,55 +51,7 @@ private:
     bool parse_value_primary(const FieldRef& field, Expr& out, int depth);
     bool close_group(const Token& open, std::string_view context);
     Expr leaf(const FieldRef& field) const;
-    void note_field(int id, const std::string& name);
-
-    Lexer lexer_;
-    const FieldResolver& resolver_;
-    Token cur_;
-    Token next_;
-    bool has_next_ = false;
-    bool failed_ = false;
-    KqlError error_;
-    std::vector<int> field_ids_;
-    std::vector<std::string> field_names_;
 };
-
-bool Parser::fail(int line, int column, std::string message) {
-    // Only the first error counts: later ones are consequences of it.
-    if (!failed_) error_ = KqlError{std::move(message), line, column};
-    failed_ = true;
-    return false;
-}
-
-bool Parser::advance() {
-    if (has_next_) {
-        cur_ = std::move(next_);
-        has_next_ = false;
-        return true;
-    }
-    KqlError lex_error;
-    if (!lexer_.next(cur_, lex_error))
-        return fail(lex_error.line, lex_error.column, lex_error.message);
-    return true;
-}
-
-bool Parser::peek_next(const Token*& next) {
-    if (!has_next_) {
-        KqlError lex_error;
-        if (!lexer_.next(next_, lex_error)) {
-            return fail(lex_error.line, lex_error.column, lex_error.message);
-        }
-        has_next_ = true;
-    }
-    next = &next_;
-    return true;
-}
-
-bool Parser::enter(const Token& at, int depth) {
-    if (depth < kMaxDepth) return true;
-    return fail(at, fmt::format("nesting too deep: more than {} levels of parentheses and \"not\"",
-                                kMaxDepth));
-}
 
 bool Parser::parse(Expr& out) {
     if (!advance()) return false;
@@ -269,14 +213,6 @@ bool Parser::parse_range(const FieldRef& field, Expr& out) {
     // Quoted or not, a number compares as a number (Kibana's `f > "5"` on a numeric field).
     c.numeric = query::parse_number(cur_.text, c.number);
     return advance();
-}
-
-void Parser::note_field(int id, const std::string& name) {
-    for (int known : field_ids_) {
-        if (known == id) return;
-    }
-    field_ids_.push_back(id);
-    field_names_.push_back(name);
 }
 
 Expr Parser::leaf(const FieldRef& field) const {

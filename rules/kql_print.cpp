@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "rules/eql_parser.h"
+#include "rules/query_text.h"
 #include "rules/kql_lexer.h"
 
 namespace scanwatch::rules::kql {
@@ -99,30 +100,11 @@ void print_pattern(const Pattern& p, std::string& out) {
     }
 }
 
-void print_operand(const Expr& e, int min_precedence, std::string& out) {
-    const bool parens = precedence(e) < min_precedence;
-    if (parens) out += '(';
-    print(e, out);
-    if (parens) out += ')';
-}
-
 }  // namespace
 
 void print(const Expr& e, std::string& out) {
+    if (query_text::print_logic(e, out, precedence, print)) return;
     switch (e.kind) {
-        case ExprKind::and_op:
-        case ExprKind::or_op: {
-            const bool is_and = e.kind == ExprKind::and_op;
-            for (std::size_t i = 0; i < e.children.size(); ++i) {
-                if (i > 0) out += is_and ? " and " : " or ";
-                print_operand(e.children[i], is_and ? 2 : 1, out);
-            }
-            break;
-        }
-        case ExprKind::not_op:
-            out += "not ";
-            print_operand(e.children.front(), 3, out);
-            break;
         case ExprKind::match:
             for (std::size_t i = 0; i < e.patterns.size(); ++i) {
                 if (i > 0) out += " or ";
