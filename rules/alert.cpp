@@ -10,14 +10,6 @@
 namespace scanwatch::rules {
 namespace {
 
-void write_event_ref(JsonWriter& w, std::string_view name, const EventRef& ref) {
-    w.key(name);
-    w.begin_object();
-    w.field("id", ref.id);
-    w.field("time", format_timestamp(ref.time_ms));
-    w.end_object();
-}
-
 void write_id_name(JsonWriter& w, std::string_view id, std::string_view name) {
     if (!id.empty()) w.field("id", id);
     if (!name.empty()) w.field("name", name);
@@ -61,6 +53,21 @@ void write_threat(JsonWriter& w, const RuleDefinition& rule) {
 }
 
 }  // namespace
+
+void write_event_ref(JsonWriter& w, std::string_view name, const EventRef& ref) {
+    w.key(name);
+    w.begin_object();
+    w.field("id", ref.id);
+    w.field("time", format_timestamp(ref.time_ms));
+    w.end_object();
+}
+
+void end_alert(JsonWriter& w, const RuleDefinition& rule) {
+    w.end_object();  // scanwatch.evidence
+    w.field("rule_source", rule.source);
+    w.end_object();  // scanwatch
+    w.end_object();  // the alert
+}
 
 void write_rule_fields(JsonWriter& w, const RuleDefinition& rule, bool with_language) {
     w.field("kibana.alert.rule.rule_id", rule.rule_id);
@@ -221,10 +228,7 @@ std::string alert_to_json(const Alert& alert, std::int64_t created_ms) {
     w.value(ev.sample_command_lines);
     w.key("sample_values");
     w.value(ev.sample_values);
-    w.end_object();
-    w.field("rule_source", rule.source);
-    w.end_object();
-    w.end_object();
+    end_alert(w, rule);
     return out;
 }
 

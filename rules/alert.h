@@ -72,6 +72,13 @@ std::uint64_t add_sample_command(std::vector<std::string>& samples, std::size_t 
 std::uint64_t add_sample_value(std::vector<std::string>& samples, std::size_t max,
                                std::string_view value);
 
+/// Writes `name: {"id", "time"}` of an event reference into the open object.
+void write_event_ref(JsonWriter& w, std::string_view name, const EventRef& ref);
+
+/// Closes an alert document whose scanwatch.evidence object is open: evidence, then
+/// scanwatch.rule_source, scanwatch and the alert itself.
+void end_alert(JsonWriter& w, const RuleDefinition& rule);
+
 /// Writes the kibana.alert.rule.* fields (and kibana.alert.severity, risk_score) of `rule`
 /// into the open object, as both alert shapes carry them; `with_language` adds rule.language.
 void write_rule_fields(JsonWriter& w, const RuleDefinition& rule, bool with_language);

@@ -10,7 +10,7 @@
 namespace scanwatch::rules {
 
 NewTermsRule::NewTermsRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
-    : rule_(std::move(rule)), options_(options), runs_(query_may_match(rule_->query)) {
+    : RuleEngine(std::move(rule), options), runs_(query_may_match(rule_->query)) {
     values_.resize(rule_->new_terms.field_ids.size());
 }
 
@@ -39,12 +39,7 @@ bool NewTermsRule::see(std::uint64_t hash, std::int64_t time_ms) {
 void NewTermsRule::process(const ProcessEvent& event, std::vector<Alert>& alerts) {
     if (!runs_) return;  // no exec event can match (a static check)
     const EventFields fields(event, options_.name_match);
-    if (!rule_->query.matches(fields)) return;
-    ++counters_.matched;
-    if (rule_->excepted(fields)) {
-        ++counters_.excepted;
-        return;
-    }
+    if (!admits(fields)) return;
     key_.clear();
     const auto& ids = rule_->new_terms.field_ids;
     for (std::size_t i = 0; i < ids.size(); ++i) {

@@ -32,9 +32,6 @@ public:
     nlohmann::json save_state() const override;
     bool restore_state(const nlohmann::json& state) override;
 
-    const RuleDefinition& definition() const override { return *rule_; }
-    std::shared_ptr<const RuleDefinition> shared_definition() const override { return rule_; }
-    const RuleCounters& counters() const override { return counters_; }
 
 private:
     struct Seen {
@@ -44,10 +41,7 @@ private:
     /// Records `hash` seen at `time_ms`; true when it was not seen in the history window before.
     bool see(std::uint64_t hash, std::int64_t time_ms);
 
-    std::shared_ptr<const RuleDefinition> rule_;
-    EngineOptions options_;
     bool runs_;  // false when no exec event can match the query
-    RuleCounters counters_;
     std::list<Seen> by_use_;  // least recently seen first
     std::unordered_map<std::uint64_t, std::list<Seen>::iterator> seen_;
     std::int64_t signal_bucket_ = -1;

@@ -68,8 +68,7 @@ Alert event_alert(const std::shared_ptr<const RuleDefinition>& rule, const Proce
 }
 
 QueryRule::QueryRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
-    : rule_(std::move(rule)),
-      options_(options),
+    : RuleEngine(std::move(rule), options),
       // A query no exec event can match is not run at all: with a checkout of Elastic's rules
       // most rules are of other event categories or agents, and cost nothing then.
       runs_((rule_->rule_type != RuleType::eql || eql_category_matches(rule_->eql_category)) &&
@@ -78,12 +77,7 @@ QueryRule::QueryRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions o
 void QueryRule::process(const ProcessEvent& event, std::vector<Alert>& alerts) {
     if (!runs_) return;
     const EventFields fields(event, options_.name_match);
-    if (!rule_->query.matches(fields)) return;
-    ++counters_.matched;
-    if (rule_->excepted(fields)) {
-        ++counters_.excepted;
-        return;
-    }
+    if (!admits(fields)) return;
     if (!take_signal(*rule_, event.time_ms, signal_bucket_, signals_in_bucket_, counters_)) return;
     Alert a = event_alert(rule_, event);
     a.uuid = alert_uuid(a);
@@ -156,15 +150,8 @@ std::string event_alert_to_json(const Alert& alert, std::int64_t created_ms) {
     w.begin_object();
     w.key("evidence");
     w.begin_object();
-    w.key("last_event");
-    w.begin_object();
-    w.field("id", alert.evidence.last_event.id);
-    w.field("time", format_timestamp(alert.evidence.last_event.time_ms));
-    w.end_object();
-    w.end_object();
-    w.field("rule_source", rule.source);
-    w.end_object();
-    w.end_object();
+    write_event_ref(w, "last_event", alert.evidence.last_event);
+    end_alert(w, rule);
     return out;
 }
 

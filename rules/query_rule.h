@@ -25,14 +25,8 @@ public:
     nlohmann::json save_state() const override;
     bool restore_state(const nlohmann::json& state) override;
 
-    const RuleDefinition& definition() const override { return *rule_; }
-    std::shared_ptr<const RuleDefinition> shared_definition() const override { return rule_; }
-    const RuleCounters& counters() const override { return counters_; }
 
 private:
-    std::shared_ptr<const RuleDefinition> rule_;
-    EngineOptions options_;
-    RuleCounters counters_;
     bool runs_;  // false when no exec event can match (EQL category, static query check)
     std::int64_t signal_bucket_ = -1;
     std::uint64_t signals_in_bucket_ = 0;

@@ -17,6 +17,16 @@ std::string_view evaluation_name(Evaluation evaluation) {
     return enum_name(evaluation, kEvaluationNames);
 }
 
+bool RuleEngine::admits(const EventFields& fields) {
+    if (!rule_->query.matches(fields)) return false;
+    ++counters_.matched;
+    if (rule_->excepted(fields)) {
+        ++counters_.excepted;
+        return false;
+    }
+    return true;
+}
+
 std::unique_ptr<RuleEngine> make_engine(std::shared_ptr<const RuleDefinition> rule,
                                         const EngineOptions& options) {
     switch (rule->rule_type) {

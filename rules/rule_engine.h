@@ -128,14 +128,25 @@ public:
     /// appends the alerts of scheduled runs an event at that time would make due. Streaming
     /// has none. The caller chooses the time (e.g. the wall clock less the input's delay).
     virtual void advance(std::int64_t /*time_ms*/, std::vector<Alert>& /*alerts*/) {}
-    virtual const RuleDefinition& definition() const = 0;
-    virtual std::shared_ptr<const RuleDefinition> shared_definition() const = 0;
-    virtual const RuleCounters& counters() const = 0;
+    const RuleDefinition& definition() const { return *rule_; }
+    std::shared_ptr<const RuleDefinition> shared_definition() const { return rule_; }
+    const RuleCounters& counters() const { return counters_; }
     /// The state that lets a restarted agent continue counting (tail mode's state file), or
     /// null for an engine that starts afresh after a restart.
     virtual nlohmann::json save_state() const { return nullptr; }
     /// Restores what save_state() gave; false (and nothing changed) when it does not fit.
     virtual bool restore_state(const nlohmann::json& /*state*/) { return false; }
+
+protected:
+    RuleEngine(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
+        : rule_(std::move(rule)), options_(options) {}
+    /// True when the event matches the rule's query and no exception excepts it; counts it in
+    /// `matched` and, excepted, in `excepted`. Every engine admits events this way.
+    bool admits(const EventFields& fields);
+
+    std::shared_ptr<const RuleDefinition> rule_;
+    EngineOptions options_;
+    RuleCounters counters_;
 };
 
 /// The engine for the rule's type: QueryRule (query, eql), NewTermsRule (new_terms), or for a

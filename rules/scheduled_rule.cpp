@@ -111,8 +111,7 @@ struct ScheduledRule::Group : GroupBase {
 };
 
 ScheduledRule::ScheduledRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
-    : rule_(std::move(rule)),
-      options_(options),
+    : RuleEngine(std::move(rule), options),
       group_by_(*rule_, options_.session_grouping),
       value_cap_(value_cap_for(*rule_)),
       next_run_ms_(kNever),
@@ -256,12 +255,7 @@ void ScheduledRule::process(const ProcessEvent& event, std::vector<Alert>& alert
     }
 
     const EventFields fields(event, options_.name_match);
-    if (!rule_->query.matches(fields)) return;
-    ++counters_.matched;
-    if (rule_->excepted(fields)) {
-        ++counters_.excepted;
-        return;
-    }
+    if (!admits(fields)) return;
     // Hardened: one grouping, the session when set (a run would otherwise alert twice on
     // one sweep); streaming keeps the parent grouping besides (docs/detection.md).
     std::size_t which = 0;

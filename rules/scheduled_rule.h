@@ -39,9 +39,6 @@ public:
     /// Does the runs at times earlier than `time_ms`, as an event at that time would.
     void advance(std::int64_t time_ms, std::vector<Alert>& alerts) override;
 
-    const RuleDefinition& definition() const override { return *rule_; }
-    std::shared_ptr<const RuleDefinition> shared_definition() const override { return rule_; }
-    const RuleCounters& counters() const override { return counters_; }
     /// The schedule and every group, for tail mode's state file ("engine": "scheduled").
     nlohmann::json save_state() const override;
     /// Restores what save_state() gave; false (and nothing changed) when it does not fit.
@@ -67,10 +64,7 @@ private:
     void add_event(Group& g, const ProcessEvent& event, const EventFields& fields);
     Alert make_alert(Group& g, std::int64_t run_ms);
 
-    std::shared_ptr<const RuleDefinition> rule_;
-    EngineOptions options_;
     GroupBy group_by_;
-    RuleCounters counters_;
     std::size_t value_cap_;
     std::int64_t next_run_ms_;   // INT64_MIN until the first event
     std::int64_t watermark_ms_;  // latest event time counted

@@ -83,8 +83,7 @@ struct ThresholdRule::Group : GroupBase {
 };
 
 ThresholdRule::ThresholdRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
-    : rule_(std::move(rule)),
-      options_(options),
+    : RuleEngine(std::move(rule), options),
       group_by_(*rule_, options_.session_grouping),
       watermark_ms_(kNever),
       groups_(std::make_unique<GroupTable<Group>>(options_.max_groups, counters_)) {}
@@ -182,13 +181,8 @@ Alert ThresholdRule::make_alert(Group& g, const ProcessEvent& event) {
 
 bool ThresholdRule::count(const ProcessEvent& event, std::vector<Alert>& alerts) {
     const EventFields fields(event, options_.name_match);
-    if (!rule_->query.matches(fields)) return false;
-    ++counters_.matched;
     values_hashed_ = false;
-    if (rule_->excepted(fields)) {
-        ++counters_.excepted;
-        return false;
-    }
+    if (!admits(fields)) return false;
     // The first grouping with a key; key_ holds it, and the loop below reuses it for grouping 0.
     std::size_t first = 0;
     while (first < group_by_.groupings() && !group_by_.key(first, fields, key_, scratch_)) ++first;

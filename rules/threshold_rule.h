@@ -34,9 +34,6 @@ public:
     nlohmann::json save_state() const override;
     bool restore_state(const nlohmann::json& state) override;
 
-    const RuleDefinition& definition() const override { return *rule_; }
-    std::shared_ptr<const RuleDefinition> shared_definition() const override { return rule_; }
-    const RuleCounters& counters() const override { return counters_; }
 
 private:
     struct Group;
@@ -50,10 +47,7 @@ private:
                std::vector<Alert>& alerts);
     void spend(std::size_t which, const EventFields& fields, std::int64_t time_ms);
 
-    std::shared_ptr<const RuleDefinition> rule_;
-    EngineOptions options_;
     GroupBy group_by_;
-    RuleCounters counters_;
     std::int64_t watermark_ms_;  // latest event time this rule has counted
     std::unique_ptr<GroupTable<Group>> groups_;
     std::int64_t signal_bucket_ = -1;  // interval the signal count below belongs to
