@@ -220,3 +220,41 @@ TEST_CASE("NodeLanes: idle lanes retired oldest first, then the cap", "[fleet]")
     lanes.clear();
     CHECK(retired.size() == 5);
 }
+
+// Scheduled runs on a quiet collector (docs/fleet.md): each node's event time moves on from its
+// own latest event. Node b's clock is an hour ahead; with one clock for all nodes its time would
+// make node a's pending run due at once.
+TEST_CASE("Collector: a quiet node's scheduled run comes on its own clock, not a skewed node's",
+          "[fleet][scheduled]") {
+    PipelineOptions options = fleet_options(true);
+    options.engine.evaluation = scanwatch::rules::Evaluation::scheduled;
+    std::string text;
+    for (const auto& r : as_node(read_sample("ping_sweep.enriched.log"), "a", 0)) text += r;
+    for (const auto& r : as_node(read_sample("noise.enriched.log"), "b", 3600)) text += r;
+    std::FILE* devnull = std::fopen("/dev/null", "w");
+    std::vector<nlohmann::json> alerts;
+    {
+        scanwatch::agent::Diagnostics diagnostics(devnull);
+        Pipeline pipeline(
+            options,
+            [&](const scanwatch::rules::Alert& a) {
+                alerts.push_back(nlohmann::json::parse(alert_to_json(a, 0)));
+            },
+            {}, diagnostics);
+        pipeline.begin_source("-");
+        pipeline.feed(text);
+        pipeline.age();
+        REQUIRE(alerts.empty());
+        // Just after the input went quiet, less the assembly lag: node a's run is not due yet,
+        // though node b's clock is an hour past it.
+        CHECK(pipeline.advance_nodes(3000) == 0);
+        CHECK(alerts.empty());
+        // Ten minutes later on node a's clock (a negative lag stands for time passing).
+        CHECK(pipeline.advance_nodes(-10 * 60 * 1000) == 1);
+        REQUIRE(alerts.size() == 1);
+        CHECK(alerts[0]["host"]["id"] == "a");
+        pipeline.finish();
+        CHECK(alerts.size() == 1);
+    }
+    std::fclose(devnull);
+}
