@@ -10,38 +10,17 @@
 #include "rules/rule_check.h"
 #include "rules/rule_set.h"
 #include "agent/state_file.h"
+#include "tests/agent/golden_files.h"
 #include "tests/agent/replay_harness.h"
 #include "tests/rules/test_files.h"
+
+using scanwatch::test::check_golden;
 
 namespace {
 
 const std::string kSamples = SCANWATCH_SOURCE_DIR "/samples/";
-const std::string kGolden = SCANWATCH_SOURCE_DIR "/tests/golden/";
 const std::string kRules = SCANWATCH_SOURCE_DIR "/tests/elastic-rules/linux";
 
-// Compares with the reviewed golden file, or rewrites it when SCANWATCH_UPDATE_GOLDEN=1.
-void check_golden(const std::string& name, const std::vector<std::string>& lines) {
-    const std::string path = kGolden + name;
-    std::string actual;
-    for (const auto& l : lines) actual += l + "\n";
-    // rule_source names the rule file by its path: keep the golden independent of the checkout.
-    const std::string root = SCANWATCH_SOURCE_DIR "/";
-    for (auto at = actual.find(root); at != std::string::npos; at = actual.find(root, at)) {
-        actual.erase(at, root.size());
-    }
-    const char* update = std::getenv("SCANWATCH_UPDATE_GOLDEN");
-    if (update != nullptr && std::string(update) == "1") {
-        std::ofstream(path, std::ios::binary) << actual;
-        WARN("rewrote " << path);
-        return;
-    }
-    std::ifstream in(path, std::ios::binary);
-    INFO("golden file " << path << " (regenerate: scripts/update-golden.sh)");
-    REQUIRE(in.good());
-    std::stringstream expected;
-    expected << in.rdbuf();
-    CHECK(actual == expected.str());
-}
 
 struct Capture {
     const char* sample;   // under samples/

@@ -4,41 +4,18 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/agent/golden_files.h"
 #include "tests/agent/replay_harness.h"
 
 using scanwatch::rules::NameMatch;
 using scanwatch::test::replay_paths;
 using scanwatch::test::replay_with_rules;
 
+using scanwatch::test::check_golden;
+
 namespace {
 
 const std::string kSamples = SCANWATCH_SOURCE_DIR "/samples/";
-const std::string kGolden = SCANWATCH_SOURCE_DIR "/tests/golden/";
-
-std::string join_lines(const std::vector<std::string>& lines) {
-    std::string out;
-    for (const auto& l : lines) out += l + "\n";
-    return out;
-}
-
-// Compares with the reviewed golden file, or rewrites it when SCANWATCH_UPDATE_GOLDEN=1.
-void check_golden(const std::string& name, const std::vector<std::string>& lines) {
-    const std::string path = kGolden + name;
-    const std::string actual = join_lines(lines);
-    const char* update = std::getenv("SCANWATCH_UPDATE_GOLDEN");
-    if (update != nullptr && std::string(update) == "1") {
-        std::ofstream(path, std::ios::binary) << actual;
-        WARN("rewrote " << path);
-        return;
-    }
-    std::ifstream in(path, std::ios::binary);
-    INFO("golden file " << path << " (regenerate: scripts/update-golden.sh)");
-    REQUIRE(in.good());
-    std::stringstream expected;
-    expected << in.rdbuf();
-    CHECK(actual == expected.str());
-}
-
 struct Sample {
     const char* path;        // under samples/
     std::size_t any_alerts;  // reviewed expectation, --name-match any

@@ -78,6 +78,18 @@ def preflight():
         skip("audit configuration is locked (enabled 2)")
 
 
+def scanwatch_plugin(binary, config):
+    """A plugins.d entry that starts `binary plugin --config=CONFIG` (auditd passes a plugin
+    two arguments at most, so everything else goes in the config file)."""
+    return ("scanwatch.conf", f"""active = yes
+direction = out
+path = {binary}
+type = always
+args = plugin --config={config}
+format = string
+""")
+
+
 def start_auditd(tmp, plugin_conf=None, num_logs=2):
     """auditd -n with its own config in `tmp`: log tmp/audit.log (ENRICHED), plugin_dir
     tmp/plugins.d holding `plugin_conf` = (file name, text) if given; then the scoped rule."""

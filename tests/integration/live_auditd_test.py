@@ -16,7 +16,7 @@ import tempfile
 import time
 
 from auditd_fixture import (check, cleanup, failures, install_signal_handlers, preflight, scenario,
-                            start_auditd, state, stop_auditd)
+                            scanwatch_plugin, start_auditd, state, stop_auditd)
 
 BIN = os.path.abspath(sys.argv[1])
 
@@ -54,14 +54,7 @@ def plugin_mode(tmp):
     config = os.path.join(tmp, "scanwatch.toml")
     with open(config, "w") as f:
         f.write(f'output = ["file:{alerts}"]\nstats-file = "{tmp}/stats.ndjson"\nhost-id = "it-host"\nhost-name = "it-host"\n')
-    plugin = f"""active = yes
-direction = out
-path = {BIN}
-type = always
-args = plugin --config={config}
-format = string
-"""
-    start_auditd(tmp, ("scanwatch.conf", plugin))
+    start_auditd(tmp, scanwatch_plugin(BIN, config))
     pid = None
     for _ in range(50):
         r = subprocess.run(["pgrep", "-f", f"{BIN} plugin --config={config}"], capture_output=True, text=True)

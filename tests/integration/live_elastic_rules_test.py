@@ -16,7 +16,7 @@ import tempfile
 import time
 
 from auditd_fixture import (check, cleanup, failures, install_signal_handlers, preflight, scenario,
-                            start_auditd, stop_auditd)
+                            scanwatch_plugin, start_auditd, stop_auditd)
 
 BIN = os.path.abspath(sys.argv[1])
 RULES = os.path.abspath(sys.argv[2])
@@ -58,14 +58,7 @@ def main():
             with open(config, "w") as f:
                 f.write(f'output = ["file:{alerts}"]\nrules = ["{RULES}"]\n'
                         f'host-id = "it-host"\nhost-name = "it-host"\n')
-            plugin = f"""active = yes
-direction = out
-path = {BIN}
-type = always
-args = plugin --config={config}
-format = string
-"""
-            start_auditd(tmp, ("scanwatch.conf", plugin))
+            start_auditd(tmp, scanwatch_plugin(BIN, config))
             time.sleep(1.0)  # the plugin loads its rules
             total = 0
             for script, rule_id, n in BEHAVIOURS:

@@ -18,7 +18,7 @@ import tempfile
 import time
 
 from auditd_fixture import (check, cleanup, failures, install_signal_handlers, preflight, scenario,
-                            start_auditd, stop_auditd)
+                            scanwatch_plugin, start_auditd, stop_auditd)
 
 BIN = os.path.abspath(sys.argv[1])
 SOURCE = os.path.abspath(sys.argv[2])
@@ -54,14 +54,7 @@ def main():
                 f.write(f'output = ["file:{alerts}"]\nstats-file = "{tmp}/stats.ndjson"\n'
                         'host-id = "it-host"\nhost-name = "it-host"\nevaluation = "scheduled"\n'
                         f'rules = ["{rule}"]\n')
-            plugin = f"""active = yes
-direction = out
-path = {BIN}
-type = always
-args = plugin --config={config}
-format = string
-"""
-            start_auditd(tmp, ("scanwatch.conf", plugin))
+            start_auditd(tmp, scanwatch_plugin(BIN, config))
             time.sleep(1.0)  # the plugin is up
             done = scenario("for ((i=1;i<=110;i++)); do ping -c 1 -W 1 127.0.0.$i; done")
             done_wall = time.time()
