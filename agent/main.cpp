@@ -1,3 +1,3 @@
-#include "agent/cli.h"
+#include "agent/commands.h"
 
 int main(int argc, char** argv) { return scanwatch::agent::run(argc, argv); }

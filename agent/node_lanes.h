@@ -14,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "rules/rule_engine.h"
+#include "rules/engines/engine.h"
 
 namespace scanwatch::agent {
 

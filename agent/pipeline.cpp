@@ -6,7 +6,7 @@
 #include <chrono>
 
 #include "parsers/event_key.h"
-#include "parsers/json_writer.h"
+#include "parsers/ecs/json_writer.h"
 
 namespace scanwatch::agent {
 
@@ -194,7 +194,7 @@ std::string Pipeline::stats_json() const {
 }
 
 void Pipeline::stats_fields(JsonWriter& w) const {
-    // The counters come from each module's table (parsers/counter_table.h); what is written
+    // The counters come from each module's table (parsers/ecs/counter_table.h); what is written
     // here by hand is only what is not a counter of a struct (sizes, sums, times).
     const auto field = [&w](std::string_view name, std::uint64_t value) { w.field(name, value); };
     const auto& f = filter_.counters();

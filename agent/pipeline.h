@@ -15,9 +15,9 @@
 #include "agent/node_lanes.h"
 #include "parsers/node_feed.h"
 #include "parsers/execve_normalizer.h"
-#include "parsers/json_writer.h"
+#include "parsers/ecs/json_writer.h"
 #include "parsers/record_filter.h"
-#include "rules/rule_engine.h"
+#include "rules/engines/engine.h"
 
 namespace scanwatch::agent {
 

@@ -10,7 +10,7 @@
 
 #include "agent/host_identity.h"
 #include "agent/tool_inodes.h"
-#include "parsers/ecs_json.h"
+#include "parsers/ecs/ecs_json.h"
 
 namespace scanwatch::agent {
 

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "agent/diagnostics.h"
-#include "agent/outputs.h"
+#include "agent/outputs/output_channel.h"
 #include "agent/pipeline.h"
 #include "agent/settings.h"
 

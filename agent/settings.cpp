@@ -5,7 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "agent/output_spec.h"
+#include "agent/outputs/output_spec.h"
 
 #ifndef SCANWATCH_VERSION
 #define SCANWATCH_VERSION "0.0.0"

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "agent/output_spec.h"
-#include "rules/rule_engine.h"
+#include "agent/outputs/output_spec.h"
+#include "rules/engines/engine.h"
 #include "rules/rule_loader.h"
 
 namespace scanwatch::agent {

@@ -15,8 +15,8 @@
 
 #include <auparse.h>
 
-#include "parsers/counter_table.h"
-#include "parsers/ecs_event.h"
+#include "parsers/ecs/counter_table.h"
+#include "parsers/ecs/ecs_event.h"
 #include "parsers/interpretation_cache.h"
 #include "parsers/process_table.h"
 

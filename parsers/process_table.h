@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "parsers/ecs_event.h"
+#include "parsers/ecs/ecs_event.h"
 
 namespace scanwatch::parsers {
 
@@ -34,7 +34,7 @@ public:
         /// The instance started at an exec we saw (and name, args, args_count tell it).
         bool exec_seen = false;
         /// That exec's exe; empty unless exec_seen, or restored from a state of version 1 or 2
-        /// (agent/state_file.cpp), which kept only the exe.
+        /// (agent/sources/state_file.cpp), which kept only the exe.
         std::string_view executable;
         std::string_view name;
         std::string_view args;  ///< NUL-terminated arguments (ProcessEvent::parent_args)

@@ -15,7 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "parsers/counter_table.h"
+#include "parsers/ecs/counter_table.h"
 
 namespace scanwatch::parsers {
 

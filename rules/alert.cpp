@@ -3,9 +3,9 @@
 #include <fmt/format.h>
 #include <xxhash.h>
 
-#include "parsers/json_writer.h"
-#include "rules/group_table.h"
-#include "rules/query_rule.h"
+#include "parsers/ecs/json_writer.h"
+#include "rules/engines/group_table.h"
+#include "rules/engines/query_engine.h"
 
 namespace scanwatch::rules {
 namespace {

@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "parsers/ecs_event.h"
-#include "parsers/json_writer.h"
+#include "parsers/ecs/ecs_event.h"
+#include "parsers/ecs/json_writer.h"
 #include "rules/rule.h"
 
 namespace scanwatch::rules {
@@ -84,7 +84,7 @@ void end_alert(JsonWriter& w, const RuleDefinition& rule);
 void write_rule_fields(JsonWriter& w, const RuleDefinition& rule, bool with_language);
 
 /// The alert as one NDJSON line (no trailing newline). `created_ms` is the wall clock. An alert
-/// with an event is written as event_alert_to_json() (rules/query_rule.h) writes it.
+/// with an event is written as event_alert_to_json() (rules/engines/query_engine.h) writes it.
 std::string alert_to_json(const Alert& alert, std::int64_t created_ms);
 
 /// A one-sentence explanation of the alert for a person (kibana.alert.reason).

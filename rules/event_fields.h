@@ -7,9 +7,9 @@
 #include <string_view>
 #include <vector>
 
-#include "parsers/ecs_event.h"
-#include "rules/enum_names.h"
-#include "rules/kql.h"
+#include "parsers/ecs/ecs_event.h"
+#include "parsers/ecs/enum_names.h"
+#include "rules/query/query.h"
 
 namespace scanwatch::rules {
 

@@ -1,6 +1,6 @@
 #include "rules/rule.h"
 
-#include "rules/eql.h"
+#include "rules/query/eql/eql.h"
 #include "rules/rule_toml.h"
 
 #include <algorithm>

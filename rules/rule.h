@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "rules/event_fields.h"
-#include "rules/kql.h"
+#include "rules/query/query.h"
 
 namespace scanwatch::rules {
 

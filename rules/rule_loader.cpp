@@ -9,7 +9,7 @@
 
 #include "rules/exceptions.h"
 #include "rules/rule_check.h"
-#include "rules/rule_set.h"
+#include "rules/rule_files.h"
 
 namespace scanwatch::rules {
 namespace {

@@ -50,7 +50,7 @@ struct RuleSources {
     std::vector<std::string> exceptions;  ///< exceptions files
 };
 
-/// Loads the rules (load_rules() in rules/rule_set.h, or the built-in rule), the exceptions
+/// Loads the rules (load_rules() in rules/rule_files.h, or the built-in rule), the exceptions
 /// files, attaches the exceptions (with_exceptions()), and adds warnings for exceptions that
 /// apply to no rule and for rules that cannot fire (rule_warnings()). Rules that load are kept
 /// even when others fail; no rule at all is an error. Never throws.

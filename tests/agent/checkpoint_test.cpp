@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/checkpoint.h"
+#include "agent/sources/checkpoint.h"
 #include "agent/pipeline.h"
 #include "tests/agent/replay_harness.h"
 

@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "rules/rule_check.h"
-#include "rules/rule_set.h"
-#include "agent/state_file.h"
+#include "rules/rule_files.h"
+#include "agent/sources/state_file.h"
 #include "tests/agent/golden_files.h"
 #include "tests/agent/replay_harness.h"
 #include "tests/rules/test_files.h"

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "agent/pipeline.h"
-#include "agent/runner.h"
+#include "agent/sources/runner.h"
 #include "tests/agent/replay_harness.h"
 
 using scanwatch::agent::EventClock;

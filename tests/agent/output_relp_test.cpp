@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "agent/output_spec.h"
+#include "agent/outputs/output_spec.h"
 
 using namespace scanwatch::agent;
 

@@ -17,8 +17,8 @@
 
 #include <fmt/format.h>
 
-#include "agent/output_file.h"
-#include "agent/outputs.h"
+#include "agent/outputs/output_file.h"
+#include "agent/outputs/output_channel.h"
 
 using namespace scanwatch::agent;
 using namespace std::chrono_literals;

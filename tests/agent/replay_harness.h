@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "agent/pipeline.h"
-#include "agent/replay.h"
-#include "parsers/ecs_json.h"
+#include "agent/sources/replay.h"
+#include "parsers/ecs/ecs_json.h"
 
 namespace scanwatch::test {
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "rules/exceptions.h"
-#include "rules/rule_set.h"
+#include "rules/rule_files.h"
 #include "tests/agent/replay_harness.h"
 #include "tests/rules/test_files.h"
 

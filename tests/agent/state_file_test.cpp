@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "agent/state_file.h"
+#include "agent/sources/state_file.h"
 
 using scanwatch::agent::check_state_path;
 using scanwatch::agent::parse_state;

@@ -9,9 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "agent/outputs.h"
+#include "agent/outputs/output_channel.h"
 #include "agent/pipeline.h"
-#include "parsers/json_writer.h"
+#include "parsers/ecs/json_writer.h"
 #include "tests/agent/replay_harness.h"
 
 namespace {

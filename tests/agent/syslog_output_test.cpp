@@ -13,7 +13,7 @@
 
 #include <fmt/format.h>
 
-#include "agent/syslog_output.h"
+#include "agent/outputs/output_syslog.h"
 
 using namespace scanwatch::agent;
 

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <string>
 
-#include "agent/tail_reader.h"
+#include "agent/sources/tail_reader.h"
 
 using scanwatch::agent::FileId;
 using scanwatch::agent::TailPosition;

@@ -14,7 +14,7 @@
 #include <variant>
 #include <vector>
 
-#include "rules/eql.h"
+#include "rules/query/eql/eql.h"
 
 namespace {
 

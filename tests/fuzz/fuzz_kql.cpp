@@ -14,7 +14,7 @@
 #include <variant>
 #include <vector>
 
-#include "rules/kql.h"
+#include "rules/query/query.h"
 
 namespace {
 

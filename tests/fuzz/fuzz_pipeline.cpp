@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "agent/pipeline.h"
-#include "parsers/ecs_json.h"
+#include "parsers/ecs/ecs_json.h"
 #include "rules/alert.h"
 #include "rules/rule.h"
 

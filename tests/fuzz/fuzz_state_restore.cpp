@@ -13,10 +13,10 @@
 
 #include <fmt/format.h>
 
-#include "agent/checkpoint.h"
+#include "agent/sources/checkpoint.h"
 #include "agent/pipeline.h"
 #include "agent/settings.h"
-#include "agent/state_file.h"
+#include "agent/sources/state_file.h"
 
 namespace {
 

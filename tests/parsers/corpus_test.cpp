@@ -6,7 +6,7 @@
 #include <map>
 #include <sstream>
 
-#include "parsers/ecs_json.h"
+#include "parsers/ecs/ecs_json.h"
 #include "parsers/execve_normalizer.h"
 #include "tests/parsers/normalize_text.h"
 

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "parsers/ecs_event.h"
+#include "parsers/ecs/ecs_event.h"
 
 using scanwatch::format_timestamp;
 

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "parsers/json_writer.h"
+#include "parsers/ecs/json_writer.h"
 
 using scanwatch::append_json_string;
 using scanwatch::JsonWriter;

@@ -4,10 +4,10 @@
 #include <string>
 #include <variant>
 
-#include "parsers/ecs_json.h"
+#include "parsers/ecs/ecs_json.h"
 #include "parsers/process_table.h"
 #include "rules/event_fields.h"
-#include "rules/kql.h"
+#include "rules/query/query.h"
 #include "tests/parsers/normalize_text.h"
 
 using scanwatch::ProcessEvent;

@@ -9,7 +9,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "rules/eql.h"
+#include "rules/query/eql/eql.h"
 #include "rules/event_fields.h"
 
 TEST_CASE("Elastic's single-event EQL rules parse", "[.][eql-corpus]") {

@@ -9,7 +9,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "rules/eql.h"
+#include "rules/query/eql/eql.h"
 
 namespace eql_test {
 

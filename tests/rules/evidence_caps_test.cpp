@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "rules/group_table.h"
-#include "rules/rule_engine.h"
+#include "rules/engines/group_table.h"
+#include "rules/engines/engine.h"
 
 using scanwatch::ProcessEvent;
 using namespace scanwatch::rules;

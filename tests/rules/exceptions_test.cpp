@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "rules/exceptions.h"
-#include "rules/threshold_rule.h"
+#include "rules/engines/threshold_engine.h"
 #include "tests/rules/test_files.h"
 
 using scanwatch::ProcessEvent;

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "rules/rule_engine.h"
+#include "rules/engines/engine.h"
 
 using scanwatch::ProcessEvent;
 using namespace scanwatch::rules;

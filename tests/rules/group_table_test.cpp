@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "rules/group_table.h"
-#include "rules/scheduled_rule.h"
-#include "rules/threshold_rule.h"
+#include "rules/engines/group_table.h"
+#include "rules/engines/scheduled_engine.h"
+#include "rules/engines/threshold_engine.h"
 
 using scanwatch::ProcessEvent;
 using namespace scanwatch::rules;

@@ -7,7 +7,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "rules/kql.h"
+#include "rules/query/query.h"
 #include "tests/rules/kql_test_support.h"
 
 using namespace kql_test;

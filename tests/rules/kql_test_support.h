@@ -10,7 +10,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "rules/kql.h"
+#include "rules/query/query.h"
 
 namespace kql_test {
 

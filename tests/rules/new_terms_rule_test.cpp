@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "rules/new_terms_rule.h"
+#include "rules/engines/new_terms_engine.h"
 #include "rules/rule_check.h"
 
 using scanwatch::ProcessEvent;

@@ -5,9 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "rules/query_rule.h"
+#include "rules/engines/query_engine.h"
 #include "rules/rule_check.h"
-#include "rules/rule_engine.h"
+#include "rules/engines/engine.h"
 
 using scanwatch::ProcessEvent;
 using namespace scanwatch::rules;

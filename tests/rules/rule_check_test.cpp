@@ -5,9 +5,9 @@
 
 #include "rules/exceptions.h"
 #include "rules/rule_check.h"
-#include "rules/rule_set.h"
-#include "rules/scheduled_rule.h"
-#include "rules/threshold_rule.h"
+#include "rules/rule_files.h"
+#include "rules/engines/scheduled_engine.h"
+#include "rules/engines/threshold_engine.h"
 
 using scanwatch::ProcessEvent;
 using namespace scanwatch::rules;

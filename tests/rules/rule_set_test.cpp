@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "rules/rule_set.h"
+#include "rules/rule_files.h"
 #include "tests/rules/test_files.h"
 
 using namespace scanwatch::rules;

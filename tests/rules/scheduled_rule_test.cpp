@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "rules/scheduled_rule.h"
-#include "rules/threshold_rule.h"
+#include "rules/engines/scheduled_engine.h"
+#include "rules/engines/threshold_engine.h"
 
 using scanwatch::ProcessEvent;
 using namespace scanwatch::rules;

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "rules/threshold_rule.h"
+#include "rules/engines/threshold_engine.h"
 
 using scanwatch::ProcessEvent;
 using namespace scanwatch::rules;

@@ -1,0 +1,118 @@
+#include "parsers/ecs/ecs_json.h"
+
+#include "parsers/ecs/json_writer.h"
+
+namespace scanwatch {
+namespace {
+
+void write_id_name(JsonWriter& w, const IdName& who) {
+    if (!who.id.empty()) w.field("id", who.id);
+    if (!who.name.empty()) w.field("name", who.name);
+}
+
+void write_non_empty(JsonWriter& w, std::string_view key, std::string_view value) {
+    if (!value.empty()) w.field(key, value);
+}
+
+}  // namespace
+
+void append_event_json(std::string& out, const ProcessEvent& e) {
+    JsonWriter w(out);
+    w.begin_object();
+    w.field("@timestamp", format_timestamp(e.time_ms));
+    w.key("event");
+    w.begin_object();
+    w.field("kind", "event");
+    w.key("category");
+    w.begin_array();
+    w.value("process");
+    w.end_array();
+    w.key("type");
+    w.begin_array();
+    w.value("start");
+    w.end_array();
+    w.field("action", "executed");
+    w.field("outcome", e.success ? "success" : "failure");
+    w.field("module", "auditd");
+    w.field("sequence", e.serial);
+    w.end_object();
+
+    w.key("host");
+    w.begin_object();
+    write_non_empty(w, "id", e.host_id);
+    write_non_empty(w, "name", e.host_name);
+    w.key("os");
+    w.begin_object();
+    w.field("type", "linux");
+    w.end_object();
+    w.end_object();
+
+    w.key("process");
+    w.begin_object();
+    if (e.pid >= 0) w.field("pid", e.pid);
+    write_non_empty(w, "entity_id", e.entity_id);
+    write_non_empty(w, "name", e.name);
+    write_non_empty(w, "executable", e.executable);
+    w.key("args");
+    w.value(e.args);
+    w.field("args_count", e.args_count);
+    w.field("command_line", e.command_line());
+    write_non_empty(w, "title", e.title);
+    write_non_empty(w, "working_directory", e.working_directory);
+    w.key("parent");
+    w.begin_object();
+    if (e.ppid >= 0) w.field("pid", e.ppid);
+    write_non_empty(w, "entity_id", e.parent_entity_id);
+    write_non_empty(w, "executable", e.parent_executable);
+    if (e.parent_exec_seen) {  // else unknown: left out rather than written empty
+        write_non_empty(w, "name", e.parent_name);
+        w.key("args");
+        w.begin_array();
+        for_each_packed(e.parent_args, [&w](std::string_view arg) {
+            w.value(arg);
+            return false;
+        });
+        w.end_array();
+        w.field("args_count", e.parent_args_count);
+        w.field("command_line", e.parent_command_line());
+    }
+    w.end_object();
+    w.end_object();
+
+    w.key("user");
+    w.begin_object();
+    write_id_name(w, e.user);
+    w.key("effective");
+    w.begin_object();
+    write_id_name(w, e.effective_user);
+    w.key("group");
+    w.begin_object();
+    write_id_name(w, e.effective_group);
+    w.end_object();
+    w.end_object();
+    w.key("audit");
+    w.begin_object();
+    write_id_name(w, e.audit_user);
+    w.end_object();
+    w.end_object();
+
+    w.key("group");
+    w.begin_object();
+    write_id_name(w, e.group);
+    w.end_object();
+
+    w.key("auditd");
+    w.begin_object();
+    w.field("syscall", e.syscall);
+    write_non_empty(w, "arch", e.arch);
+    write_non_empty(w, "session", e.session);
+    w.end_object();
+
+    if (!e.tags.empty()) {
+        w.key("tags");
+        w.value(e.tags);
+    }
+    w.end_object();
+}
+
+}  // namespace scanwatch

@@ -1,0 +1,44 @@
+#include "rules/engines/engine.h"
+
+#include "rules/engines/new_terms_engine.h"
+#include "rules/engines/query_engine.h"
+#include "rules/engines/scheduled_engine.h"
+#include "rules/engines/threshold_engine.h"
+
+namespace scanwatch::rules {
+
+bool parse_evaluation(std::string_view text, Evaluation& out) {
+    return parse_enum(text, kEvaluationNames, out);
+}
+
+bool parse_profile(std::string_view text, Profile& out) { return parse_enum(text, kProfileNames, out); }
+
+std::string_view evaluation_name(Evaluation evaluation) {
+    return enum_name(evaluation, kEvaluationNames);
+}
+
+bool RuleEngine::admits(const EventFields& fields) {
+    if (!rule_->query.matches(fields)) return false;
+    ++counters_.matched;
+    if (rule_->excepted(fields)) {
+        ++counters_.excepted;
+        return false;
+    }
+    return true;
+}
+
+std::unique_ptr<RuleEngine> make_engine(std::shared_ptr<const RuleDefinition> rule,
+                                        const EngineOptions& options) {
+    switch (rule->rule_type) {
+        case RuleType::query:
+        case RuleType::eql: return std::make_unique<QueryRule>(std::move(rule), options);
+        case RuleType::new_terms: return std::make_unique<NewTermsRule>(std::move(rule), options);
+        case RuleType::threshold: break;
+    }
+    if (options.evaluation == Evaluation::scheduled) {
+        return std::make_unique<ScheduledRule>(std::move(rule), options);
+    }
+    return std::make_unique<ThresholdRule>(std::move(rule), options);
+}
+
+}  // namespace scanwatch::rules

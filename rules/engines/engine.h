@@ -1,0 +1,157 @@
+#pragma once
+// The interface the agent drives a rule through, whatever its evaluation mode.
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "parsers/ecs/counter_table.h"
+#include "parsers/ecs/ecs_event.h"
+#include "rules/alert.h"
+#include "parsers/ecs/enum_names.h"
+#include "rules/event_fields.h"
+#include "rules/rule.h"
+
+namespace scanwatch::rules {
+
+/// How a rule is evaluated (docs/rules.md).
+enum class Evaluation {
+    streaming,  ///< sliding window on event time; alert on the event that crosses (ThresholdRule)
+    scheduled,  ///< Kibana's runs emulated on event time (ScheduledRule)
+};
+
+/// The names of Evaluation.
+inline constexpr EnumName<Evaluation> kEvaluationNames[] = {
+    {"streaming", Evaluation::streaming}, {"scheduled", Evaluation::scheduled}};
+
+/// Parses "streaming" / "scheduled"; false if neither (`out` untouched).
+bool parse_evaluation(std::string_view text, Evaluation& out);
+
+/// "streaming" / "scheduled".
+std::string_view evaluation_name(Evaluation evaluation);
+
+/// A detection profile (docs/detection.md, "Profiles and grouping").
+enum class Profile {
+    hardened,  ///< the default: wider name match, and session grouping besides the parent's
+    elastic,   ///< Elastic's exact semantics: comm names, the rule's parent grouping
+};
+
+/// The names of Profile.
+inline constexpr EnumName<Profile> kProfileNames[] = {{"hardened", Profile::hardened},
+                                                     {"elastic", Profile::elastic}};
+
+/// Parses "hardened" / "elastic"; false if neither (`out` untouched).
+bool parse_profile(std::string_view text, Profile& out);
+
+/// Engine settings that are not part of the rule.
+struct EngineOptions {
+    NameMatch name_match = NameMatch::any;
+    std::size_t max_groups = 10000;    ///< groups kept at once; the one that can least matter evicted
+    std::size_t sample_commands = 10;  ///< command lines kept as evidence
+    std::size_t sample_values = 25;    ///< distinct values kept as evidence
+    Evaluation evaluation = Evaluation::streaming;
+    /// Where a rule groups by process.parent.entity_id, also group by auditd.session in its
+    /// place (rules/engines/group_by.h). The hardened profile's; off in the elastic profile.
+    bool session_grouping = true;
+
+    bool operator==(const EngineOptions& o) const {
+        return name_match == o.name_match && session_grouping == o.session_grouping &&
+               max_groups == o.max_groups &&
+               sample_commands == o.sample_commands && sample_values == o.sample_values &&
+               evaluation == o.evaluation;
+    }
+    bool operator!=(const EngineOptions& o) const { return !(*this == o); }
+};
+
+/// Counters of one rule; monotonic except `groups`.
+struct RuleCounters {
+    std::uint64_t matched = 0;              ///< events the query matched (excepted included)
+    std::uint64_t excepted = 0;             ///< matched, but an exception matched too: not counted
+    std::uint64_t missing_group_field = 0;  ///< matched, but a group-by field had no value
+    std::uint64_t late = 0;                 ///< older than the window at the time they came
+    std::uint64_t spent = 0;                ///< at or before the group's last alert
+    std::uint64_t alerts = 0;
+    /// Of the alerts, those the elastic profile would not raise: grouped by auditd.session, or
+    /// counting an exec only the wider name match (not comm) saw.
+    std::uint64_t alerts_hardening_only = 0;
+    std::uint64_t held_back = 0;       ///< alerts over max_signals in one interval
+    std::uint64_t groups_evicted = 0;  ///< dropped to respect max_groups while still counting
+    /// Distinct values (events, for a rule without a cardinality) the evicted groups held, in
+    /// all and at most in one: how near its threshold any evicted group was.
+    std::uint64_t values_evicted = 0;
+    std::uint64_t values_evicted_max = 0;
+    std::uint64_t truncated = 0;  ///< samples, terms and evidence strings cut to their byte cap
+    std::uint64_t groups = 0;          ///< groups held now
+};
+
+/// The stats keys of RuleCounters, in the order each `rules[]` entry writes them.
+inline constexpr parsers::CounterField<RuleCounters> kRuleCounterFields[] = {
+    {"matched", &RuleCounters::matched},
+    {"excepted", &RuleCounters::excepted},
+    {"missing_group_field", &RuleCounters::missing_group_field},
+    {"late", &RuleCounters::late},
+    {"spent", &RuleCounters::spent},
+    {"alerts", &RuleCounters::alerts},
+    {"alerts_hardening_only", &RuleCounters::alerts_hardening_only},
+    {"held_back", &RuleCounters::held_back},
+    {"groups", &RuleCounters::groups},
+    {"groups_evicted", &RuleCounters::groups_evicted},
+    {"values_evicted", &RuleCounters::values_evicted},
+    {"values_evicted_max", &RuleCounters::values_evicted_max},
+    {"truncated", &RuleCounters::truncated},
+};
+/// The counters the stats also sum over all rules, in the order they write the sums (named as
+/// in kRuleCounterFields).
+inline constexpr std::uint64_t RuleCounters::*kRuleCounterSums[] = {
+    &RuleCounters::matched, &RuleCounters::groups, &RuleCounters::alerts,
+    &RuleCounters::alerts_hardening_only, &RuleCounters::held_back};
+/// The stats name of a counter of kRuleCounterFields.
+constexpr std::string_view rule_counter_name(std::uint64_t RuleCounters::*member) {
+    for (const auto& f : kRuleCounterFields) {
+        if (f.member == member) return f.name;
+    }
+    return {};
+}
+
+/// One rule's state. Reads time only from events; never a clock.
+class RuleEngine {
+public:
+    virtual ~RuleEngine() = default;
+    /// Counts `event`; appends any alert it causes to `alerts`.
+    virtual void process(const ProcessEvent& event, std::vector<Alert>& alerts) = 0;
+    /// End of input: appends alerts still due (scheduled runs); streaming has none.
+    virtual void finish(std::vector<Alert>& alerts) = 0;
+    /// Event time has reached `time_ms` without an event (a live source that went quiet):
+    /// appends the alerts of scheduled runs an event at that time would make due. Streaming
+    /// has none. The caller chooses the time (e.g. the wall clock less the input's delay).
+    virtual void advance(std::int64_t /*time_ms*/, std::vector<Alert>& /*alerts*/) {}
+    const RuleDefinition& definition() const { return *rule_; }
+    std::shared_ptr<const RuleDefinition> shared_definition() const { return rule_; }
+    const RuleCounters& counters() const { return counters_; }
+    /// The state that lets a restarted agent continue counting (tail mode's state file), or
+    /// null for an engine that starts afresh after a restart.
+    virtual nlohmann::json save_state() const { return nullptr; }
+    /// Restores what save_state() gave; false (and nothing changed) when it does not fit.
+    virtual bool restore_state(const nlohmann::json& /*state*/) { return false; }
+
+protected:
+    RuleEngine(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
+        : rule_(std::move(rule)), options_(options) {}
+    /// True when the event matches the rule's query and no exception excepts it; counts it in
+    /// `matched` and, excepted, in `excepted`. Every engine admits events this way.
+    bool admits(const EventFields& fields);
+
+    std::shared_ptr<const RuleDefinition> rule_;
+    EngineOptions options_;
+    RuleCounters counters_;
+};
+
+/// The engine for the rule's type: QueryRule (query, eql), NewTermsRule (new_terms), or for a
+/// threshold rule by `options.evaluation`: ThresholdRule (streaming) or ScheduledRule (scheduled).
+std::unique_ptr<RuleEngine> make_engine(std::shared_ptr<const RuleDefinition> rule,
+                                        const EngineOptions& options);
+
+}  // namespace scanwatch::rules

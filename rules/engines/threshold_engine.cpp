@@ -1,0 +1,335 @@
+#include "rules/engines/threshold_engine.h"
+
+#include <algorithm>
+#include <deque>
+#include <limits>
+#include <list>
+#include <unordered_map>
+
+#include <xxhash.h>
+
+#include "rules/engines/engine_state.h"
+
+namespace scanwatch::rules {
+namespace {
+
+constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::min();
+int name_field() {
+    static const int id = FieldCatalog::known_id("process.name");
+    return id;
+}
+
+struct SecondCount {
+    std::int64_t second;
+    std::uint64_t count;
+    EventRef first;  // first event counted in that second
+};
+
+struct ValueSeen {
+    std::uint64_t hash;
+    std::int64_t last_ms;
+};
+
+}  // namespace
+
+// A group keeps at most one entry per distinct value still in the window, and it fires and
+// clears when they reach the cardinality: that bounds it by the rule, not by the input.
+struct ThresholdRule::Group : GroupBase {
+    std::list<ValueSeen> values_by_time;  // oldest last-seen first
+    std::unordered_map<std::uint64_t, std::list<ValueSeen>::iterator> values;
+    std::deque<SecondCount> seconds;  // event counts per second of event time, oldest first
+
+    bool beyond_comm = false;  // counted an exec only the wider name match saw
+
+    void reset_counts() {
+        beyond_comm = false;
+        values_by_time.clear();
+        values.clear();
+        seconds.clear();
+        events = 0;
+        sample_commands.clear();
+        sample_values.clear();
+    }
+
+    void expire(std::int64_t cutoff_ms) {
+        while (!values_by_time.empty() && values_by_time.front().last_ms < cutoff_ms) {
+            values.erase(values_by_time.front().hash);
+            values_by_time.pop_front();
+        }
+        // A second counts while any of its milliseconds is inside the window.
+        while (!seconds.empty() && seconds.front().second * 1000 + 999 < cutoff_ms) {
+            events -= seconds.front().count;
+            seconds.pop_front();
+        }
+    }
+
+    void see_value(std::uint64_t hash, std::int64_t time_ms) {
+        // Keep the list ordered by time; out-of-order events land a few places from the end.
+        const auto place = [this](std::int64_t t) {
+            auto pos = values_by_time.end();
+            while (pos != values_by_time.begin() && std::prev(pos)->last_ms > t) --pos;
+            return pos;
+        };
+        const auto found = values.find(hash);
+        if (found != values.end()) {
+            const auto node = found->second;
+            if (node->last_ms >= time_ms) return;
+            node->last_ms = time_ms;
+            values_by_time.splice(place(time_ms), values_by_time, node);  // moved, not reallocated
+            return;
+        }
+        values.emplace(hash, values_by_time.insert(place(time_ms), ValueSeen{hash, time_ms}));
+    }
+};
+
+ThresholdRule::ThresholdRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
+    : RuleEngine(std::move(rule), options),
+      group_by_(*rule_, options_.session_grouping),
+      watermark_ms_(kNever),
+      groups_(std::make_unique<GroupTable<Group>>(options_.max_groups, counters_)) {}
+
+ThresholdRule::~ThresholdRule() = default;
+
+// How near a group is to its threshold, for the group table's eviction order: distinct values
+// (a one-off exec holds a handful, a sweep's group grows by one per target), or events when the
+// rule counts no values.
+std::uint64_t ThresholdRule::weight(const Group& g) const {
+    return rule_->cardinality ? g.values.size() : g.events;
+}
+
+ThresholdRule::Group& ThresholdRule::find_group(std::size_t which, const EventFields& fields,
+                                                std::int64_t now_ms) {
+    if (Group* found = groups_->find(key_)) return *found;
+    // Groups untouched for a whole window hold nothing that can count again: late events for
+    // them are rejected by the watermark check before a group is looked up.
+    const std::int64_t cutoff = now_ms - rule_->from_ms;
+    groups_->drop_lru_while([cutoff](const Group& g) { return g.last_ms < cutoff; });
+    Group& g = groups_->add(key_);
+    counters_.truncated += group_by_.terms(which, fields, g.terms, scratch_);
+    return g;
+}
+
+void ThresholdRule::add_event(Group& g, const ProcessEvent& event, const EventFields& fields) {
+    const std::int64_t second =
+        event.time_ms >= 0 ? event.time_ms / 1000 : (event.time_ms - 999) / 1000;
+    auto it = std::find_if(g.seconds.rbegin(), g.seconds.rend(),
+                           [second](const SecondCount& s) { return s.second <= second; });
+    if (it != g.seconds.rend() && it->second == second) {
+        ++it->count;
+        if (event.time_ms < it->first.time_ms)
+            it->first = EventRef{event.event_id(), event.time_ms};
+    } else {
+        g.seconds.insert(it.base(),
+                         SecondCount{second, 1, EventRef{event.event_id(), event.time_ms}});
+    }
+    ++g.events;
+
+    counters_.truncated += add_sample_command(g.sample_commands, options_.sample_commands, event);
+    if (rule_->cardinality) {
+        const int field = rule_->cardinality->field_id;
+        if (!values_hashed_) {
+            value_hashes_.clear();
+            fields.any_value(field, [this](std::string_view v) {
+                value_hashes_.push_back(XXH3_64bits(v.data(), v.size()));
+                return false;  // visit every value
+            });
+            values_hashed_ = true;
+        }
+        if (g.sample_values.size() >= options_.sample_values) {
+            for (const std::uint64_t h : value_hashes_) g.see_value(h, event.time_ms);
+        } else {
+            std::size_t i = 0;
+            fields.any_value(field, [&](std::string_view v) {
+                const std::uint64_t h = value_hashes_[i++];
+                const bool is_new = g.values.find(h) == g.values.end();
+                g.see_value(h, event.time_ms);
+                if (is_new) {
+                    counters_.truncated += add_sample_value(g.sample_values, options_.sample_values, v);
+                }
+                return i == value_hashes_.size();  // the same values, in the same order
+            });
+        }
+    }
+    g.last_ms = std::max(g.last_ms, event.time_ms);
+}
+
+bool ThresholdRule::crossed(const Group& g) const {
+    if (g.events < rule_->threshold_value) return false;
+    return !rule_->cardinality || g.values.size() >= rule_->cardinality->value;
+}
+
+Alert ThresholdRule::make_alert(Group& g, const ProcessEvent& event) {
+    Alert a;
+    a.rule = rule_;
+    a.time_ms = event.time_ms;
+    a.terms = g.terms;
+    a.count = g.events;
+    a.cardinality = g.values.size();
+    a.from_ms = g.seconds.empty() ? event.time_ms : g.seconds.front().first.time_ms;
+    a.host_name = event.host_name;
+    Evidence& ev = a.evidence;
+    fill_evidence(ev, event);
+    ev.first_event =
+        g.seconds.empty() ? EventRef{event.event_id(), event.time_ms} : g.seconds.front().first;
+    ev.last_event = EventRef{event.event_id(), event.time_ms};
+    ev.sample_command_lines = std::move(g.sample_commands);
+    ev.sample_values = std::move(g.sample_values);
+    counters_.truncated += cap_evidence(ev, a.host_name);
+    a.uuid = alert_uuid(a);
+    return a;
+}
+
+bool ThresholdRule::count(const ProcessEvent& event, std::vector<Alert>& alerts) {
+    const EventFields fields(event, options_.name_match);
+    values_hashed_ = false;
+    if (!admits(fields)) return false;
+    // The first grouping with a key; key_ holds it, and the loop below reuses it for grouping 0.
+    std::size_t first = 0;
+    while (first < group_by_.groupings() && !group_by_.key(first, fields, key_, scratch_)) ++first;
+    if (first == group_by_.groupings()) {
+        ++counters_.missing_group_field;
+        return false;
+    }
+    if (watermark_ms_ != kNever && event.time_ms < watermark_ms_ - rule_->from_ms) {
+        ++counters_.late;
+        return false;
+    }
+    watermark_ms_ = std::max(watermark_ms_, event.time_ms);
+    // Matched only through the wider name match: the elastic profile (comm) would not count it.
+    // Only an exec with a name besides comm (exe, argv[0], applet...) can be one: the query
+    // is matched again under comm only for those, not for every matched exec.
+    const bool beyond_comm =
+        options_.name_match != NameMatch::comm &&
+        fields.any_value(name_field(), [&event](std::string_view v) { return v != event.name; }) &&
+        !rule_->query.matches(EventFields(event, NameMatch::comm));
+
+    // The rule's own grouping first: when both cross on one exec, the alert is the one
+    // Elastic's grouping gives. Whichever alerts, the exec's other group is spent with it, so
+    // one sweep never alerts twice (docs/detection.md, "Profiles and grouping").
+    const std::size_t alerts_before = alerts.size();
+    bool alerted = false;
+    bool spent = true;
+    for (std::size_t which = 0; which < group_by_.groupings(); ++which) {
+        const bool have_key = which == 0 && first == 0;  // key_ still holds it
+        if (!have_key && !group_by_.key(which, fields, key_, scratch_)) continue;
+        if (alerted) {
+            spend(which, fields, event.time_ms);
+            continue;
+        }
+        Group& g = find_group(which, fields, watermark_ms_);
+        if (event.time_ms <= g.spent_until) {
+            groups_->rank(g, weight(g));
+            continue;
+        }
+        spent = false;
+        g.expire(std::max(g.last_ms, event.time_ms) - rule_->from_ms);
+        add_event(g, event, fields);
+        g.beyond_comm = g.beyond_comm || beyond_comm;
+        if (!crossed(g)) {
+            groups_->rank(g, weight(g));
+            continue;
+        }
+        alerted = alert(g, event, which == 1 || g.beyond_comm, alerts);
+        if (which == 1 && alerted && group_by_.key(0, fields, key_, scratch_)) {
+            spend(0, fields, event.time_ms);  // the crossing exec's parent group too
+        }
+    }
+    if (spent) ++counters_.spent;
+    return alerts.size() > alerts_before;
+}
+
+// The group of grouping `which` (key_ already built) is spent up to `time_ms`.
+void ThresholdRule::spend(std::size_t which, const EventFields& fields, std::int64_t time_ms) {
+    Group& g = find_group(which, fields, watermark_ms_);
+    g.spent_until = std::max(g.spent_until, time_ms);
+    g.reset_counts();
+    groups_->rank(g, weight(g));
+}
+
+// The group crossed on `event`: its events are spent whether or not max_signals lets the
+// alert out. Returns true (the exec's other group is then spent too).
+bool ThresholdRule::alert(Group& g, const ProcessEvent& event, bool hardening_only,
+                          std::vector<Alert>& alerts) {
+    const std::int64_t bucket = event.time_ms / rule_->interval_ms;
+    if (bucket > signal_bucket_) {
+        signal_bucket_ = bucket;
+        signals_in_bucket_ = 0;
+    }
+    Alert a = make_alert(g, event);
+    g.spent_until = event.time_ms;
+    g.reset_counts();
+    groups_->rank(g, weight(g));
+    if (signals_in_bucket_ >= rule_->max_signals) {
+        ++counters_.held_back;
+        return true;  // spent all the same: the other grouping must not alert on it either
+    }
+    ++signals_in_bucket_;
+    ++counters_.alerts;
+    if (hardening_only) ++counters_.alerts_hardening_only;
+    alerts.push_back(std::move(a));
+    return true;
+}
+
+using detail::hex;
+using detail::hex_list;
+using detail::unhex;
+using detail::unhex_list;
+
+using detail::get_int64;
+using detail::get_uint64;
+
+nlohmann::json ThresholdRule::save_state() const {
+    nlohmann::json groups = groups_->save([](const Group& g, nlohmann::json& j) {
+        nlohmann::json values = nlohmann::json::array();
+        for (const auto& v : g.values_by_time) values.push_back({v.hash, v.last_ms});
+        nlohmann::json seconds = nlohmann::json::array();
+        for (const auto& s : g.seconds)
+            seconds.push_back({s.second, s.count, s.first.id, s.first.time_ms});
+        j["values"] = std::move(values);
+        j["seconds"] = std::move(seconds);
+        if (g.beyond_comm) j["beyond_comm"] = true;  // absent in older states: false
+    });
+    return {{"engine", "streaming"},
+            {"watermark_ms", watermark_ms_},
+            {"signal_bucket", signal_bucket_},
+            {"signals_in_bucket", signals_in_bucket_},
+            {"groups", std::move(groups)}};
+}
+
+bool ThresholdRule::restore_state(const nlohmann::json& state) {
+    const auto restore_group = [&](const nlohmann::json& j, Group& g, std::uint64_t& w) {
+        // Saved oldest first; anything else is damage (and would make see_value() quadratic).
+        for (const auto& v : j.at("values")) {
+            const std::int64_t last_ms = get_int64(v.at(1));
+            if (!g.values_by_time.empty() && last_ms < g.values_by_time.back().last_ms) return false;
+            const std::size_t before = g.values.size();
+            g.see_value(get_uint64(v.at(0)), last_ms);
+            if (g.values.size() == before) return false;  // a hash twice
+        }
+        for (const auto& s : j.at("seconds")) {
+            const std::int64_t second = get_int64(s.at(0));
+            if (!g.seconds.empty() && second <= g.seconds.back().second) return false;
+            g.seconds.push_back(SecondCount{second, get_uint64(s.at(1)),
+                                            EventRef{s.at(2).get<std::string>(), get_int64(s.at(3))}});
+            g.events += g.seconds.back().count;
+        }
+        if (const auto it = j.find("beyond_comm"); it != j.end()) {
+            if (!it->is_boolean()) return false;
+            g.beyond_comm = it->get<bool>();
+        }
+        w = weight(g);
+        return true;
+    };
+    return detail::restore_engine(state, "streaming", [&] {
+        const std::int64_t watermark = get_int64(state.at("watermark_ms"));
+        const std::int64_t signal_bucket = get_int64(state.at("signal_bucket"));
+        const std::uint64_t signals = get_uint64(state.at("signals_in_bucket"));
+        if (!groups_->restore(state.at("groups"), options_, restore_group)) return false;
+        watermark_ms_ = watermark;
+        signal_bucket_ = signal_bucket;
+        signals_in_bucket_ = signals;
+        return true;
+    });
+}
+
+}  // namespace scanwatch::rules

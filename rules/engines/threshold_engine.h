@@ -1,0 +1,63 @@
+#pragma once
+// Kibana's threshold rule evaluated as a stream on event time (docs/rules.md, streaming evaluation):
+// group by the rule's fields, count events and distinct values of the cardinality field in a
+// sliding window of the rule's look-back, and alert on the event that crosses both thresholds.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "parsers/ecs/ecs_event.h"
+#include "rules/alert.h"
+#include "rules/event_fields.h"
+#include "rules/engines/group_by.h"
+#include "rules/engines/group_table.h"
+#include "rules/rule.h"
+#include "rules/engines/engine.h"
+
+namespace scanwatch::rules {
+
+/// One rule's streaming state. Reads time only from events; never a clock.
+class ThresholdRule final : public RuleEngine {
+public:
+    ThresholdRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions options);
+    ~ThresholdRule() override;
+    ThresholdRule(const ThresholdRule&) = delete;
+    ThresholdRule& operator=(const ThresholdRule&) = delete;
+
+    /// Counts `event`; appends an alert to `alerts` when it crosses the threshold.
+    void process(const ProcessEvent& event, std::vector<Alert>& alerts) override { count(event, alerts); }
+    /// Like process(); returns true when an alert was appended.
+    bool count(const ProcessEvent& event, std::vector<Alert>& alerts);
+    void finish(std::vector<Alert>& /*alerts*/) override {}
+    nlohmann::json save_state() const override;
+    bool restore_state(const nlohmann::json& state) override;
+
+
+private:
+    struct Group;
+
+    Group& find_group(std::size_t which, const EventFields& fields, std::int64_t now_ms);
+    void add_event(Group& g, const ProcessEvent& event, const EventFields& fields);
+    bool crossed(const Group& g) const;
+    std::uint64_t weight(const Group& g) const;
+    Alert make_alert(Group& g, const ProcessEvent& event);
+    bool alert(Group& g, const ProcessEvent& event, bool hardening_only,
+               std::vector<Alert>& alerts);
+    void spend(std::size_t which, const EventFields& fields, std::int64_t time_ms);
+
+    GroupBy group_by_;
+    std::int64_t watermark_ms_;  // latest event time this rule has counted
+    std::unique_ptr<GroupTable<Group>> groups_;
+    std::int64_t signal_bucket_ = -1;  // interval the signal count below belongs to
+    std::uint64_t signals_in_bucket_ = 0;
+    std::string key_;
+    std::string scratch_;
+    // Hashes of the cardinality field's values of the event being counted: computed once per
+    // event, not once per grouping it is counted in.
+    std::vector<std::uint64_t> value_hashes_;
+    bool values_hashed_ = false;
+};
+
+}  // namespace scanwatch::rules
