@@ -1,7 +1,7 @@
 #pragma once
 // The one-direction data path shared by every mode:
-// bytes -> RecordFilter -> AuparseFeed -> ExecveNormalizer -> rule engines (threshold: streaming or
-// scheduled) -> alert sink; see docs/architecture.md.
+// bytes -> RecordFilter -> AuparseFeed -> ExecveNormalizer -> rule engines (threshold streaming or
+// scheduled, query and EQL, new_terms) -> alert sink; see docs/architecture.md.
 
 #include <cstdint>
 #include <functional>

@@ -70,10 +70,10 @@ void build(Cli& cli, Settings& s) {
                    "TOML config file with any of the long options as keys (default: " +
                        std::string(kDefaultConfig) + " when present)");
 
-    add_choice(app, "--profile", cli.profile_text, rules::enum_names(rules::kProfileNames),
+    add_choice(app, "--profile", cli.profile_text, enum_names(kProfileNames),
                "hardened (wider name match; rules grouping by parent also group by audit "
                "session) or elastic (Elastic's exact semantics: comm names, parent grouping)");
-    add_choice(app, "--name-match", cli.name_match_text, rules::enum_names(rules::kNameMatchNames),
+    add_choice(app, "--name-match", cli.name_match_text, enum_names(rules::kNameMatchNames),
                "How process.name matches, overriding the profile's: any (comm, exe and argv[0] "
                "basenames, busybox/toybox applet, program run by ld.so, hard links in live "
                "modes) or comm (Elastic's exact behaviour); default: any (hardened), comm "
@@ -93,7 +93,7 @@ void build(Cli& cli, Settings& s) {
                    "Rule file or folder of *.toml rule files, repeatable (default: the built-in rule)");
     add_repeatable(app, "--exceptions", s.exceptions,
                    "Exceptions file ([[exception]] tables with query and optional rule_id), repeatable");
-    add_choice(app, "--evaluation", cli.evaluation_text, rules::enum_names(rules::kEvaluationNames),
+    add_choice(app, "--evaluation", cli.evaluation_text, enum_names(rules::kEvaluationNames),
                "streaming (alert on the crossing event) or scheduled (Kibana's runs on event time)");
     app.add_flag("--stats", s.stats, "Print the counters as one JSON line on stderr at exit");
     app.add_option("--stats-file", s.stats_file,
@@ -174,7 +174,7 @@ void finish(const Cli& cli, Settings& s) {
     for (const auto& text : cli.output_texts) s.outputs.push_back(*parse_output_spec(text, error));
     if (s.outputs.empty()) s.outputs.emplace_back();
     if (!cli.events_text.empty()) s.events = parse_events_spec(cli.events_text, error);
-    rules::parse_profile(cli.profile_text, s.profile);
+    parse_enum(cli.profile_text, kProfileNames, s.profile);
     rules::parse_evaluation(cli.evaluation_text, s.evaluation);
     if (rules::NameMatch m{}; rules::parse_name_match(cli.name_match_text, m)) s.name_match = m;
 }
@@ -211,7 +211,7 @@ std::optional<Settings> reparse_settings(int argc, const char* const* argv, std:
 
 rules::EngineOptions engine_options(const Settings& s) {
     rules::EngineOptions o;
-    const bool hardened = s.profile == rules::Profile::hardened;
+    const bool hardened = s.profile == Profile::hardened;
     o.session_grouping = hardened;
     // An explicit --name-match wins over the profile's.
     o.name_match = s.name_match.value_or(hardened ? rules::NameMatch::any : rules::NameMatch::comm);

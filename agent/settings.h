@@ -8,10 +8,22 @@
 #include <vector>
 
 #include "agent/outputs/output_spec.h"
+#include "parsers/ecs/enum_names.h"
 #include "rules/engines/engine.h"
 #include "rules/rule_loader.h"
 
 namespace scanwatch::agent {
+
+/// A detection profile (docs/detection.md, "Profiles and grouping").
+enum class Profile {
+    hardened,  ///< the default: wider name match, and session grouping besides the parent's
+    elastic,   ///< Elastic's exact semantics: comm names, the rule's parent grouping
+};
+
+/// The names of Profile.
+inline constexpr EnumName<Profile> kProfileNames[] = {{"hardened", Profile::hardened},
+                                                     {"elastic", Profile::elastic}};
+
 
 /// The mode a run is in.
 enum class Mode { replay, plugin, socket, tail, rules_show, rules_check };
@@ -20,7 +32,7 @@ enum class Mode { replay, plugin, socket, tail, rules_show, rules_check };
 struct Settings {
     Mode mode = Mode::replay;
     std::string config;  ///< the config file read, empty if none
-    rules::Profile profile = rules::Profile::hardened;  ///< docs/detection.md
+    Profile profile = Profile::hardened;  ///< docs/detection.md
     std::optional<rules::NameMatch> name_match;        ///< --name-match; nullopt: the profile's
     std::string host_id;
     std::string host_name;

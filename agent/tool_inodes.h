@@ -17,7 +17,7 @@ namespace scanwatch::agent {
 /// The folders searched when none is set (--tool-path): where a PATH lookup finds tools.
 const std::vector<std::string>& default_tool_folders();
 
-/// The process.name values the rules' queries require (KqlQuery::required_values), without
+/// The process.name values the rules' queries require (Query::required_values), without
 /// duplicates, in first-seen order.
 std::vector<std::string> rule_tool_names(
     const std::vector<std::shared_ptr<const rules::RuleDefinition>>& rules);

@@ -42,7 +42,7 @@ public:
     static std::string_view name_of(int id);
     /// The id of a field scanwatch events carry, or -1.
     static int known_id(std::string_view name);
-    /// A resolver bound to this catalog, for KqlQuery::parse.
+    /// A resolver bound to this catalog, for Query::parse.
     FieldResolver resolver();
 
 private:

@@ -171,10 +171,10 @@ std::optional<RuleError> Loader::read_exceptions(const toml::table& rule,
 }
 
 // The rule's query in its language; EQL also gives its event category.
-std::variant<KqlQuery, KqlError> parse_query(RuleDefinition& def, FieldCatalog& catalog) {
-    if (def.rule_type != RuleType::eql) return KqlQuery::parse(def.query_text, catalog.resolver());
+std::variant<Query, QueryError> parse_query(RuleDefinition& def, FieldCatalog& catalog) {
+    if (def.rule_type != RuleType::eql) return Query::parse(def.query_text, catalog.resolver());
     auto parsed = parse_eql(def.query_text, catalog.resolver());
-    if (auto* e = std::get_if<KqlError>(&parsed)) return std::move(*e);
+    if (auto* e = std::get_if<QueryError>(&parsed)) return std::move(*e);
     auto& eql = std::get<EqlQuery>(parsed);
     def.eql_category = std::move(eql.category);
     return std::move(eql.query);
@@ -241,7 +241,7 @@ RuleResult Loader::load() {
     def->query_text = *query->value<std::string>();
     FieldCatalog catalog;
     auto parsed = parse_query(*def, catalog);
-    if (auto* kql_error = std::get_if<KqlError>(&parsed)) {
+    if (auto* kql_error = std::get_if<QueryError>(&parsed)) {
         const Place at = query_place(text_, place_of(*query), kql_error->line, kql_error->column);
         RuleError e = error(at, fmt::format("query: {}", kql_error->message));
         // EQL the parser recognises but scanwatch does not run (sequences, pipes, functions)
@@ -250,7 +250,7 @@ RuleResult Loader::load() {
                         kql_error->message.find("not supported") != std::string::npos;
         return e;
     }
-    def->query = std::get<KqlQuery>(std::move(parsed));
+    def->query = std::get<Query>(std::move(parsed));
     if (def->rule_type == RuleType::threshold) {
         if (auto threshold_error = read_threshold(*rule, rule_place, *def, catalog)) {
             return *threshold_error;

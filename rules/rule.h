@@ -40,7 +40,7 @@ struct Cardinality {
 /// exceptions file (rules/exceptions.h).
 struct RuleException {
     std::string query_text;  ///< as written
-    KqlQuery query;
+    Query query;
     std::string description;
     std::string rule_id;  ///< exceptions file only: the rule it applies to; empty = every rule
     std::string source;   ///< the file it came from
@@ -91,7 +91,7 @@ struct RuleDefinition {
     std::int64_t interval_ms = 0;
     std::uint64_t max_signals = 100;
     std::string query_text;
-    KqlQuery query;
+    Query query;
     std::vector<std::string> group_by;
     std::vector<int> group_by_ids;
     std::uint64_t threshold_value = 1;

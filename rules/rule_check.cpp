@@ -59,14 +59,14 @@ private:
 
 constexpr std::array<std::string_view, 2> kOutcomes = {"success", "failure"};
 
-bool may_match(const KqlQuery& query) {
+bool may_match(const Query& query) {
     for (std::string_view outcome : kOutcomes) {
         if (query.may_match(KnownFields(outcome), &KnownFields::is_known)) return true;
     }
     return false;
 }
 
-bool must_match(const KqlQuery& query) {
+bool must_match(const Query& query) {
     for (std::string_view outcome : kOutcomes) {
         if (!query.must_match(KnownFields(outcome), &KnownFields::is_known)) return false;
     }
@@ -195,7 +195,7 @@ std::vector<std::string> cannot_fire_reasons(const RuleDefinition& rule) {
     return out;
 }
 
-bool query_may_match(const KqlQuery& query) {
+bool query_may_match(const Query& query) {
     return may_match(query);
 }
 

@@ -18,7 +18,7 @@ std::vector<std::string> cannot_fire_reasons(const RuleDefinition& rule);
 
 /// False when no scanwatch exec event can match `query` (a static check: event.category,
 /// event.type, event.action, host.os.type and fields scanwatch never sets); engines skip it then.
-bool query_may_match(const KqlQuery& query);
+bool query_may_match(const Query& query);
 
 /// True when cannot_fire_reasons() is empty.
 bool can_fire(const RuleDefinition& rule);

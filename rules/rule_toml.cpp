@@ -148,13 +148,13 @@ std::variant<RuleException, RuleError> read_exception(const toml::node& node,
     if (query == nullptr)
         return error_at(source, table_place, fmt::format("{} needs a query", what));
     FieldCatalog catalog;
-    auto parsed = KqlQuery::parse(ex.query_text, catalog.resolver());
-    if (auto* kql_error = std::get_if<KqlError>(&parsed)) {
+    auto parsed = Query::parse(ex.query_text, catalog.resolver());
+    if (auto* kql_error = std::get_if<QueryError>(&parsed)) {
         const Place at =
             query_place(file_text, place_of(*query), kql_error->line, kql_error->column);
         return error_at(source, at, fmt::format("exception query: {}", kql_error->message));
     }
-    ex.query = std::get<KqlQuery>(std::move(parsed));
+    ex.query = std::get<Query>(std::move(parsed));
     ex.unknown_fields = catalog.unknown_fields();
     return ex;
 }

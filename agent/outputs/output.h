@@ -1,6 +1,6 @@
 #pragma once
-// The one interface every output implements (stdout, file, syslog: one file per kind). An
-// output only does the I/O; OutputChannel (outputs.h) adds the backlog, retries and counters.
+// The one interface every output implements (stdout, file, syslog, RELP: one file per kind). An
+// output only does the I/O; OutputChannel (output_channel.h) adds the backlog, retries and counters.
 
 #include <chrono>
 #include <cstddef>

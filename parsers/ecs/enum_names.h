@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-namespace scanwatch::rules {
+namespace scanwatch {
 
 /// One spelling of an enum value.
 template <typename E>
@@ -44,4 +44,4 @@ std::vector<std::string> enum_names(const EnumName<E> (&names)[N]) {
     return out;
 }
 
-}  // namespace scanwatch::rules
+}  // namespace scanwatch

@@ -11,7 +11,6 @@ bool parse_evaluation(std::string_view text, Evaluation& out) {
     return parse_enum(text, kEvaluationNames, out);
 }
 
-bool parse_profile(std::string_view text, Profile& out) { return parse_enum(text, kProfileNames, out); }
 
 std::string_view evaluation_name(Evaluation evaluation) {
     return enum_name(evaluation, kEvaluationNames);
@@ -31,14 +30,14 @@ std::unique_ptr<RuleEngine> make_engine(std::shared_ptr<const RuleDefinition> ru
                                         const EngineOptions& options) {
     switch (rule->rule_type) {
         case RuleType::query:
-        case RuleType::eql: return std::make_unique<QueryRule>(std::move(rule), options);
-        case RuleType::new_terms: return std::make_unique<NewTermsRule>(std::move(rule), options);
+        case RuleType::eql: return std::make_unique<QueryEngine>(std::move(rule), options);
+        case RuleType::new_terms: return std::make_unique<NewTermsEngine>(std::move(rule), options);
         case RuleType::threshold: break;
     }
     if (options.evaluation == Evaluation::scheduled) {
-        return std::make_unique<ScheduledRule>(std::move(rule), options);
+        return std::make_unique<ScheduledEngine>(std::move(rule), options);
     }
-    return std::make_unique<ThresholdRule>(std::move(rule), options);
+    return std::make_unique<ThresholdEngine>(std::move(rule), options);
 }
 
 }  // namespace scanwatch::rules

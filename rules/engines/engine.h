@@ -19,8 +19,8 @@ namespace scanwatch::rules {
 
 /// How a rule is evaluated (docs/rules.md).
 enum class Evaluation {
-    streaming,  ///< sliding window on event time; alert on the event that crosses (ThresholdRule)
-    scheduled,  ///< Kibana's runs emulated on event time (ScheduledRule)
+    streaming,  ///< sliding window on event time; alert on the event that crosses (ThresholdEngine)
+    scheduled,  ///< Kibana's runs emulated on event time (ScheduledEngine)
 };
 
 /// The names of Evaluation.
@@ -32,19 +32,6 @@ bool parse_evaluation(std::string_view text, Evaluation& out);
 
 /// "streaming" / "scheduled".
 std::string_view evaluation_name(Evaluation evaluation);
-
-/// A detection profile (docs/detection.md, "Profiles and grouping").
-enum class Profile {
-    hardened,  ///< the default: wider name match, and session grouping besides the parent's
-    elastic,   ///< Elastic's exact semantics: comm names, the rule's parent grouping
-};
-
-/// The names of Profile.
-inline constexpr EnumName<Profile> kProfileNames[] = {{"hardened", Profile::hardened},
-                                                     {"elastic", Profile::elastic}};
-
-/// Parses "hardened" / "elastic"; false if neither (`out` untouched).
-bool parse_profile(std::string_view text, Profile& out);
 
 /// Engine settings that are not part of the rule.
 struct EngineOptions {
@@ -149,8 +136,8 @@ protected:
     RuleCounters counters_;
 };
 
-/// The engine for the rule's type: QueryRule (query, eql), NewTermsRule (new_terms), or for a
-/// threshold rule by `options.evaluation`: ThresholdRule (streaming) or ScheduledRule (scheduled).
+/// The engine for the rule's type: QueryEngine (query, eql), NewTermsEngine (new_terms), or for a
+/// threshold rule by `options.evaluation`: ThresholdEngine (streaming) or ScheduledEngine (scheduled).
 std::unique_ptr<RuleEngine> make_engine(std::shared_ptr<const RuleDefinition> rule,
                                         const EngineOptions& options);
 

@@ -9,12 +9,12 @@
 
 namespace scanwatch::rules {
 
-NewTermsRule::NewTermsRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
+NewTermsEngine::NewTermsEngine(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
     : RuleEngine(std::move(rule), options), runs_(query_may_match(rule_->query)) {
     values_.resize(rule_->new_terms.field_ids.size());
 }
 
-bool NewTermsRule::see(std::uint64_t hash, std::int64_t time_ms) {
+bool NewTermsEngine::see(std::uint64_t hash, std::int64_t time_ms) {
     const auto found = seen_.find(hash);
     if (found != seen_.end()) {
         const auto node = found->second;
@@ -36,7 +36,7 @@ bool NewTermsRule::see(std::uint64_t hash, std::int64_t time_ms) {
     return true;
 }
 
-void NewTermsRule::process(const ProcessEvent& event, std::vector<Alert>& alerts) {
+void NewTermsEngine::process(const ProcessEvent& event, std::vector<Alert>& alerts) {
     if (!runs_) return;  // no exec event can match (a static check)
     const EventFields fields(event, options_.name_match);
     if (!admits(fields)) return;
@@ -65,7 +65,7 @@ void NewTermsRule::process(const ProcessEvent& event, std::vector<Alert>& alerts
     alerts.push_back(std::move(a));
 }
 
-nlohmann::json NewTermsRule::save_state() const {
+nlohmann::json NewTermsEngine::save_state() const {
     nlohmann::json terms = nlohmann::json::array();
     for (const Seen& s : by_use_) terms.push_back({s.hash, s.last_ms});
     return {{"engine", "new_terms"},
@@ -74,7 +74,7 @@ nlohmann::json NewTermsRule::save_state() const {
             {"terms", std::move(terms)}};
 }
 
-bool NewTermsRule::restore_state(const nlohmann::json& state) {
+bool NewTermsEngine::restore_state(const nlohmann::json& state) {
     try {
         if (!state.is_object() || state.at("engine") != "new_terms") return false;
         const std::int64_t bucket = detail::get_int64(state.at("signal_bucket"));

@@ -21,9 +21,9 @@
 namespace scanwatch::rules {
 
 /// One new_terms rule's history. Reads time only from events; never a clock.
-class NewTermsRule final : public RuleEngine {
+class NewTermsEngine final : public RuleEngine {
 public:
-    NewTermsRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions options);
+    NewTermsEngine(std::shared_ptr<const RuleDefinition> rule, EngineOptions options);
 
     void process(const ProcessEvent& event, std::vector<Alert>& alerts) override;
     void finish(std::vector<Alert>& /*alerts*/) override {}

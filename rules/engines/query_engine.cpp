@@ -67,14 +67,14 @@ Alert event_alert(const std::shared_ptr<const RuleDefinition>& rule, const Proce
     return a;
 }
 
-QueryRule::QueryRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
+QueryEngine::QueryEngine(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
     : RuleEngine(std::move(rule), options),
       // A query no exec event can match is not run at all: with a checkout of Elastic's rules
       // most rules are of other event categories or agents, and cost nothing then.
       runs_((rule_->rule_type != RuleType::eql || eql_category_matches(rule_->eql_category)) &&
             query_may_match(rule_->query)) {}
 
-void QueryRule::process(const ProcessEvent& event, std::vector<Alert>& alerts) {
+void QueryEngine::process(const ProcessEvent& event, std::vector<Alert>& alerts) {
     if (!runs_) return;
     const EventFields fields(event, options_.name_match);
     if (!admits(fields)) return;
@@ -84,11 +84,11 @@ void QueryRule::process(const ProcessEvent& event, std::vector<Alert>& alerts) {
     alerts.push_back(std::move(a));
 }
 
-nlohmann::json QueryRule::save_state() const {
+nlohmann::json QueryEngine::save_state() const {
     return {{"engine", "query"}, {"signal_bucket", signal_bucket_}, {"signals_in_bucket", signals_in_bucket_}};
 }
 
-bool QueryRule::restore_state(const nlohmann::json& state) {
+bool QueryEngine::restore_state(const nlohmann::json& state) {
     try {
         if (!state.is_object() || state.at("engine") != "query") return false;
         const std::int64_t bucket = detail::get_int64(state.at("signal_bucket"));

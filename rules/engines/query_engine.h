@@ -16,9 +16,9 @@
 namespace scanwatch::rules {
 
 /// One query or EQL rule's state: the max_signals count of the current interval.
-class QueryRule final : public RuleEngine {
+class QueryEngine final : public RuleEngine {
 public:
-    QueryRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions options);
+    QueryEngine(std::shared_ptr<const RuleDefinition> rule, EngineOptions options);
 
     void process(const ProcessEvent& event, std::vector<Alert>& alerts) override;
     void finish(std::vector<Alert>& /*alerts*/) override {}

@@ -65,7 +65,7 @@ std::size_t value_cap_for(const RuleDefinition& rule) {
 // cardinality: distinct values are capped instead, keeping the most recently seen (the ones later
 // windows can still hold), which keeps a run's count exact up to the cap. Per-second event counts
 // are exact here because runs and windows fall on whole seconds (durations are whole seconds).
-struct ScheduledRule::Group : GroupBase {
+struct ScheduledEngine::Group : GroupBase {
     std::uint64_t last_serial = 0;                           // of the event at last_ms
     std::deque<SecondCount> seconds;                         // oldest first; events is their sum
     std::unordered_map<std::uint64_t, std::int64_t> values;  // value hash -> last seen
@@ -110,7 +110,7 @@ struct ScheduledRule::Group : GroupBase {
     }
 };
 
-ScheduledRule::ScheduledRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
+ScheduledEngine::ScheduledEngine(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
     : RuleEngine(std::move(rule), options),
       group_by_(*rule_, options_.session_grouping),
       value_cap_(value_cap_for(*rule_)),
@@ -118,27 +118,27 @@ ScheduledRule::ScheduledRule(std::shared_ptr<const RuleDefinition> rule, EngineO
       watermark_ms_(kNever),
       groups_(std::make_unique<GroupTable<Group>>(options_.max_groups, counters_)) {}
 
-ScheduledRule::~ScheduledRule() = default;
+ScheduledEngine::~ScheduledEngine() = default;
 
 // How near a group is to its threshold, for the group table's eviction order: distinct values
 // (a one-off exec holds a handful, a sweep's group grows by one per target), or events when the
 // rule counts no values.
-std::uint64_t ScheduledRule::weight(const Group& g) const {
+std::uint64_t ScheduledEngine::weight(const Group& g) const {
     return rule_->cardinality ? g.values.size() : g.events;
 }
 
-ScheduledRule::Group& ScheduledRule::find_group(std::size_t which, const EventFields& fields) {
+ScheduledEngine::Group& ScheduledEngine::find_group(std::size_t which, const EventFields& fields) {
     if (Group* found = groups_->find(key_)) return *found;
     Group& g = groups_->add(key_);
     counters_.truncated += group_by_.terms(which, fields, g.terms, scratch_);
     return g;
 }
 
-void ScheduledRule::drop_groups_before(std::int64_t time_ms) {
+void ScheduledEngine::drop_groups_before(std::int64_t time_ms) {
     groups_->drop_if([time_ms](const Group& g) { return g.last_ms < time_ms; });
 }
 
-void ScheduledRule::add_event(Group& g, const ProcessEvent& event, const EventFields& fields) {
+void ScheduledEngine::add_event(Group& g, const ProcessEvent& event, const EventFields& fields) {
     const std::int64_t t = event.time_ms;
     const std::int64_t second = second_of(t);
     auto it = std::find_if(g.seconds.rbegin(), g.seconds.rend(),
@@ -179,7 +179,7 @@ void ScheduledRule::add_event(Group& g, const ProcessEvent& event, const EventFi
     }
 }
 
-Alert ScheduledRule::make_alert(Group& g, std::int64_t run_ms) {
+Alert ScheduledEngine::make_alert(Group& g, std::int64_t run_ms) {
     Alert a;
     a.rule = rule_;
     a.time_ms = run_ms;
@@ -198,7 +198,7 @@ Alert ScheduledRule::make_alert(Group& g, std::int64_t run_ms) {
     return a;
 }
 
-void ScheduledRule::run(std::int64_t run_ms, std::vector<Alert>& alerts) {
+void ScheduledEngine::run(std::int64_t run_ms, std::vector<Alert>& alerts) {
     ++runs_;
     const std::int64_t window_start = run_ms - rule_->from_ms;
     qualifying_.clear();
@@ -233,7 +233,7 @@ void ScheduledRule::run(std::int64_t run_ms, std::vector<Alert>& alerts) {
     drop_groups_before(run_ms + rule_->interval_ms - rule_->from_ms);
 }
 
-void ScheduledRule::run_due(std::int64_t before_ms, std::vector<Alert>& alerts) {
+void ScheduledEngine::run_due(std::int64_t before_ms, std::vector<Alert>& alerts) {
     while (next_run_ms_ < before_ms) {
         if (watermark_ms_ == kNever || next_run_ms_ - rule_->from_ms > watermark_ms_) {
             // No run from here to `before_ms` can see a counted event: skip them all.
@@ -246,7 +246,7 @@ void ScheduledRule::run_due(std::int64_t before_ms, std::vector<Alert>& alerts) 
     }
 }
 
-void ScheduledRule::process(const ProcessEvent& event, std::vector<Alert>& alerts) {
+void ScheduledEngine::process(const ProcessEvent& event, std::vector<Alert>& alerts) {
     const std::int64_t t = clamp_time(event.time_ms);
     if (next_run_ms_ == kNever) {
         next_run_ms_ = run_at_or_after(t, rule_->interval_ms);
@@ -289,12 +289,12 @@ void ScheduledRule::process(const ProcessEvent& event, std::vector<Alert>& alert
     watermark_ms_ = std::max(watermark_ms_, t);
 }
 
-void ScheduledRule::advance(std::int64_t time_ms, std::vector<Alert>& alerts) {
+void ScheduledEngine::advance(std::int64_t time_ms, std::vector<Alert>& alerts) {
     if (next_run_ms_ == kNever) return;
     run_due(clamp_time(time_ms), alerts);
 }
 
-void ScheduledRule::finish(std::vector<Alert>& alerts) {
+void ScheduledEngine::finish(std::vector<Alert>& alerts) {
     if (next_run_ms_ == kNever || watermark_ms_ == kNever) return;
     // next_run_ms_ is already the first run at or after every event counted. A run whose window
     // holds only spent events cannot alert: stop there.
@@ -313,7 +313,7 @@ using detail::get_uint64;
 using detail::hex_list;
 using detail::unhex_list;
 
-nlohmann::json ScheduledRule::save_state() const {
+nlohmann::json ScheduledEngine::save_state() const {
     nlohmann::json groups = groups_->save([](const Group& g, nlohmann::json& j) {
         nlohmann::json values = nlohmann::json::array();
         for (const auto& [hash, last_ms] : g.values) values.push_back({hash, last_ms});
@@ -337,7 +337,7 @@ nlohmann::json ScheduledRule::save_state() const {
             {"groups", std::move(groups)}};
 }
 
-bool ScheduledRule::restore_state(const nlohmann::json& state) {
+bool ScheduledEngine::restore_state(const nlohmann::json& state) {
     const auto restore_group = [&](const nlohmann::json& j, Group& g, std::uint64_t& w) {
         g.last_serial = get_uint64(j.at("last_serial"));
         const auto& values = j.at("values");

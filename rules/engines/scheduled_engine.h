@@ -23,12 +23,12 @@
 namespace scanwatch::rules {
 
 /// One rule's scheduled state. Reads time only from events (and advance()); never a clock.
-class ScheduledRule final : public RuleEngine {
+class ScheduledEngine final : public RuleEngine {
 public:
-    ScheduledRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions options);
-    ~ScheduledRule() override;
-    ScheduledRule(const ScheduledRule&) = delete;
-    ScheduledRule& operator=(const ScheduledRule&) = delete;
+    ScheduledEngine(std::shared_ptr<const RuleDefinition> rule, EngineOptions options);
+    ~ScheduledEngine() override;
+    ScheduledEngine(const ScheduledEngine&) = delete;
+    ScheduledEngine& operator=(const ScheduledEngine&) = delete;
 
     /// Does every run due before `event` (runs at times earlier than the event's), appending their
     /// alerts, then counts the event. Runs that can see no counted event are skipped.

@@ -34,7 +34,7 @@ struct ValueSeen {
 
 // A group keeps at most one entry per distinct value still in the window, and it fires and
 // clears when they reach the cardinality: that bounds it by the rule, not by the input.
-struct ThresholdRule::Group : GroupBase {
+struct ThresholdEngine::Group : GroupBase {
     std::list<ValueSeen> values_by_time;  // oldest last-seen first
     std::unordered_map<std::uint64_t, std::list<ValueSeen>::iterator> values;
     std::deque<SecondCount> seconds;  // event counts per second of event time, oldest first
@@ -82,22 +82,22 @@ struct ThresholdRule::Group : GroupBase {
     }
 };
 
-ThresholdRule::ThresholdRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
+ThresholdEngine::ThresholdEngine(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
     : RuleEngine(std::move(rule), options),
       group_by_(*rule_, options_.session_grouping),
       watermark_ms_(kNever),
       groups_(std::make_unique<GroupTable<Group>>(options_.max_groups, counters_)) {}
 
-ThresholdRule::~ThresholdRule() = default;
+ThresholdEngine::~ThresholdEngine() = default;
 
 // How near a group is to its threshold, for the group table's eviction order: distinct values
 // (a one-off exec holds a handful, a sweep's group grows by one per target), or events when the
 // rule counts no values.
-std::uint64_t ThresholdRule::weight(const Group& g) const {
+std::uint64_t ThresholdEngine::weight(const Group& g) const {
     return rule_->cardinality ? g.values.size() : g.events;
 }
 
-ThresholdRule::Group& ThresholdRule::find_group(std::size_t which, const EventFields& fields,
+ThresholdEngine::Group& ThresholdEngine::find_group(std::size_t which, const EventFields& fields,
                                                 std::int64_t now_ms) {
     if (Group* found = groups_->find(key_)) return *found;
     // Groups untouched for a whole window hold nothing that can count again: late events for
@@ -109,7 +109,7 @@ ThresholdRule::Group& ThresholdRule::find_group(std::size_t which, const EventFi
     return g;
 }
 
-void ThresholdRule::add_event(Group& g, const ProcessEvent& event, const EventFields& fields) {
+void ThresholdEngine::add_event(Group& g, const ProcessEvent& event, const EventFields& fields) {
     const std::int64_t second =
         event.time_ms >= 0 ? event.time_ms / 1000 : (event.time_ms - 999) / 1000;
     auto it = std::find_if(g.seconds.rbegin(), g.seconds.rend(),
@@ -153,12 +153,12 @@ void ThresholdRule::add_event(Group& g, const ProcessEvent& event, const EventFi
     g.last_ms = std::max(g.last_ms, event.time_ms);
 }
 
-bool ThresholdRule::crossed(const Group& g) const {
+bool ThresholdEngine::crossed(const Group& g) const {
     if (g.events < rule_->threshold_value) return false;
     return !rule_->cardinality || g.values.size() >= rule_->cardinality->value;
 }
 
-Alert ThresholdRule::make_alert(Group& g, const ProcessEvent& event) {
+Alert ThresholdEngine::make_alert(Group& g, const ProcessEvent& event) {
     Alert a;
     a.rule = rule_;
     a.time_ms = event.time_ms;
@@ -179,7 +179,7 @@ Alert ThresholdRule::make_alert(Group& g, const ProcessEvent& event) {
     return a;
 }
 
-bool ThresholdRule::count(const ProcessEvent& event, std::vector<Alert>& alerts) {
+bool ThresholdEngine::count(const ProcessEvent& event, std::vector<Alert>& alerts) {
     const EventFields fields(event, options_.name_match);
     values_hashed_ = false;
     if (!admits(fields)) return false;
@@ -239,7 +239,7 @@ bool ThresholdRule::count(const ProcessEvent& event, std::vector<Alert>& alerts)
 }
 
 // The group of grouping `which` (key_ already built) is spent up to `time_ms`.
-void ThresholdRule::spend(std::size_t which, const EventFields& fields, std::int64_t time_ms) {
+void ThresholdEngine::spend(std::size_t which, const EventFields& fields, std::int64_t time_ms) {
     Group& g = find_group(which, fields, watermark_ms_);
     g.spent_until = std::max(g.spent_until, time_ms);
     g.reset_counts();
@@ -248,7 +248,7 @@ void ThresholdRule::spend(std::size_t which, const EventFields& fields, std::int
 
 // The group crossed on `event`: its events are spent whether or not max_signals lets the
 // alert out. Returns true (the exec's other group is then spent too).
-bool ThresholdRule::alert(Group& g, const ProcessEvent& event, bool hardening_only,
+bool ThresholdEngine::alert(Group& g, const ProcessEvent& event, bool hardening_only,
                           std::vector<Alert>& alerts) {
     const std::int64_t bucket = event.time_ms / rule_->interval_ms;
     if (bucket > signal_bucket_) {
@@ -278,7 +278,7 @@ using detail::unhex_list;
 using detail::get_int64;
 using detail::get_uint64;
 
-nlohmann::json ThresholdRule::save_state() const {
+nlohmann::json ThresholdEngine::save_state() const {
     nlohmann::json groups = groups_->save([](const Group& g, nlohmann::json& j) {
         nlohmann::json values = nlohmann::json::array();
         for (const auto& v : g.values_by_time) values.push_back({v.hash, v.last_ms});
@@ -296,7 +296,7 @@ nlohmann::json ThresholdRule::save_state() const {
             {"groups", std::move(groups)}};
 }
 
-bool ThresholdRule::restore_state(const nlohmann::json& state) {
+bool ThresholdEngine::restore_state(const nlohmann::json& state) {
     const auto restore_group = [&](const nlohmann::json& j, Group& g, std::uint64_t& w) {
         // Saved oldest first; anything else is damage (and would make see_value() quadratic).
         for (const auto& v : j.at("values")) {

@@ -19,12 +19,12 @@
 namespace scanwatch::rules {
 
 /// One rule's streaming state. Reads time only from events; never a clock.
-class ThresholdRule final : public RuleEngine {
+class ThresholdEngine final : public RuleEngine {
 public:
-    ThresholdRule(std::shared_ptr<const RuleDefinition> rule, EngineOptions options);
-    ~ThresholdRule() override;
-    ThresholdRule(const ThresholdRule&) = delete;
-    ThresholdRule& operator=(const ThresholdRule&) = delete;
+    ThresholdEngine(std::shared_ptr<const RuleDefinition> rule, EngineOptions options);
+    ~ThresholdEngine() override;
+    ThresholdEngine(const ThresholdEngine&) = delete;
+    ThresholdEngine& operator=(const ThresholdEngine&) = delete;
 
     /// Counts `event`; appends an alert to `alerts` when it crosses the threshold.
     void process(const ProcessEvent& event, std::vector<Alert>& alerts) override { count(event, alerts); }

@@ -1,7 +1,7 @@
 #pragma once
-// The query AST every query language compiles to (KQL today, EQL next), and the field access
-// interfaces the matcher reads events through. A parser builds an Expr; query_match.h runs it on
-// events, query_check.h reasons about it statically, a language's printer writes it back.
+// The query AST every query language compiles to (KQL and EQL), and the field access
+// interfaces the matcher reads events through. A parser builds an Expr; rules/query/match.h runs it on
+// events, rules/query/check.h reasons about it statically, a language's printer writes it back.
 
 #include <cstdint>
 #include <functional>

@@ -15,11 +15,11 @@
 namespace scanwatch::rules::query_text {
 
 /// A parser's lexer, current and look-ahead token, first error and fields read. `Lexer` has
-/// `bool next(Token&, KqlError&)`; `Token` has `line` and `column`. Borrows text and resolver.
+/// `bool next(Token&, QueryError&)`; `Token` has `line` and `column`. Borrows text and resolver.
 template <class Lexer, class Token>
 class ParserBase {
 public:
-    const KqlError& error() const { return error_; }
+    const QueryError& error() const { return error_; }
 
 protected:
     ParserBase(std::string_view text, const FieldResolver& resolver)
@@ -27,7 +27,7 @@ protected:
 
     /// Records an error (only the first counts: later ones are consequences of it); false.
     bool fail(int line, int column, std::string message) {
-        if (!failed_) error_ = KqlError{std::move(message), line, column};
+        if (!failed_) error_ = QueryError{std::move(message), line, column};
         failed_ = true;
         return false;
     }
@@ -42,7 +42,7 @@ protected:
             has_next_ = false;
             return true;
         }
-        KqlError lex_error;
+        QueryError lex_error;
         if (!lexer_.next(cur_, lex_error))
             return fail(lex_error.line, lex_error.column, lex_error.message);
         return true;
@@ -51,7 +51,7 @@ protected:
     /// The token after the current one, lexed once; false on a lexical error.
     bool peek_next(const Token*& next) {
         if (!has_next_) {
-            KqlError lex_error;
+            QueryError lex_error;
             if (!lexer_.next(next_, lex_error)) {
                 return fail(lex_error.line, lex_error.column, lex_error.message);
             }
@@ -83,7 +83,7 @@ protected:
     Token next_;
     bool has_next_ = false;
     bool failed_ = false;
-    KqlError error_;
+    QueryError error_;
     std::vector<int> field_ids_;
     std::vector<std::string> field_names_;
 };

@@ -15,52 +15,52 @@
 
 namespace scanwatch::rules {
 
-std::variant<KqlQuery, KqlError> KqlQuery::parse(std::string_view text,
+std::variant<Query, QueryError> Query::parse(std::string_view text,
                                                  const FieldResolver& resolver) {
     // The resolver is caller code and allocation can fail: neither may escape as an exception.
     try {
-        if (KqlError bad; !query_text::check_input(text, static_cast<bool>(resolver), bad)) return bad;
+        if (QueryError bad; !query_text::check_input(text, static_cast<bool>(resolver), bad)) return bad;
         auto parsed = kql::parse(text, resolver);
-        if (auto* error = std::get_if<KqlError>(&parsed)) return std::move(*error);
+        if (auto* error = std::get_if<QueryError>(&parsed)) return std::move(*error);
         auto& ok = std::get<kql::Parsed>(parsed);
-        KqlQuery query;
+        Query query;
         query.root_ = std::make_shared<const query::Expr>(std::move(ok.root));
         query.field_ids_ = std::move(ok.field_ids);
         query.field_names_ = std::move(ok.field_names);
         return query;
     } catch (const std::exception& e) {
-        return KqlError{fmt::format("cannot parse query: {}", e.what()), 1, 1};
+        return QueryError{fmt::format("cannot parse query: {}", e.what()), 1, 1};
     } catch (...) {
-        return KqlError{"cannot parse query: unknown error", 1, 1};
+        return QueryError{"cannot parse query: unknown error", 1, 1};
     }
 }
 
-bool KqlQuery::matches(const FieldAccessor& fields) const {
+bool Query::matches(const FieldAccessor& fields) const {
     return root_ != nullptr && query::matches(*root_, fields);
 }
 
-const std::vector<int>& KqlQuery::field_ids() const {
+const std::vector<int>& Query::field_ids() const {
     return field_ids_;
 }
 
-std::string KqlQuery::to_string() const {
+std::string Query::to_string() const {
     std::string out;
     if (root_ && eql_) eql::print(*root_, out);
     if (root_ && !eql_) kql::print(*root_, out);
     return out;
 }
 
-bool KqlQuery::may_match(const FieldAccessor& known,
+bool Query::may_match(const FieldAccessor& known,
                          const std::function<bool(int)>& is_known) const {
     return root_ != nullptr && query::evaluate(*root_, known, is_known) != query::Tri::no;
 }
 
-bool KqlQuery::must_match(const FieldAccessor& known,
+bool Query::must_match(const FieldAccessor& known,
                           const std::function<bool(int)>& is_known) const {
     return root_ != nullptr && query::evaluate(*root_, known, is_known) == query::Tri::yes;
 }
 
-std::vector<std::string> KqlQuery::required_values(int field_id) const {
+std::vector<std::string> Query::required_values(int field_id) const {
     if (!root_) return {};
     return query::required_values(*root_, field_id);
 }

@@ -23,7 +23,7 @@ struct EqlQuery;
 
 /// A parse error: message plus 1-based line and column in the query text.
 /// Columns count UTF-8 characters (a tab counts as one).
-struct KqlError {
+struct QueryError {
     std::string message;
     int line = 1;
     int column = 1;
@@ -31,11 +31,11 @@ struct KqlError {
 
 /// A compiled query. Immutable and cheap to share; matching allocates nothing.
 /// A default-constructed query is empty: it matches nothing and reads no field.
-class KqlQuery {
+class Query {
 public:
     /// Parses `text`. Unknown field names (resolver returns -1) are an error naming the field
     /// and its position. `text` may span several lines. Never throws.
-    static std::variant<KqlQuery, KqlError> parse(std::string_view text,
+    static std::variant<Query, QueryError> parse(std::string_view text,
                                                   const FieldResolver& resolver);
     /// True when the event behind `fields` satisfies the query. Values compare as exact,
     /// case-sensitive bytes; a field with several values matches when any of them does.
@@ -60,7 +60,7 @@ public:
     std::vector<std::string> required_values(int field_id) const;
 
 private:
-    friend std::variant<EqlQuery, KqlError> parse_eql(std::string_view text,
+    friend std::variant<EqlQuery, QueryError> parse_eql(std::string_view text,
                                                       const FieldResolver& resolver);
 
     std::shared_ptr<const query::Expr> root_;

@@ -44,13 +44,13 @@ std::string cut(std::string_view text) {
     return std::string(text.substr(0, end)) + "...";
 }
 
-bool check_input(std::string_view text, bool has_resolver, KqlError& error) {
+bool check_input(std::string_view text, bool has_resolver, QueryError& error) {
     if (!has_resolver) {
-        error = KqlError{"no field resolver given", 1, 1};
+        error = QueryError{"no field resolver given", 1, 1};
         return false;
     }
     if (text.size() > kMaxQueryBytes) {
-        error = KqlError{
+        error = QueryError{
             fmt::format("query too long: {} bytes, the limit is {}", text.size(), kMaxQueryBytes), 1, 1};
         return false;
     }

@@ -32,7 +32,7 @@ inline constexpr std::size_t kMaxQueryBytes = 64 * 1024;
 
 /// The checks before parsing any query: a resolver is given and the text is at most
 /// kMaxQueryBytes. False with `error` set (at line 1, column 1) when one fails.
-bool check_input(std::string_view text, bool has_resolver, KqlError& error);
+bool check_input(std::string_view text, bool has_resolver, QueryError& error);
 
 /// Prints an and/or/not node the way KQL and EQL both write it: operands through `print`, in
 /// parentheses where `precedence` is below their slot (or 1, and 2, not 3). False, printing
@@ -56,7 +56,7 @@ protected:
     bool at_end() const { return pos_ >= text_.size(); }
     /// Moves `count` bytes on, counting lines and characters.
     void advance(std::size_t count = 1);
-    KqlError error_here(std::string message) const { return {std::move(message), line_, column_}; }
+    QueryError error_here(std::string message) const { return {std::move(message), line_, column_}; }
 
     /// What a string's escape reader did at a backslash.
     enum class Escape : std::uint8_t { read, literal, failed };
@@ -65,9 +65,9 @@ protected:
     /// escape), `literal` (the backslash is kept as written) or `failed` (it set `error`).
     /// Without a closing quote, sets `error` to `unterminated` at the opening quote.
     template <class EscapeReader>
-    bool read_quoted(std::string& out, KqlError& error, std::string unterminated,
+    bool read_quoted(std::string& out, QueryError& error, std::string unterminated,
                      EscapeReader escape) {
-        const KqlError open = error_here(std::move(unterminated));
+        const QueryError open = error_here(std::move(unterminated));
         advance();
         for (;;) {
             if (at_end()) {

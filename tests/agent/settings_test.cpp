@@ -10,7 +10,7 @@ using scanwatch::agent::reparse_settings;
 using scanwatch::agent::Settings;
 using scanwatch::rules::Evaluation;
 using scanwatch::rules::NameMatch;
-using scanwatch::rules::Profile;
+using scanwatch::agent::Profile;
 
 namespace {
 

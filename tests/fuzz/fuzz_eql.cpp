@@ -20,8 +20,8 @@ namespace {
 
 using scanwatch::rules::EqlQuery;
 using scanwatch::rules::FieldAccessor;
-using scanwatch::rules::KqlError;
-using scanwatch::rules::KqlQuery;
+using scanwatch::rules::QueryError;
+using scanwatch::rules::Query;
 
 [[noreturn]] void fail(const char* what, std::string_view text, std::string_view printed) {
     std::fprintf(stderr, "fuzz_eql: %s\n  input:   %.*s\n  printed: %.*s\n", what,
@@ -88,7 +88,7 @@ private:
     std::vector<std::string> names_;
 };
 
-void check_error(const KqlError& e, std::string_view text) {
+void check_error(const QueryError& e, std::string_view text) {
     int lines = 1;
     for (char c : text) lines += c == '\n';
     if (e.message.empty()) fail("error without a message", text, "");
@@ -98,7 +98,7 @@ void check_error(const KqlError& e, std::string_view text) {
     }
 }
 
-void check_verdicts(const KqlQuery& q1, const KqlQuery& q2, std::size_t field_count,
+void check_verdicts(const Query& q1, const Query& q2, std::size_t field_count,
                     std::string_view text, std::string_view printed) {
     const auto all_known = [](int) { return true; };
     const auto even_known = [](int id) { return id % 2 == 0; };
@@ -140,21 +140,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     Resolver resolver;
     const auto resolve = [&resolver](std::string_view name) { return resolver(name); };
     auto first = scanwatch::rules::parse_eql(text, resolve);
-    if (const auto* error = std::get_if<KqlError>(&first)) {
+    if (const auto* error = std::get_if<QueryError>(&first)) {
         check_error(*error, text);
         return 0;
     }
     const EqlQuery& e1 = std::get<EqlQuery>(first);
-    const KqlQuery& q1 = e1.query;
+    const Query& q1 = e1.query;
     const std::string printed = e1.category + " where " + q1.to_string();
     auto second = scanwatch::rules::parse_eql(printed, resolve);
-    if (const auto* error = std::get_if<KqlError>(&second)) {
+    if (const auto* error = std::get_if<QueryError>(&second)) {
         std::fprintf(stderr, "re-parse error %d:%d: %s\n", error->line, error->column,
                      error->message.c_str());
         fail("printed query does not parse", text, printed);
     }
     const EqlQuery& e2 = std::get<EqlQuery>(second);
-    const KqlQuery& q2 = e2.query;
+    const Query& q2 = e2.query;
     if (e2.category != e1.category) fail("re-parsed query has another category", text, printed);
     if (e2.category + " where " + q2.to_string() != printed) {
         fail("printing is not a fixed point", text, printed);

@@ -19,8 +19,8 @@
 namespace {
 
 using scanwatch::rules::FieldAccessor;
-using scanwatch::rules::KqlError;
-using scanwatch::rules::KqlQuery;
+using scanwatch::rules::QueryError;
+using scanwatch::rules::Query;
 
 [[noreturn]] void fail(const char* what, std::string_view text, std::string_view printed) {
     std::fprintf(stderr, "fuzz_kql: %s\n  input:   %.*s\n  printed: %.*s\n", what,
@@ -86,7 +86,7 @@ private:
     std::vector<std::string> names_;
 };
 
-void check_error(const KqlError& e, std::string_view text) {
+void check_error(const QueryError& e, std::string_view text) {
     int lines = 1;
     for (char c : text) lines += c == '\n';
     if (e.message.empty()) fail("error without a message", text, "");
@@ -96,7 +96,7 @@ void check_error(const KqlError& e, std::string_view text) {
     }
 }
 
-void check_verdicts(const KqlQuery& q1, const KqlQuery& q2, std::size_t field_count,
+void check_verdicts(const Query& q1, const Query& q2, std::size_t field_count,
                     std::string_view text, std::string_view printed) {
     const auto all_known = [](int) { return true; };
     const auto even_known = [](int id) { return id % 2 == 0; };
@@ -137,20 +137,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view text(reinterpret_cast<const char*>(data), size);
     Resolver resolver;
     const auto resolve = [&resolver](std::string_view name) { return resolver(name); };
-    auto first = KqlQuery::parse(text, resolve);
-    if (const auto* error = std::get_if<KqlError>(&first)) {
+    auto first = Query::parse(text, resolve);
+    if (const auto* error = std::get_if<QueryError>(&first)) {
         check_error(*error, text);
         return 0;
     }
-    const KqlQuery& q1 = std::get<KqlQuery>(first);
+    const Query& q1 = std::get<Query>(first);
     const std::string printed = q1.to_string();
-    auto second = KqlQuery::parse(printed, resolve);
-    if (const auto* error = std::get_if<KqlError>(&second)) {
+    auto second = Query::parse(printed, resolve);
+    if (const auto* error = std::get_if<QueryError>(&second)) {
         std::fprintf(stderr, "re-parse error %d:%d: %s\n", error->line, error->column,
                      error->message.c_str());
         fail("printed query does not parse", text, printed);
     }
-    const KqlQuery& q2 = std::get<KqlQuery>(second);
+    const Query& q2 = std::get<Query>(second);
     if (q2.to_string() != printed) fail("printing is not a fixed point", text, printed);
     if (q1.field_ids() != q2.field_ids()) fail("re-parsed query reads other fields", text, printed);
     check_verdicts(q1, q2, resolver.size(), text, printed);

@@ -31,10 +31,10 @@ std::string exec_event(int serial, int pid, int ppid, const std::string& comm,
 
 bool query_matches(const std::string& query, const ProcessEvent& e) {
     scanwatch::rules::FieldCatalog catalog;
-    auto parsed = scanwatch::rules::KqlQuery::parse(query, catalog.resolver());
-    REQUIRE(std::holds_alternative<scanwatch::rules::KqlQuery>(parsed));
+    auto parsed = scanwatch::rules::Query::parse(query, catalog.resolver());
+    REQUIRE(std::holds_alternative<scanwatch::rules::Query>(parsed));
     REQUIRE(catalog.unknown_fields().empty());
-    return std::get<scanwatch::rules::KqlQuery>(parsed).matches(
+    return std::get<scanwatch::rules::Query>(parsed).matches(
         scanwatch::rules::EventFields(e, scanwatch::rules::NameMatch::comm));
 }
 

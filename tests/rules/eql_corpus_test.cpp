@@ -29,7 +29,7 @@ TEST_CASE("Elastic's single-event EQL rules parse", "[.][eql-corpus]") {
         const std::string query = entry.at("query").get<std::string>();
         ++total;
         auto result = scanwatch::rules::parse_eql(query, catalog.resolver());
-        if (const auto* error = std::get_if<scanwatch::rules::KqlError>(&result)) {
+        if (const auto* error = std::get_if<scanwatch::rules::QueryError>(&result)) {
             std::cout << entry.at("file").get<std::string>() << ":" << error->line << ":"
                       << error->column << ": " << error->message << "\n";
             continue;
@@ -39,7 +39,7 @@ TEST_CASE("Elastic's single-event EQL rules parse", "[.][eql-corpus]") {
         const auto& eql = std::get<scanwatch::rules::EqlQuery>(result);
         const std::string printed = eql.category + " where " + eql.query.to_string();
         auto again = scanwatch::rules::parse_eql(printed, catalog.resolver());
-        if (const auto* error = std::get_if<scanwatch::rules::KqlError>(&again)) {
+        if (const auto* error = std::get_if<scanwatch::rules::QueryError>(&again)) {
             FAIL("reprint of " << entry.at("file").get<std::string>() << " fails at " << error->line
                                << ":" << error->column << ": " << error->message << "\n"
                                << printed);

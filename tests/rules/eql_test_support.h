@@ -54,19 +54,19 @@ private:
 
 inline scanwatch::rules::EqlQuery must_parse(std::string_view text) {
     auto result = scanwatch::rules::parse_eql(text, resolve);
-    if (const auto* error = std::get_if<scanwatch::rules::KqlError>(&result)) {
+    if (const auto* error = std::get_if<scanwatch::rules::QueryError>(&result)) {
         FAIL("parse of `" << text << "` failed at " << error->line << ":" << error->column << ": "
                           << error->message);
     }
     return std::get<scanwatch::rules::EqlQuery>(std::move(result));
 }
 
-inline scanwatch::rules::KqlError must_fail(std::string_view text) {
+inline scanwatch::rules::QueryError must_fail(std::string_view text) {
     auto result = scanwatch::rules::parse_eql(text, resolve);
     if (const auto* query = std::get_if<scanwatch::rules::EqlQuery>(&result)) {
         FAIL("`" << text << "` parsed as `" << query->query.to_string() << "`");
     }
-    return std::get<scanwatch::rules::KqlError>(std::move(result));
+    return std::get<scanwatch::rules::QueryError>(std::move(result));
 }
 
 /// True when `condition` (after "process where ") matches `event`; also checks that the printed

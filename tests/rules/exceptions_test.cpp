@@ -167,7 +167,7 @@ value = 1
     CHECK(warnings[0] == "site.toml:12: exception for rule_id \"no-such-rule\" applies to no loaded rule");
 
     // Counting: the user-name exception applies to the seed rule.
-    ThresholdRule engine(attached[0], {});
+    ThresholdEngine engine(attached[0], {});
     std::vector<Alert> alerts;
     for (int i = 0; i < 120; ++i) {
         ProcessEvent e = ping(kT0 + i, "10.0.0." + std::to_string(i));

@@ -193,7 +193,7 @@ TEST_CASE("Kibana parity: the scheduled engine gives the reference model's alert
     constexpr std::uint64_t value = 50, card = 300, max_signals = 1;
     auto rule = tuned(interval, from, value, card, max_signals);
     for (std::uint32_t seed = 1; seed <= 6; ++seed) {
-        ScheduledRule engine(rule, options(Evaluation::scheduled));
+        ScheduledEngine engine(rule, options(Evaluation::scheduled));
         REQUIRE(engine.value_cap() == 1200);
         KibanaModel model(interval, from, value, card, max_signals);
         std::mt19937_64 rng(seed);
@@ -317,7 +317,7 @@ TEST_CASE("Kibana parity: events missing a group-by field or excepted count in n
 // bytes (keyword terms), and findThresholdSignals keeps the first max_signals.
 TEST_CASE("Kibana parity: max_signals keeps the first buckets by terms in byte order", "[parity][scheduled]") {
     auto rule = tuned(5 * kMinute, 9 * kMinute, 100, 100, 1);
-    ScheduledRule engine(rule, options(Evaluation::scheduled));
+    ScheduledEngine engine(rule, options(Evaluation::scheduled));
     std::vector<Alert> alerts;
     sweep(engine, alerts, 120, kRun0 + kMinute, 10, "\xc3\xa9");  // "é": bytes above ASCII
     sweep(engine, alerts, 120, kRun0 + kMinute + 5, 10, "z", 500);
@@ -336,7 +336,7 @@ TEST_CASE("Kibana parity: max_signals keeps the first buckets by terms in byte o
 TEST_CASE("Kibana parity: the window of a run includes both ends; the alert's time is the run's", "[parity][scheduled]") {
     const std::int64_t run = kRun0 + 10 * kMinute;
     for (const std::int64_t shift : {0, -1}) {
-        ScheduledRule engine(builtin(), options(Evaluation::scheduled));
+        ScheduledEngine engine(builtin(), options(Evaluation::scheduled));
         std::vector<Alert> alerts;
         // One event exactly at R - from (or 1 ms before it), 99 more ending exactly at R.
         engine.process(ping(run - 9 * kMinute + shift, "first", "P1", 1), alerts);

@@ -100,7 +100,7 @@ TEST_CASE("KQL: parse errors name what was expected and where", "[kql]") {
     };
     for (const Case& c : cases) {
         INFO("query: " << c.query);
-        const KqlError error = must_fail(c.query);
+        const QueryError error = must_fail(c.query);
         CHECK_THAT(error.message, Catch::Contains(c.message));
         CHECK(error.line == c.line);
         CHECK(error.column == c.column);
@@ -112,7 +112,7 @@ TEST_CASE("KQL: nesting depth and query length are limited", "[kql]") {
         const std::string ok = std::string(64, '(') + "user.name:a" + std::string(64, ')');
         CHECK(matches(ok, Event{{"user.name", {"a"}}}));
         const std::string deep = std::string(65, '(') + "user.name:a" + std::string(65, ')');
-        const KqlError error = must_fail(deep);
+        const QueryError error = must_fail(deep);
         CHECK_THAT(error.message, Catch::Contains("nesting too deep"));
         CHECK(error.line == 1);
         CHECK(error.column == 65);
@@ -121,7 +121,7 @@ TEST_CASE("KQL: nesting depth and query length are limited", "[kql]") {
         std::string deep;
         for (int i = 0; i < 1000; ++i) deep += "not ";
         deep += "user.name:a";
-        const KqlError error = must_fail(deep);
+        const QueryError error = must_fail(deep);
         CHECK_THAT(error.message, Catch::Contains("nesting too deep"));
         CHECK(error.column == 64 * 4 + 1);
     }
@@ -130,7 +130,7 @@ TEST_CASE("KQL: nesting depth and query length are limited", "[kql]") {
             "user.name:" + std::string(100000 / 2, '(') + "a" + std::string(100000 / 2, ')');
         CHECK_THAT(must_fail(deep).message, Catch::Contains("too long"));
         const std::string nested = "user.name:" + std::string(70, '(') + "a" + std::string(70, ')');
-        const KqlError error = must_fail(nested);
+        const QueryError error = must_fail(nested);
         CHECK_THAT(error.message, Catch::Contains("nesting too deep"));
         CHECK(error.column == 11 + 64);
     }
@@ -146,15 +146,15 @@ TEST_CASE("KQL: nesting depth and query length are limited", "[kql]") {
 }
 
 TEST_CASE("KQL: field_ids lists fields in first-use order without duplicates", "[kql]") {
-    const KqlQuery seed = must_parse(kSeedQuery);
+    const Query seed = must_parse(kSeedQuery);
     CHECK(seed.field_ids() == std::vector<int>{id_of("event.category"), id_of("host.os.type"),
                                                id_of("event.action"), id_of("event.type"),
                                                id_of("process.name")});
-    const KqlQuery query = must_parse(
+    const Query query = must_parse(
         "user.name:a or (process.name:b and not user.name:c) or @timestamp:* or file-path_x:y");
     CHECK(query.field_ids() == std::vector<int>{id_of("user.name"), id_of("process.name"),
                                                 id_of("@timestamp"), id_of("file-path_x")});
-    CHECK(KqlQuery().field_ids().empty());
+    CHECK(Query().field_ids().empty());
 }
 
 TEST_CASE("KQL: to_string gives canonical text", "[kql]") {
@@ -176,7 +176,7 @@ TEST_CASE("KQL: to_string gives canonical text", "[kql]") {
     CHECK(must_parse(R"(user.name:a\*b* or user.name:\?x?)").to_string() ==
           R"(user.name:a\*b* or user.name:\?x?)");
     CHECK(must_parse("user.name:a**b").to_string() == "user.name:a*b");
-    CHECK(KqlQuery().to_string().empty());
+    CHECK(Query().to_string().empty());
 }
 
 TEST_CASE("KQL: to_string round trip matches the same events", "[kql]") {
@@ -213,10 +213,10 @@ TEST_CASE("KQL: to_string round trip matches the same events", "[kql]") {
         Event{{"user.name", {"a"}}, {"process.name", {"b"}}, {"process.args", {"z"}}},
     };
     for (const std::string& text : queries) {
-        const KqlQuery query = must_parse(text);
+        const Query query = must_parse(text);
         const std::string canonical = query.to_string();
         INFO("query: " << text << "\ncanonical: " << canonical);
-        const KqlQuery again = must_parse(canonical);
+        const Query again = must_parse(canonical);
         CHECK(again.to_string() == canonical);
         CHECK(again.field_ids() == query.field_ids());
         for (const Event& event : events) {
@@ -226,7 +226,7 @@ TEST_CASE("KQL: to_string round trip matches the same events", "[kql]") {
 }
 
 TEST_CASE("KQL: required_values for the seed query", "[kql]") {
-    const KqlQuery seed = must_parse(kSeedQuery);
+    const Query seed = must_parse(kSeedQuery);
     CHECK(seed.required_values(id_of("process.name")) ==
           std::vector<std::string>{"ping", "nping", "hping", "hping2", "hping3", "nc", "ncat",
                                    "netcat", "socat"});
@@ -262,30 +262,30 @@ TEST_CASE("KQL: required_values is empty unless the field is pinned to literals"
               .required_values(name)
               .empty());
     CHECK(must_parse("process.name:(ping or (nc and not x))").required_values(name).empty());
-    CHECK(KqlQuery().required_values(name).empty());
+    CHECK(Query().required_values(name).empty());
 }
 
 TEST_CASE("KQL: a default-constructed query matches nothing", "[kql]") {
-    const KqlQuery query;
+    const Query query;
     CHECK_FALSE(query.matches(MapAccessor(ping_event())));
 }
 
 TEST_CASE("KQL: a query is shareable and independent of its text", "[kql]") {
     std::string text = "process.name:ping";
-    const KqlQuery query = must_parse(text);
+    const Query query = must_parse(text);
     text.assign(text.size(), 'x');
-    const KqlQuery copy = query;
+    const Query copy = query;
     CHECK(copy.matches(MapAccessor(ping_event())));
     CHECK(copy.to_string() == "process.name:ping");
 }
 
 TEST_CASE("KQL: a resolver failure is an error, not an exception", "[kql]") {
     const auto throwing = [](std::string_view) -> int { throw std::runtime_error("boom"); };
-    auto result = KqlQuery::parse("user.name:a", throwing);
-    REQUIRE(std::holds_alternative<KqlError>(result));
-    CHECK_THAT(std::get<KqlError>(result).message, Catch::Contains("boom"));
-    auto no_resolver = KqlQuery::parse("user.name:a", scanwatch::rules::FieldResolver());
-    REQUIRE(std::holds_alternative<KqlError>(no_resolver));
+    auto result = Query::parse("user.name:a", throwing);
+    REQUIRE(std::holds_alternative<QueryError>(result));
+    CHECK_THAT(std::get<QueryError>(result).message, Catch::Contains("boom"));
+    auto no_resolver = Query::parse("user.name:a", scanwatch::rules::FieldResolver());
+    REQUIRE(std::holds_alternative<QueryError>(no_resolver));
 }
 
 TEST_CASE("KQL: the deepest query accepted prints, re-parses, matches and checks", "[kql]") {
@@ -294,7 +294,7 @@ TEST_CASE("KQL: the deepest query accepted prints, re-parses, matches and checks
     for (int i = 0; i < 32; ++i) {  // 64 levels: the limit
         text = std::string(i % 2 == 0 ? "not (user.name:b or " : "not (user.name:b and ") + text + ")";
     }
-    const KqlQuery query = must_parse(text);
+    const Query query = must_parse(text);
     const std::string printed = query.to_string();
     CHECK(must_parse(printed).to_string() == printed);
     const Event a{{"user.name", {"a"}}};

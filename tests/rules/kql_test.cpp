@@ -13,7 +13,7 @@
 using namespace kql_test;
 
 TEST_CASE("KQL: Elastic seed query matches a ping exec event", "[kql]") {
-    const KqlQuery query = must_parse(kSeedQuery);
+    const Query query = must_parse(kSeedQuery);
     CHECK(query.matches(MapAccessor(ping_event())));
     for (const char* name : {"nping", "hping3", "nc", "ncat", "netcat", "socat"}) {
         INFO(name);
@@ -26,7 +26,7 @@ TEST_CASE("KQL: Elastic seed query matches a ping exec event", "[kql]") {
 }
 
 TEST_CASE("KQL: seed query rejects exit events and other programs", "[kql]") {
-    const KqlQuery query = must_parse(kSeedQuery);
+    const Query query = must_parse(kSeedQuery);
     CHECK_FALSE(query.matches(MapAccessor(with(ping_event(), "event.action", {"exit"}))));
     CHECK_FALSE(query.matches(MapAccessor(with(ping_event(), "process.name", {"curl"}))));
     CHECK_FALSE(query.matches(MapAccessor(with(ping_event(), "host.os.type", {"windows"}))));
@@ -159,7 +159,7 @@ TEST_CASE("KQL: wildcard star and question mark anywhere", "[kql]") {
 
 TEST_CASE("KQL: wildcard matching does not backtrack exponentially", "[kql]") {
     const std::string value(20000, 'a');
-    const KqlQuery query = must_parse("process.name:*a*a*a*a*a*a*a*a*a*a*a*a*b");
+    const Query query = must_parse("process.name:*a*a*a*a*a*a*a*a*a*a*a*a*b");
     const Event event = {{"process.name", {value}}};
     const auto start = std::chrono::steady_clock::now();
     CHECK_FALSE(query.matches(MapAccessor(event)));

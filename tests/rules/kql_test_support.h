@@ -15,8 +15,8 @@
 namespace kql_test {
 
 using scanwatch::rules::FieldAccessor;
-using scanwatch::rules::KqlError;
-using scanwatch::rules::KqlQuery;
+using scanwatch::rules::QueryError;
+using scanwatch::rules::Query;
 
 using Event = std::map<std::string, std::vector<std::string>>;
 
@@ -63,21 +63,21 @@ private:
     const Event& event_;
 };
 
-inline KqlQuery must_parse(std::string_view text) {
-    auto result = KqlQuery::parse(text, resolve);
-    if (const auto* error = std::get_if<KqlError>(&result)) {
+inline Query must_parse(std::string_view text) {
+    auto result = Query::parse(text, resolve);
+    if (const auto* error = std::get_if<QueryError>(&result)) {
         FAIL("parse of `" << text << "` failed at " << error->line << ":" << error->column << ": "
                           << error->message);
     }
-    return std::get<KqlQuery>(std::move(result));
+    return std::get<Query>(std::move(result));
 }
 
-inline KqlError must_fail(std::string_view text) {
-    auto result = KqlQuery::parse(text, resolve);
-    if (const auto* query = std::get_if<KqlQuery>(&result)) {
+inline QueryError must_fail(std::string_view text) {
+    auto result = Query::parse(text, resolve);
+    if (const auto* query = std::get_if<Query>(&result)) {
         FAIL("`" << text << "` parsed as `" << query->to_string() << "`");
     }
-    return std::get<KqlError>(std::move(result));
+    return std::get<QueryError>(std::move(result));
 }
 
 inline bool matches(std::string_view query, const Event& event) {

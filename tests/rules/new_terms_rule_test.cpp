@@ -44,7 +44,7 @@ ProcessEvent exec(std::int64_t time_ms, const std::string& exe, const std::strin
     return e;
 }
 
-std::size_t feed(NewTermsRule& rule, const std::vector<ProcessEvent>& events) {
+std::size_t feed(NewTermsEngine& rule, const std::vector<ProcessEvent>& events) {
     std::vector<Alert> alerts;
     for (const auto& e : events) rule.process(e, alerts);
     return alerts.size();
@@ -57,7 +57,7 @@ TEST_CASE("New terms: a value alerts when first seen, not again within the histo
     const auto rule = new_terms_rule();
     REQUIRE(rule->rule_type == RuleType::new_terms);
     REQUIRE(rule->new_terms.history_window_ms == 2 * kDay);
-    NewTermsRule engine(rule, {});
+    NewTermsEngine engine(rule, {});
     std::vector<Alert> alerts;
     engine.process(exec(kT0, "/tmp/x"), alerts);
     engine.process(exec(kT0 + 1000, "/tmp/x"), alerts);
@@ -74,13 +74,13 @@ TEST_CASE("New terms: a value alerts when first seen, not again within the histo
 }
 
 TEST_CASE("New terms: several fields make one combination", "[new_terms]") {
-    NewTermsRule engine(new_terms_rule(R"("process.executable", "user.id")"), {});
+    NewTermsEngine engine(new_terms_rule(R"("process.executable", "user.id")"), {});
     CHECK(feed(engine, {exec(kT0, "/bin/a", "0"), exec(kT0 + 1, "/bin/a", "1000"),
                         exec(kT0 + 2, "/bin/a", "0"), exec(kT0 + 3, "/bin/b", "0")}) == 3);
 }
 
 TEST_CASE("New terms: an event without a new_terms field is counted, never new", "[new_terms]") {
-    NewTermsRule engine(new_terms_rule(R"("process.parent.executable")"), {});
+    NewTermsEngine engine(new_terms_rule(R"("process.parent.executable")"), {});
     CHECK(feed(engine, {exec(kT0, "/bin/a")}) == 0);
     CHECK(engine.counters().missing_group_field == 1);
 }
@@ -89,7 +89,7 @@ TEST_CASE("New terms: the history is bounded, the least recently seen evicted an
           "[new_terms]") {
     EngineOptions options;
     options.max_groups = 2;
-    NewTermsRule engine(new_terms_rule(), options);
+    NewTermsEngine engine(new_terms_rule(), options);
     CHECK(feed(engine, {exec(kT0, "/bin/a"), exec(kT0 + 1, "/bin/b"), exec(kT0 + 2, "/bin/a"),
                         exec(kT0 + 3, "/bin/c")}) == 3);  // c evicts b (a was seen later)
     CHECK(engine.counters().groups == 2);
@@ -100,22 +100,22 @@ TEST_CASE("New terms: the history is bounded, the least recently seen evicted an
 
 TEST_CASE("New terms: the history survives save and restore (tail's state file)", "[new_terms]") {
     const auto rule = new_terms_rule();
-    NewTermsRule first(rule, {});
+    NewTermsEngine first(rule, {});
     CHECK(feed(first, {exec(kT0, "/bin/a"), exec(kT0 + 1, "/bin/b")}) == 2);
     const nlohmann::json saved = first.save_state();
-    NewTermsRule second(rule, {});
+    NewTermsEngine second(rule, {});
     REQUIRE(second.restore_state(nlohmann::json::parse(saved.dump())));
     CHECK(feed(second, {exec(kT0 + 2, "/bin/a"), exec(kT0 + 3, "/bin/b")}) == 0);
     CHECK(feed(second, {exec(kT0 + 4, "/bin/c")}) == 1);
 
     EngineOptions small;
     small.max_groups = 1;
-    NewTermsRule third(rule, small);  // a smaller bound keeps the most recently seen
+    NewTermsEngine third(rule, small);  // a smaller bound keeps the most recently seen
     REQUIRE(third.restore_state(saved));
     CHECK(third.counters().groups == 1);
     CHECK(feed(third, {exec(kT0 + 5, "/bin/b")}) == 0);
 
-    NewTermsRule fourth(rule, {});
+    NewTermsEngine fourth(rule, {});
     nlohmann::json twice = saved;
     twice["terms"].push_back(twice["terms"][0]);
     CHECK_FALSE(fourth.restore_state(twice));

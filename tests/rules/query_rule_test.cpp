@@ -67,7 +67,7 @@ TEST_CASE("Query rule: an alert per matching event, none for the others", "[quer
 
 TEST_CASE("Query rule: the alert is the event plus Kibana's query-alert fields", "[query_rule]") {
     const auto rule = load(query_rule("process.name:shred"));
-    QueryRule engine(rule, {});
+    QueryEngine engine(rule, {});
     std::vector<Alert> alerts;
     engine.process(exec(kT0, "shred", {"shred", "-u", "f"}, 77), alerts);
     REQUIRE(alerts.size() == 1);
@@ -91,7 +91,7 @@ TEST_CASE("Query rule: the alert is the event plus Kibana's query-alert fields",
 
 TEST_CASE("Query rule: at most max_signals alerts per interval of event time", "[query_rule]") {
     const auto rule = load(query_rule("process.name:shred", "max_signals = 2\n"));
-    QueryRule engine(rule, {});
+    QueryEngine engine(rule, {});
     std::vector<Alert> alerts;
     const std::int64_t start = kT0 - kT0 % 300'000;  // an interval's start
     for (std::uint64_t i = 0; i < 5; ++i) {
@@ -106,7 +106,7 @@ TEST_CASE("Query rule: at most max_signals alerts per interval of event time", "
 TEST_CASE("Query rule: an exception stops the alert and is counted", "[query_rule]") {
     const auto rule = load(query_rule("process.name:shred",
                                       "[[rule.exceptions]]\nquery = 'process.args:/var/log/*'\n"));
-    QueryRule engine(rule, {});
+    QueryEngine engine(rule, {});
     std::vector<Alert> alerts;
     engine.process(exec(kT0, "shred", {"shred", "/var/log/old"}, 1), alerts);
     engine.process(exec(kT0, "shred", {"shred", "/home/a"}, 2), alerts);
@@ -116,10 +116,10 @@ TEST_CASE("Query rule: an exception stops the alert and is counted", "[query_rul
 
 TEST_CASE("Query rule: the max_signals count survives save and restore", "[query_rule]") {
     const auto rule = load(query_rule("process.name:shred", "max_signals = 1\n"));
-    QueryRule first(rule, {});
+    QueryEngine first(rule, {});
     std::vector<Alert> alerts;
     first.process(exec(kT0, "shred", {"shred"}, 1), alerts);
-    QueryRule second(rule, {});
+    QueryEngine second(rule, {});
     REQUIRE(second.restore_state(first.save_state()));
     second.process(exec(kT0 + 1, "shred", {"shred"}, 2), alerts);
     CHECK(alerts.size() == 1);

@@ -71,7 +71,7 @@ TEST_CASE("Rule check: Elastic's process-kill rule can fire on scanwatch events 
     };
     for (bool with_name : {true, false}) {
         INFO("user.name set: " << with_name);
-        ThresholdRule engine(rule, {});
+        ThresholdEngine engine(rule, {});
         std::vector<Alert> alerts;
         for (int i = 0; i < 15; ++i) engine.process(pkill(1'700'000'000'000 + i * 1000, with_name), alerts);
         CHECK(engine.counters().matched == 15);
@@ -190,10 +190,10 @@ TEST_CASE("Rule check: evaluation modes parse and pick their engine", "[rule-che
 
     const auto rule = must_load(std::string(builtin_rule_text()));
     EngineOptions options;
-    CHECK(dynamic_cast<ThresholdRule*>(make_engine(rule, options).get()) != nullptr);
+    CHECK(dynamic_cast<ThresholdEngine*>(make_engine(rule, options).get()) != nullptr);
     EngineOptions scheduled;
     scheduled.evaluation = Evaluation::scheduled;
-    CHECK(dynamic_cast<ScheduledRule*>(make_engine(rule, scheduled).get()) != nullptr);
+    CHECK(dynamic_cast<ScheduledEngine*>(make_engine(rule, scheduled).get()) != nullptr);
     CHECK_FALSE(options == scheduled);
     CHECK(options != scheduled);
     scheduled.evaluation = Evaluation::streaming;

@@ -86,7 +86,7 @@ TEST_CASE("Scheduled: a sweep split across two runs alerts at the run whose wind
     const std::int64_t first_half = kRun0 + 4 * kMinute;
     const std::int64_t second_half = kRun0 + 5 * kMinute + kSecond;
 
-    ThresholdRule streaming(builtin(), {});
+    ThresholdEngine streaming(builtin(), {});
     std::vector<Alert> s_alerts;
     pings(streaming, s_alerts, 0, 60, first_half, kSecond);
     pings(streaming, s_alerts, 60, 60, second_half, kSecond);
@@ -95,7 +95,7 @@ TEST_CASE("Scheduled: a sweep split across two runs alerts at the run whose wind
     CHECK(s_alerts[0].count == 97);
     CHECK(s_alerts[0].cardinality == 100);
 
-    ScheduledRule scheduled(builtin(), scheduled_options());
+    ScheduledEngine scheduled(builtin(), scheduled_options());
     std::vector<Alert> alerts;
     pings(scheduled, alerts, 0, 60, first_half, kSecond);
     CHECK(scheduled.next_run_ms() == kRun0 + 5 * kMinute);
@@ -135,8 +135,8 @@ TEST_CASE("Scheduled: a sweep split across two runs alerts at the run whose wind
 //   run +20m [+11m, +20m]: the ping at +11m   = 1 event, 4 distinct
 // so Kibana, and scheduled mode, never alert.
 TEST_CASE("Scheduled: a scan no single run sees whole alerts in streaming only", "[scheduled]") {
-    ThresholdRule streaming(builtin(), {});
-    ScheduledRule scheduled(builtin(), scheduled_options());
+    ThresholdEngine streaming(builtin(), {});
+    ScheduledEngine scheduled(builtin(), scheduled_options());
     std::vector<Alert> s_alerts;
     std::vector<Alert> alerts;
     pings(streaming, s_alerts, 0, 97, kRun0 + 3 * kMinute, 5 * kSecond);
@@ -152,7 +152,7 @@ TEST_CASE("Scheduled: the window includes both ends", "[scheduled]") {
     // plus one more target at the window's start, or 1 ms before it.
     for (const std::int64_t offset : {std::int64_t{0}, std::int64_t{-1}}) {
         INFO("offset " << offset);
-        ScheduledRule rule(builtin(), scheduled_options());
+        ScheduledEngine rule(builtin(), scheduled_options());
         std::vector<Alert> alerts;
         rule.process(ping(kRun0 + kMinute + offset, "10.9.9.9"), alerts);
         pings(rule, alerts, 0, 96, kRun0 + 9 * kMinute, 0);
@@ -168,7 +168,7 @@ TEST_CASE("Scheduled: the window includes both ends", "[scheduled]") {
 }
 
 TEST_CASE("Scheduled: at most max_signals alerts per run, held back groups alert in a later run", "[scheduled]") {
-    ScheduledRule rule(with_max_signals(2), scheduled_options());
+    ScheduledEngine rule(with_max_signals(2), scheduled_options());
     std::vector<Alert> alerts;
     // Three groups reach 100 distinct values between kRun0+1m and kRun0+2m.
     for (const char* parent : {"P2", "P0", "P1"}) pings(rule, alerts, 0, 97, kRun0 + kMinute, 100, parent);
@@ -191,7 +191,7 @@ TEST_CASE("Scheduled: at most max_signals alerts per run, held back groups alert
 }
 
 TEST_CASE("Scheduled: after an alert the group's events are spent", "[scheduled]") {
-    ScheduledRule rule(builtin(), scheduled_options());
+    ScheduledEngine rule(builtin(), scheduled_options());
     std::vector<Alert> alerts;
     pings(rule, alerts, 0, 97, kRun0 + kMinute, kSecond);           // +1m .. +2m36s
     pings(rule, alerts, 0, 97, kRun0 + 6 * kMinute, kSecond);       // the same targets again
@@ -211,7 +211,7 @@ TEST_CASE("Scheduled: after an alert the group's events are spent", "[scheduled]
 }
 
 TEST_CASE("Scheduled: finish() does the last due run", "[scheduled]") {
-    ScheduledRule rule(builtin(), scheduled_options());
+    ScheduledEngine rule(builtin(), scheduled_options());
     std::vector<Alert> alerts;
     pings(rule, alerts, 0, 96, kRun0 + 4 * kMinute, 10);
     rule.process(ping(kRun0 + 5 * kMinute, "10.0.0.96", "P1", 96), alerts);  // exactly at the run
@@ -226,7 +226,7 @@ TEST_CASE("Scheduled: finish() does the last due run", "[scheduled]") {
 }
 
 TEST_CASE("Scheduled: advance() does the runs an event at that time would", "[scheduled]") {
-    ScheduledRule rule(builtin(), scheduled_options());
+    ScheduledEngine rule(builtin(), scheduled_options());
     std::vector<Alert> alerts;
     rule.advance(kRun0 + 20 * kMinute, alerts);  // before any event: nothing to do
     CHECK(rule.next_run_ms() == std::numeric_limits<std::int64_t>::min());
@@ -238,7 +238,7 @@ TEST_CASE("Scheduled: advance() does the runs an event at that time would", "[sc
 }
 
 TEST_CASE("Scheduled: a long gap in event time skips the runs that can see nothing", "[scheduled]") {
-    ScheduledRule rule(builtin(), scheduled_options());
+    ScheduledEngine rule(builtin(), scheduled_options());
     std::vector<Alert> alerts;
     pings(rule, alerts, 0, 50, kRun0 + kMinute, 10);
     constexpr std::int64_t kTenYears = 10LL * 365 * 24 * 60 * kMinute;
@@ -256,7 +256,7 @@ TEST_CASE("Scheduled: a long gap in event time skips the runs that can see nothi
 
 TEST_CASE("Scheduled: memory is bounded by a value cap and a group cap", "[scheduled]") {
     SECTION("distinct values per group") {
-        ScheduledRule rule(builtin(), scheduled_options());
+        ScheduledEngine rule(builtin(), scheduled_options());
         CHECK(rule.value_cap() == 1000);
         std::vector<Alert> alerts;
         pings(rule, alerts, 0, 5000, kRun0 + kMinute, 1);
@@ -269,7 +269,7 @@ TEST_CASE("Scheduled: memory is bounded by a value cap and a group cap", "[sched
     SECTION("groups, the one with the fewest values evicted") {
         EngineOptions options = scheduled_options();
         options.max_groups = 50;
-        ScheduledRule rule(builtin(), options);
+        ScheduledEngine rule(builtin(), options);
         std::vector<Alert> alerts;
         for (int g = 0; g < 500; ++g) rule.process(ping(kRun0 + g, "x", "P" + std::to_string(g)), alerts);
         CHECK(rule.counters().groups == 50);
@@ -278,7 +278,7 @@ TEST_CASE("Scheduled: memory is bounded by a value cap and a group cap", "[sched
 }
 
 TEST_CASE("Scheduled: events without a group-by value and unmatched events are counted as in streaming", "[scheduled]") {
-    ScheduledRule rule(builtin(), scheduled_options());
+    ScheduledEngine rule(builtin(), scheduled_options());
     std::vector<Alert> alerts;
     for (int i = 0; i < 200; ++i) {
         auto e = ping(kRun0 + i, "10.0.0." + std::to_string(i));
@@ -296,14 +296,14 @@ TEST_CASE("Scheduled: events without a group-by value and unmatched events are c
 TEST_CASE("Scheduled: a saved state continues where it stopped (tail mode restarts)", "[scheduled]") {
     // The sweep split by a run boundary, with a restart between its halves.
     const auto run = [](bool restart) {
-        auto first = std::make_unique<ScheduledRule>(builtin(), scheduled_options());
+        auto first = std::make_unique<ScheduledEngine>(builtin(), scheduled_options());
         std::vector<Alert> alerts;
         pings(*first, alerts, 0, 60, kRun0 + 4 * kMinute, kSecond);
-        std::unique_ptr<ScheduledRule> second;
+        std::unique_ptr<ScheduledEngine> second;
         if (restart) {
             const auto state = first->save_state();
             first.reset();
-            second = std::make_unique<ScheduledRule>(builtin(), scheduled_options());
+            second = std::make_unique<ScheduledEngine>(builtin(), scheduled_options());
             REQUIRE(second->restore_state(nlohmann::json::parse(state.dump())));
         } else {
             second = std::move(first);
@@ -322,8 +322,8 @@ TEST_CASE("Scheduled: a saved state continues where it stopped (tail mode restar
     CHECK(restarted[0].uuid == continuous[0].uuid);
     CHECK(alert_to_json(restarted[0], 0) == alert_to_json(continuous[0], 0));
 
-    ScheduledRule fresh(builtin(), scheduled_options());
-    ThresholdRule streaming(builtin(), {});
+    ScheduledEngine fresh(builtin(), scheduled_options());
+    ThresholdEngine streaming(builtin(), {});
     CHECK_FALSE(fresh.restore_state(streaming.save_state()));  // another engine's state
     CHECK_FALSE(fresh.restore_state(nlohmann::json{{"engine", "scheduled"}}));
     CHECK(fresh.next_run_ms() == std::numeric_limits<std::int64_t>::min());

@@ -45,7 +45,7 @@ ProcessEvent ping(std::int64_t time_ms, const std::string& target, const std::st
 }
 
 // Feeds pings to targets t0..t(n-1), one per second from `start`; returns alerts.
-std::vector<Alert> sweep(ThresholdRule& rule, int n, std::int64_t start = kT0, const std::string& parent = "P1",
+std::vector<Alert> sweep(ThresholdEngine& rule, int n, std::int64_t start = kT0, const std::string& parent = "P1",
                          const std::string& prefix = "10.0.0.") {
     std::vector<Alert> alerts;
     for (int i = 0; i < n; ++i) {
@@ -57,7 +57,7 @@ std::vector<Alert> sweep(ThresholdRule& rule, int n, std::int64_t start = kT0, c
 }  // namespace
 
 TEST_CASE("Threshold: 99 distinct arguments do not alert, the 100th does", "[threshold]") {
-    ThresholdRule rule(builtin(), {});
+    ThresholdEngine rule(builtin(), {});
     // "ping", "-c", "1" plus 96 targets = 99 distinct values.
     CHECK(sweep(rule, 96).empty());
     std::vector<Alert> alerts;
@@ -78,7 +78,7 @@ TEST_CASE("Threshold: 99 distinct arguments do not alert, the 100th does", "[thr
 }
 
 TEST_CASE("Threshold: the window is 9 minutes of event time, both ends included", "[threshold]") {
-    ThresholdRule rule(builtin(), {});
+    ThresholdEngine rule(builtin(), {});
     std::vector<Alert> alerts;
     // 97 values at t0 (3 fixed + 94 targets... spread over one event each), all at t0.
     for (int i = 0; i < 96; ++i) rule.process(ping(kT0, "10.0.0." + std::to_string(i)), alerts);
@@ -94,7 +94,7 @@ TEST_CASE("Threshold: the window is 9 minutes of event time, both ends included"
 }
 
 TEST_CASE("Threshold: events are spent after an alert and must reach the threshold again", "[threshold]") {
-    ThresholdRule rule(builtin(), {});
+    ThresholdEngine rule(builtin(), {});
     REQUIRE(sweep(rule, 97).size() == 1);
     // The same 97 targets again: only new events count, and they reach 100 distinct again.
     auto again = sweep(rule, 96, kT0 + 100'000);
@@ -109,7 +109,7 @@ TEST_CASE("Threshold: events are spent after an alert and must reach the thresho
 }
 
 TEST_CASE("Threshold: an event without a group-by value counts in no group", "[threshold]") {
-    ThresholdRule rule(builtin(), {});
+    ThresholdEngine rule(builtin(), {});
     std::vector<Alert> alerts;
     for (int i = 0; i < 200; ++i) {
         auto e = ping(kT0 + i, "10.0.0." + std::to_string(i));
@@ -122,7 +122,7 @@ TEST_CASE("Threshold: an event without a group-by value counts in no group", "[t
 }
 
 TEST_CASE("Threshold: different parents (pid reuse) are different groups", "[threshold]") {
-    ThresholdRule rule(builtin(), {});
+    ThresholdEngine rule(builtin(), {});
     // The same parent pid, but two process instances: 60 targets each, never 100 in one group.
     CHECK(sweep(rule, 60, kT0, "instance-A").empty());
     CHECK(sweep(rule, 60, kT0 + 60'000, "instance-B", "10.0.1.").empty());
@@ -138,12 +138,12 @@ TEST_CASE("Threshold: only the rule's tools match; comm mode ignores busybox app
         return e;
     };
     for (auto mode : {NameMatch::any, NameMatch::comm}) {
-        ThresholdRule rule(builtin(), EngineOptions{mode, 10000, 10, 25});
+        ThresholdEngine rule(builtin(), EngineOptions{mode, 10000, 10, 25});
         std::vector<Alert> alerts;
         for (int i = 0; i < 120; ++i) rule.process(busybox(kT0 + i, i), alerts);
         CHECK(alerts.size() == (mode == NameMatch::any ? 1U : 0U));
     }
-    ThresholdRule rule(builtin(), {});
+    ThresholdEngine rule(builtin(), {});
     std::vector<Alert> alerts;
     for (int i = 0; i < 120; ++i) {
         ProcessEvent e = ping(kT0 + i, std::to_string(i));
@@ -157,7 +157,7 @@ TEST_CASE("Threshold: only the rule's tools match; comm mode ignores busybox app
 }
 
 TEST_CASE("Threshold: a failed exec matches on comm only", "[threshold]") {
-    ThresholdRule rule(builtin(), {});
+    ThresholdEngine rule(builtin(), {});
     std::vector<Alert> alerts;
     for (int i = 0; i < 120; ++i) {
         ProcessEvent e = ping(kT0 + i, std::to_string(i));
@@ -170,7 +170,7 @@ TEST_CASE("Threshold: a failed exec matches on comm only", "[threshold]") {
 }
 
 TEST_CASE("Threshold: at most max_signals alerts per interval, the rest held back", "[threshold]") {
-    ThresholdRule rule(with_max_signals(2), {});
+    ThresholdEngine rule(with_max_signals(2), {});
     std::vector<Alert> alerts;
     for (int g = 0; g < 3; ++g) {
         for (int i = 0; i < 97; ++i) {
@@ -185,7 +185,7 @@ TEST_CASE("Threshold: at most max_signals alerts per interval, the rest held bac
 }
 
 TEST_CASE("Threshold: events older than the window are late and ignored", "[threshold]") {
-    ThresholdRule rule(builtin(), {});
+    ThresholdEngine rule(builtin(), {});
     std::vector<Alert> alerts;
     rule.process(ping(kT0 + 20 * kMinute, "a"), alerts);
     rule.process(ping(kT0, "b"), alerts);
@@ -193,7 +193,7 @@ TEST_CASE("Threshold: events older than the window are late and ignored", "[thre
 }
 
 TEST_CASE("Threshold: groups are capped, the one with the fewest values evicted", "[threshold]") {
-    ThresholdRule rule(builtin(), EngineOptions{NameMatch::any, 50, 10, 25});
+    ThresholdEngine rule(builtin(), EngineOptions{NameMatch::any, 50, 10, 25});
     std::vector<Alert> alerts;
     for (int g = 0; g < 500; ++g) rule.process(ping(kT0 + g, "x", "P" + std::to_string(g)), alerts);
     CHECK(rule.counters().groups == 50);
@@ -201,7 +201,7 @@ TEST_CASE("Threshold: groups are capped, the one with the fewest values evicted"
 }
 
 TEST_CASE("Threshold: out-of-order events within the window still count", "[threshold]") {
-    ThresholdRule rule(builtin(), {});
+    ThresholdEngine rule(builtin(), {});
     std::vector<Alert> alerts;
     for (int i = 96; i >= 0; --i) rule.process(ping(kT0 + i * 100, "10.0.0." + std::to_string(i)), alerts);
     REQUIRE(alerts.size() == 1);

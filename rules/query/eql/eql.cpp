@@ -10,12 +10,12 @@
 #include "rules/query/text.h"
 
 namespace scanwatch::rules {
-std::variant<EqlQuery, KqlError> parse_eql(std::string_view text, const FieldResolver& resolver) {
+std::variant<EqlQuery, QueryError> parse_eql(std::string_view text, const FieldResolver& resolver) {
     // The resolver is caller code and allocation can fail: neither may escape as an exception.
     try {
-        if (KqlError bad; !query_text::check_input(text, static_cast<bool>(resolver), bad)) return bad;
+        if (QueryError bad; !query_text::check_input(text, static_cast<bool>(resolver), bad)) return bad;
         auto parsed = eql::parse(text, resolver);
-        if (auto* error = std::get_if<KqlError>(&parsed)) return std::move(*error);
+        if (auto* error = std::get_if<QueryError>(&parsed)) return std::move(*error);
         auto& ok = std::get<eql::Parsed>(parsed);
         EqlQuery out;
         out.category = std::move(ok.category);
@@ -25,9 +25,9 @@ std::variant<EqlQuery, KqlError> parse_eql(std::string_view text, const FieldRes
         out.query.eql_ = true;
         return out;
     } catch (const std::exception& e) {
-        return KqlError{fmt::format("cannot parse query: {}", e.what()), 1, 1};
+        return QueryError{fmt::format("cannot parse query: {}", e.what()), 1, 1};
     } catch (...) {
-        return KqlError{"cannot parse query: unknown error", 1, 1};
+        return QueryError{"cannot parse query: unknown error", 1, 1};
     }
 }
 

@@ -16,12 +16,12 @@ namespace scanwatch::rules {
 struct EqlQuery {
     /// The event category before `where`, as written: "process", "network", "any"...
     std::string category;
-    /// The condition; KqlQuery::matches() runs it on an event, as for a KQL rule.
-    KqlQuery query;
+    /// The condition; Query::matches() runs it on an event, as for a KQL rule.
+    Query query;
 };
 
 /// Parses `text` with `resolver` (unknown fields, resolver returning -1, are an error naming the
 /// field and its position). Errors carry 1-based line and column like KQL's. Never throws.
-std::variant<EqlQuery, KqlError> parse_eql(std::string_view text, const FieldResolver& resolver);
+std::variant<EqlQuery, QueryError> parse_eql(std::string_view text, const FieldResolver& resolver);
 
 }  // namespace scanwatch::rules

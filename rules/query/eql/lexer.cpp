@@ -31,13 +31,13 @@ std::string describe(const Token& t) {
     return fmt::format("\"{}\"", cut(t.source));
 }
 
-bool Lexer::skip_space(KqlError& error) {
+bool Lexer::skip_space(QueryError& error) {
     for (;;) {
         while (!at_end() && is_space(peek())) advance();
         if (peek() == '/' && peek(1) == '/') {
             while (!at_end() && peek() != '\n') advance();
         } else if (peek() == '/' && peek(1) == '*') {
-            const KqlError open = error_here("unterminated comment: no closing \"*/\"");
+            const QueryError open = error_here("unterminated comment: no closing \"*/\"");
             advance(2);
             while (!at_end() && !(peek() == '*' && peek(1) == '/')) advance();
             if (at_end()) {
@@ -51,7 +51,7 @@ bool Lexer::skip_space(KqlError& error) {
     }
 }
 
-bool Lexer::next(Token& out, KqlError& error) {
+bool Lexer::next(Token& out, QueryError& error) {
     out = Token{};
     if (!skip_space(error)) return false;
     out.line = line_;
@@ -100,7 +100,7 @@ bool Lexer::next(Token& out, KqlError& error) {
     return true;
 }
 
-bool Lexer::name(Token& out, KqlError& error) {
+bool Lexer::name(Token& out, QueryError& error) {
     out.kind = TokenKind::name;
     if (peek() == '?') {
         out.optional = true;
@@ -151,7 +151,7 @@ void Lexer::number(Token& out) {
     }
 }
 
-bool Lexer::string(Token& out, KqlError& error) {
+bool Lexer::string(Token& out, QueryError& error) {
     out.kind = TokenKind::string;
     if (peek(1) == '"' && peek(2) == '"') return raw_string(out, error);
     return read_quoted(out.text, error, "unterminated string: no closing '\"'", [&] {
@@ -160,8 +160,8 @@ bool Lexer::string(Token& out, KqlError& error) {
 }
 
 // `"""..."""`: no escapes at all, so regular expressions and Windows paths read as written.
-bool Lexer::raw_string(Token& out, KqlError& error) {
-    const KqlError unterminated = error_here("unterminated string: no closing '\"\"\"'");
+bool Lexer::raw_string(Token& out, QueryError& error) {
+    const QueryError unterminated = error_here("unterminated string: no closing '\"\"\"'");
     out.raw = true;
     advance(3);
     const std::size_t close = text_.find("\"\"\"", pos_);
@@ -174,7 +174,7 @@ bool Lexer::raw_string(Token& out, KqlError& error) {
     return true;
 }
 
-bool Lexer::escape(std::string& out, KqlError& error) {
+bool Lexer::escape(std::string& out, QueryError& error) {
     const char e = peek(1);
     switch (e) {
         case 'n': out += '\n'; break;

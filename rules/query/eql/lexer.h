@@ -39,17 +39,17 @@ public:
     explicit Lexer(std::string_view text) : Cursor(text) {}
 
     /// The next token into `out` (kind end at the end), or false with `error` set.
-    bool next(Token& out, KqlError& error);
+    bool next(Token& out, QueryError& error);
 
 private:
     char peek(std::size_t ahead = 0) const {
         return pos_ + ahead < text_.size() ? text_[pos_ + ahead] : '\0';
     }
-    bool skip_space(KqlError& error);
-    bool name(Token& out, KqlError& error);
-    bool string(Token& out, KqlError& error);
-    bool raw_string(Token& out, KqlError& error);
-    bool escape(std::string& out, KqlError& error);
+    bool skip_space(QueryError& error);
+    bool name(Token& out, QueryError& error);
+    bool string(Token& out, QueryError& error);
+    bool raw_string(Token& out, QueryError& error);
+    bool escape(std::string& out, QueryError& error);
     void number(Token& out);
 };
 

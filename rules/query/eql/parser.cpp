@@ -316,7 +316,7 @@ bool Parser::build_list(const FieldRef& field, const Token& op, Expr& out) {
 
 }  // namespace detail
 
-std::variant<Parsed, KqlError> parse(std::string_view text, const FieldResolver& resolver) {
+std::variant<Parsed, QueryError> parse(std::string_view text, const FieldResolver& resolver) {
     detail::Parser parser(text, resolver);
     Parsed out;
     if (!parser.parse(out)) return parser.error();

@@ -24,7 +24,7 @@ struct Parsed {
 /// Parses `text` with `resolver`; the first error, in text order, when it is not a supported
 /// query. Nesting deeper than query::kMaxDepth is an error. May throw what `resolver` or
 /// allocation throws (parse_eql catches it).
-std::variant<Parsed, KqlError> parse(std::string_view text, const FieldResolver& resolver);
+std::variant<Parsed, QueryError> parse(std::string_view text, const FieldResolver& resolver);
 
 /// Appends EQL text for condition `e` (without the category) to `out`. Parsing it again gives an
 /// AST that prints the same and matches the same events.

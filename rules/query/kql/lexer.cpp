@@ -105,7 +105,7 @@ bool Lexer::hex4_at(std::size_t offset, std::uint32_t& unit) const {
 
 // At `\uXXXX` (hex already checked). Kibana writes UTF-16 code units, so a character outside
 // the BMP arrives as a surrogate pair of two escapes.
-bool Lexer::unicode_escape(std::string& out, KqlError& error) {
+bool Lexer::unicode_escape(std::string& out, QueryError& error) {
     std::uint32_t unit = 0;
     hex4_at(pos_ + 2, unit);
     if (unit >= 0xD800 && unit <= 0xDBFF) {
@@ -127,7 +127,7 @@ bool Lexer::unicode_escape(std::string& out, KqlError& error) {
     return true;
 }
 
-bool Lexer::next(Token& out, KqlError& error) {
+bool Lexer::next(Token& out, QueryError& error) {
     out = Token{};
     while (!at_end() && is_space(peek())) advance();
     out.line = line_;
@@ -176,7 +176,7 @@ bool Lexer::next(Token& out, KqlError& error) {
     return true;
 }
 
-bool Lexer::quoted(Token& out, KqlError& error) {
+bool Lexer::quoted(Token& out, QueryError& error) {
     out.kind = TokenKind::quoted;
     return read_quoted(out.text, error, "unterminated quoted value: no closing '\"'", [&] {
         if (!has(1)) return Escape::literal;
@@ -195,7 +195,7 @@ bool Lexer::quoted(Token& out, KqlError& error) {
     });
 }
 
-bool Lexer::word(Token& out, KqlError& error) {
+bool Lexer::word(Token& out, QueryError& error) {
     out.kind = TokenKind::word;
     bool wildcard = false;
     while (!at_end() && !ends_word(peek())) {
@@ -223,7 +223,7 @@ bool Lexer::word(Token& out, KqlError& error) {
     return true;
 }
 
-bool Lexer::word_escape(Token& out, KqlError& error) {
+bool Lexer::word_escape(Token& out, QueryError& error) {
     const std::size_t before = out.text.size();
     if (!has(1)) {
         error = error_here("a backslash at the end of the query escapes nothing");

@@ -54,16 +54,16 @@ public:
     explicit Lexer(std::string_view text) : Cursor(text) {}
 
     /// The next token into `out` (kind end at the end), or false with `error` set.
-    bool next(Token& out, KqlError& error);
+    bool next(Token& out, QueryError& error);
 
 private:
     bool has(std::size_t ahead) const { return pos_ + ahead < text_.size(); }
     char peek(std::size_t ahead = 0) const { return text_[pos_ + ahead]; }
     bool hex4_at(std::size_t offset, std::uint32_t& unit) const;
-    bool unicode_escape(std::string& out, KqlError& error);
-    bool word(Token& out, KqlError& error);
-    bool word_escape(Token& out, KqlError& error);
-    bool quoted(Token& out, KqlError& error);
+    bool unicode_escape(std::string& out, QueryError& error);
+    bool word(Token& out, QueryError& error);
+    bool word_escape(Token& out, QueryError& error);
+    bool quoted(Token& out, QueryError& error);
     std::string_view char_at(std::size_t offset) const;
 };
 

@@ -278,7 +278,7 @@ bool Parser::parse_value_primary(const FieldRef& field, Expr& out, int depth) {
 
 }  // namespace
 
-std::variant<Parsed, KqlError> parse(std::string_view text, const FieldResolver& resolver) {
+std::variant<Parsed, QueryError> parse(std::string_view text, const FieldResolver& resolver) {
     Parser parser(text, resolver);
     Parsed out;
     if (!parser.parse(out.root)) return parser.error();

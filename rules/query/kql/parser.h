@@ -20,7 +20,7 @@ struct Parsed {
 
 /// Parses `text` with `resolver`; the first error, in text order, when it is not a valid query.
 /// Nesting deeper than query::kMaxDepth is an error. May throw what `resolver` or allocation
-/// throws (KqlQuery::parse catches it).
-std::variant<Parsed, KqlError> parse(std::string_view text, const FieldResolver& resolver);
+/// throws (Query::parse catches it).
+std::variant<Parsed, QueryError> parse(std::string_view text, const FieldResolver& resolver);
 
 }  // namespace scanwatch::rules::kql

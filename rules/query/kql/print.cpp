@@ -127,7 +127,7 @@ void print(const Expr& e, std::string& out) {
             eql::print(e, out);
             break;
         default:
-            // Only EQL builds the other leaves, and an EQL query prints as EQL (KqlQuery).
+            // Only EQL builds the other leaves, and an EQL query prints as EQL (Query).
             eql::print(e, out);
             break;
     }
