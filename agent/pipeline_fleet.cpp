@@ -16,22 +16,6 @@ constexpr std::int64_t kSkewToleranceMs = 30'000;
 // Skewed nodes listed by name in the stats; the count covers all.
 constexpr std::size_t kSkewedListed = 20;
 
-void add(rules::RuleCounters& to, const rules::RuleCounters& c) {
-    to.matched += c.matched;
-    to.excepted += c.excepted;
-    to.missing_group_field += c.missing_group_field;
-    to.late += c.late;
-    to.spent += c.spent;
-    to.alerts += c.alerts;
-    to.alerts_hardening_only += c.alerts_hardening_only;
-    to.held_back += c.held_back;
-    to.groups_evicted += c.groups_evicted;
-    to.values_evicted += c.values_evicted;
-    to.values_evicted_max = std::max(to.values_evicted_max, c.values_evicted_max);
-    to.truncated += c.truncated;
-    to.groups += c.groups;
-}
-
 }  // namespace
 
 rules::EngineOptions Pipeline::lane_options() const {
@@ -85,16 +69,16 @@ void Pipeline::retire(NodeLane& lane) {
         engine->finish(pending_alerts_);
         rules::RuleCounters c = engine->counters();
         c.groups = 0;
-        add(retired_[engine->definition().fingerprint], c);
+        rules::add_counters(retired_[engine->definition().fingerprint], c);
     }
 }
 
 rules::RuleCounters Pipeline::rule_counters(std::size_t rule) const {
     rules::RuleCounters sum;
     const auto retired = retired_.find(rules_[rule]->fingerprint);
-    if (retired != retired_.end()) add(sum, retired->second);
+    if (retired != retired_.end()) rules::add_counters(sum, retired->second);
     for (const NodeLane& lane : lanes_.lanes()) {
-        if (rule < lane.engines.size()) add(sum, lane.engines[rule]->counters());
+        if (rule < lane.engines.size()) rules::add_counters(sum, lane.engines[rule]->counters());
     }
     return sum;
 }

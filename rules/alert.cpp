@@ -4,11 +4,29 @@
 #include <xxhash.h>
 
 #include "parsers/ecs/json_writer.h"
-#include "rules/engines/group_table.h"
-#include "rules/engines/query_engine.h"
+#include "parsers/ecs/ecs_json.h"
+#include "rules/alert_caps.h"
+#include "rules/event_fields.h"
 
 namespace scanwatch::rules {
 namespace {
+
+// Kibana's reason sentence for a process event: "process event with process P, parent process
+// Q, by U on H created SEVERITY alert NAME." (parts without a value left out).
+std::string event_reason(const Alert& alert) {
+    const ProcessEvent& e = *alert.event;
+    std::string out = "process event";
+    if (!e.name.empty()) out += fmt::format(" with process {}", e.name);
+    const std::string_view parent =
+        !e.parent_name.empty() ? std::string_view(e.parent_name) : basename_of(e.parent_executable);
+    if (!parent.empty()) {
+        out += fmt::format("{} parent process {}", e.name.empty() ? " with" : ",", parent);
+    }
+    if (!e.user.name.empty()) out += fmt::format(", by {}", e.user.name);
+    if (!e.host_name.empty()) out += fmt::format(" on {}", e.host_name);
+    out += fmt::format(" created {} alert {}.", alert.rule->severity, alert.rule->name);
+    return out;
+}
 
 void write_id_name(JsonWriter& w, std::string_view id, std::string_view name) {
     if (!id.empty()) w.field("id", id);
@@ -228,6 +246,60 @@ std::string alert_to_json(const Alert& alert, std::int64_t created_ms) {
     w.value(ev.sample_command_lines);
     w.key("sample_values");
     w.value(ev.sample_values);
+    end_alert(w, rule);
+    return out;
+}
+
+std::string event_alert_to_json(const Alert& alert, std::int64_t created_ms) {
+    const RuleDefinition& rule = *alert.rule;
+    const ProcessEvent& e = *alert.event;
+    std::string out;
+    out.reserve(4096);
+    append_event_json(out, e);
+    // Kibana moves the source's event.kind to original_event and writes "signal"; event.created
+    // is when scanwatch wrote the alert, as in a threshold alert.
+    constexpr std::string_view kind = R"("kind":"event")";
+    if (const auto at = out.find(kind); at != std::string::npos) {
+        out.replace(at, kind.size(),
+                    fmt::format(R"("kind":"signal","created":"{}")", format_timestamp(created_ms)));
+    }
+    if (!out.empty() && out.back() == '}') out.pop_back();
+    out += ',';
+    JsonWriter w(out);
+    // A continuation of the event's object: open a throwaway object so the writer separates
+    // the keys, then drop its brace.
+    const std::size_t mark = out.size();
+    w.begin_object();
+    out.erase(mark, 1);
+    w.field("kibana.alert.uuid", alert.uuid);
+    w.field("kibana.alert.status", "active");
+    w.field("kibana.alert.workflow_status", "open");
+    w.field("kibana.alert.depth", 1);
+    w.key("kibana.alert.ancestors");
+    w.begin_array();
+    w.begin_object();
+    w.field("id", e.event_id());
+    w.field("type", "event");
+    w.field("index", "scanwatch");
+    w.field("depth", 0);
+    w.end_object();
+    w.end_array();
+    w.field("kibana.alert.original_time", format_timestamp(e.time_ms));
+    w.field("kibana.alert.original_event.kind", "event");
+    w.field("kibana.alert.original_event.action", "executed");
+    write_rule_fields(w, rule, true);
+    if (rule.rule_type == RuleType::new_terms) {
+        w.key("kibana.alert.new_terms");
+        w.begin_array();
+        for (const auto& [field, value] : alert.terms) w.value(value);
+        w.end_array();
+    }
+    w.field("kibana.alert.reason", event_reason(alert));
+    w.key("scanwatch");
+    w.begin_object();
+    w.key("evidence");
+    w.begin_object();
+    write_event_ref(w, "last_event", alert.evidence.last_event);
     end_alert(w, rule);
     return out;
 }

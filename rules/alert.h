@@ -84,10 +84,13 @@ void end_alert(JsonWriter& w, const RuleDefinition& rule);
 void write_rule_fields(JsonWriter& w, const RuleDefinition& rule, bool with_language);
 
 /// The alert as one NDJSON line (no trailing newline). `created_ms` is the wall clock. An alert
-/// with an event is written as event_alert_to_json() (rules/engines/query_engine.h) writes it.
+/// with an event is written as event_alert_to_json() below writes it.
 std::string alert_to_json(const Alert& alert, std::int64_t created_ms);
 
 /// A one-sentence explanation of the alert for a person (kibana.alert.reason).
 std::string alert_reason(const Alert& alert);
+
+/// The alert document of an event-shaped alert (alert.event set), as alert_to_json() writes it.
+std::string event_alert_to_json(const Alert& alert, std::int64_t created_ms);
 
 }  // namespace scanwatch::rules

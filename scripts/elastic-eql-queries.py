@@ -7,7 +7,7 @@ REPO is a detection-rules checkout (a bare git repository works: files are read 
 under rules/linux and rules/cross-platform, and building-block rules tagged "OS: Linux", whose
 language is "eql" and whose query is not a sequence, join or sample and has no pipe. Writes one JSON object
 per line, {"file": ..., "query": ...}, to OUT (default stdout); counts go to stderr. Feed the
-output to `scanwatch_tests "[eql-corpus]"` with SCANWATCH_EQL_QUERIES=OUT to see how many parse.
+output to `scanwatch_rules_tests "[eql-corpus]"` with SCANWATCH_EQL_QUERIES=OUT to see how many parse.
 """
 import json
 import re

@@ -1,6 +1,7 @@
 #pragma once
 // The interface the agent drives a rule through, whatever its evaluation mode.
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -95,6 +96,16 @@ inline constexpr parsers::CounterField<RuleCounters> kRuleCounterFields[] = {
 inline constexpr std::uint64_t RuleCounters::*kRuleCounterSums[] = {
     &RuleCounters::matched, &RuleCounters::groups, &RuleCounters::alerts,
     &RuleCounters::alerts_hardening_only, &RuleCounters::held_back};
+/// Adds `from` into `to` (a rule's counts over the collector's lanes, or over lanes dropped): every
+/// counter of kRuleCounterFields is a sum, except values_evicted_max, a maximum.
+inline void add_counters(RuleCounters& to, const RuleCounters& from) {
+    for (const auto& f : kRuleCounterFields) {
+        std::uint64_t& mine = to.*f.member;
+        const std::uint64_t theirs = from.*f.member;
+        mine = f.member == &RuleCounters::values_evicted_max ? std::max(mine, theirs) : mine + theirs;
+    }
+}
+
 /// The stats name of a counter of kRuleCounterFields.
 constexpr std::string_view rule_counter_name(std::uint64_t RuleCounters::*member) {
     for (const auto& f : kRuleCounterFields) {

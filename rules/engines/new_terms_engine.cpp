@@ -56,7 +56,7 @@ void NewTermsEngine::process(const ProcessEvent& event, std::vector<Alert>& aler
     }
     const std::uint64_t hash = XXH3_64bits(key_.data(), key_.size());
     if (!see(hash, event.time_ms)) return;
-    if (!take_signal(*rule_, event.time_ms, signal_bucket_, signals_in_bucket_, counters_)) return;
+    if (!signals_.take(*rule_, event.time_ms, counters_)) return;
     Alert a = event_alert(rule_, event);
     for (std::size_t i = 0; i < ids.size(); ++i) {
         a.terms.emplace_back(rule_->new_terms.fields[i], values_[i]);
@@ -68,17 +68,14 @@ void NewTermsEngine::process(const ProcessEvent& event, std::vector<Alert>& aler
 nlohmann::json NewTermsEngine::save_state() const {
     nlohmann::json terms = nlohmann::json::array();
     for (const Seen& s : by_use_) terms.push_back({s.hash, s.last_ms});
-    return {{"engine", "new_terms"},
-            {"signal_bucket", signal_bucket_},
-            {"signals_in_bucket", signals_in_bucket_},
-            {"terms", std::move(terms)}};
+    nlohmann::json state{{"engine", "new_terms"}, {"terms", std::move(terms)}};
+    signals_.save(state);
+    return state;
 }
 
 bool NewTermsEngine::restore_state(const nlohmann::json& state) {
-    try {
-        if (!state.is_object() || state.at("engine") != "new_terms") return false;
-        const std::int64_t bucket = detail::get_int64(state.at("signal_bucket"));
-        const std::uint64_t in_bucket = detail::get_uint64(state.at("signals_in_bucket"));
+    return detail::restore_engine(state, "new_terms", [&] {
+        const SignalBudget signals = SignalBudget::restored(state);
         const nlohmann::json& terms = state.at("terms");
         if (!terms.is_array()) return false;
         std::list<Seen> by_use;
@@ -98,13 +95,10 @@ bool NewTermsEngine::restore_state(const nlohmann::json& state) {
         }
         by_use_ = std::move(by_use);
         seen_ = std::move(seen);
-        signal_bucket_ = bucket;
-        signals_in_bucket_ = in_bucket;
+        signals_ = signals;
         counters_.groups = seen_.size();
         return true;
-    } catch (const std::exception&) {
-        return false;
-    }
+    });
 }
 
 }  // namespace scanwatch::rules

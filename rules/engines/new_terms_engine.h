@@ -17,6 +17,7 @@
 #include "rules/alert.h"
 #include "rules/rule.h"
 #include "rules/engines/engine.h"
+#include "rules/engines/signal_budget.h"
 
 namespace scanwatch::rules {
 
@@ -44,8 +45,7 @@ private:
     bool runs_;  // false when no exec event can match the query
     std::list<Seen> by_use_;  // least recently seen first
     std::unordered_map<std::uint64_t, std::list<Seen>::iterator> seen_;
-    std::int64_t signal_bucket_ = -1;
-    std::uint64_t signals_in_bucket_ = 0;
+    SignalBudget signals_;
     std::vector<std::string> values_;  // reused per event
     std::string key_;
 };

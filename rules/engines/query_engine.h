@@ -12,6 +12,7 @@
 #include "rules/alert.h"
 #include "rules/rule.h"
 #include "rules/engines/engine.h"
+#include "rules/engines/signal_budget.h"
 
 namespace scanwatch::rules {
 
@@ -28,14 +29,9 @@ public:
 
 private:
     bool runs_;  // false when no exec event can match (EQL category, static query check)
-    std::int64_t signal_bucket_ = -1;
-    std::uint64_t signals_in_bucket_ = 0;
+    SignalBudget signals_;
 };
 
-/// Counts an alert against max_signals in the interval of `time_ms` (event time): true when it
-/// may go out; false (counted in `counters.held_back`) when the interval has had max_signals.
-bool take_signal(const RuleDefinition& rule, std::int64_t time_ms, std::int64_t& bucket,
-                 std::uint64_t& in_bucket, RuleCounters& counters);
 
 /// An alert for `event` from an event-shaped rule (query, eql, new_terms): the event is copied.
 Alert event_alert(const std::shared_ptr<const RuleDefinition>& rule, const ProcessEvent& event);
@@ -43,7 +39,5 @@ Alert event_alert(const std::shared_ptr<const RuleDefinition>& rule, const Proce
 /// True when an EQL event category matches scanwatch's events (exec events): "process", "any".
 bool eql_category_matches(std::string_view category);
 
-/// The alert document of an event-shaped alert (alert.event set), as alert_to_json() writes it.
-std::string event_alert_to_json(const Alert& alert, std::int64_t created_ms);
 
 }  // namespace scanwatch::rules

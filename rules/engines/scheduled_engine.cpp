@@ -11,7 +11,7 @@
 namespace scanwatch::rules {
 namespace {
 
-constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::min();
+using detail::kNever;
 // Event times are clamped to this range for schedule arithmetic, so no input can overflow it.
 constexpr std::int64_t kTimeLimit = std::int64_t{1} << 60;
 

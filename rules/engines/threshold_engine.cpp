@@ -13,7 +13,8 @@
 namespace scanwatch::rules {
 namespace {
 
-constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::min();
+using detail::kNever;
+
 int name_field() {
     static const int id = FieldCatalog::known_id("process.name");
     return id;
@@ -250,21 +251,12 @@ void ThresholdEngine::spend(std::size_t which, const EventFields& fields, std::i
 // alert out. Returns true (the exec's other group is then spent too).
 bool ThresholdEngine::alert(Group& g, const ProcessEvent& event, bool hardening_only,
                           std::vector<Alert>& alerts) {
-    const std::int64_t bucket = event.time_ms / rule_->interval_ms;
-    if (bucket > signal_bucket_) {
-        signal_bucket_ = bucket;
-        signals_in_bucket_ = 0;
-    }
     Alert a = make_alert(g, event);
     g.spent_until = event.time_ms;
     g.reset_counts();
     groups_->rank(g, weight(g));
-    if (signals_in_bucket_ >= rule_->max_signals) {
-        ++counters_.held_back;
-        return true;  // spent all the same: the other grouping must not alert on it either
-    }
-    ++signals_in_bucket_;
-    ++counters_.alerts;
+    // Held back or not, the group is spent: the other grouping must not alert on it either.
+    if (!signals_.take(*rule_, event.time_ms, counters_)) return true;
     if (hardening_only) ++counters_.alerts_hardening_only;
     alerts.push_back(std::move(a));
     return true;
@@ -289,11 +281,9 @@ nlohmann::json ThresholdEngine::save_state() const {
         j["seconds"] = std::move(seconds);
         if (g.beyond_comm) j["beyond_comm"] = true;  // absent in older states: false
     });
-    return {{"engine", "streaming"},
-            {"watermark_ms", watermark_ms_},
-            {"signal_bucket", signal_bucket_},
-            {"signals_in_bucket", signals_in_bucket_},
-            {"groups", std::move(groups)}};
+    nlohmann::json state{{"engine", "streaming"}, {"watermark_ms", watermark_ms_}, {"groups", std::move(groups)}};
+    signals_.save(state);
+    return state;
 }
 
 bool ThresholdEngine::restore_state(const nlohmann::json& state) {
@@ -322,12 +312,10 @@ bool ThresholdEngine::restore_state(const nlohmann::json& state) {
     };
     return detail::restore_engine(state, "streaming", [&] {
         const std::int64_t watermark = get_int64(state.at("watermark_ms"));
-        const std::int64_t signal_bucket = get_int64(state.at("signal_bucket"));
-        const std::uint64_t signals = get_uint64(state.at("signals_in_bucket"));
+        const SignalBudget signals = SignalBudget::restored(state);
         if (!groups_->restore(state.at("groups"), options_, restore_group)) return false;
         watermark_ms_ = watermark;
-        signal_bucket_ = signal_bucket;
-        signals_in_bucket_ = signals;
+        signals_ = signals;
         return true;
     });
 }

@@ -13,6 +13,7 @@
 #include "rules/event_fields.h"
 #include "rules/engines/group_by.h"
 #include "rules/engines/group_table.h"
+#include "rules/engines/signal_budget.h"
 #include "rules/rule.h"
 #include "rules/engines/engine.h"
 
@@ -50,8 +51,7 @@ private:
     GroupBy group_by_;
     std::int64_t watermark_ms_;  // latest event time this rule has counted
     std::unique_ptr<GroupTable<Group>> groups_;
-    std::int64_t signal_bucket_ = -1;  // interval the signal count below belongs to
-    std::uint64_t signals_in_bucket_ = 0;
+    SignalBudget signals_;
     std::string key_;
     std::string scratch_;
     // Hashes of the cardinality field's values of the event being counted: computed once per

@@ -5,9 +5,11 @@
 
 #include "rules/engines/scheduled_engine.h"
 #include "rules/engines/threshold_engine.h"
+#include "tests/rules/rule_fixtures.h"
 
 using scanwatch::ProcessEvent;
 using namespace scanwatch::rules;
+using scanwatch::test::builtin;
 
 namespace {
 
@@ -17,12 +19,6 @@ constexpr std::int64_t kMinute = 60 * kSecond;
 // epoch, here 2023-11-14T22:15:00Z.
 constexpr std::int64_t kRun0 = 5'666'667 * 5 * kMinute;
 static_assert(kRun0 % (5 * kMinute) == 0);
-
-std::shared_ptr<const RuleDefinition> builtin() {
-    auto r = load_rule(builtin_rule_text(), "built-in");
-    REQUIRE(std::holds_alternative<std::shared_ptr<const RuleDefinition>>(r));
-    return std::get<std::shared_ptr<const RuleDefinition>>(r);
-}
 
 std::shared_ptr<const RuleDefinition> with_max_signals(std::uint64_t n) {
     auto copy = std::make_shared<RuleDefinition>(*builtin());
@@ -36,21 +32,12 @@ EngineOptions scheduled_options() {
     return o;
 }
 
+// The shared ping with a pid per serial and no entity id of its own.
 ProcessEvent ping(std::int64_t time_ms, const std::string& target, const std::string& parent = "P1",
                   std::uint64_t serial = 1) {
-    ProcessEvent e;
-    e.time_ms = time_ms;
-    e.serial = serial;
-    e.host_id = "h1";
-    e.host_name = "host-one";
+    ProcessEvent e = scanwatch::test::ping(time_ms, target, parent, serial);
     e.pid = static_cast<std::int64_t>(1000 + serial);
-    e.ppid = 999;
-    e.name = "ping";
-    e.executable = "/usr/bin/ping";
-    e.args = {"ping", "-c", "1", target};
-    e.args_count = 4;
-    e.parent_entity_id = parent;
-    e.user.id = "0";
+    e.entity_id.clear();
     return e;
 }
 

@@ -3,7 +3,7 @@
 #include <functional>
 #include <string>
 
-#include "tests/rules/eql_test_support.h"
+#include "tests/rules/query/eql_test_support.h"
 
 using eql_test::Event;
 using eql_test::MapAccessor;

@@ -7,9 +7,11 @@
 #include "rules/engines/group_table.h"
 #include "rules/engines/scheduled_engine.h"
 #include "rules/engines/threshold_engine.h"
+#include "tests/rules/rule_fixtures.h"
 
 using scanwatch::ProcessEvent;
 using namespace scanwatch::rules;
+using scanwatch::test::builtin;
 
 namespace {
 
@@ -17,22 +19,13 @@ constexpr std::int64_t kT0 = 1'700'000'000'000;
 
 struct TestGroup : GroupBase {};
 
-std::shared_ptr<const RuleDefinition> builtin() {
-    auto r = load_rule(builtin_rule_text(), "built-in");
-    REQUIRE(std::holds_alternative<std::shared_ptr<const RuleDefinition>>(r));
-    return std::get<std::shared_ptr<const RuleDefinition>>(r);
-}
-
+// The shared ping without pid, serial, argument count or entity id.
 ProcessEvent ping(std::int64_t time_ms, const std::string& target, const std::string& parent) {
-    ProcessEvent e;
-    e.time_ms = time_ms;
-    e.host_id = "h1";
-    e.host_name = "host-one";
-    e.name = "ping";
-    e.executable = "/usr/bin/ping";
-    e.args = {"ping", "-c", "1", target};
-    e.parent_entity_id = parent;
-    e.user.id = "0";
+    ProcessEvent e = scanwatch::test::ping(time_ms, target, parent, 0);
+    e.pid = 0;
+    e.ppid = 0;
+    e.args_count = 0;
+    e.entity_id.clear();
     return e;
 }
 

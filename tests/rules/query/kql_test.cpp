@@ -8,7 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "rules/query/query.h"
-#include "tests/rules/kql_test_support.h"
+#include "tests/rules/query/kql_test_support.h"
 
 using namespace kql_test;
 

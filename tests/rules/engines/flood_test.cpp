@@ -4,9 +4,11 @@
 #include <vector>
 
 #include "rules/engines/engine.h"
+#include "tests/rules/rule_fixtures.h"
 
 using scanwatch::ProcessEvent;
 using namespace scanwatch::rules;
+using scanwatch::test::builtin;
 
 // A flood of one-off execs, each from its own parent, must not evict a ping sweep's group
 // (docs/detection.md, "Memory bounds"): eviction takes the group with the fewest distinct values.
@@ -15,12 +17,6 @@ namespace {
 
 constexpr std::int64_t kT0 = 1'700'000'000'000;
 constexpr int kSweepTargets = 150;
-
-std::shared_ptr<const RuleDefinition> builtin() {
-    auto r = load_rule(builtin_rule_text(), "built-in");
-    REQUIRE(std::holds_alternative<std::shared_ptr<const RuleDefinition>>(r));
-    return std::get<std::shared_ptr<const RuleDefinition>>(r);
-}
 
 enum class Shape { burst, spread };
 

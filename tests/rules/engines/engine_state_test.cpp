@@ -5,9 +5,11 @@
 #include <vector>
 
 #include "rules/engines/engine.h"
+#include "tests/rules/rule_fixtures.h"
 
 using scanwatch::ProcessEvent;
 using namespace scanwatch::rules;
+using scanwatch::test::builtin;
 
 // Tail mode's state file goes through restore_state(): any damaged shape is refused (false,
 // engine unchanged), never undefined behaviour through a float or an out-of-range number.
@@ -16,23 +18,13 @@ namespace {
 
 constexpr std::int64_t kT0 = 1'700'000'000'000;
 
-std::shared_ptr<const RuleDefinition> builtin() {
-    auto r = load_rule(builtin_rule_text(), "built-in");
-    REQUIRE(std::holds_alternative<std::shared_ptr<const RuleDefinition>>(r));
-    return std::get<std::shared_ptr<const RuleDefinition>>(r);
-}
-
+// The shared ping of 10.0.0.TARGET under P1, without pid, argument count or entity id.
 ProcessEvent ping(std::int64_t time_ms, int target, std::uint64_t serial) {
-    ProcessEvent e;
-    e.time_ms = time_ms;
-    e.serial = serial;
-    e.host_id = "h1";
-    e.host_name = "host-one";
-    e.name = "ping";
-    e.executable = "/usr/bin/ping";
-    e.args = {"ping", "-c", "1", "10.0.0." + std::to_string(target)};
-    e.parent_entity_id = "P1";
-    e.user.id = "0";
+    ProcessEvent e = scanwatch::test::ping(time_ms, "10.0.0." + std::to_string(target), "P1", serial);
+    e.pid = 0;
+    e.ppid = 0;
+    e.args_count = 0;
+    e.entity_id.clear();
     return e;
 }
 

@@ -4,44 +4,22 @@
 #include <vector>
 
 #include "rules/engines/threshold_engine.h"
+#include "tests/rules/rule_fixtures.h"
 
 using scanwatch::ProcessEvent;
 using namespace scanwatch::rules;
+using scanwatch::test::builtin;
+using scanwatch::test::ping;
 
 namespace {
 
 constexpr std::int64_t kT0 = 1'700'000'000'000;
 constexpr std::int64_t kMinute = 60'000;
 
-std::shared_ptr<const RuleDefinition> builtin() {
-    auto r = load_rule(builtin_rule_text(), "built-in");
-    REQUIRE(std::holds_alternative<std::shared_ptr<const RuleDefinition>>(r));
-    return std::get<std::shared_ptr<const RuleDefinition>>(r);
-}
-
 std::shared_ptr<const RuleDefinition> with_max_signals(std::uint64_t n) {
     auto copy = std::make_shared<RuleDefinition>(*builtin());
     copy->max_signals = n;
     return copy;
-}
-
-ProcessEvent ping(std::int64_t time_ms, const std::string& target, const std::string& parent = "P1",
-                  std::uint64_t serial = 1) {
-    ProcessEvent e;
-    e.time_ms = time_ms;
-    e.serial = serial;
-    e.host_id = "h1";
-    e.host_name = "host-one";
-    e.pid = 1000;
-    e.ppid = 999;
-    e.name = "ping";
-    e.executable = "/usr/bin/ping";
-    e.args = {"ping", "-c", "1", target};
-    e.args_count = 4;
-    e.entity_id = "E";
-    e.parent_entity_id = parent;
-    e.user.id = "0";
-    return e;
 }
 
 // Feeds pings to targets t0..t(n-1), one per second from `start`; returns alerts.

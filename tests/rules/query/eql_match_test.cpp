@@ -1,6 +1,6 @@
 // EQL operators and functions on events: what each matches, case rules, multi-valued fields,
 // missing fields and null (docs/rules.md, "EQL queries").
-#include "tests/rules/eql_test_support.h"
+#include "tests/rules/query/eql_test_support.h"
 
 using eql_test::Event;
 using eql_test::matches;

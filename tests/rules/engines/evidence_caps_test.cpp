@@ -5,9 +5,11 @@
 
 #include "rules/engines/group_table.h"
 #include "rules/engines/engine.h"
+#include "tests/rules/rule_fixtures.h"
 
 using scanwatch::ProcessEvent;
 using namespace scanwatch::rules;
+using scanwatch::test::builtin;
 
 // What a group and an alert keep is capped in bytes (docs/operations.md, "Memory bounds"),
 // whatever the size of the event's arguments.
@@ -15,12 +17,6 @@ using namespace scanwatch::rules;
 namespace {
 
 constexpr std::int64_t kT0 = 1'700'000'000'000;
-
-std::shared_ptr<const RuleDefinition> builtin() {
-    auto r = load_rule(builtin_rule_text(), "built-in");
-    REQUIRE(std::holds_alternative<std::shared_ptr<const RuleDefinition>>(r));
-    return std::get<std::shared_ptr<const RuleDefinition>>(r);
-}
 
 ProcessEvent ping_with(std::vector<std::string> extra_args, const std::string& parent) {
     ProcessEvent e;

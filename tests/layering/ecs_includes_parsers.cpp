@@ -1,0 +1,2 @@
+// Must not compile: parsers/ecs depends on nothing else of the repository.
+#include "parsers/process_table.h"

@@ -1,0 +1,2 @@
+// Must not compile: the engines do not know agent/.
+#include "agent/settings.h"

@@ -1,0 +1,2 @@
+// Must not compile: parsers/ does not know rules/.
+#include "rules/rule.h"

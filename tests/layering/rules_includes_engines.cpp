@@ -1,0 +1,2 @@
+// Must not compile: rules/ (rule model, alerts) does not know the engines.
+#include "rules/engines/engine.h"
