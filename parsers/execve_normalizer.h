@@ -114,6 +114,7 @@ private:
     void read_proctitle(std::string_view raw);
     void read_path(auparse_state_t* au);
     void add_arg_bytes(std::string_view value);
+    void add_grandparent(std::int64_t pid);
     void end_arg();
     enum class IdKind { user, group };
     void read_id(auparse_state_t* au, std::string_view field, IdName& who, IdKind kind,

@@ -65,6 +65,15 @@ constexpr ProfileSample kEvasionTable[] = {
     {"cron_like_control.enriched.log", 0, 0},
     {"pkg_like_control.enriched.log", 0, 0},
     {"hostmix.enriched.log", 0, 0},
+    // Issue 26: the same wrappers with no login session (ses unset), service-like noise around.
+    {"nosession_ping_sweep.enriched.log", 1, 1},
+    {"nosession_timeout_ping.enriched.log", 1, 0},
+    {"nosession_sh_c_ping.enriched.log", 1, 0},
+    {"nosession_xargs_sh_c_ping.enriched.log", 1, 0},
+    {"nosession_setsid_ping.enriched.log", 1, 0},
+    {"nosession_flock_ping.enriched.log", 1, 0},
+    {"nosession_bg_function_ping.enriched.log", 1, 0},
+    {"nosession_cron_like_control.enriched.log", 0, 0},
 };
 
 scanwatch::rules::EngineOptions profile_options(bool hardened, NameMatch name_match) {
