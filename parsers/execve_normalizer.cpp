@@ -462,7 +462,7 @@ void ExecveNormalizer::on_event(auparse_state_t* au) {
             event_.parent_name = parent.name;
             event_.parent_args = parent.args;
             event_.parent_args_count = parent.args_count;
-            if (!has_session(event_.session)) {
+            if (options_.lineage && !has_session(event_.session)) {
                 if (parent.exec_seen) {
                     add_grandparent(parent.parent_pid);
                 } else {

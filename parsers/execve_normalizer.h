@@ -46,6 +46,9 @@ struct NormalizerOptions {
     /// names of another host's ids would be wrong in a replay).
     bool lookup_names = false;
     std::size_t max_processes = 65536;  ///< bound of the entity-id table
+    /// Execs without a login session get ProcessEvent::grandparent_* and parent_untraced (the
+    /// hardened profile's grouping; docs/detection.md). Off: those stay empty / false.
+    bool lineage = true;
 };
 
 /// What the normalizer saw; all monotonic.

@@ -46,7 +46,8 @@ struct ProcessEvent {
     std::string parent_args;
     std::uint64_t parent_args_count = 0;  ///< the parent's argc as logged
     /// Execs without a login session only (`session` unset or absent; docs/detection.md,
-    /// "Profiles and grouping"): the parent's parent, as the parent's exec in the stream named
+    /// "Profiles and grouping"; NormalizerOptions::lineage, off under the elastic profile):
+    /// the parent's parent, as the parent's exec in the stream named
     /// it (ECS process.parent.parent.*). Empty / -1 when the parent's exec was not seen, or
     /// that ancestor is pid 1 or a service manager (systemd, init, runit, s6).
     std::string grandparent_entity_id;
