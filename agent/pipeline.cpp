@@ -9,6 +9,17 @@
 #include "parsers/ecs/json_writer.h"
 
 namespace scanwatch::agent {
+namespace {
+
+// The parent's parent of sessionless execs is for the hardened grouping only: under the elastic
+// profile the events stay as they were, and the lookup is not made.
+parsers::NormalizerOptions normalizer_options(const PipelineOptions& options) {
+    parsers::NormalizerOptions n = options.normalizer;
+    n.lineage = n.lineage && options.engine.session_grouping;
+    return n;
+}
+
+}  // namespace
 
 Pipeline::Pipeline(PipelineOptions options, AlertSink alerts, EventSink events,
                    Diagnostics& diagnostics)
@@ -23,7 +34,7 @@ Pipeline::Pipeline(PipelineOptions options, AlertSink alerts, EventSink events,
       lanes_(options.collector ? options.max_nodes : 1,
              [this](NodeLane& lane) { retire(lane); }),
       coarse_now_(NodeLane::Clock::now()),
-      normalizer_(options.normalizer, [this](const ProcessEvent& e) { on_event(e); }),
+      normalizer_(normalizer_options(options), [this](const ProcessEvent& e) { on_event(e); }),
       feed_(
           [this](auparse_state_t* au) {
               if (gate_ && !gate_(parsers::event_key(au))) return;

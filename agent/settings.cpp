@@ -72,7 +72,8 @@ void build(Cli& cli, Settings& s) {
 
     add_choice(app, "--profile", cli.profile_text, enum_names(kProfileNames),
                "hardened (wider name match; rules grouping by parent also group by audit "
-               "session) or elastic (Elastic's exact semantics: comm names, parent grouping)");
+               "session, or without one by the parent's parent or the user) or elastic "
+               "(Elastic's exact semantics: comm names, parent grouping)");
     add_choice(app, "--name-match", cli.name_match_text, enum_names(rules::kNameMatchNames),
                "How process.name matches, overriding the profile's: any (comm, exe and argv[0] "
                "basenames, busybox/toybox applet, program run by ld.so, hard links in live "

@@ -19,6 +19,16 @@
 namespace scanwatch::parsers {
 namespace {
 
+// ses= that names a login session: set, and not 4294967295 ((unsigned)-1, "unset").
+bool has_session(std::string_view ses) { return !ses.empty() && ses != "4294967295"; }
+
+// A process that starts services: its children are unrelated to each other, so it is never an
+// ancestor two execs are grouped under (docs/detection.md, "Profiles and grouping").
+bool is_service_manager(std::string_view name) {
+    return name == "systemd" || name == "init" || name == "runsv" || name == "runsvdir" ||
+           name == "s6-supervise" || name == "s6-svscan";
+}
+
 // Milliseconds since the epoch must fit in 64 bits (the filter allows 12 digits of seconds).
 constexpr unsigned long long kMaxSeconds = 999'999'999'999ULL;
 
@@ -353,6 +363,20 @@ void ExecveNormalizer::read_path(auparse_state_t* au) {
     event_.has_inode = true;
 }
 
+// The parent's parent (pid `pid`, as the parent's exec gave it) of an exec without a session,
+// unless it is none, pid 1, kthreadd (2) or a service manager.
+void ExecveNormalizer::add_grandparent(std::int64_t pid) {
+    if (pid <= 2) return;
+    const auto gp = processes_.current(event_.host_id, pid, event_ref_);
+    if (gp.exec_seen &&
+        (is_service_manager(gp.name) || is_service_manager(basename_of(gp.executable)))) {
+        return;
+    }
+    event_.grandparent_entity_id = gp.entity_id;
+    event_.grandparent_pid = pid;
+    event_.grandparent_executable = gp.executable;
+}
+
 void ExecveNormalizer::on_event(auparse_state_t* au) {
     if (auparse_first_record(au) <= 0) return;
     event_.clear();
@@ -438,6 +462,14 @@ void ExecveNormalizer::on_event(auparse_state_t* au) {
             event_.parent_name = parent.name;
             event_.parent_args = parent.args;
             event_.parent_args_count = parent.args_count;
+            if (options_.lineage && !has_session(event_.session)) {
+                if (parent.exec_seen) {
+                    add_grandparent(parent.parent_pid);
+                } else {
+                    // pid 1 and kthreadd are met once and then known: not a fork to trace.
+                    event_.parent_untraced = parent.first_met && event_.ppid > 2;
+                }
+            }
         }
         if (event_.pid >= 0) {
             event_.entity_id =

@@ -46,6 +46,9 @@ struct NormalizerOptions {
     /// names of another host's ids would be wrong in a replay).
     bool lookup_names = false;
     std::size_t max_processes = 65536;  ///< bound of the entity-id table
+    /// Execs without a login session get ProcessEvent::grandparent_* and parent_untraced (the
+    /// hardened profile's grouping; docs/detection.md). Off: those stay empty / false.
+    bool lineage = true;
 };
 
 /// What the normalizer saw; all monotonic.
@@ -114,6 +117,7 @@ private:
     void read_proctitle(std::string_view raw);
     void read_path(auparse_state_t* au);
     void add_arg_bytes(std::string_view value);
+    void add_grandparent(std::int64_t pid);
     void end_arg();
     enum class IdKind { user, group };
     void read_id(auparse_state_t* au, std::string_view field, IdName& who, IdKind kind,

@@ -82,7 +82,7 @@ ProcessTable::List::iterator ProcessTable::lookup(std::string_view host, std::in
         lru_.pop_back();
         ++evictions_;
     }
-    lru_.push_front(Entry{key_, {}, false, {}, {}, {}, 0});
+    lru_.push_front(Entry{key_, {}, false, {}, {}, {}, 0, -1});
     map_.emplace(lru_.front().key, lru_.begin());
     return lru_.begin();
 }
@@ -132,7 +132,7 @@ ProcessTable::Instance ProcessTable::current(std::string_view host, std::int64_t
     bool found = false;
     auto it = lookup(host, pid, found);
     if (!found) hash_id(it->entity_id, it->key, event);
-    return it->instance();
+    return it->instance(!found);
 }
 
 ProcessTable::Instance ProcessTable::start(std::string_view host, std::int64_t pid,
@@ -145,7 +145,8 @@ ProcessTable::Instance ProcessTable::start(std::string_view host, std::int64_t p
     assign_capped(it->name, exec.name);
     pack_args(it->args, exec.args);
     it->args_count = exec.args_count;
-    return it->instance();
+    it->parent_pid = exec.ppid;
+    return it->instance(!found);
 }
 
 }  // namespace scanwatch::parsers

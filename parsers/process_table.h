@@ -39,6 +39,11 @@ public:
         std::string_view name;
         std::string_view args;  ///< NUL-terminated arguments (ProcessEvent::parent_args)
         std::uint64_t args_count = 0;
+        /// The ppid its exec gave (its parent when it started); -1 unless exec_seen. Not kept
+        /// in a saved table (tail mode's state file): unknown again after a restart.
+        std::int64_t parent_pid = -1;
+        /// This call started the instance: the pid was not in the table (first met here).
+        bool first_met = false;
     };
 
     /// The current instance of `pid`, starting one at `event` if none is known.
@@ -76,9 +81,10 @@ private:
         std::string name;
         std::string args;
         std::uint64_t args_count = 0;
+        std::int64_t parent_pid = -1;
 
-        Instance instance() const {
-            return {entity_id, exec_seen, executable, name, args, args_count};
+        Instance instance(bool first_met) const {
+            return {entity_id, exec_seen, executable, name, args, args_count, parent_pid, first_met};
         }
     };
     using List = std::list<Entry>;

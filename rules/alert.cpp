@@ -1,5 +1,7 @@
 #include "rules/alert.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <xxhash.h>
 
@@ -108,6 +110,8 @@ void fill_evidence(Evidence& ev, const ProcessEvent& event) {
     ev.process_pid = event.pid;
     ev.parent_pid = event.ppid;
     ev.parent_executable = event.parent_executable;
+    ev.grandparent_pid = event.grandparent_pid;
+    ev.grandparent_executable = event.grandparent_executable;
     ev.user_id = event.user.id;
     ev.user_name = event.user.name;
     ev.audit_user_id = event.audit_user.id;
@@ -149,14 +153,37 @@ std::string alert_reason(const Alert& alert) {
     std::string parent = ev.parent_executable.empty()
                              ? fmt::format("parent pid {}", ev.parent_pid)
                              : fmt::format("parent {} (pid {})", ev.parent_executable, ev.parent_pid);
+    // What the group is (docs/detection.md, "Profiles and grouping"): the parent, or in the
+    // hardened profile the lineage that replaced it; the last parent is named for the latter.
+    std::string where = "under " + parent;
+    const auto& fields = alert.rule->group_by;
+    const bool lineage =
+        std::find(fields.begin(), fields.end(), "process.parent.entity_id") != fields.end() &&
+        term(alert, "process.parent.entity_id").empty();
+    if (lineage) {
+        if (auto ses = term(alert, "auditd.session"); !ses.empty()) {
+            where = fmt::format("in audit session {} (last under {})", ses, parent);
+        } else if (!term(alert, "process.parent.parent.entity_id").empty()) {
+            const std::string gp =
+                ev.grandparent_executable.empty()
+                    ? fmt::format("pid {}", ev.grandparent_pid)
+                    : fmt::format("{} (pid {})", ev.grandparent_executable, ev.grandparent_pid);
+            where = fmt::format("under the parents' parent {}, no login session (last under {})",
+                                gp, parent);
+        } else if (!term(alert, "user.id").empty()) {
+            where = fmt::format("from forks with no login session whose ancestry the log does "
+                                "not show, grouped by user (last under {})",
+                                parent);
+        }
+    }
     std::string executable(term(alert, "process.executable"));
     if (executable.empty()) executable = ev.process_name;
     // The span of the events, not of the alert: a scheduled alert comes at the run's time.
     const double seconds = static_cast<double>(ev.last_event.time_ms - alert.from_ms) / 1000.0;
     const std::string span = seconds < 120.0 ? fmt::format("{:.1f} s", seconds)
                                              : fmt::format("{:.1f} min", seconds / 60.0);
-    return fmt::format("{} ran {} times as {} under {} on {} with {} distinct arguments in {}: {}",
-                       executable, alert.count, who, parent, alert.host_name, alert.cardinality, span,
+    return fmt::format("{} ran {} times as {} {} on {} with {} distinct arguments in {}: {}",
+                       executable, alert.count, who, where, alert.host_name, alert.cardinality, span,
                        alert.rule->name);
 }
 
@@ -190,6 +217,16 @@ std::string alert_to_json(const Alert& alert, std::int64_t created_ms) {
     if (auto pe = term(alert, "process.parent.entity_id"); !pe.empty()) w.field("entity_id", pe);
     if (ev.parent_pid >= 0) w.field("pid", ev.parent_pid);
     if (!ev.parent_executable.empty()) w.field("executable", ev.parent_executable);
+    // The lineage an alert was grouped on (its threshold_result term) is carried like the
+    // rule's own fields: Kibana copies the terms' fields into the alert.
+    if (auto gp = term(alert, "process.parent.parent.entity_id"); !gp.empty()) {
+        w.key("parent");
+        w.begin_object();
+        w.field("entity_id", gp);
+        if (ev.grandparent_pid >= 0) w.field("pid", ev.grandparent_pid);
+        if (!ev.grandparent_executable.empty()) w.field("executable", ev.grandparent_executable);
+        w.end_object();
+    }
     w.end_object();
     w.end_object();
     w.key("user");
@@ -202,6 +239,12 @@ std::string alert_to_json(const Alert& alert, std::int64_t created_ms) {
         w.end_object();
     }
     w.end_object();
+    if (auto ses = term(alert, "auditd.session"); !ses.empty()) {
+        w.key("auditd");
+        w.begin_object();
+        w.field("session", ses);
+        w.end_object();
+    }
 
     w.field("kibana.alert.uuid", alert.uuid);
     write_rule_fields(w, rule, false);

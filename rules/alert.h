@@ -26,6 +26,8 @@ struct Evidence {
     std::int64_t process_pid = -1;  ///< pid of the crossing event; -1 unknown
     std::int64_t parent_pid = -1;
     std::string parent_executable;  ///< empty when the parent's exec was not in the stream
+    std::int64_t grandparent_pid = -1;  ///< process.parent.parent.pid; -1 when not set
+    std::string grandparent_executable;
     std::string user_id;
     std::string user_name;
     std::string audit_user_id;

@@ -67,7 +67,8 @@ std::string capped_command_line(const ProcessEvent& event, std::size_t limit, bo
 
 std::uint64_t cap_evidence(Evidence& ev, std::string& host_name) {
     std::uint64_t n = 0;
-    for (std::string* s : {&host_name, &ev.process_name, &ev.parent_executable, &ev.user_id, &ev.user_name,
+    for (std::string* s : {&host_name, &ev.process_name, &ev.parent_executable,
+                           &ev.grandparent_executable, &ev.user_id, &ev.user_name,
                            &ev.audit_user_id, &ev.audit_user_name, &ev.working_directory}) {
         n += cap_field(*s) ? 1 : 0;
     }

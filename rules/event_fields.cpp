@@ -43,6 +43,9 @@ enum Field : int {
     kProcessParentArgs,
     kProcessParentArgsCount,
     kProcessParentCommandLine,
+    kProcessParentParentPid,
+    kProcessParentParentEntityId,
+    kProcessParentParentExecutable,
     kFieldCount
 };
 
@@ -82,6 +85,9 @@ constexpr std::array<std::string_view, kFieldCount> kNames = {
     "process.parent.args",
     "process.parent.args_count",
     "process.parent.command_line",
+    "process.parent.parent.pid",
+    "process.parent.parent.entity_id",
+    "process.parent.parent.executable",
 };
 
 bool is_multicall(std::string_view name) { return name == "busybox" || name == "toybox"; }
@@ -244,6 +250,9 @@ std::string_view EventFields::first_value(int field_id, std::string& scratch) co
             if (!e.parent_exec_seen) return {};
             scratch = e.parent_command_line();
             return scratch;
+        case kProcessParentParentPid: return number(e.grandparent_pid);
+        case kProcessParentParentEntityId: return e.grandparent_entity_id;
+        case kProcessParentParentExecutable: return e.grandparent_executable;
         default: return {};
     }
 }

@@ -61,6 +61,8 @@ public:
     /// May point into `scratch`.
     std::string_view first_value(int field_id, std::string& scratch) const;
 
+    const ProcessEvent& event() const { return event_; }
+
 private:
     const ProcessEvent& event_;
     NameMatch name_match_;

@@ -264,6 +264,9 @@ void explain_threshold(const RuleDefinition& rule, bool session_grouping, const 
         line("", "and, hardened profile, by auditd.session in place of process.parent.entity_id "
                  "when the exec has a login session (a forking wrapper cannot split a sweep; "
                  "--profile elastic turns this off; docs/detection.md)");
+        line("", "without a login session, by process.parent.parent.entity_id (the parent's "
+                 "parent; never pid 1 or a service manager), or user.id where the parent is a "
+                 "fork the log cannot trace");
     }
     std::string threshold = fmt::format("a group alerts with at least {} event{}",
                                         rule.threshold_value, rule.threshold_value == 1 ? "" : "s");

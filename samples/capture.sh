@@ -449,6 +449,102 @@ run_elastic_set() {
     capture elastic_history_delete.enriched.log   ENRICHED "" sc_history_delete "$tmp"
 }
 
+# Issue 26: the same wrappers where there is no login session (auid and ses unset), as from a
+# service or a shell a service spawned. Selected with CAPTURE_SET=nosession. The loginuid of
+# this script must be unset (it is where nothing wrote it: a service, a container's root). Each
+# scenario runs as the dedicated uid NS_UID through `setpriv --reuid` (no login, loginuid left
+# unset), in ONE bash it execs, which is therefore the loop shell of every scenario; the rules
+# filter on that uid. Besides the scenario, a service-like noise loop runs as NS_NOISE_UID for
+# the whole capture (also audited): host activity without a session, one short-lived shell per
+# round pinging one host, timeout, cat and sleep.
+NS_UID=${NS_UID:-4243}
+NS_NOISE_UID=${NS_NOISE_UID:-4244}
+ns_ping()    { local i; for ((i = 1; i <= EV_N; i++)); do ping -c 1 -W 1 "127.0.0.$i"; done; }
+ns_timeout() { local i; for ((i = 1; i <= EV_N; i++)); do timeout 2 ping -c 1 -W 1 "127.0.0.$i"; done; }
+ns_sh_c()    { local i; for ((i = 1; i <= EV_N; i++)); do sh -c "ping -c 1 -W 1 127.0.0.$i; :"; done; }
+ns_xargs()   { seq 1 "$EV_N" | xargs -P4 -n1 sh -c 'ping -c 1 -W 1 "127.0.0.$1"; :' sh; }
+ns_setsid()  { local i; for ((i = 1; i <= EV_N; i++)); do setsid -f -w ping -c 1 -W 1 "127.0.0.$i"; done; }
+ns_flock()   { local i; for ((i = 1; i <= EV_N; i++)); do flock "$1" ping -c 1 -W 1 "127.0.0.$i"; done; }
+ns_bg_function() {          # a function backgrounded per target, 10 at a time
+    local i
+    probe() { ping -c 1 -W 1 "127.0.0.$1"; }
+    for ((i = 1; i <= EV_N; i++)); do probe "$i" & ((i % 10)) || wait; done
+    wait
+}
+# control: 30 cron-like jobs (a fork that execs sh -c), each pinging the same 3 hosts
+ns_cron_like_control() {
+    local j
+    for ((j = 1; j <= 30; j++)); do
+        (exec sh -c 'for h in 1 2 3; do ping -c 1 -W 1 127.0.0.$h; done')
+    done
+}
+ns_noise() {
+    while :; do
+        sh -c 'cat /proc/loadavg >/dev/null; ping -c 1 -W 1 127.0.0.1 >/dev/null; :'
+        timeout 1 true
+        sleep 0.3
+    done
+}
+export -f ns_ping ns_timeout ns_sh_c ns_xargs ns_setsid ns_flock ns_bg_function \
+    ns_cron_like_control ns_noise
+export EV_N
+
+add_uid_rules() {
+    local -a r
+    local uid
+    for uid in "$NS_UID" "$NS_NOISE_UID"; do
+        r=("exit,always" -F "arch=b64" -S execve -S execveat -F "uid=$uid" -k "$KEY")
+        auditctl -a "${r[@]}" >/dev/null 2>&1 || die "kernel refused: auditctl -a ${r[*]}"
+        RULES+=("$(IFS=$'\x1f'; echo "${r[*]}")")
+    done
+}
+
+# capture_nosession FILE FUNC [ARGS...]: one auditd run, FUNC run as NS_UID without a session
+capture_nosession() {
+    local file=$1 func=$2; shift 2
+    local lost0 lost1 noise
+    [[ $(cat /proc/self/loginuid) == 4294967295 ]] \
+        || die "this shell has a login uid ($(cat /proc/self/loginuid)); run from a process without one (e.g. systemd-run)"
+    lost0=$(kstat lost)
+    start_auditd ENRICHED ""
+    add_uid_rules
+    cd /
+    setpriv --reuid="$NS_NOISE_UID" --regid="$NS_NOISE_UID" --clear-groups \
+        bash -c ns_noise </dev/null >/dev/null 2>&1 &
+    noise=$!
+    SCEN_PID=$noise
+    read -r -t 1 <>"$WORK/tick" || true      # the noise runs before and around the scenario
+    setpriv --reuid="$NS_UID" --regid="$NS_UID" --clear-groups \
+        bash -c "$func"' "$@"' "$func" "$@" </dev/null >>"$WORK/$file.out" 2>&1 \
+        || die "scenario $file failed; output: $(tail -n 5 "$WORK/$file.out")"
+    read -r -t 1 <>"$WORK/tick" || true
+    kill -TERM "$noise" 2>/dev/null || true
+    wait "$noise" 2>/dev/null || true
+    SCEN_PID=""
+    cd "$SCRIPT_DIR"
+    finish_capture
+    lost1=$(kstat lost)
+    [[ $lost0 == "$lost1" ]] || note "WARNING: kernel 'lost' counter went $lost0 -> $lost1 during $file"
+    install -m 0644 "$AUDIT_DIR/audit.log" "$OUTDIR/$file"
+    PRODUCED+=("$OUTDIR/$file")
+}
+
+run_nosession_set() {
+    local lock
+    mktempdir lock
+    chmod 0755 "$lock"
+    : >"$lock/flock.lock"
+    chmod 0666 "$lock/flock.lock"
+    capture_nosession nosession_ping_sweep.enriched.log         ns_ping
+    capture_nosession nosession_timeout_ping.enriched.log       ns_timeout
+    capture_nosession nosession_sh_c_ping.enriched.log          ns_sh_c
+    capture_nosession nosession_xargs_sh_c_ping.enriched.log    ns_xargs
+    capture_nosession nosession_setsid_ping.enriched.log        ns_setsid
+    capture_nosession nosession_flock_ping.enriched.log         ns_flock "$lock/flock.lock"
+    capture_nosession nosession_bg_function_ping.enriched.log   ns_bg_function
+    capture_nosession nosession_cron_like_control.enriched.log  ns_cron_like_control
+}
+
 # ----------------------------------------------------------------- main
 PRODUCED=()
 
@@ -456,6 +552,8 @@ if [[ ${CAPTURE_SET:-base} == evasion ]]; then
     run_evasion_set
 elif [[ ${CAPTURE_SET:-base} == elastic ]]; then
     run_elastic_set
+elif [[ ${CAPTURE_SET:-base} == nosession ]]; then
+    run_nosession_set
 else
 
 capture ping_sweep.enriched.log          ENRICHED "" sc_ping_sweep

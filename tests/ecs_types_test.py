@@ -27,6 +27,8 @@ TYPES = {
     "process.parent.pid": "long", "process.parent.entity_id": "keyword", "process.parent.executable": "keyword",
     "process.parent.name": "keyword", "process.parent.args": "keyword[]",
     "process.parent.args_count": "long", "process.parent.command_line": "wildcard",
+    "process.parent.parent.pid": "long", "process.parent.parent.entity_id": "keyword",
+    "process.parent.parent.executable": "keyword",
     "user.id": "keyword", "user.name": "keyword",
     "user.effective.id": "keyword", "user.effective.name": "keyword",
     "user.effective.group.id": "keyword", "user.effective.group.name": "keyword",

@@ -52,6 +52,10 @@ void ProcessEvent::clear() {
     parent_name.clear();
     parent_args.clear();
     parent_args_count = 0;
+    grandparent_entity_id.clear();
+    grandparent_pid = -1;
+    grandparent_executable.clear();
+    parent_untraced = false;
     for (IdName* who : {&user, &effective_user, &group, &effective_group, &audit_user}) {
         who->id.clear();
         who->name.clear();

@@ -45,6 +45,18 @@ struct ProcessEvent {
     /// they fit in the process table's cap (parsers/process_table.h); see for_each_packed().
     std::string parent_args;
     std::uint64_t parent_args_count = 0;  ///< the parent's argc as logged
+    /// Execs without a login session only (`session` unset or absent; docs/detection.md,
+    /// "Profiles and grouping"; NormalizerOptions::lineage, off under the elastic profile):
+    /// the parent's parent, as the parent's exec in the stream named
+    /// it (ECS process.parent.parent.*). Empty / -1 when the parent's exec was not seen, or
+    /// that ancestor is pid 1 or a service manager (systemd, init, runit, s6).
+    std::string grandparent_entity_id;
+    std::int64_t grandparent_pid = -1;
+    std::string grandparent_executable;  ///< when its exec was in the stream
+    /// Execs without a login session only: the parent was first met at this exec and its exec
+    /// was never seen, a fork whose ancestry the stream does not tell (a backgrounded shell
+    /// function, a forked worker).
+    bool parent_untraced = false;
     IdName user;            ///< uid
     IdName effective_user;  ///< euid
     IdName group;           ///< gid

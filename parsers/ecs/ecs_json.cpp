@@ -76,6 +76,14 @@ void append_event_json(std::string& out, const ProcessEvent& e) {
         w.field("args_count", e.parent_args_count);
         w.field("command_line", e.parent_command_line());
     }
+    if (!e.grandparent_entity_id.empty()) {  // execs without a login session only
+        w.key("parent");
+        w.begin_object();
+        w.field("pid", e.grandparent_pid);
+        w.field("entity_id", e.grandparent_entity_id);
+        write_non_empty(w, "executable", e.grandparent_executable);
+        w.end_object();
+    }
     w.end_object();
     w.end_object();
 

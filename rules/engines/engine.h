@@ -41,8 +41,9 @@ struct EngineOptions {
     std::size_t sample_commands = 10;  ///< command lines kept as evidence
     std::size_t sample_values = 25;    ///< distinct values kept as evidence
     Evaluation evaluation = Evaluation::streaming;
-    /// Where a rule groups by process.parent.entity_id, also group by auditd.session in its
-    /// place (rules/engines/group_by.h). The hardened profile's; off in the elastic profile.
+    /// Where a rule groups by process.parent.entity_id, also group by the exec's lineage in its
+    /// place: auditd.session, or without a login session the parent's parent or the user
+    /// (rules/engines/group_by.h). The hardened profile's; off in the elastic profile.
     bool session_grouping = true;
 
     bool operator==(const EngineOptions& o) const {

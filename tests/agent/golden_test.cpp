@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -65,6 +66,15 @@ constexpr ProfileSample kEvasionTable[] = {
     {"cron_like_control.enriched.log", 0, 0},
     {"pkg_like_control.enriched.log", 0, 0},
     {"hostmix.enriched.log", 0, 0},
+    // Issue 26: the same wrappers with no login session (ses unset), service-like noise around.
+    {"nosession_ping_sweep.enriched.log", 1, 1},
+    {"nosession_timeout_ping.enriched.log", 1, 0},
+    {"nosession_sh_c_ping.enriched.log", 1, 0},
+    {"nosession_xargs_sh_c_ping.enriched.log", 1, 0},
+    {"nosession_setsid_ping.enriched.log", 1, 0},
+    {"nosession_flock_ping.enriched.log", 1, 0},
+    {"nosession_bg_function_ping.enriched.log", 1, 0},
+    {"nosession_cron_like_control.enriched.log", 0, 0},
 };
 
 scanwatch::rules::EngineOptions profile_options(bool hardened, NameMatch name_match) {
@@ -94,6 +104,35 @@ TEST_CASE("Golden: evasion captures alert by default, and as Elastic's rule unde
             check_golden(std::string(s.path) + ".elastic.alerts.ndjson", elastic.alerts);
         }
     }
+}
+
+TEST_CASE("Golden: sessionless execs name their parent's parent in the hardened profile only",
+          "[golden][profile][lineage]") {
+    const std::string path = kSamples + "nosession_timeout_ping.enriched.log";
+    const auto count = [](const std::vector<std::string>& events, const std::string& what) {
+        return std::count_if(events.begin(), events.end(), [&](const std::string& e) {
+            return e.find(what) != std::string::npos;
+        });
+    };
+    // Events with a process.parent.parent object: "parent":{ twice.
+    const auto nested = [](const std::vector<std::string>& events) {
+        return std::count_if(events.begin(), events.end(), [](const std::string& e) {
+            const auto first = e.find(R"("parent":{)");
+            return first != std::string::npos &&
+                   e.find(R"("parent":{)", first + 1) != std::string::npos;
+        });
+    };
+    const auto hardened = scanwatch::test::replay_with_rules(
+        {path}, {scanwatch::test::builtin_rule()}, profile_options(true, NameMatch::any), true);
+    // Every ping's parent is a timeout whose exec names the loop shell as its parent.
+    CHECK(count(hardened.events,
+                R"("name":"timeout","args":["timeout","2","ping","-c","1","-W","1","127.0.0.)") >= 110);
+    CHECK(count(hardened.events, R"("executable":"/usr/bin/bash"}}},"user")") >= 110);
+    CHECK(nested(hardened.events) >= 220);  // the pings and the timeouts
+    const auto elastic = scanwatch::test::replay_with_rules(
+        {path}, {scanwatch::test::builtin_rule()}, profile_options(false, NameMatch::comm), true);
+    REQUIRE(elastic.events.size() == hardened.events.size());
+    CHECK(nested(elastic.events) == 0);
 }
 
 TEST_CASE("Golden: the hardened profile's alerts beyond Elastic's are counted in the stats",

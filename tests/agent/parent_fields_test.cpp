@@ -126,3 +126,106 @@ TEST_CASE("Parent fields: the table keeps whole arguments up to its cap", "[pare
     CHECK(back.name == "sh");
     CHECK(back.args == std::string(kMaxTableArgsBytes - 2, 'b') + '\0');
 }
+
+namespace {
+
+// An exec with no login session (auid and ses unset), as a service's children have.
+std::string sessionless_exec(int serial, int pid, int ppid, const std::string& comm,
+                             const std::string& args) {
+    std::string e = exec_event(serial, pid, ppid, comm, args);
+    const auto at = e.find("auid=1000");
+    e.replace(at, 9, "auid=4294967295");
+    const auto ses = e.find("ses=3");
+    e.replace(ses, 5, "ses=4294967295");
+    return e;
+}
+
+}  // namespace
+
+TEST_CASE("Parent fields: an exec without a session names its parent's parent", "[parent][lineage]") {
+    const auto r = normalize_text(
+        sessionless_exec(1, 300, 50, "bash", "argc=1 a0=\"bash\"") +          // the loop shell
+        sessionless_exec(2, 301, 300, "timeout", "argc=2 a0=\"timeout\" a1=\"2\"") +
+        sessionless_exec(3, 302, 301, "ping", "argc=2 a0=\"ping\" a1=\"h\""));
+    REQUIRE(r.events.size() == 3);
+    const ProcessEvent& ping = r.events[2];
+    CHECK(ping.grandparent_pid == 300);
+    CHECK(ping.grandparent_entity_id == r.events[0].entity_id);
+    CHECK(ping.grandparent_executable == "/usr/bin/bash");
+    CHECK_FALSE(ping.parent_untraced);
+    // The loop shell's parent (pid 50) was never exec'd: known by pid and entity id only.
+    const ProcessEvent& timeout = r.events[1];
+    CHECK(timeout.grandparent_pid == 50);
+    CHECK_FALSE(timeout.grandparent_entity_id.empty());
+    CHECK(timeout.grandparent_executable.empty());
+    const std::string json = json_of(ping);
+    CHECK_THAT(json, Catch::Contains(R"("parent":{"pid":300,"entity_id":")" +
+                                     r.events[0].entity_id +
+                                     R"(","executable":"/usr/bin/bash"})"));
+    CHECK(query_matches("process.parent.parent.pid:300 and process.parent.parent.executable:*bash",
+                        ping));
+}
+
+TEST_CASE("Parent fields: an exec in a login session has no parent's parent", "[parent][lineage]") {
+    const auto r = normalize_text(exec_event(1, 300, 50, "bash", "argc=1 a0=\"bash\"") +
+                                  exec_event(2, 301, 300, "timeout", "argc=1 a0=\"timeout\"") +
+                                  exec_event(3, 302, 301, "ping", "argc=1 a0=\"ping\"") +
+                                  exec_event(4, 400, 399, "ping", "argc=1 a0=\"ping\""));
+    REQUIRE(r.events.size() == 4);
+    CHECK(r.events[2].grandparent_entity_id.empty());
+    CHECK(r.events[2].grandparent_pid == -1);
+    CHECK_FALSE(r.events[3].parent_untraced);  // untraced is only told without a session
+    CHECK_THAT(json_of(r.events[2]), !Catch::Contains(R"("parent":{"parent")"));
+    CHECK_FALSE(query_matches("process.parent.parent.entity_id:*", r.events[2]));
+}
+
+TEST_CASE("Parent fields: pid 1, kthreadd and service managers are nobody's lineage",
+          "[parent][lineage]") {
+    const auto r = normalize_text(
+        sessionless_exec(1, 300, 1, "timeout", "argc=1 a0=\"timeout\"") +
+        sessionless_exec(2, 301, 300, "ping", "argc=1 a0=\"ping\"") +        // gp: pid 1
+        sessionless_exec(3, 500, 2, "modprobe", "argc=1 a0=\"modprobe\"") +
+        sessionless_exec(4, 501, 500, "ping", "argc=1 a0=\"ping\"") +        // gp: kthreadd
+        sessionless_exec(5, 600, 1, "systemd", "argc=2 a0=\"systemd\" a1=\"--user\"") +
+        sessionless_exec(6, 601, 600, "svc", "argc=1 a0=\"svc\"") +
+        sessionless_exec(7, 602, 601, "ping", "argc=1 a0=\"ping\"") +        // gp: systemd
+        sessionless_exec(8, 700, 600, "sh", "argc=1 a0=\"sh\"") +
+        sessionless_exec(9, 701, 700, "ping", "argc=1 a0=\"ping\""));       // gp: 600's child
+    REQUIRE(r.events.size() == 9);
+    for (int i : {1, 3, 6}) {
+        INFO(i);
+        CHECK(r.events[i].grandparent_entity_id.empty());
+        CHECK_FALSE(r.events[i].parent_untraced);
+    }
+    CHECK(r.events[8].grandparent_entity_id.empty());  // sh's parent is systemd --user
+    CHECK(r.events[7].grandparent_pid == -1);
+}
+
+TEST_CASE("Parent fields: a parent first met at an exec without a session is untraced",
+          "[parent][lineage]") {
+    // A backgrounded shell function: each target's ping has a fresh bash fork as parent, and
+    // the fork never execs. Its second child finds it known.
+    const auto r = normalize_text(sessionless_exec(1, 401, 400, "ping", "argc=1 a0=\"ping\"") +
+                                  sessionless_exec(2, 402, 400, "ping", "argc=1 a0=\"ping\"") +
+                                  sessionless_exec(3, 404, 403, "ping", "argc=1 a0=\"ping\""));
+    REQUIRE(r.events.size() == 3);
+    CHECK(r.events[0].parent_untraced);
+    CHECK_FALSE(r.events[1].parent_untraced);
+    CHECK(r.events[2].parent_untraced);
+    CHECK(r.events[0].grandparent_entity_id.empty());
+}
+
+TEST_CASE("Process table: an instance keeps the ppid of its exec and says when it was first met",
+          "[parent][lineage]") {
+    ProcessTable table(8);
+    ProcessEvent exec;
+    exec.ppid = 42;
+    CHECK(table.current("h", 7, "1.000:1").first_met);
+    CHECK_FALSE(table.current("h", 7, "1.000:2").first_met);
+    CHECK(table.current("h", 7, "1.000:2").parent_pid == -1);
+    const auto started = table.start("h", 7, "1.000:3", exec);
+    CHECK_FALSE(started.first_met);
+    CHECK(started.parent_pid == 42);
+    CHECK(table.current("h", 7, "1.000:4").parent_pid == 42);
+    CHECK(table.start("h", 8, "1.000:5", exec).first_met);
+}

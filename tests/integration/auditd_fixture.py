@@ -90,9 +90,10 @@ format = string
 """)
 
 
-def start_auditd(tmp, plugin_conf=None, num_logs=2):
+def start_auditd(tmp, plugin_conf=None, num_logs=2, audit_filter=None):
     """auditd -n with its own config in `tmp`: log tmp/audit.log (ENRICHED), plugin_dir
-    tmp/plugins.d holding `plugin_conf` = (file name, text) if given; then the scoped rule."""
+    tmp/plugins.d holding `plugin_conf` = (file name, text) if given; then the scoped rule
+    (`-F audit_filter`, default auid=AUID)."""
     plugins = os.path.join(tmp, "plugins.d")
     os.makedirs(plugins)
     if plugin_conf is not None:
@@ -138,7 +139,7 @@ end_of_event_timeout = 2
         skip("auditd did not register with the kernel: " + open(os.path.join(tmp, "auditd.err")).read()[-500:])
     subprocess.run(["auditctl", "-b", "8192"], capture_output=True)
     r = subprocess.run(["auditctl", "-a", "exit,always", "-F", "arch=b64", "-S", "execve", "-S", "execveat",
-                        "-F", f"auid={AUID}", "-k", KEY], capture_output=True, text=True)
+                        "-F", audit_filter or f"auid={AUID}", "-k", KEY], capture_output=True, text=True)
     if r.returncode != 0:
         cleanup()
         skip(f"the kernel refused the audit rule: {r.stderr.strip()}")

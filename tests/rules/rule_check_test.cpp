@@ -170,6 +170,8 @@ TEST_CASE("Rule check: explain_rule says what the rule does", "[rule-check]") {
     CHECK(contains(hardened, "group by     host.id, process.parent.entity_id, process.executable\n"
                              "               and, hardened profile, by auditd.session in place of "
                              "process.parent.entity_id"));
+    CHECK(contains(hardened, "without a login session, by process.parent.parent.entity_id"));
+    CHECK_FALSE(contains(text, "process.parent.parent.entity_id"));
     CHECK_FALSE(contains(explain_rule(*rule_with("process.name:ping"), true), "auditd.session"));
 
     const auto bad = rule_with("event.category:network");
