@@ -39,6 +39,7 @@ Pipeline::Pipeline(PipelineOptions options, AlertSink alerts, EventSink events,
                   diagnostics_.malformed(reason, line, text);
               }) {
     events_end_with_eoe_ = options.events_end_with_eoe;
+    feed_.set_busy([this](std::string_view node) { return filter_.in_flight(node); });
     set_rules(rules_, engine_options_);
 }
 

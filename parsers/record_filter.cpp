@@ -413,6 +413,10 @@ void RecordFilter::age() {
     flush_batch();
 }
 
+bool RecordFilter::in_flight(std::string_view node) const {
+    return open_per_node_.count(node_hash(node)) != 0;
+}
+
 void RecordFilter::event_completed(std::string_view node, std::string_view stamp) {
     const auto found = open_index_.find(event_hash(node_hash(node), stamp));
     if (found != open_index_.end()) close_event(found->second);

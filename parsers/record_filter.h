@@ -109,6 +109,8 @@ public:
     void event_completed(std::string_view node, std::string_view stamp);
     /// Events in flight now.
     std::size_t open_events() const { return open_.size(); }
+    /// Whether `node` (empty without node=) has events in flight.
+    bool in_flight(std::string_view node) const;
     /// Starts a new input (next file): line and offset counts restart at `offset` (where reading
     /// starts in it); a pending partial line is ended.
     void begin_source(std::uint64_t offset = 0);
