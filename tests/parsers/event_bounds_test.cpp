@@ -64,7 +64,7 @@ struct Chain {
     }
 };
 
-// The most records of `stamp` that reach auparse as one event (between two of its EOE).
+// The most EXECVE records of `stamp` that reach auparse as one event (between two of its EOE).
 std::size_t longest_run(const std::string& fed, const std::string& stamp) {
     std::size_t longest = 0;
     std::size_t run = 0;
@@ -75,7 +75,7 @@ std::size_t longest_run(const std::string& fed, const std::string& stamp) {
         if (line.find(stamp) != std::string_view::npos) {
             if (line.find("type=EOE") != std::string_view::npos) {
                 run = 0;
-            } else {
+            } else if (line.find("type=EXECVE") != std::string_view::npos) {
                 longest = std::max(longest, ++run);
             }
         }
@@ -89,7 +89,9 @@ std::size_t longest_run(const std::string& fed, const std::string& stamp) {
 TEST_CASE("Event bounds: an event's record cap holds however many events interleave",
           "[event-bounds]") {
     // 2,048 EXECVE records of one event, 1,030 one-record events, then 30,000 more of the first:
-    // its tally used to be forgotten after 1,024 other events.
+    // its tally used to be forgotten after 1,024 other events, and all 30,000 reached auparse
+    // as one event (24 s). Now the fillers, past 256 in flight on the node, end it early; what
+    // follows of it is a new event in auparse, capped again.
     Chain c;
     c.keep_fed = true;
     std::string text = exec_syscall("", 1700000000, 1);
@@ -104,9 +106,30 @@ TEST_CASE("Event bounds: an event's record cap holds however many events interle
     c.feed.flush();
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
     CHECK(took.count() < 10);  // 24 s when the 30,000 records reached auparse
-    CHECK(c.malformed(Malformed::too_many_records) == 30'000 + 1);  // the SYSCALL counted too
+    CHECK(c.malformed(Malformed::too_many_records) == 30'000 - kMaxExecveRecordsPerEvent);
+    CHECK(longest_run(c.fed, "1700000000.000:1)") == kMaxExecveRecordsPerEvent);
+    // The big event, 1,030 fillers and the big one again: all past 256 in flight ended.
+    CHECK(c.filter.counters().events_ended_early == 1 + 1030 + 1 - kMaxOpenEventsPerNode);
+}
+
+TEST_CASE("Event bounds: a tracked event keeps its cap across other nodes' events",
+          "[event-bounds]") {
+    // 3,000 events of other nodes in between (under every bound): the cap still holds, nothing
+    // is ended early.
+    Chain c;
+    c.keep_fed = true;
+    std::string text = exec_syscall("", 1700000000, 1);
+    for (std::size_t i = 0; i < 2048; ++i) text += execve("", 1700000000, 1, i);
+    for (std::uint64_t s = 0; s < 3000; ++s) {
+        text += execve(fmt::format("node=n{} ", s % 20), 1700000001, 100 + s, 0);
+    }
+    for (std::size_t i = 2048; i < 32048; ++i) text += execve("", 1700000000, 1, i);
+    c.filter.feed(text);
+    c.filter.finish();
+    CHECK(c.malformed(Malformed::too_many_records) == 30'000);
     CHECK(longest_run(c.fed, "1700000000.000:1)") == kMaxExecveRecordsPerEvent);
     CHECK(c.filter.counters().events_ended_early == 0);
+    c.feed.flush();
 }
 
 TEST_CASE("Event bounds: past the bound on events in flight, an event ended early stays capped",
