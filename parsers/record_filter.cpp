@@ -283,7 +283,10 @@ void RecordFilter::handle_line(std::string_view line) {
         if (exec_syscall) last_tally_->tally.exec = true;
         // libauparse ends an event at its EOE or PROCTITLE; a record after it with the same key
         // (a log replayed twice) starts a new one there, and here.
-        if (type == "EOE" || type == "PROCTITLE") close_event(open_index_.at(last_tally_->key));
+        if (type == "EOE" || type == "PROCTITLE") {
+            close_event(open_index_.at(last_tally_->key));
+            flush_after_record_ = true;
+        }
     }
     ++counters_.records_fed;
     // Some shippers write the ENRICHED separator as the text "\u001D"; auparse needs the byte.
@@ -312,6 +315,13 @@ void RecordFilter::handle_line(std::string_view line) {
         batch_.append(record);
     }
     batch_ += '\n';
+    if (flush_after_record_) {
+        // auparse completes the event now, before a later record with its stamp (a log given
+        // twice, a record after its event was ended early) opens a new tally that the
+        // completion would otherwise close.
+        flush_after_record_ = false;
+        flush_batch();
+    }
 }
 
 // PATH item 0 of an event whose exec SYSCALL was passed on: the file the exec ran. auditd
@@ -338,10 +348,15 @@ void RecordFilter::close_event(OpenList::iterator it) {
 
 // libauparse completes the event at this EOE (by its stamp, whatever other events are in flight),
 // so later records of it start a new event, with a tally of its own.
-void RecordFilter::end_event(OpenList::iterator it, std::uint64_t& counter) {
+void RecordFilter::end_event(OpenList::iterator it, std::uint64_t& counter, bool flush_now) {
     batch_.append(it->end);
     ++counter;
     close_event(it);
+    if (flush_now) {
+        flush_batch();  // auparse's completion of it may close other open events: none is held
+    } else {
+        flush_after_record_ = true;
+    }
 }
 
 bool RecordFilter::within_event_caps(std::string_view node, std::string_view stamp,
@@ -374,7 +389,7 @@ bool RecordFilter::within_event_caps(std::string_view node, std::string_view sta
         auto oldest = open_.begin();
         if (&*oldest == last_tally_) ++oldest;
         OpenEvent* const current = last_tally_;
-        end_event(oldest, counters_.events_ended_early);
+        end_event(oldest, counters_.events_ended_early, false);  // the current one is held
         last_tally_ = current;
     }
     return true;
@@ -387,9 +402,11 @@ void RecordFilter::open_event(std::string_view node, std::uint64_t node_key, std
         // The node's oldest: the first of its events from the front of the list.
         auto it = open_.begin();
         while (it->node_key != node_key) ++it;
-        end_event(it, counters_.events_ended_early);
+        end_event(it, counters_.events_ended_early, true);
     }
-    if (open_.size() >= kMaxOpenEvents) end_event(open_.begin(), counters_.events_ended_early);
+    if (open_.size() >= kMaxOpenEvents) {
+        end_event(open_.begin(), counters_.events_ended_early, true);
+    }
     OpenEvent e;
     e.key = key;
     e.node_key = node_key;
@@ -408,7 +425,7 @@ void RecordFilter::open_event(std::string_view node, std::uint64_t node_key, std
 void RecordFilter::age() {
     ++ticks_;
     while (!open_.empty() && ticks_ - open_.front().tick >= kOpenEventTicks) {
-        end_event(open_.begin(), counters_.events_ended_aged);
+        end_event(open_.begin(), counters_.events_ended_aged, true);
     }
     flush_batch();
 }

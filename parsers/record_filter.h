@@ -176,12 +176,13 @@ private:
     void open_event(std::string_view node, std::uint64_t node_key, std::uint64_t key,
                     std::string_view stamp);
     void close_event(OpenList::iterator it);
-    void end_event(OpenList::iterator it, std::uint64_t& counter);
+    void end_event(OpenList::iterator it, std::uint64_t& counter, bool flush_now);
     OpenList open_;
     std::unordered_map<std::uint64_t, OpenList::iterator> open_index_;
     std::unordered_map<std::uint64_t, std::uint32_t> open_per_node_;
     std::uint64_t open_bytes_ = 0;
     std::uint64_t ticks_ = 0;
+    bool flush_after_record_ = false;  // hand the batch on once the record is in it
     OpenEvent* last_tally_ = nullptr;  // the event of the previous record, if still open
 };
 

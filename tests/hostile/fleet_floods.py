@@ -163,7 +163,7 @@ def main():
         if CASES[name][2] is not None:
             ok = ok and len(alerts) == CASES[name][2]
         print(f"{'ok  ' if ok else 'FAIL'} {name}: {took:.2f} s, peak RSS "
-              f"{rss // 1024} MB, alerts {len(alerts)}, exit {code}, {json.dumps(shown)}, "
+              f"{stats.get('max_rss_kb', rss) // 1024} MB, alerts {len(alerts)}, exit {code}, {json.dumps(shown)}, "
               f"{len(warnings)} message lines{': ' + warnings[0][:160] if warnings else ''}")
         if not ok:
             failures.append(name)
