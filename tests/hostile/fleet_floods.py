@@ -60,9 +60,15 @@ def cap_dodge(records):
     stamp = f"{T0}.000:1"
     parts = [f'type=SYSCALL msg=audit({stamp}): arch=c000003e syscall=59 success=yes exit=0 '
              f'ppid=1 pid=2 auid=0 uid=0 gid=0 euid=0 egid=0 ses=1 comm="x" exe="/bin/x" key=(null)\n']
-    parts += [f'type=EXECVE msg=audit({stamp}): a{i}="x"\n' for i in range(2048)]
-    parts += [f'type=EXECVE msg=audit({T0 + 1}.000:{100 + s}): argc=1 a0="x"\n' for s in range(1030)]
-    parts += [f'type=EXECVE msg=audit({stamp}): a{i}="x"\n' for i in range(2048, 2048 + records)]
+    # Rounds of 2,048 records of the event and 1,030 one-record filler events (which made the
+    # filter forget the event's tally), until `records` have been sent.
+    filler = 100
+    for start in range(0, records, 2048):
+        parts += [f'type=EXECVE msg=audit({stamp}): a{i}="x"\n'
+                  for i in range(start, min(start + 2048, records))]
+        parts += [f'type=EXECVE msg=audit({T0 + 1}.000:{filler + s}): argc=1 a0="x"\n'
+                  for s in range(1030)]
+        filler += 1030
     parts.append(f"type=EOE msg=audit({stamp}): \n")
     return "".join(parts)
 
