@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include <fmt/format.h>
+
 #include "parsers/event_key.h"
 #include "parsers/ecs/json_writer.h"
 
@@ -31,12 +33,14 @@ Pipeline::Pipeline(PipelineOptions options, AlertSink alerts, EventSink events,
       collector_(options.collector),
       live_clock_(options.live_clock),
       node_max_groups_(options.node_max_groups),
+      max_nodes_(options.max_nodes),
       lanes_(options.collector ? options.max_nodes : 1,
-             [this](NodeLane& lane) { retire(lane); }),
+             [this](NodeLane& lane, bool evicted_with_state) { retire(lane, evicted_with_state); }),
       coarse_now_(NodeLane::Clock::now()),
       normalizer_(normalizer_options(options), [this](const ProcessEvent& e) { on_event(e); }),
       feed_(
           [this](auparse_state_t* au) {
+              event_completed(au);
               if (gate_ && !gate_(parsers::event_key(au))) return;
               normalizer_.on_event(au);
           },
@@ -46,6 +50,7 @@ Pipeline::Pipeline(PipelineOptions options, AlertSink alerts, EventSink events,
                   diagnostics_.malformed(reason, line, text);
               }) {
     events_end_with_eoe_ = options.events_end_with_eoe;
+    feed_.set_busy([this](std::string_view node) { return filter_.in_flight(node); });
     set_rules(rules_, engine_options_);
 }
 
@@ -133,14 +138,29 @@ std::vector<std::string> Pipeline::restore_state(const PipelineState& state) {
             std::find(misfits.begin(), misfits.end(), (*rule)->name) == misfits.end()) {
             misfits.push_back((*rule)->name);
         }
+        update_nearness(lane);
     }
     return misfits;
 }
 
 void Pipeline::feed(std::string_view bytes) { filter_.feed(bytes); }
 
+// The filter tracks each event in flight (its record caps, the bounds on events in flight) until
+// auparse completes it, however that happens: its EOE or PROCTITLE, auparse's own aging, a flush.
+void Pipeline::event_completed(auparse_state_t* au) {
+    const au_event_t* e = auparse_get_timestamp(au);
+    if (e == nullptr) return;
+    char stamp[64];
+    const auto end = fmt::format_to_n(stamp, sizeof stamp, "{}.{:03}:{}",
+                                      static_cast<long long>(e->sec), e->milli, e->serial)
+                         .out;
+    filter_.event_completed(e->host == nullptr ? std::string_view() : std::string_view(e->host),
+                            std::string_view(stamp, static_cast<std::size_t>(end - stamp)));
+}
+
 void Pipeline::age() {
     coarse_now_ = NodeLane::Clock::now();
+    filter_.age();
     const auto idle = std::chrono::milliseconds(node_idle_ms_);
     feed_.age(idle);
     if (collector_) lanes_.drop_idle(idle);
@@ -191,6 +211,7 @@ void Pipeline::on_event(const ProcessEvent& event) {
     if (event_sink_) event_sink_(event);
     NodeLane& lane = lane_for(event);
     for (auto& engine : lane.engines) engine->process(event, pending_alerts_);
+    if (collector_) update_nearness(lane);
     deliver_alerts();
 }
 

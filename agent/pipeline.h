@@ -101,11 +101,15 @@ public:
 
 private:
     void on_event(const ProcessEvent& event);
+    void event_completed(auparse_state_t* au);
     void decide_proctitles();
     void deliver_alerts();
     NodeLane& lane_for(const ProcessEvent& event);
     void make_engines(NodeLane& lane);
-    void retire(NodeLane& lane);
+    void retire(NodeLane& lane, bool evicted_with_state);
+    void note_node(const std::string& node);
+    void update_nearness(NodeLane& lane);
+    bool skew_report_due();
     void measure_skew(NodeLane& lane, std::int64_t event_ms);
     void fleet_fields(JsonWriter& w) const;
     rules::EngineOptions lane_options() const;
@@ -120,6 +124,19 @@ private:
     bool live_clock_ = false;
     std::size_t node_max_groups_ = 500;
     std::int64_t node_idle_ms_ = 0;  // the longest rule look-back: a lane idle that long is dropped
+    std::size_t max_nodes_ = 2048;
+    // Without --collector: the first node seen, and whether a second was reported.
+    std::string first_node_;
+    bool first_node_seen_ = false;
+    bool warned_nodes_ = false;
+    // Reports of nodes evicted with state (rate-limited).
+    std::uint64_t evictions_reported_ = 0;
+    std::uint64_t evictions_unreported_ = 0;
+    NodeLane::Clock::time_point last_eviction_report_{};
+    // Skew change messages in the current minute (rate-limited).
+    NodeLane::Clock::time_point skew_window_start_{};
+    std::uint64_t skew_reports_ = 0;
+    std::uint64_t skew_reports_suppressed_ = 0;
     NodeLanes lanes_;
     std::map<std::string, rules::RuleCounters> retired_;  // rule fingerprint -> dropped lanes' counts
     NodeLane::Clock::time_point coarse_now_;  // set by age(): lanes' last_seen

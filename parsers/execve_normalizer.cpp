@@ -454,7 +454,7 @@ void ExecveNormalizer::on_event(auparse_state_t* au) {
     if (!event_.host_id.empty()) {
         // Parent first: its instance may start at this very event.
         if (event_.ppid >= 0) {
-            const auto parent = processes_.current(event_.host_id, event_.ppid, event_ref_);
+            const auto parent = processes_.parent(event_.host_id, event_.ppid, event_ref_);
             event_.parent_entity_id = parent.entity_id;
             event_.parent_executable = parent.executable;
             // Assigned into the reused event's buffers: no allocation once they have grown.

@@ -6,6 +6,8 @@ namespace {
 // A node's records have stopped arriving this long: its events in flight are complete (auditd's
 // own end_of_event_timeout default).
 constexpr auto kQuiet = std::chrono::seconds(2);
+// Least recently fed nodes looked at for one without events in flight when one must go.
+constexpr std::size_t kEvictionCandidates = 64;
 
 }  // namespace
 
@@ -43,7 +45,20 @@ NodeFeeds::Node& NodeFeeds::node_for(std::string_view name) {
     if (found != index_.end()) {
         lru_.splice(lru_.begin(), lru_, found->second);
     } else {
-        if (lru_.size() >= max_nodes_) retire(std::prev(lru_.end()));
+        if (lru_.size() >= max_nodes_) {
+            auto victim = std::prev(lru_.end());
+            if (busy_) {
+                std::size_t looked = 0;
+                for (auto it = lru_.rbegin(); it != lru_.rend() && looked < kEvictionCandidates;
+                     ++it, ++looked) {
+                    if (!busy_(it->name)) {
+                        victim = std::prev(it.base());
+                        break;
+                    }
+                }
+            }
+            retire(victim);
+        }
         lru_.push_front(Node{std::string(name), std::make_unique<AuparseFeed>(on_event_), {}});
         index_.emplace(lru_.front().name, lru_.begin());
         counters_.nodes = lru_.size();

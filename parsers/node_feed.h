@@ -4,6 +4,7 @@
 // never split each other's events, and one host's clock never ages another host's events out.
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -26,11 +27,15 @@ struct NodeFeedCounters {
 };
 
 /// At most `max_nodes` AuparseFeed states, one per node name (records without node= share
-/// one). The least recently fed goes first when a new node needs room; its events in flight
-/// are completed then, as at the end of input. Each complete event goes to the one handler.
+/// one). The least recently fed goes first when a new node needs room, unless it has events in
+/// flight (see set_busy) and one of the next least recently fed has none; the evicted node's
+/// events in flight are completed then, as at the end of input. Each complete event goes to the
+/// one handler.
 class NodeFeeds {
 public:
     using Clock = std::chrono::steady_clock;
+    /// Whether a node (by name) has events in flight.
+    using Busy = std::function<bool(std::string_view node)>;
 
     NodeFeeds(AuparseFeed::EventHandler on_event, std::size_t max_nodes);
 
@@ -43,6 +48,9 @@ public:
     void age(Clock::duration idle = Clock::duration::zero());
     /// Completes every event in flight of every node.
     void flush();
+    /// Tells eviction which nodes have events in flight: invented node names interleaved with
+    /// a real node's records then do not complete its events half-way.
+    void set_busy(Busy busy) { busy_ = std::move(busy); }
 
     std::uint64_t events() const { return retired_events_ + live_events(); }
     const NodeFeedCounters& counters() const { return counters_; }
@@ -61,6 +69,7 @@ private:
     std::uint64_t live_events() const;
 
     AuparseFeed::EventHandler on_event_;
+    Busy busy_;
     std::size_t max_nodes_;
     List lru_;  // front: most recently fed
     std::unordered_map<std::string_view, List::iterator> index_;  // views Node::name

@@ -2,9 +2,12 @@
 // Process instances seen in the stream, for ECS entity ids. An instance of a pid starts at its
 // execve, or, for a pid first met as somebody's parent, at the event where it was first met.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <list>
+#include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -21,7 +24,13 @@ namespace scanwatch::parsers {
 inline constexpr std::size_t kMaxTableArgsBytes = 4096;
 inline constexpr std::size_t kMaxTableStringBytes = 4096;
 
-/// Bounded map (host, pid) -> current entity id, least recently used entries evicted.
+/// Bounded map (host, pid) -> current entity id. When full, the host holding the most entries
+/// gives one up (so one node's pid flood on a collector never pushes out another node's
+/// processes), and of its entries the one that can least matter: a process no child was seen
+/// of, then one with a single child, then one with more (a sweep's parent, whose entity id the
+/// sweep's group holds), least recently used first within each. Processes with two or more
+/// children seen are at most half the capacity per host (past it, the least recently used of
+/// them drops a tier), so dead parents cannot fill the table.
 /// The id is the hex XXH3-128 of "host \0 pid \0 sec.milli:serial" of the starting event, so it
 /// separates pid reuse, needs no clock, and is the same in every mode for the same records.
 class ProcessTable {
@@ -48,6 +57,9 @@ public:
 
     /// The current instance of `pid`, starting one at `event` if none is known.
     Instance current(std::string_view host, std::int64_t pid, std::string_view event);
+    /// current(), for the parent of an exec: a child of the instance was seen (it is kept
+    /// longer, see above).
+    Instance parent(std::string_view host, std::int64_t pid, std::string_view event);
     /// Starts a new instance of `pid` at `event`, the successful exec `exec` (its executable,
     /// name, args and args_count are kept, capped as above).
     Instance start(std::string_view host, std::int64_t pid, std::string_view event,
@@ -64,7 +76,7 @@ public:
         std::string args;  ///< NUL-terminated arguments
         std::uint64_t args_count = 0;
     };
-    /// Every instance, least recently used first.
+    /// Every instance, the ones that can least matter first (restore() keeps them longest last).
     std::vector<Saved> save() const;
     /// Replaces the contents with `saved` (least recently used first).
     void restore(const std::vector<Saved>& saved);
@@ -73,6 +85,7 @@ public:
     std::uint64_t evictions() const { return evictions_; }
 
 private:
+    struct HostShare;
     struct Entry {
         std::string key;
         std::string entity_id;
@@ -82,17 +95,30 @@ private:
         std::string args;
         std::uint64_t args_count = 0;
         std::int64_t parent_pid = -1;
+        HostShare* host = nullptr;
+        std::uint32_t children = 0;  // children seen of this instance, at most kTiers - 1
 
         Instance instance(bool first_met) const {
             return {entity_id, exec_seen, executable, name, args, args_count, parent_pid, first_met};
         }
     };
     using List = std::list<Entry>;
+    static constexpr std::size_t kTiers = 3;  // by children seen: 0, 1, 2 or more
+    struct HostShare {
+        std::string name;
+        std::array<List, kTiers> tiers;  // front: most recently used
+        std::size_t size = 0;
+    };
 
     List::iterator lookup(std::string_view host, std::int64_t pid, bool& found);
+    HostShare& share(std::string_view host);
+    void resize(HostShare& h, std::size_t size);
+    void evict_one(std::string_view inserting);
+    void set_children(List::iterator it, std::uint32_t children);
 
     std::size_t capacity_;
-    List lru_;  // front: most recently used
+    std::unordered_map<std::string_view, std::unique_ptr<HostShare>> hosts_;  // views name
+    std::set<std::pair<std::size_t, HostShare*>> by_size_;  // hosts by entries held
     std::unordered_map<std::string_view, List::iterator> map_;  // views into Entry::key
     std::string key_;
     std::uint64_t evictions_ = 0;

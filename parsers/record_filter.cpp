@@ -101,6 +101,12 @@ void append_projected_syscall(std::string& out, std::string_view record) {
     }
 }
 
+std::uint64_t node_hash(std::string_view node) { return XXH3_64bits(node.data(), node.size()); }
+
+std::uint64_t event_hash(std::uint64_t node_key, std::string_view stamp) {
+    return XXH3_64bits_withSeed(stamp.data(), stamp.size(), node_key);
+}
+
 }  // namespace
 
 std::string_view malformed_name(Malformed reason) {
@@ -256,7 +262,7 @@ void RecordFilter::handle_line(std::string_view line) {
         exec_syscall = !arch.empty() && !nr.empty() && classify_exec(arch, nr) != ExecKind::not_exec;
         keep = arch.empty() || nr.empty() || exec_syscall || arch_name(arch).empty();
     } else if (type == "PATH" && pass_exec_paths_) {
-        keep = exec_path(node, stamp, rest);
+        keep = exec_path(node.empty() ? node : node.substr(5), stamp, rest);
     }
     if (!keep) {
         ++counters_.records_skipped;
@@ -268,14 +274,20 @@ void RecordFilter::handle_line(std::string_view line) {
         malformed(Malformed::duplicate_field, line);
         return;
     }
-    if (!within_event_caps(node, stamp, type == "EXECVE", record.size())) {
+    const std::string_view node_name = node.empty() ? node : node.substr(5);
+    if (!within_event_caps(node_name, stamp, type, record.size())) {
         malformed(Malformed::too_many_records, line);
         return;
     }
-    if (exec_syscall) last_tally_->exec = true;
-    // libauparse ends an event at its EOE or PROCTITLE; a record after it with the same key
-    // (a log replayed twice) starts a new one there, and here.
-    if (type == "EOE" || type == "PROCTITLE") *last_tally_ = EventTally{};
+    if (last_tally_ != nullptr) {
+        if (exec_syscall) last_tally_->tally.exec = true;
+        // libauparse ends an event at its EOE or PROCTITLE; a record after it with the same key
+        // (a log replayed twice) starts a new one there, and here.
+        if (type == "EOE" || type == "PROCTITLE") {
+            close_event(open_index_.at(last_tally_->key));
+            flush_after_record_ = true;
+        }
+    }
     ++counters_.records_fed;
     // Some shippers write the ENRICHED separator as the text "\u001D"; auparse needs the byte.
     const std::size_t escaped_sep = record.find("\\u001");
@@ -303,6 +315,13 @@ void RecordFilter::handle_line(std::string_view line) {
         batch_.append(record);
     }
     batch_ += '\n';
+    if (flush_after_record_) {
+        // auparse completes the event now, before a later record with its stamp (a log given
+        // twice, a record after its event was ended early) opens a new tally that the
+        // completion would otherwise close.
+        flush_after_record_ = false;
+        flush_batch();
+    }
 }
 
 // PATH item 0 of an event whose exec SYSCALL was passed on: the file the exec ran. auditd
@@ -312,41 +331,112 @@ bool RecordFilter::exec_path(std::string_view node, std::string_view stamp,
     if (field_value(record, "item=") != "0" || record.find("): ") == std::string_view::npos) {
         return false;
     }
-    const std::uint64_t key =
-        XXH3_64bits_withSeed(stamp.data(), stamp.size(), XXH3_64bits(node.data(), node.size()));
-    if (last_tally_ != nullptr && key == last_tally_key_) return last_tally_->exec;
-    const auto found = tallies_.find(key);
-    return found != tallies_.end() && found->second.exec;
+    const std::uint64_t key = event_hash(node_hash(node), stamp);
+    if (last_tally_ != nullptr && key == last_tally_->key) return last_tally_->tally.exec;
+    const auto found = open_index_.find(key);
+    return found != open_index_.end() && found->second->tally.exec;
 }
 
-bool RecordFilter::within_event_caps(std::string_view node, std::string_view stamp, bool execve,
-                                     std::size_t bytes) {
-    const std::uint64_t key =
-        XXH3_64bits_withSeed(stamp.data(), stamp.size(), XXH3_64bits(node.data(), node.size()));
-    if (last_tally_ == nullptr || key != last_tally_key_) {
-        auto found = tallies_.find(key);
-        if (found == tallies_.end()) {
-            if (tally_order_.size() < kTrackedEvents) {
-                tally_order_.push_back(key);
-            } else {
-                tallies_.erase(tally_order_[next_tally_]);
-                tally_order_[next_tally_] = key;
-                next_tally_ = (next_tally_ + 1) % kTrackedEvents;
-            }
-            found = tallies_.emplace(key, EventTally{}).first;
-        }
-        last_tally_key_ = key;
-        last_tally_ = &found->second;
+void RecordFilter::close_event(OpenList::iterator it) {
+    open_bytes_ -= it->tally.bytes + it->end.size();
+    const auto per_node = open_per_node_.find(it->node_key);
+    if (per_node != open_per_node_.end() && --per_node->second == 0) open_per_node_.erase(per_node);
+    open_index_.erase(it->key);
+    if (last_tally_ == &*it) last_tally_ = nullptr;
+    open_.erase(it);
+}
+
+// libauparse completes the event at this EOE (by its stamp, whatever other events are in flight),
+// so later records of it start a new event, with a tally of its own.
+void RecordFilter::end_event(OpenList::iterator it, std::uint64_t& counter, bool flush_now) {
+    batch_.append(it->end);
+    ++counter;
+    close_event(it);
+    if (flush_now) {
+        flush_batch();  // auparse's completion of it may close other open events: none is held
+    } else {
+        flush_after_record_ = true;
     }
-    EventTally& tally = *last_tally_;
+}
+
+bool RecordFilter::within_event_caps(std::string_view node, std::string_view stamp,
+                                     std::string_view type, std::size_t bytes) {
+    const std::uint64_t node_key = node_hash(node);
+    const std::uint64_t key = event_hash(node_key, stamp);
+    if (last_tally_ == nullptr || key != last_tally_->key) {
+        const auto found = open_index_.find(key);
+        if (found != open_index_.end()) {
+            last_tally_ = &*found->second;
+        } else if (type == "EOE") {
+            last_tally_ = nullptr;  // ends nothing in flight: nothing to count
+            return true;
+        } else {
+            open_event(node, node_key, key, stamp);
+        }
+    }
+    EventTally& tally = last_tally_->tally;
+    const bool execve = type == "EXECVE";
     if (tally.bytes + bytes > kMaxBytesPerEvent ||
         (execve ? tally.execve >= kMaxExecveRecordsPerEvent
                 : tally.other >= kMaxOtherRecordsPerEvent)) {
         return false;
     }
     tally.bytes += bytes;
+    open_bytes_ += bytes;
     ++(execve ? tally.execve : tally.other);
+    // Past the byte bound, the oldest others go (one event is at most kMaxBytesPerEvent).
+    while (open_bytes_ > kMaxOpenBytes && open_.size() > 1) {
+        auto oldest = open_.begin();
+        if (&*oldest == last_tally_) ++oldest;
+        OpenEvent* const current = last_tally_;
+        end_event(oldest, counters_.events_ended_early, false);  // the current one is held
+        last_tally_ = current;
+    }
     return true;
+}
+
+void RecordFilter::open_event(std::string_view node, std::uint64_t node_key, std::uint64_t key,
+                              std::string_view stamp) {
+    const auto per_node = open_per_node_.find(node_key);
+    if (per_node != open_per_node_.end() && per_node->second >= kMaxOpenEventsPerNode) {
+        // The node's oldest: the first of its events from the front of the list.
+        auto it = open_.begin();
+        while (it->node_key != node_key) ++it;
+        end_event(it, counters_.events_ended_early, true);
+    }
+    if (open_.size() >= kMaxOpenEvents) {
+        end_event(open_.begin(), counters_.events_ended_early, true);
+    }
+    OpenEvent e;
+    e.key = key;
+    e.node_key = node_key;
+    e.tick = ticks_;
+    if (!node.empty()) {
+        e.end.append("node=").append(node).append(" ");
+    }
+    e.end.append("type=EOE msg=audit(").append(stamp).append("): \n");
+    open_bytes_ += e.end.size();
+    open_.push_back(std::move(e));
+    open_index_.emplace(key, std::prev(open_.end()));
+    ++open_per_node_[node_key];
+    last_tally_ = &open_.back();
+}
+
+void RecordFilter::age() {
+    ++ticks_;
+    while (!open_.empty() && ticks_ - open_.front().tick >= kOpenEventTicks) {
+        end_event(open_.begin(), counters_.events_ended_aged, true);
+    }
+    flush_batch();
+}
+
+bool RecordFilter::in_flight(std::string_view node) const {
+    return open_per_node_.count(node_hash(node)) != 0;
+}
+
+void RecordFilter::event_completed(std::string_view node, std::string_view stamp) {
+    const auto found = open_index_.find(event_hash(node_hash(node), stamp));
+    if (found != open_index_.end()) close_event(found->second);
 }
 
 void RecordFilter::flush_batch() {

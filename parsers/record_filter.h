@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -38,8 +39,16 @@ inline constexpr std::size_t kMalformedReasons = 7;
 inline constexpr std::uint32_t kMaxExecveRecordsPerEvent = 2048;
 inline constexpr std::uint32_t kMaxOtherRecordsPerEvent = 16;  ///< SYSCALL, CWD, PROCTITLE, EOE
 inline constexpr std::uint64_t kMaxBytesPerEvent = 16U << 20U;  ///< record text, all types
-/// Events whose record counts are tracked at once (interleaved events; oldest forgotten first).
-inline constexpr std::size_t kTrackedEvents = 1024;
+/// Events in flight (records passed on, no EOE or PROCTITLE yet, not completed by auparse) per
+/// node and in all, and their record text in all. Past a bound the oldest is ended early: an EOE
+/// record of its own is passed on for it (counted in `events_ended_early`). So every event in
+/// libauparse has its tally here, and the caps above hold whatever the interleaving.
+inline constexpr std::size_t kMaxOpenEventsPerNode = 256;
+inline constexpr std::size_t kMaxOpenEvents = 4096;
+inline constexpr std::uint64_t kMaxOpenBytes = 64U << 20U;
+/// age() calls (live input: one a second) after which an event still in flight is ended
+/// (`events_ended_aged`), whatever its stamp says: auditd writes an event's records at once.
+inline constexpr std::uint64_t kOpenEventTicks = 3;
 
 /// The stable name of a reason, used in stats and messages.
 std::string_view malformed_name(Malformed reason);
@@ -53,6 +62,8 @@ struct FilterCounters {
     std::uint64_t records_skipped = 0;  ///< well-formed, but of a type or syscall that cannot matter
     std::uint64_t proctitles_skipped = 0;  ///< of those, PROCTITLE records (skip_proctitles)
     std::uint64_t ignored_lines = 0;    ///< blank lines, `#` comments, ausearch `----` / `time->`
+    std::uint64_t events_ended_early = 0;  ///< in flight past kMaxOpenEvents{PerNode,} or Bytes
+    std::uint64_t events_ended_aged = 0;   ///< in flight for kOpenEventTicks age() calls
     std::array<std::uint64_t, kMalformedReasons> malformed{};
 
     std::uint64_t malformed_total() const;
@@ -67,6 +78,8 @@ inline constexpr CounterField<FilterCounters> kFilterCounterFields[] = {
     {"records_skipped", &FilterCounters::records_skipped},
     {"proctitles_skipped", &FilterCounters::proctitles_skipped},
     {"ignored_lines", &FilterCounters::ignored_lines},
+    {"events_ended_early", &FilterCounters::events_ended_early},
+    {"events_ended_aged", &FilterCounters::events_ended_aged},
 };
 
 /// Streaming line splitter and record filter. Feed it bytes in chunks of any size; it calls the
@@ -88,6 +101,16 @@ public:
     void feed(std::string_view bytes);
     /// Ends the input: a final line without newline is accepted if it is a whole record.
     void finish();
+    /// Live input, once a second: events in flight for kOpenEventTicks calls are ended (an EOE of
+    /// their own is passed on), so an event that never ends costs nothing past that.
+    void age();
+    /// auparse completed the event of `node` (empty without node=) and `stamp`
+    /// ("sec.milli:serial"): it is no longer in flight.
+    void event_completed(std::string_view node, std::string_view stamp);
+    /// Events in flight now.
+    std::size_t open_events() const { return open_.size(); }
+    /// Whether `node` (empty without node=) has events in flight.
+    bool in_flight(std::string_view node) const;
     /// Starts a new input (next file): line and offset counts restart at `offset` (where reading
     /// starts in it); a pending partial line is ended.
     void begin_source(std::uint64_t offset = 0);
@@ -114,7 +137,7 @@ private:
     void handle_line(std::string_view line);
     void malformed(Malformed reason, std::string_view line);
     void flush_batch();
-    bool within_event_caps(std::string_view node, std::string_view stamp, bool execve,
+    bool within_event_caps(std::string_view node, std::string_view stamp, std::string_view type,
                            std::size_t bytes);
     bool exec_path(std::string_view node, std::string_view stamp, std::string_view record);
 
@@ -135,18 +158,32 @@ private:
     std::string batch_;  // accepted records waiting for the sink
     std::string scratch_;
     FilterCounters counters_;
-    // What each recent event (by hash of node and stamp) has passed on so far.
+    // What each event in flight (by hash of node name and stamp) has passed on so far.
     struct EventTally {
         std::uint32_t execve = 0;
         std::uint32_t other = 0;
         std::uint64_t bytes = 0;
         bool exec = false;  // an exec SYSCALL was passed on
     };
-    std::unordered_map<std::uint64_t, EventTally> tallies_;
-    std::vector<std::uint64_t> tally_order_;  // ring of the tracked keys, oldest at next_tally_
-    std::size_t next_tally_ = 0;
-    std::uint64_t last_tally_key_ = 0;
-    EventTally* last_tally_ = nullptr;
+    struct OpenEvent {
+        std::uint64_t key = 0;
+        std::uint64_t node_key = 0;
+        std::uint64_t tick = 0;  // ticks_ when its first record came
+        std::string end;         // the EOE record that ends it early
+        EventTally tally;
+    };
+    using OpenList = std::list<OpenEvent>;  // oldest first
+    void open_event(std::string_view node, std::uint64_t node_key, std::uint64_t key,
+                    std::string_view stamp);
+    void close_event(OpenList::iterator it);
+    void end_event(OpenList::iterator it, std::uint64_t& counter, bool flush_now);
+    OpenList open_;
+    std::unordered_map<std::uint64_t, OpenList::iterator> open_index_;
+    std::unordered_map<std::uint64_t, std::uint32_t> open_per_node_;
+    std::uint64_t open_bytes_ = 0;
+    std::uint64_t ticks_ = 0;
+    bool flush_after_record_ = false;  // hand the batch on once the record is in it
+    OpenEvent* last_tally_ = nullptr;  // the event of the previous record, if still open
 };
 
 }  // namespace scanwatch::parsers

@@ -127,6 +127,10 @@ public:
     /// appends the alerts of scheduled runs an event at that time would make due. Streaming
     /// has none. The caller chooses the time (e.g. the wall clock less the input's delay).
     virtual void advance(std::int64_t /*time_ms*/, std::vector<Alert>& /*alerts*/) {}
+    /// How near the group nearest its threshold is, in thousandths of the threshold (distinct
+    /// values, or events without a cardinality; 0: no group counting). A collector weighs it
+    /// before it drops a node's state (docs/fleet.md).
+    virtual std::uint32_t nearest_permille() const { return 0; }
     const RuleDefinition& definition() const { return *rule_; }
     std::shared_ptr<const RuleDefinition> shared_definition() const { return rule_; }
     const RuleCounters& counters() const { return counters_; }

@@ -44,6 +44,12 @@ struct Rank {
 
 }  // namespace detail
 
+/// `weight` in thousandths of `needed`, at most 1000.
+inline std::uint32_t permille_of(std::uint64_t weight, std::uint64_t needed) {
+    if (needed == 0 || weight >= needed) return weight == 0 ? 0 : 1000;
+    return static_cast<std::uint32_t>(weight * 1000 / needed);
+}
+
 /// What every group holds whatever the engine; an engine's group derives from it.
 struct GroupBase {
     std::string key;  ///< never changed once the group is in a table
@@ -137,6 +143,8 @@ public:
     std::list<Group>& groups() { return lru_; }
     const std::list<Group>& groups() const { return lru_; }
     std::size_t size() const { return index_.size(); }
+    /// The greatest weight of any group (0 when there is none).
+    std::uint64_t heaviest() const { return ranks_.empty() ? 0 : ranks_.rbegin()->weight; }
 
     /// The groups as a JSON array, least recently used first (so restore() rebuilds the order):
     /// save_group_base() plus what `save_extra` adds.

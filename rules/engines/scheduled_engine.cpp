@@ -123,6 +123,11 @@ ScheduledEngine::~ScheduledEngine() = default;
 // How near a group is to its threshold, for the group table's eviction order: distinct values
 // (a one-off exec holds a handful, a sweep's group grows by one per target), or events when the
 // rule counts no values.
+std::uint32_t ScheduledEngine::nearest_permille() const {
+    return permille_of(groups_->heaviest(),
+                       rule_->cardinality ? rule_->cardinality->value : rule_->threshold_value);
+}
+
 std::uint64_t ScheduledEngine::weight(const Group& g) const {
     return rule_->cardinality ? g.values.size() : g.events;
 }

@@ -43,6 +43,7 @@ public:
     nlohmann::json save_state() const override;
     /// Restores what save_state() gave; false (and nothing changed) when it does not fit.
     bool restore_state(const nlohmann::json& state) override;
+    std::uint32_t nearest_permille() const override;
 
     /// The time of the next run, or INT64_MIN before the first event.
     std::int64_t next_run_ms() const { return next_run_ms_; }

@@ -94,6 +94,11 @@ ThresholdEngine::~ThresholdEngine() = default;
 // How near a group is to its threshold, for the group table's eviction order: distinct values
 // (a one-off exec holds a handful, a sweep's group grows by one per target), or events when the
 // rule counts no values.
+std::uint32_t ThresholdEngine::nearest_permille() const {
+    return permille_of(groups_->heaviest(),
+                       rule_->cardinality ? rule_->cardinality->value : rule_->threshold_value);
+}
+
 std::uint64_t ThresholdEngine::weight(const Group& g) const {
     return rule_->cardinality ? g.values.size() : g.events;
 }

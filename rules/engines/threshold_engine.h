@@ -34,6 +34,7 @@ public:
     void finish(std::vector<Alert>& /*alerts*/) override {}
     nlohmann::json save_state() const override;
     bool restore_state(const nlohmann::json& state) override;
+    std::uint32_t nearest_permille() const override;
 
 
 private:

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <algorithm>
 #include <cstdio>
 #include <regex>
 #include <string>
@@ -198,7 +199,7 @@ TEST_CASE("Collector: per-node state survives save and restore", "[fleet]") {
 TEST_CASE("NodeLanes: idle lanes retired oldest first, then the cap", "[fleet]") {
     using scanwatch::agent::NodeLane;
     std::vector<std::string> retired;
-    scanwatch::agent::NodeLanes lanes(3, [&](NodeLane& l) { retired.push_back(l.node); });
+    scanwatch::agent::NodeLanes lanes(3, [&](NodeLane& l, bool) { retired.push_back(l.node); });
     const auto now = NodeLane::Clock::now();
     int made = 0;
     const auto make = [&](NodeLane&) { ++made; };
@@ -257,4 +258,89 @@ TEST_CASE("Collector: a quiet node's scheduled run comes on its own clock, not a
         CHECK(alerts.size() == 1);
     }
     std::fclose(devnull);
+}
+
+namespace {
+
+// The records of the first successful exec of `records` (one node's log).
+std::vector<std::string> first_exec(const std::vector<std::string>& records) {
+    static const std::regex stamp(R"(msg=audit\(([^)]*)\))");
+    std::string exec_stamp;
+    for (const auto& r : records) {
+        std::smatch m;
+        if (r.find("syscall=59 success=yes") != std::string::npos &&
+            std::regex_search(r, m, stamp)) {
+            exec_stamp = m[1];
+            break;
+        }
+    }
+    std::vector<std::string> out;
+    for (const auto& r : records) {
+        if (r.find("msg=audit(" + exec_stamp + ")") != std::string::npos) out.push_back(r);
+    }
+    return out;
+}
+
+}  // namespace
+
+// One sender invents node names in the middle of a real node's sweep: each of its one-exec
+// nodes used to push the least recently seen lane out, the sweeping node's among them.
+TEST_CASE("Collector: invented node names do not evict a node near its threshold", "[fleet]") {
+    const std::string scan = read_sample("ping_sweep.enriched.log");
+    const auto victim = as_node(scan, "victim", 0);
+    const std::size_t half = victim.size() / 2;
+    std::string text = joined({victim.begin(), victim.begin() + static_cast<long>(half)});
+    for (int i = 0; i < 2100; ++i) {
+        text += joined(first_exec(as_node(scan, "fake-" + std::to_string(i), 0)));
+    }
+    text += joined({victim.begin() + static_cast<long>(half), victim.end()});
+
+    const FleetRun r = run(text, fleet_options(true));
+    CHECK(alert_hosts(r) == std::vector<std::string>{"victim"});
+    CHECK(r.stats["nodes_evicted"] == 2100 + 1 - 2048);
+    // The invented nodes each hold a group (one value): dropping them is said, rate-limited.
+    CHECK(r.stats["nodes_evicted_with_state"] == 2100 + 1 - 2048);
+    INFO(r.log);
+    CHECK(r.log.find("node victim") == std::string::npos);
+    CHECK(r.log.find("node fake-0: detection state dropped") != std::string::npos);
+    CHECK(std::count(r.log.begin(), r.log.end(), '\n') <= 6);
+}
+
+TEST_CASE("NodeLanes: the lane nearest a threshold goes last, then the one with most events",
+          "[fleet]") {
+    using scanwatch::agent::NodeLane;
+    std::vector<std::pair<std::string, bool>> retired;
+    scanwatch::agent::NodeLanes lanes(3, [&](NodeLane& l, bool with_state) {
+        retired.emplace_back(l.node, with_state);
+    });
+    const auto make = [](NodeLane&) {};
+    lanes.lane("near", make).nearest_permille = 700;
+    lanes.lane("busy", make).events = 50;
+    lanes.lane("one", make).events = 1;
+    lanes.lane("new", make);  // "near" is least recently seen, "one" can least matter
+    lanes.lane("new2", make);  // then "new" (no events)
+    lanes.lane("new3", make).events = 100;  // then "new2"
+    lanes.lane("new4", make);  // then "busy" (fewer events than new3); "near" stays
+    REQUIRE(retired.size() == 4);
+    CHECK(retired[0].first == "one");
+    CHECK(retired[1].first == "new");
+    CHECK(retired[2].first == "new2");
+    CHECK(retired[3].first == "busy");
+    CHECK(retired[0].second == false);  // no engines, no groups
+    CHECK(lanes.counters().nodes_evicted == 4);
+}
+
+// Without --collector all nodes share one clock: said once, naming two of them.
+TEST_CASE("Collector: a second node without --collector is reported once", "[fleet]") {
+    const std::string scan = read_sample("ping_sweep.enriched.log");
+    const std::string text = interleave({as_node(scan, "a", 0), as_node(scan, "b", 0),
+                                         as_node(scan, "c", 0)});
+    const FleetRun global = run(text, fleet_options(false));
+    INFO(global.log);
+    CHECK(global.log.find("more than one node (a, b) without --collector") != std::string::npos);
+    CHECK(std::count(global.log.begin(), global.log.end(), '\n') == 1);
+    const FleetRun one = run(joined(as_node(scan, "a", 0)), fleet_options(false));
+    CHECK(one.log.empty());
+    const FleetRun fleet = run(text, fleet_options(true));
+    CHECK(fleet.log.find("--collector") == std::string::npos);
 }

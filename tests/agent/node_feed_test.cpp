@@ -4,6 +4,7 @@
 #include <set>
 #include <thread>
 #include <string>
+#include <vector>
 
 #include "parsers/event_key.h"
 #include "parsers/node_feed.h"
@@ -139,4 +140,21 @@ TEST_CASE("NodeFeeds: a node 600 s ahead has its last event completed 2 s after 
     // The events still in flight (the last ones, no EOE) completed by arrival, not by its clock.
     CHECK(events == fed + 1);
     CHECK(feeds.counters().nodes == 1);
+}
+
+TEST_CASE("NodeFeeds: a node with events in flight is evicted after one without", "[node_feed]") {
+    std::vector<std::string> keys;
+    NodeFeeds feeds([&](auparse_state_t* au) { keys.push_back(scanwatch::parsers::event_key(au)); },
+                    2);
+    feeds.set_busy([](std::string_view node) { return node == "a"; });
+    const std::string syscall =
+        " type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=59 success=yes exit=0 ppid=1 "
+        "pid=2 comm=\"x\" exe=\"/x\" key=(null)\n";
+    feeds.feed("node=a" + syscall);  // half an event: its EXECVE is still to come
+    feeds.feed("node=b" + syscall);
+    feeds.feed("node=c" + syscall);  // "a" is least recently fed, but busy: "b" goes
+    CHECK(keys == std::vector<std::string>{"b 1.000:1"});
+    CHECK(feeds.counters().nodes_evicted == 1);
+    feeds.flush();
+    CHECK(keys.size() == 3);
 }

@@ -93,7 +93,7 @@ TEST_CASE("Parent fields: an evicted parent is no longer known", "[parent]") {
                                       exec_event(3, 200, 100, "ping", "argc=1 a0=\"ping\""),
                                   options);
     REQUIRE(r.events.size() == 3);
-    // 300's parent 2 pushed out 1, and 300 itself pushed out 100.
+    // 300's parent 2 pushed out 100 (no child of it seen), and 300 itself pushed out 1.
     CHECK_FALSE(r.events[2].parent_exec_seen);
     CHECK(r.events[2].parent_name.empty());
     CHECK(r.events[2].parent_executable.empty());
@@ -228,4 +228,68 @@ TEST_CASE("Process table: an instance keeps the ppid of its exec and says when i
     CHECK(started.parent_pid == 42);
     CHECK(table.current("h", 7, "1.000:4").parent_pid == 42);
     CHECK(table.start("h", 8, "1.000:5", exec).first_met);
+}
+
+TEST_CASE("Process table: a pid flood evicts one-off execs before a parent of many", "[parent]") {
+    ProcessTable table(64);
+    ProcessEvent exec;
+    exec.name = "sh";
+    // A sweep's loop (pid 10) with two children seen, a parent of one (pid 20).
+    const std::string loop = std::string(table.parent("h", 10, "1.000:1").entity_id);
+    table.start("h", 11, "1.000:1", exec);
+    CHECK(table.parent("h", 10, "1.000:2").entity_id == loop);
+    table.start("h", 12, "1.000:2", exec);
+    const std::string one = std::string(table.parent("h", 20, "1.000:3").entity_id);
+    table.start("h", 21, "1.000:3", exec);
+    // 1,000 one-off execs of one parent, then 1,000 each from a parent of its own.
+    for (int i = 0; i < 1000; ++i) {
+        table.parent("h", 30, "2.000:1");
+        table.start("h", 1000 + i, "2.000:1", exec);
+    }
+    for (int i = 0; i < 1000; ++i) {
+        table.parent("h", 5000 + 2 * i, "3.000:1");
+        table.start("h", 5001 + 2 * i, "3.000:1", exec);
+    }
+    CHECK(table.size() == 64);
+    CHECK(table.evictions() > 2000);
+    CHECK(table.parent("h", 10, "4.000:1").entity_id == loop);  // its sweep stays one group
+    CHECK(table.parent("h", 20, "4.000:2").entity_id != one);   // a parent of one: gone
+}
+
+TEST_CASE("Process table: one node's flood never evicts another node's processes", "[parent]") {
+    ProcessTable table(64);
+    ProcessEvent exec;
+    exec.name = "ping";
+    const std::string quiet_parent = std::string(table.parent("quiet", 10, "1.000:1").entity_id);
+    const std::string quiet_exec = std::string(table.start("quiet", 11, "1.000:1", exec).entity_id);
+    for (int i = 0; i < 5000; ++i) {
+        table.parent("flood", 5000 + 2 * i, "2.000:1");
+        table.start("flood", 5001 + 2 * i, "2.000:1", exec);
+    }
+    CHECK(table.size() == 64);
+    CHECK(table.current("quiet", 10, "3.000:1").entity_id == quiet_parent);
+    CHECK(table.current("quiet", 11, "3.000:1").entity_id == quiet_exec);
+}
+
+TEST_CASE("Process table: parents of many hold at most half of it", "[parent]") {
+    ProcessTable table(8);
+    ProcessEvent exec;
+    // Ten parents of two children each: dead shells of the past must not fill the table.
+    for (int p = 0; p < 10; ++p) {
+        for (int c = 0; c < 2; ++c) {
+            table.parent("h", 100 + p, "1.000:1");
+            table.start("h", 1000 + 10 * p + c, "1.000:1", exec);
+        }
+    }
+    // A new loop with two children is kept over a flood of one-offs.
+    const std::string loop = std::string(table.parent("h", 7, "2.000:1").entity_id);
+    table.start("h", 70, "2.000:1", exec);
+    table.parent("h", 7, "2.000:2");
+    table.start("h", 71, "2.000:2", exec);
+    for (int i = 0; i < 100; ++i) {
+        table.parent("h", 9, "3.000:1");
+        table.start("h", 20000 + i, "3.000:1", exec);
+    }
+    CHECK(table.parent("h", 7, "4.000:1").entity_id == loop);
+    CHECK(table.size() == 8);
 }

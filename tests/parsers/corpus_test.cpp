@@ -36,7 +36,12 @@ std::string counts_line(const std::string& relative, const scanwatch::test::Norm
     const auto add = [&line](std::string_view name, std::uint64_t value) {
         line += " " + std::string(name) + "=" + std::to_string(value);
     };
-    scanwatch::parsers::for_each_counter(r.filter, scanwatch::parsers::kFilterCounterFields, add);
+    // Events ended early are listed only when there are some (no public log has any).
+    scanwatch::parsers::for_each_counter(
+        r.filter, scanwatch::parsers::kFilterCounterFields,
+        [&add](std::string_view name, std::uint64_t value) {
+            if (value != 0 || name.rfind("events_ended_", 0) != 0) add(name, value);
+        });
     for (std::size_t i = 0; i < scanwatch::parsers::kMalformedReasons; ++i) {
         const auto reason = static_cast<scanwatch::parsers::Malformed>(i);
         if (r.filter.malformed[i] != 0) add("malformed." + std::string(malformed_name(reason)), r.filter.malformed[i]);
