@@ -151,7 +151,7 @@ void build(Cli& cli, Settings& s) {
 
     CLI::App* rules = app.add_subcommand("rules", "Inspect rules");
     rules->require_subcommand(1);
-    cli.rules_show = rules->add_subcommand("show", "Print the built-in rule (TOML)");
+    cli.rules_show = rules->add_subcommand("show", "Print the built-in rules (TOML, one file after another)");
     cli.rules_check = rules->add_subcommand(
         "check", "Validate rule files (Elastic detection-rules TOML) and explain each rule");
     cli.rules_check->add_option("FILE", s.paths, "Rule files or folders")->required();

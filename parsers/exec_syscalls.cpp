@@ -17,6 +17,19 @@ constexpr ArchExec kArches[] = {
     {"c00000b7", "aarch64", "221", "281"},
 };
 
+struct ArchNet {
+    std::string_view raw;
+    std::string_view name;
+    std::string_view connect;
+    std::string_view socket;
+};
+
+constexpr ArchNet kNetArches[] = {
+    {"c000003e", "x86_64", "42", "41"},
+    {"40000003", "i386", "362", "359"},
+    {"c00000b7", "aarch64", "203", "198"},
+};
+
 }  // namespace
 
 ExecKind classify_exec(std::string_view arch, std::string_view syscall) {
@@ -46,6 +59,23 @@ bool syscall_field_read(std::string_view name) {
         default:
             return false;
     }
+}
+
+NetKind classify_network(std::string_view arch, std::string_view syscall) {
+    if (syscall == "connect") return NetKind::connect;
+    if (syscall == "socket") return NetKind::socket;
+    for (const auto& a : kNetArches) {
+        if (arch != a.raw && arch != a.name) continue;
+        if (syscall == a.connect) return NetKind::connect;
+        if (syscall == a.socket) return NetKind::socket;
+        return NetKind::none;
+    }
+    return NetKind::none;
+}
+
+bool network_field_read(std::string_view name) {
+    return syscall_field_read(name) || name == "exit" || name == "a0" || name == "a1" ||
+           name == "a2";
 }
 
 std::string_view arch_name(std::string_view arch) {

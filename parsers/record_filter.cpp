@@ -55,7 +55,8 @@ std::size_t record_start(std::string_view line) {
 }
 
 // Appends the fields of `fields` (space-separated name=value) that the normalizer reads.
-void append_read_fields(std::string& out, std::string_view fields, bool upper_case) {
+void append_read_fields(std::string& out, std::string_view fields, bool upper_case,
+                        bool network) {
     const char* p = fields.data();
     const char* const end = p + fields.size();
     while (p < end) {
@@ -67,7 +68,9 @@ void append_read_fields(std::string& out, std::string_view fields, bool upper_ca
             name[len] =
                 upper_case && *q >= 'A' && *q <= 'Z' ? static_cast<char>(*q - 'A' + 'a') : *q;
         }
-        const bool read = q < end && *q == '=' && syscall_field_read(std::string_view(name, len));
+        const bool read = q < end && *q == '=' &&
+                          (network ? network_field_read(std::string_view(name, len))
+                                   : syscall_field_read(std::string_view(name, len)));
         const void* space = std::memchr(q, ' ', static_cast<std::size_t>(end - q));
         const char* field_end = space == nullptr ? end : static_cast<const char*>(space);
         if (read) {
@@ -82,7 +85,7 @@ void append_read_fields(std::string& out, std::string_view fields, bool upper_ca
 // allocates every field; an exec SYSCALL has some 45 with its ENRICHED names, 14 are read).
 // Fields are separated by single spaces, as auparse splits them: auditd hex-encodes any value
 // with a space in it.
-void append_projected_syscall(std::string& out, std::string_view record) {
+void append_projected_syscall(std::string& out, std::string_view record, bool network) {
     const std::size_t body = record.find("): ");
     if (body == std::string_view::npos) {
         out.append(record);
@@ -91,14 +94,26 @@ void append_projected_syscall(std::string& out, std::string_view record) {
     out.append(record.substr(0, body + 2));
     const std::string_view fields = record.substr(body + 3);
     const std::size_t sep = fields.find('\x1d');
-    append_read_fields(out, fields.substr(0, sep), false);
+    append_read_fields(out, fields.substr(0, sep), false, network);
     if (sep != std::string_view::npos) {
         out += '\x1d';
         // ENRICHED names: as auparse, the first follows the separator without a space.
         const std::size_t mark = out.size();
-        append_read_fields(out, fields.substr(sep + 1), true);
+        append_read_fields(out, fields.substr(sep + 1), true, network);
         if (out.size() > mark) out.erase(mark, 1);
     }
+}
+
+// socket(2)'s a0 (hex, as audit logs arguments): AF_INET 2, AF_INET6 10, AF_PACKET 17. Raw and
+// packet sockets are what a SYN scan or a sniffer opens; the rest (unix, netlink, ...) is local.
+bool network_family_arg(std::string_view a0) { return a0 == "2" || a0 == "a" || a0 == "11"; }
+
+// A SOCKADDR's saddr= starts with the family, a little-endian u16 in hex: "0200" AF_INET,
+// "0A00" AF_INET6 (audit writes upper case hex).
+bool inet_sockaddr(std::string_view saddr) {
+    return saddr.size() >= 4 && saddr[0] == '0' && (saddr[1] == '2' || saddr[1] == 'A' ||
+                                                     saddr[1] == 'a') &&
+           saddr[2] == '0' && saddr[3] == '0';
 }
 
 }  // namespace
@@ -249,14 +264,28 @@ void RecordFilter::handle_line(std::string_view line) {
     bool keep = type == "EXECVE" || type == "EOE" || type == "CWD" ||
                 (type == "PROCTITLE" && !(skip_proctitles_ && seen_eoe_));
     bool exec_syscall = false;
+    bool connect_syscall = false;
+    bool network_syscall = false;
     if (type == "SYSCALL") {
         const std::string_view arch = field_value(rest, "arch=");
         const std::string_view nr = field_value(rest, "syscall=");
         // Keep what cannot be classified: the normalizer decides with the full record.
         exec_syscall = !arch.empty() && !nr.empty() && classify_exec(arch, nr) != ExecKind::not_exec;
         keep = arch.empty() || nr.empty() || exec_syscall || arch_name(arch).empty();
+        if (!keep && pass_network_) {
+            const NetKind net = classify_network(arch, nr);
+            if (net == NetKind::connect) {
+                connect_syscall = network_syscall = true;
+            } else if (net == NetKind::socket) {
+                network_syscall = network_family_arg(field_value(rest, "a0="));
+                if (!network_syscall) ++counters_.sockets_other_family;
+            }
+            keep = network_syscall;
+        }
     } else if (type == "PATH" && pass_exec_paths_) {
         keep = exec_path(node, stamp, rest);
+    } else if (type == "SOCKADDR" && pass_network_) {
+        keep = network_sockaddr(node, stamp, rest);
     }
     if (!keep) {
         ++counters_.records_skipped;
@@ -273,6 +302,8 @@ void RecordFilter::handle_line(std::string_view line) {
         return;
     }
     if (exec_syscall) last_tally_->exec = true;
+    if (connect_syscall) last_tally_->network = true;
+    if (network_syscall) ++counters_.network_syscalls;
     // libauparse ends an event at its EOE or PROCTITLE; a record after it with the same key
     // (a log replayed twice) starts a new one there, and here.
     if (type == "EOE" || type == "PROCTITLE") *last_tally_ = EventTally{};
@@ -287,7 +318,7 @@ void RecordFilter::handle_line(std::string_view line) {
     }
     if (observer_) observer_(record, line_offset_);  // before auparse can complete its event
     if (type == "SYSCALL" && project_syscalls_) {
-        append_projected_syscall(batch_, record);
+        append_projected_syscall(batch_, record, network_syscall);
     } else if (type == "PATH") {
         // Only what the normalizer reads: auparse would split and copy every field.
         batch_.append(record.substr(0, record.find("): ") + 2));
@@ -312,11 +343,28 @@ bool RecordFilter::exec_path(std::string_view node, std::string_view stamp,
     if (field_value(record, "item=") != "0" || record.find("): ") == std::string_view::npos) {
         return false;
     }
+    const EventTally* tally = tally_of(node, stamp);
+    return tally != nullptr && tally->exec;
+}
+
+// The SOCKADDR of a connect whose SYSCALL was passed on (auditd writes SYSCALL first), when
+// its address is inet or inet6: the others (unix, netlink) are local and counted.
+bool RecordFilter::network_sockaddr(std::string_view node, std::string_view stamp,
+                                    std::string_view record) {
+    const EventTally* tally = tally_of(node, stamp);
+    if (tally == nullptr || !tally->network) return false;
+    if (inet_sockaddr(field_value(record, "saddr="))) return true;
+    ++counters_.sockaddrs_other_family;
+    return false;
+}
+
+const RecordFilter::EventTally* RecordFilter::tally_of(std::string_view node,
+                                                       std::string_view stamp) const {
     const std::uint64_t key =
         XXH3_64bits_withSeed(stamp.data(), stamp.size(), XXH3_64bits(node.data(), node.size()));
-    if (last_tally_ != nullptr && key == last_tally_key_) return last_tally_->exec;
+    if (last_tally_ != nullptr && key == last_tally_key_) return last_tally_;
     const auto found = tallies_.find(key);
-    return found != tallies_.end() && found->second.exec;
+    return found == tallies_.end() ? nullptr : &found->second;
 }
 
 bool RecordFilter::within_event_caps(std::string_view node, std::string_view stamp, bool execve,

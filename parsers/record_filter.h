@@ -53,6 +53,13 @@ struct FilterCounters {
     std::uint64_t records_skipped = 0;  ///< well-formed, but of a type or syscall that cannot matter
     std::uint64_t proctitles_skipped = 0;  ///< of those, PROCTITLE records (skip_proctitles)
     std::uint64_t ignored_lines = 0;    ///< blank lines, `#` comments, ausearch `----` / `time->`
+    /// connect and socket SYSCALL records passed on (pass_network on)
+    std::uint64_t network_syscalls = 0;
+    /// socket() of a family other than inet, inet6 and packet (unix, netlink, ...): skipped
+    std::uint64_t sockets_other_family = 0;
+    /// a connect's SOCKADDR of a family other than inet and inet6 (unix, netlink, ...): skipped,
+    /// and the connect then makes no event
+    std::uint64_t sockaddrs_other_family = 0;
     std::array<std::uint64_t, kMalformedReasons> malformed{};
 
     std::uint64_t malformed_total() const;
@@ -67,6 +74,9 @@ inline constexpr CounterField<FilterCounters> kFilterCounterFields[] = {
     {"records_skipped", &FilterCounters::records_skipped},
     {"proctitles_skipped", &FilterCounters::proctitles_skipped},
     {"ignored_lines", &FilterCounters::ignored_lines},
+    {"network_syscalls", &FilterCounters::network_syscalls},
+    {"sockets_other_family", &FilterCounters::sockets_other_family},
+    {"sockaddrs_other_family", &FilterCounters::sockaddrs_other_family},
 };
 
 /// Streaming line splitter and record filter. Feed it bytes in chunks of any size; it calls the
@@ -102,6 +112,11 @@ public:
     /// Whether an exec event's PATH record of item 0 (the file run) goes on, with only its
     /// item, inode and dev fields (off by default: live and tail modes only, docs/detection.md).
     void pass_exec_paths(bool on) { pass_exec_paths_ = on; }
+    /// Whether connect and socket() SYSCALL records and the inet / inet6 SOCKADDR of a connect
+    /// go on (off by default: on when a loaded rule reads a network field, or events are
+    /// exported). Other address families are skipped here and counted.
+    void pass_network(bool on) { pass_network_ = on; }
+    bool passes_network() const { return pass_network_; }
     /// Sets the observer of passed-on records (none by default).
     void observe_records(RecordObserver observer) { observer_ = std::move(observer); }
     /// Offset in the current source up to which every line is complete and handled: what a
@@ -117,6 +132,7 @@ private:
     bool within_event_caps(std::string_view node, std::string_view stamp, bool execve,
                            std::size_t bytes);
     bool exec_path(std::string_view node, std::string_view stamp, std::string_view record);
+    bool network_sockaddr(std::string_view node, std::string_view stamp, std::string_view record);
 
     Sink sink_;
     Reporter reporter_;
@@ -130,6 +146,7 @@ private:
     bool project_syscalls_ = true;
     bool skip_proctitles_ = false;
     bool pass_exec_paths_ = false;
+    bool pass_network_ = false;
     bool seen_eoe_ = false;
     std::uint64_t line_no_ = 0;
     std::string batch_;  // accepted records waiting for the sink
@@ -140,8 +157,10 @@ private:
         std::uint32_t execve = 0;
         std::uint32_t other = 0;
         std::uint64_t bytes = 0;
-        bool exec = false;  // an exec SYSCALL was passed on
+        bool exec = false;     // an exec SYSCALL was passed on
+        bool network = false;  // a connect SYSCALL was passed on
     };
+    const EventTally* tally_of(std::string_view node, std::string_view stamp) const;
     std::unordered_map<std::uint64_t, EventTally> tallies_;
     std::vector<std::uint64_t> tally_order_;  // ring of the tracked keys, oldest at next_tally_
     std::size_t next_tally_ = 0;

@@ -137,6 +137,14 @@ std::string alert_reason(const Alert& alert) {
     const double seconds = static_cast<double>(ev.last_event.time_ms - alert.from_ms) / 1000.0;
     const std::string span = seconds < 120.0 ? fmt::format("{:.1f} s", seconds)
                                              : fmt::format("{:.1f} min", seconds / 60.0);
+    const RuleDefinition& rule = *alert.rule;
+    if (rule.cardinality && rule.cardinality->field.rfind("destination.", 0) == 0) {
+        // The network scan rules (docs/detection.md): connections, not executions.
+        return fmt::format("{} made {} connection attempts as {} under {} on {} to {} distinct {} "
+                           "in {}: {}",
+                           executable, alert.count, who, parent, alert.host_name,
+                           alert.cardinality, rule.cardinality->field, span, rule.name);
+    }
     return fmt::format("{} ran {} times as {} under {} on {} with {} distinct arguments in {}: {}",
                        executable, alert.count, who, parent, alert.host_name, alert.cardinality, span,
                        alert.rule->name);

@@ -43,6 +43,14 @@ enum Field : int {
     kProcessParentArgs,
     kProcessParentArgsCount,
     kProcessParentCommandLine,
+    kDestinationIp,
+    kDestinationPort,
+    kNetworkTransport,
+    kNetworkType,
+    kNetworkDirection,
+    kSocketFamily,
+    kSocketType,
+    kAuditdSyscall,
     kFieldCount
 };
 
@@ -82,6 +90,14 @@ constexpr std::array<std::string_view, kFieldCount> kNames = {
     "process.parent.args",
     "process.parent.args_count",
     "process.parent.command_line",
+    "destination.ip",
+    "destination.port",
+    "network.transport",
+    "network.type",
+    "network.direction",
+    "auditd.data.socket.family",
+    "auditd.data.socket.type",
+    "auditd.syscall",
 };
 
 bool is_multicall(std::string_view name) { return name == "busybox" || name == "toybox"; }
@@ -184,6 +200,9 @@ bool EventFields::any_value(int field_id,
             return false;
         case kProcessParentArgs:
             return for_each_packed(e.parent_args, visit);
+        case kEventType:
+            if (e.kind == EventKind::connect) return visit("connection") || visit("start");
+            return visit(first_value(field_id, scratch));
         default: {
             const std::string_view v = first_value(field_id, scratch);
             return visit_nonempty(v, visit);
@@ -199,11 +218,19 @@ std::string_view EventFields::first_value(int field_id, std::string& scratch) co
         return scratch;
     };
     switch (field_id) {
-        case kEventCategory: return "process";
-        case kEventType: return "start";
-        case kEventAction: return "executed";
+        case kEventCategory: return e.kind == EventKind::exec ? "process" : "network";
+        case kEventType:
+            return e.kind == EventKind::exec      ? "start"
+                   : e.kind == EventKind::connect ? "connection"
+                                                  : "info";
+        case kEventAction:
+            return e.kind == EventKind::exec      ? "executed"
+                   : e.kind == EventKind::connect ? "connected-to"
+                                                  : "created-socket";
         case kEventKind: return "event";
-        case kEventOutcome: return e.success ? "success" : "failure";
+        case kEventOutcome:
+            if (e.kind != EventKind::exec) return e.network.outcome;
+            return e.success ? "success" : "failure";
         case kEventModule: return "auditd";
         case kHostOsType: return "linux";
         case kHostId: return e.host_id;
@@ -244,6 +271,14 @@ std::string_view EventFields::first_value(int field_id, std::string& scratch) co
             if (!e.parent_exec_seen) return {};
             scratch = e.parent_command_line();
             return scratch;
+        case kDestinationIp: return e.network.destination_ip;
+        case kDestinationPort: return number(e.network.destination_port);
+        case kNetworkTransport: return e.network.transport;
+        case kNetworkType: return e.network.type;
+        case kNetworkDirection: return e.kind == EventKind::connect ? "egress" : "";
+        case kSocketFamily: return e.network.socket_family;
+        case kSocketType: return e.network.socket_type;
+        case kAuditdSyscall: return e.syscall;
         default: return {};
     }
 }

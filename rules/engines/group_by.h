@@ -4,6 +4,8 @@
 // that groups by process.parent.entity_id gets a second one with auditd.session in its place,
 // so a wrapper that forks between the scanning loop and each tool exec (timeout, sh -c, sudo,
 // setsid -f, strace -f, flock, a backgrounded function) cannot split a sweep into groups of one.
+// A rule grouping by process.entity_id (the network scan rules) gets auditd.session in its
+// place the same way: a curl per target or a bash subshell per connection is one session.
 
 #include <cstddef>
 #include <cstdint>
@@ -45,7 +47,8 @@ public:
 
 private:
     const RuleDefinition& rule_;
-    int session_slot_ = -1;  // index in group_by of process.parent.entity_id when hardened
+    int session_slot_ = -1;  // index in group_by of process.parent.entity_id (else
+                             // process.entity_id) when hardened
     int session_id_ = -1;    // field id of auditd.session
 };
 

@@ -32,7 +32,7 @@ std::string event_reason(const Alert& alert) {
 }  // namespace
 
 bool eql_category_matches(std::string_view category) {
-    return category == "process" || category == "any";
+    return category == "process" || category == "network" || category == "any";
 }
 
 bool take_signal(const RuleDefinition& rule, std::int64_t time_ms, std::int64_t& bucket,
