@@ -112,9 +112,9 @@ TEST_CASE("Rule check: rules that cannot fire on scanwatch events load and say w
     }
     SECTION("a cardinality field scanwatch never sets") {
         const auto r = rule_with("process.name:ping", "\"host.id\"",
-                                 "[[rule.threshold.cardinality]]\nfield = \"destination.ip\"\nvalue = 10\n");
+                                 "[[rule.threshold.cardinality]]\nfield = \"destination.domain\"\nvalue = 10\n");
         REQUIRE(rule_warnings(*r).size() == 1);
-        CHECK(contains(rule_warnings(*r)[0], "distinct values of destination.ip"));
+        CHECK(contains(rule_warnings(*r)[0], "distinct values of destination.domain"));
     }
     SECTION("an exception that matches every event") {
         const auto r = rule_with("process.name:ping", "\"host.id\"",
@@ -172,7 +172,7 @@ TEST_CASE("Rule check: explain_rule says what the rule does", "[rule-check]") {
                              "process.parent.entity_id"));
     CHECK_FALSE(contains(explain_rule(*rule_with("process.name:ping"), true), "auditd.session"));
 
-    const auto bad = rule_with("event.category:network");
+    const auto bad = rule_with("event.category:file");
     const std::string bad_text = explain_rule(*bad);
     CHECK(contains(bad_text, "process.name no one list of names required at the top level of the query (see matches)\n"));
     CHECK(contains(bad_text, "warnings     cannot fire on scanwatch events: its query requires event.category"));
