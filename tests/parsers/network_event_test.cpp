@@ -155,3 +155,27 @@ TEST_CASE("Network: without pass_network, network records never reach auparse",
     CHECK(r.filter.network_syscalls == 0);
     CHECK(r.filter.records_fed == 2);  // PROCTITLE and EOE, as for any other syscall
 }
+
+TEST_CASE("Network: damaged connect and socket records are counted, never a crash",
+          "[normalizer][network]") {
+    const std::string long_hex(20000, 'A');
+    const auto r = normalize(
+        connect_event(1, "02", "success=no exit=-111") +                       // too short
+        connect_event(2, "0200001", "success=no exit=-111") +                  // odd length
+        connect_event(3, "0200ZZ167F000001", "success=no exit=-111") +         // not hex
+        connect_event(4, "0A00" + long_hex, "success=no exit=-111") +          // huge
+        connect_event(5, "020000167F000001", "success=no exit=oops") +         // bad exit
+        connect_event(6, "020000167F000001", "success=yes exit=0", "zz") +     // bad fd
+        syscall_event(7, "arch=c000003e syscall=41 success=yes exit=3 a1=3 a2=0", "") +  // no a0
+        syscall_event(8, "arch=c000003e syscall=41 success=yes exit=3 a0=2 a1=zz a2=0", ""));
+    // 4 reads the first 28 bytes as an IPv6 address; 5 and 6 have a whole address.
+    REQUIRE(r.events.size() == 3);
+    CHECK(r.events[0].network.destination_ip == "aaaa:aaaa:aaaa:aaaa:aaaa:aaaa:aaaa:aaaa");
+    CHECK(r.events[1].network.outcome == "failure");
+    CHECK(r.events[1].network.exit == 0);  // unknown
+    CHECK(r.events[2].network.transport.empty());
+    CHECK(r.normalizer.connects_without_address == 3);
+    CHECK(r.normalizer.bad_fields == 2);  // the non-hex address, socket's a1
+    CHECK(r.filter.sockets_other_family == 1);  // socket() without a0
+    CHECK(r.normalizer.raw_sockets == 0);
+}
