@@ -61,9 +61,19 @@ bool syscall_field_read(std::string_view name) {
     }
 }
 
-NetKind classify_network(std::string_view arch, std::string_view syscall) {
+bool is_socketcall(std::string_view arch, std::string_view syscall) {
+    return syscall == "socketcall" ||
+           (syscall == "102" && (arch == "40000003" || arch == "i386"));
+}
+
+NetKind classify_network(std::string_view arch, std::string_view syscall, std::string_view call) {
     if (syscall == "connect") return NetKind::connect;
     if (syscall == "socket") return NetKind::socket;
+    if (is_socketcall(arch, syscall)) {
+        if (call == "1") return NetKind::socket;
+        if (call == "3") return NetKind::connect;
+        return NetKind::none;
+    }
     for (const auto& a : kNetArches) {
         if (arch != a.raw && arch != a.name) continue;
         if (syscall == a.connect) return NetKind::connect;

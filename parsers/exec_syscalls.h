@@ -16,8 +16,13 @@ ExecKind classify_exec(std::string_view arch, std::string_view syscall);
 enum class NetKind { none, connect, socket };
 
 /// `arch` and `syscall` as logged, raw or interpreted. Knows x86_64 (connect 42, socket 41),
-/// i386 (362, 359: the direct calls; socketcall(2) is not decoded) and aarch64 (203, 198).
-NetKind classify_network(std::string_view arch, std::string_view syscall);
+/// i386 (362, 359) and aarch64 (203, 198); for i386 socketcall(2) (102), `call` is its a0
+/// (hex, as logged: 1 SYS_SOCKET, 3 SYS_CONNECT), whose arguments are in the SOCKETCALL record.
+NetKind classify_network(std::string_view arch, std::string_view syscall,
+                         std::string_view call = {});
+
+/// Whether this arch/syscall pair is i386 socketcall(2).
+bool is_socketcall(std::string_view arch, std::string_view syscall);
 
 /// Whether the normalizer reads this SYSCALL field of a connect or socket record: the exec
 /// fields plus exit and the arguments a0-a2 (lower case, as syscall_field_read).

@@ -165,6 +165,7 @@ ExecveNormalizer::SyscallKind ExecveNormalizer::read_syscall(auparse_state_t* au
         return interpretations_.interpret(au, field, str(auparse_get_field_str(au)), names);
     };
     have_exit_ = false;
+    socketcall_ = false;
     have_args_[0] = have_args_[1] = have_args_[2] = false;
     if (auparse_first_field(au) <= 0) return SyscallKind::other;
     do {
@@ -243,7 +244,12 @@ ExecveNormalizer::SyscallKind ExecveNormalizer::read_syscall(auparse_state_t* au
     } while (auparse_next_field(au) > 0);
     const ExecKind kind = classify_exec(arch, nr);
     if (kind == ExecKind::not_exec) {
-        switch (classify_network(arch, nr)) {
+        // socketcall(2): a0 is the call; its arguments come in the SOCKETCALL record.
+        socketcall_ = is_socketcall(arch, nr);
+        std::string call;
+        if (socketcall_ && have_args_[0]) call = fmt::format("{:x}", args_[0]);
+        if (socketcall_) have_args_[0] = have_args_[1] = have_args_[2] = false;
+        switch (classify_network(arch, nr, call)) {
             case NetKind::connect:
                 event_.syscall = "connect";
                 return SyscallKind::connect;
@@ -257,6 +263,19 @@ ExecveNormalizer::SyscallKind ExecveNormalizer::read_syscall(auparse_state_t* au
     }
     event_.syscall = kind == ExecKind::execveat ? "execveat" : "execve";
     return SyscallKind::exec;
+}
+
+// SOCKETCALL (i386 socketcall(2)): `nargs=3 a0=2 a1=1 a2=0`, the call's own arguments in hex.
+void ExecveNormalizer::read_socketcall(auparse_state_t* au) {
+    if (auparse_first_field(au) <= 0) return;
+    do {
+        const std::string_view name = str(auparse_get_field_name(au));
+        if (name.size() != 2 || name[0] != 'a' || name[1] < '0' || name[1] > '2') continue;
+        const std::string_view v = str(auparse_get_field_str(au));
+        const auto i = static_cast<std::size_t>(name[1] - '0');
+        const auto res = std::from_chars(v.data(), v.data() + v.size(), args_[i], 16);
+        have_args_[i] = res.ec == std::errc() && res.ptr == v.data() + v.size();
+    } while (auparse_next_field(au) > 0);
 }
 
 // SOCKADDR saddr= (hex of the struct sockaddr): family (little-endian u16), then for AF_INET
@@ -602,6 +621,8 @@ void ExecveNormalizer::finish_network(auparse_state_t* au, SyscallKind kind,
     const int family = static_cast<int>(args_[0]);
     const int type = static_cast<int>(args_[1]) & kSockTypeMask;
     const int protocol = have_args_[2] ? static_cast<int>(args_[2]) : 0;
+    // socketcall(2) is passed whatever its family (the record filter cannot see it).
+    if (family_name(family).empty()) return;
     if (event_.success && have_exit_ && exit_ >= 0) remember_socket();
     if (type != SOCK_RAW && type != SOCK_PACKET && family != AF_PACKET) return;
     event_.kind = EventKind::socket;
@@ -642,6 +663,9 @@ void ExecveNormalizer::on_event(auparse_state_t* au) {
                 break;
             case AUDIT_SOCKADDR:
                 if (kind == SyscallKind::connect) have_address = read_sockaddr(au);
+                break;
+            case AUDIT_SOCKETCALL:
+                if (socketcall_) read_socketcall(au);
                 break;
             case AUDIT_CWD:
                 if (const char* raw = auparse_find_field(au, "cwd"); raw != nullptr) {

@@ -132,6 +132,7 @@ private:
     enum class SyscallKind { other, exec, connect, socket };
     SyscallKind read_syscall(auparse_state_t* au);
     bool read_sockaddr(auparse_state_t* au);
+    void read_socketcall(auparse_state_t* au);
     bool stamp_event(auparse_state_t* au);
     void link_processes(bool exec);
     void finish_network(auparse_state_t* au, SyscallKind kind, bool have_address);
@@ -169,6 +170,7 @@ private:
     bool have_args_[3] = {false, false, false};
     std::int64_t exit_ = 0;
     bool have_exit_ = false;
+    bool socketcall_ = false;  // the event is an i386 socketcall(2)
     // socket() results: "host\0pid\0fd" -> (family, type, protocol); FIFO-bounded.
     struct SocketInfo {
         int family = 0;

@@ -266,6 +266,7 @@ void RecordFilter::handle_line(std::string_view line) {
     bool exec_syscall = false;
     bool connect_syscall = false;
     bool network_syscall = false;
+    bool socketcall = false;
     if (type == "SYSCALL") {
         const std::string_view arch = field_value(rest, "arch=");
         const std::string_view nr = field_value(rest, "syscall=");
@@ -273,11 +274,14 @@ void RecordFilter::handle_line(std::string_view line) {
         exec_syscall = !arch.empty() && !nr.empty() && classify_exec(arch, nr) != ExecKind::not_exec;
         keep = arch.empty() || nr.empty() || exec_syscall || arch_name(arch).empty();
         if (!keep && pass_network_) {
-            const NetKind net = classify_network(arch, nr);
+            socketcall = is_socketcall(arch, nr);
+            const std::string_view a0 = field_value(rest, "a0=");
+            const NetKind net = classify_network(arch, nr, a0);
             if (net == NetKind::connect) {
                 connect_syscall = network_syscall = true;
             } else if (net == NetKind::socket) {
-                network_syscall = network_family_arg(field_value(rest, "a0="));
+                // socketcall(2)'s family is in its SOCKETCALL record: the normalizer decides.
+                network_syscall = socketcall || network_family_arg(a0);
                 if (!network_syscall) ++counters_.sockets_other_family;
             }
             keep = network_syscall;
@@ -286,6 +290,9 @@ void RecordFilter::handle_line(std::string_view line) {
         keep = exec_path(node, stamp, rest);
     } else if (type == "SOCKADDR" && pass_network_) {
         keep = network_sockaddr(node, stamp, rest);
+    } else if (type == "SOCKETCALL" && pass_network_) {
+        const EventTally* tally = tally_of(node, stamp);
+        keep = tally != nullptr && tally->socketcall;
     }
     if (!keep) {
         ++counters_.records_skipped;
@@ -303,6 +310,7 @@ void RecordFilter::handle_line(std::string_view line) {
     }
     if (exec_syscall) last_tally_->exec = true;
     if (connect_syscall) last_tally_->network = true;
+    if (network_syscall && socketcall) last_tally_->socketcall = true;
     if (network_syscall) ++counters_.network_syscalls;
     // libauparse ends an event at its EOE or PROCTITLE; a record after it with the same key
     // (a log replayed twice) starts a new one there, and here.

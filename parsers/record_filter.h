@@ -159,6 +159,7 @@ private:
         std::uint64_t bytes = 0;
         bool exec = false;     // an exec SYSCALL was passed on
         bool network = false;  // a connect SYSCALL was passed on
+        bool socketcall = false;  // an i386 socketcall(2) SYSCALL was passed on
     };
     const EventTally* tally_of(std::string_view node, std::string_view stamp) const;
     std::unordered_map<std::uint64_t, EventTally> tallies_;

@@ -179,3 +179,34 @@ TEST_CASE("Network: damaged connect and socket records are counted, never a cras
     CHECK(r.filter.sockets_other_family == 1);  // socket() without a0
     CHECK(r.normalizer.raw_sockets == 0);
 }
+
+TEST_CASE("Network: i386 socketcall(2) socket and connect, arguments from SOCKETCALL",
+          "[normalizer][network]") {
+    const auto i386 = [](int serial, const std::string& head, const std::string& socketcall,
+                         const std::string& saddr) {
+        std::string s = "type=SYSCALL " + stamp(serial) + "arch=40000003 syscall=102 " + head +
+                        " a2=0 a3=0 items=0 ppid=200 pid=500 auid=1000 uid=1000 gid=1000 "
+                        "euid=1000 suid=1000 fsuid=1000 egid=1000 sgid=1000 fsgid=1000 tty=pts0 "
+                        "ses=7 comm=\"scan32\" exe=\"/opt/scan32\" key=\"scanwatch-net\"\n";
+        s += "type=SOCKETCALL " + stamp(serial) + "nargs=3 " + socketcall + "\n";
+        if (!saddr.empty()) s += "type=SOCKADDR " + stamp(serial) + "saddr=" + saddr + "\n";
+        s += "type=EOE " + stamp(serial) + "\n";
+        return s;
+    };
+    const auto r = normalize(
+        i386(1, "success=yes exit=3 a0=1 a1=ffe0", "a0=2 a1=1 a2=0", "") +
+        i386(2, "success=no exit=-111 a0=3 a1=ffe0", "a0=3 a1=ffd0 a2=10",
+             "020000167F0000010000000000000000") +
+        i386(3, "success=yes exit=4 a0=1 a1=ffe0", "a0=2 a1=3 a2=6", "") +
+        i386(4, "success=yes exit=0 a0=9 a1=ffe0", "a0=4 a1=ffd0 a2=0", ""));  // sendto: not ours
+    REQUIRE(r.events.size() == 2);
+    CHECK(r.events[0].kind == EventKind::connect);
+    CHECK(r.events[0].network.destination_ip == "127.0.0.1");
+    CHECK(r.events[0].network.destination_port == 22);
+    CHECK(r.events[0].network.transport == "tcp");  // socket() through socketcall, same fd
+    CHECK(r.events[0].arch == "i386");
+    CHECK(r.events[1].kind == EventKind::socket);
+    CHECK(r.events[1].network.socket_type == "raw");
+    CHECK(r.events[1].network.transport == "tcp");
+    CHECK(r.filter.network_syscalls == 3);
+}
