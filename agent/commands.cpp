@@ -78,8 +78,12 @@ int run(int argc, char** argv) {
             case Mode::tail: return run_tail(s, argc, argv);
             case Mode::rules_check: return check_rules(s);
             case Mode::rules_show: {
-                const auto text = rules::builtin_rule_text();
-                std::fwrite(text.data(), 1, text.size(), stdout);
+                bool first = true;
+                for (const std::string_view text : rules::builtin_rule_texts()) {
+                    if (!first) std::fputs("\n", stdout);  // the files stay apart
+                    std::fwrite(text.data(), 1, text.size(), stdout);
+                    first = false;
+                }
                 return 0;
             }
         }

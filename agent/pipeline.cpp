@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "parsers/event_key.h"
+#include "rules/rule_check.h"
 #include "parsers/ecs/json_writer.h"
 
 namespace scanwatch::agent {
@@ -62,6 +63,36 @@ void Pipeline::decide_proctitles() {
                             std::none_of(rules_.begin(), rules_.end(), [title](const auto& rule) {
                                 return rule->reads(title);
                             }));
+    // Network records reach auparse only when events are exported or a rule reads a field
+    // only network events carry: an exec-only rule set parses none of them.
+    static constexpr std::string_view kNetworkFields[] = {
+        "destination.ip",   "destination.port",          "network.transport",
+        "network.type",     "network.direction",         "auditd.data.socket.family",
+        "auditd.data.socket.type"};
+    bool network = static_cast<bool>(event_sink_);
+    exec_rules_.clear();
+    network_rules_.clear();
+    const int category = rules::FieldCatalog::known_id("event.category");
+    for (const auto& rule : rules_) {
+        bool reads_network = false;
+        for (const std::string_view name : kNetworkFields) {
+            reads_network = reads_network || rule->reads(rules::FieldCatalog::known_id(name));
+        }
+        network = network || reads_network;
+        // A rule sees the events it may match. Network events go only to rules written for
+        // them (they name event.category network or a network field, or are EQL `network
+        // where`), so a rule written for exec events (`process.name:nc`) keeps its meaning.
+        const bool eql = rule->rule_type == rules::RuleType::eql;
+        const auto categories = rule->query.required_values(category);
+        const bool for_network =
+            eql ? (rule->eql_category == "network" || rule->eql_category == "any") && reads_network
+                : reads_network || std::find(categories.begin(), categories.end(), "network") !=
+                                       categories.end();
+        exec_rules_.push_back(!(eql && rule->eql_category == "network") &&
+                              rules::query_may_match_exec(rule->query));
+        network_rules_.push_back(for_network && rules::query_may_match_network(rule->query));
+    }
+    filter_.pass_network(network);
 }
 
 void Pipeline::set_rules(std::vector<std::shared_ptr<const rules::RuleDefinition>> rules,
@@ -210,7 +241,10 @@ void Pipeline::on_event(const ProcessEvent& event) {
     if (event.time_ms > last_event_ms_) last_event_ms_ = event.time_ms;
     if (event_sink_) event_sink_(event);
     NodeLane& lane = lane_for(event);
-    for (auto& engine : lane.engines) engine->process(event, pending_alerts_);
+    const std::vector<char>& wants = event.kind == EventKind::exec ? exec_rules_ : network_rules_;
+    for (std::size_t i = 0; i < lane.engines.size(); ++i) {
+        if (wants[i]) lane.engines[i]->process(event, pending_alerts_);
+    }
     if (collector_) update_nearness(lane);
     deliver_alerts();
 }

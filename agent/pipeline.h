@@ -147,6 +147,9 @@ private:
     std::function<bool(const std::string& key)> gate_;
     std::int64_t last_event_ms_ = 0;
     bool events_end_with_eoe_ = false;
+    // Per rule (as rules_): whether it is given exec events, and network events.
+    std::vector<char> exec_rules_;
+    std::vector<char> network_rules_;
 };
 
 }  // namespace scanwatch::agent

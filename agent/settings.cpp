@@ -91,7 +91,7 @@ void build(Cli& cli, Settings& s) {
                    "Also write every exec as an ECS event, NDJSON, to - (stdout) or a file (appended)")
         ->check(check_events_spec);
     add_repeatable(app, "--rules", s.rules,
-                   "Rule file or folder of *.toml rule files, repeatable (default: the built-in rule)");
+                   "Rule file or folder of *.toml rule files, repeatable (default: the built-in rules)");
     add_repeatable(app, "--exceptions", s.exceptions,
                    "Exceptions file ([[exception]] tables with query and optional rule_id), repeatable");
     add_choice(app, "--evaluation", cli.evaluation_text, enum_names(rules::kEvaluationNames),
@@ -152,7 +152,7 @@ void build(Cli& cli, Settings& s) {
 
     CLI::App* rules = app.add_subcommand("rules", "Inspect rules");
     rules->require_subcommand(1);
-    cli.rules_show = rules->add_subcommand("show", "Print the built-in rule (TOML)");
+    cli.rules_show = rules->add_subcommand("show", "Print the built-in rules (TOML, one file after another)");
     cli.rules_check = rules->add_subcommand(
         "check", "Validate rule files (Elastic detection-rules TOML) and explain each rule");
     cli.rules_check->add_option("FILE", s.paths, "Rule files or folders")->required();

@@ -17,6 +17,19 @@ constexpr ArchExec kArches[] = {
     {"c00000b7", "aarch64", "221", "281"},
 };
 
+struct ArchNet {
+    std::string_view raw;
+    std::string_view name;
+    std::string_view connect;
+    std::string_view socket;
+};
+
+constexpr ArchNet kNetArches[] = {
+    {"c000003e", "x86_64", "42", "41"},
+    {"40000003", "i386", "362", "359"},
+    {"c00000b7", "aarch64", "203", "198"},
+};
+
 }  // namespace
 
 ExecKind classify_exec(std::string_view arch, std::string_view syscall) {
@@ -46,6 +59,33 @@ bool syscall_field_read(std::string_view name) {
         default:
             return false;
     }
+}
+
+bool is_socketcall(std::string_view arch, std::string_view syscall) {
+    return syscall == "socketcall" ||
+           (syscall == "102" && (arch == "40000003" || arch == "i386"));
+}
+
+NetKind classify_network(std::string_view arch, std::string_view syscall, std::string_view call) {
+    if (syscall == "connect") return NetKind::connect;
+    if (syscall == "socket") return NetKind::socket;
+    if (is_socketcall(arch, syscall)) {
+        if (call == "1") return NetKind::socket;
+        if (call == "3") return NetKind::connect;
+        return NetKind::none;
+    }
+    for (const auto& a : kNetArches) {
+        if (arch != a.raw && arch != a.name) continue;
+        if (syscall == a.connect) return NetKind::connect;
+        if (syscall == a.socket) return NetKind::socket;
+        return NetKind::none;
+    }
+    return NetKind::none;
+}
+
+bool network_field_read(std::string_view name) {
+    return syscall_field_read(name) || name == "exit" || name == "a0" || name == "a1" ||
+           name == "a2";
 }
 
 std::string_view arch_name(std::string_view arch) {

@@ -12,6 +12,22 @@ enum class ExecKind { not_exec, execve, execveat };
 /// Knows x86_64 (59/322), i386 (11/358) and aarch64 (221/281).
 ExecKind classify_exec(std::string_view arch, std::string_view syscall);
 
+/// Classification of a SYSCALL record's arch/syscall pair for network events.
+enum class NetKind { none, connect, socket };
+
+/// `arch` and `syscall` as logged, raw or interpreted. Knows x86_64 (connect 42, socket 41),
+/// i386 (362, 359) and aarch64 (203, 198); for i386 socketcall(2) (102), `call` is its a0
+/// (hex, as logged: 1 SYS_SOCKET, 3 SYS_CONNECT), whose arguments are in the SOCKETCALL record.
+NetKind classify_network(std::string_view arch, std::string_view syscall,
+                         std::string_view call = {});
+
+/// Whether this arch/syscall pair is i386 socketcall(2).
+bool is_socketcall(std::string_view arch, std::string_view syscall);
+
+/// Whether the normalizer reads this SYSCALL field of a connect or socket record: the exec
+/// fields plus exit and the arguments a0-a2 (lower case, as syscall_field_read).
+bool network_field_read(std::string_view name);
+
 /// The ECS-friendly architecture name for a raw or interpreted arch value; empty if unknown.
 std::string_view arch_name(std::string_view arch);
 

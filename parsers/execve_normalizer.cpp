@@ -1,7 +1,10 @@
 #include "parsers/execve_normalizer.h"
 
+#include <arpa/inet.h>
 #include <grp.h>
+#include <netinet/in.h>
 #include <pwd.h>
+#include <sys/socket.h>
 #include <sys/sysmacros.h>
 
 #include <algorithm>
@@ -54,6 +57,47 @@ bool parse_int(std::string_view s, Int& out) {
 
 std::string_view str(const char* s) {
     return s == nullptr ? std::string_view{} : s;
+}
+
+// Linux socket(2) values (include/linux/socket.h, net.h; netinet/in.h).
+constexpr int kSockTypeMask = 0xf;  // the rest of a1 is SOCK_NONBLOCK / SOCK_CLOEXEC
+constexpr std::int64_t kEinprogress = -115;
+
+std::string_view socket_type_name(int type) {
+    switch (type) {
+        case SOCK_STREAM: return "stream";
+        case SOCK_DGRAM: return "dgram";
+        case SOCK_RAW: return "raw";
+        case SOCK_RDM: return "rdm";
+        case SOCK_SEQPACKET: return "seqpacket";
+        case SOCK_PACKET: return "packet";
+        default: return {};
+    }
+}
+
+std::string_view family_name(int family) {
+    switch (family) {
+        case AF_INET: return "inet";
+        case AF_INET6: return "inet6";
+        case AF_PACKET: return "packet";
+        default: return {};
+    }
+}
+
+// network.transport (ECS: the IANA protocol name, lower case) of an inet socket.
+std::string_view transport_name(int family, int type, int protocol) {
+    if (family != AF_INET && family != AF_INET6) return {};
+    switch (protocol) {
+        case IPPROTO_TCP: return "tcp";
+        case IPPROTO_UDP: return "udp";
+        case IPPROTO_ICMP: return "icmp";
+        case IPPROTO_ICMPV6: return "ipv6-icmp";
+        case 0:
+            if (type == SOCK_STREAM) return "tcp";
+            if (type == SOCK_DGRAM) return "udp";
+            return {};
+        default: return {};
+    }
 }
 
 }  // namespace
@@ -120,8 +164,8 @@ const std::string& ExecveNormalizer::local_name(IdKind kind, const std::string& 
     return cache.emplace(id, std::move(name)).first->second;
 }
 
-// Returns whether the SYSCALL record is an exec.
-bool ExecveNormalizer::read_syscall(auparse_state_t* au) {
+// Classifies the SYSCALL record: an exec, a connect or socket() (network events), or other.
+ExecveNormalizer::SyscallKind ExecveNormalizer::read_syscall(auparse_state_t* au) {
     std::string_view arch;
     std::string_view nr;
     // ENRICHED records carry names; RAW ones get local names only when asked (live modes).
@@ -130,13 +174,23 @@ bool ExecveNormalizer::read_syscall(auparse_state_t* au) {
     const auto interpret = [&](std::string_view field) {
         return interpretations_.interpret(au, field, str(auparse_get_field_str(au)), names);
     };
-    if (auparse_first_field(au) <= 0) return false;
+    have_exit_ = false;
+    socketcall_ = false;
+    have_args_[0] = have_args_[1] = have_args_[2] = false;
+    if (auparse_first_field(au) <= 0) return SyscallKind::other;
     do {
         const std::string_view name = str(auparse_get_field_name(au));
         if (name.empty()) continue;
         switch (name[0]) {
             case 'a':
-                if (name == "arch") {
+                if (name.size() == 2 && name[1] >= '0' && name[1] <= '2') {
+                    // Arguments are logged in hex; only connect and socket records carry them
+                    // past the record filter.
+                    const std::string_view v = str(auparse_get_field_str(au));
+                    const auto i = static_cast<std::size_t>(name[1] - '0');
+                    const auto res = std::from_chars(v.data(), v.data() + v.size(), args_[i], 16);
+                    have_args_[i] = res.ec == std::errc() && res.ptr == v.data() + v.size();
+                } else if (name == "arch") {
                     arch = str(auparse_get_field_str(au));
                     event_.arch = arch_name(arch);
                 } else if (name == "auid") {
@@ -172,6 +226,8 @@ bool ExecveNormalizer::read_syscall(auparse_state_t* au) {
                     read_id(au, name, event_.effective_group, IdKind::group, names);
                 } else if (name == "exe") {
                     event_.executable = interpret(name);
+                } else if (name == "exit") {
+                    have_exit_ = parse_int(str(auparse_get_field_str(au)), exit_);
                 }
                 break;
             case 'g':
@@ -197,9 +253,88 @@ bool ExecveNormalizer::read_syscall(auparse_state_t* au) {
         }
     } while (auparse_next_field(au) > 0);
     const ExecKind kind = classify_exec(arch, nr);
-    if (kind == ExecKind::not_exec) return false;
+    if (kind == ExecKind::not_exec) {
+        // socketcall(2): a0 is the call; its arguments come in the SOCKETCALL record.
+        socketcall_ = is_socketcall(arch, nr);
+        std::string call;
+        if (socketcall_ && have_args_[0]) call = fmt::format("{:x}", args_[0]);
+        if (socketcall_) have_args_[0] = have_args_[1] = have_args_[2] = false;
+        switch (classify_network(arch, nr, call)) {
+            case NetKind::connect:
+                event_.syscall = "connect";
+                return SyscallKind::connect;
+            case NetKind::socket:
+                event_.syscall = "socket";
+                return SyscallKind::socket;
+            case NetKind::none:
+                return SyscallKind::other;
+        }
+        return SyscallKind::other;
+    }
     event_.syscall = kind == ExecKind::execveat ? "execveat" : "execve";
-    return true;
+    return SyscallKind::exec;
+}
+
+// SOCKETCALL (i386 socketcall(2)): `nargs=3 a0=2 a1=1 a2=0`, the call's own arguments in hex.
+void ExecveNormalizer::read_socketcall(auparse_state_t* au) {
+    if (auparse_first_field(au) <= 0) return;
+    do {
+        const std::string_view name = str(auparse_get_field_name(au));
+        if (name.size() != 2 || name[0] != 'a' || name[1] < '0' || name[1] > '2') continue;
+        const std::string_view v = str(auparse_get_field_str(au));
+        const auto i = static_cast<std::size_t>(name[1] - '0');
+        const auto res = std::from_chars(v.data(), v.data() + v.size(), args_[i], 16);
+        have_args_[i] = res.ec == std::errc() && res.ptr == v.data() + v.size();
+    } while (auparse_next_field(au) > 0);
+}
+
+// SOCKADDR saddr= (hex of the struct sockaddr): family (little-endian u16), then for AF_INET
+// the port (big-endian) and 4 address bytes, for AF_INET6 the port, 4 bytes of flow info and
+// 16 address bytes. An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is written as IPv4.
+bool ExecveNormalizer::read_sockaddr(auparse_state_t* au) {
+    std::string_view saddr;
+    if (auparse_first_field(au) <= 0) return false;
+    do {
+        if (str(auparse_get_field_name(au)) == "saddr") saddr = str(auparse_get_field_str(au));
+    } while (auparse_next_field(au) > 0);
+    std::uint8_t bytes[28];
+    const std::size_t n = std::min(sizeof bytes, saddr.size() / 2);
+    for (std::size_t i = 0; i < n; ++i) {
+        const int high = hex_digit(saddr[2 * i]);
+        const int low = hex_digit(saddr[2 * i + 1]);
+        if (high < 0 || low < 0) {
+            ++counters_.bad_fields;
+            return false;
+        }
+        bytes[i] = static_cast<std::uint8_t>(high * 16 + low);
+    }
+    if (n < 2) return false;
+    const int family = bytes[0] | (bytes[1] << 8);
+    NetworkFields& net = event_.network;
+    char text[INET6_ADDRSTRLEN];
+    if (family == AF_INET && n >= 8) {
+        net.socket_family = "inet";
+        net.type = "ipv4";
+        net.destination_port = (bytes[2] << 8) | bytes[3];
+        if (inet_ntop(AF_INET, bytes + 4, text, sizeof text) == nullptr) return false;
+        net.destination_ip = text;
+        return true;
+    }
+    if (family == AF_INET6 && n >= 24) {
+        net.socket_family = "inet6";
+        net.destination_port = (bytes[2] << 8) | bytes[3];
+        const std::uint8_t* addr = bytes + 8;
+        static constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        const bool mapped = std::equal(addr, addr + 12, kMapped);
+        net.type = mapped ? "ipv4" : "ipv6";
+        if (inet_ntop(mapped ? AF_INET : AF_INET6, mapped ? addr + 12 : addr, text,
+                      sizeof text) == nullptr) {
+            return false;
+        }
+        net.destination_ip = text;
+        return true;
+    }
+    return false;
 }
 
 // Arguments arrive in order: aN whole, or aN[0], aN[1], ... in chunks (across records). Each
@@ -377,57 +512,12 @@ void ExecveNormalizer::add_grandparent(std::int64_t pid) {
     event_.grandparent_executable = gp.executable;
 }
 
-void ExecveNormalizer::on_event(auparse_state_t* au) {
-    if (auparse_first_record(au) <= 0) return;
-    event_.clear();
-    arg_hashing_ = false;
-    arg_length_ = 0;
-    args_bytes_ = 0;
-    bool have_syscall = false;
-    bool is_exec = false;
-    bool have_execve = false;
-    do {
-        switch (auparse_get_type(au)) {
-            case AUDIT_SYSCALL:
-                have_syscall = true;
-                is_exec = read_syscall(au);
-                if (!is_exec) return;
-                break;
-            case AUDIT_EXECVE:
-                have_execve = true;
-                read_execve(au);
-                break;
-            case AUDIT_CWD:
-                if (const char* raw = auparse_find_field(au, "cwd"); raw != nullptr) {
-                    event_.working_directory = interpretations_.interpret(au, "cwd", raw);
-                }
-                break;
-            case AUDIT_PATH:
-                read_path(au);
-                break;
-            case AUDIT_PROCTITLE:
-                if (const char* raw = auparse_find_field(au, "proctitle"); raw != nullptr) {
-                    read_proctitle(raw);
-                }
-                break;
-            default:
-                break;
-        }
-    } while (auparse_next_record(au) > 0);
-    end_arg();
-    if (!have_execve && !is_exec) return;  // neither an exec SYSCALL nor an EXECVE record
-    if (!have_syscall) {
-        ++counters_.execve_without_syscall;
-        event_.syscall = "execve";
-    } else if (!have_execve && event_.success) {
-        ++counters_.syscall_without_execve;  // a failed exec never has an EXECVE record
-    }
-    if (event_.args_count > event_.args.size()) ++counters_.args_missing;
-
+// Event time, serial and host from the event's stamp; false (counted) when the time is absurd.
+bool ExecveNormalizer::stamp_event(auparse_state_t* au) {
     const au_event_t* stamp = auparse_get_timestamp(au);
     if (stamp != nullptr && static_cast<unsigned long long>(stamp->sec) > kMaxSeconds) {
         ++counters_.bad_timestamp;  // sec * 1000 would overflow
-        return;
+        return false;
     }
     if (stamp != nullptr) {
         event_.time_ms = static_cast<std::int64_t>(stamp->sec) * 1000 + stamp->milli;
@@ -451,34 +541,199 @@ void ExecveNormalizer::on_event(auparse_state_t* au) {
         const auto found = tools_->find(FileIdentity{event_.device, event_.inode});
         if (found != tools_->end()) event_.inode_tool = found->second;
     }
-    if (!event_.host_id.empty()) {
-        // Parent first: its instance may start at this very event.
-        if (event_.ppid >= 0) {
-            const auto parent = processes_.parent(event_.host_id, event_.ppid, event_ref_);
-            event_.parent_entity_id = parent.entity_id;
-            event_.parent_executable = parent.executable;
-            // Assigned into the reused event's buffers: no allocation once they have grown.
-            event_.parent_exec_seen = parent.exec_seen;
-            event_.parent_name = parent.name;
-            event_.parent_args = parent.args;
-            event_.parent_args_count = parent.args_count;
-            if (options_.lineage && !has_session(event_.session)) {
-                if (parent.exec_seen) {
-                    add_grandparent(parent.parent_pid);
-                } else {
-                    // pid 1 and kthreadd are met once and then known: not a fork to trace.
-                    event_.parent_untraced = parent.first_met && event_.ppid > 2;
-                }
+    return true;
+}
+
+// Entity ids from the process table. An exec starts a new instance of its pid (when it
+// succeeded); any other event belongs to the pid's current instance.
+void ExecveNormalizer::link_processes(bool exec) {
+    if (event_.host_id.empty()) return;
+    // Parent first: its instance may start at this very event.
+    if (event_.ppid >= 0) {
+        // An exec counts as a child of its parent (the process table keeps parents of many
+        // longest); a connect does not.
+        const auto parent = exec ? processes_.parent(event_.host_id, event_.ppid, event_ref_)
+                                 : processes_.current(event_.host_id, event_.ppid, event_ref_);
+        event_.parent_entity_id = parent.entity_id;
+        event_.parent_executable = parent.executable;
+        // Assigned into the reused event's buffers: no allocation once they have grown.
+        event_.parent_exec_seen = parent.exec_seen;
+        event_.parent_name = parent.name;
+        event_.parent_args = parent.args;
+        event_.parent_args_count = parent.args_count;
+        if (exec && options_.lineage && !has_session(event_.session)) {
+            if (parent.exec_seen) {
+                add_grandparent(parent.parent_pid);
+            } else {
+                // pid 1 and kthreadd are met once and then known: not a fork to trace.
+                event_.parent_untraced = parent.first_met && event_.ppid > 2;
             }
         }
-        if (event_.pid >= 0) {
-            event_.entity_id =
-                event_.success
-                    ? processes_.start(event_.host_id, event_.pid, event_ref_, event_)
-                          .entity_id
-                    : processes_.current(event_.host_id, event_.pid, event_ref_).entity_id;
-        }
     }
+    if (event_.pid < 0) return;
+    if (exec) {
+        event_.entity_id =
+            event_.success
+                ? processes_.start(event_.host_id, event_.pid, event_ref_, event_).entity_id
+                : processes_.current(event_.host_id, event_.pid, event_ref_).entity_id;
+        return;
+    }
+    // A network event: the process's own arguments come from the exec that started it.
+    const auto self = processes_.current(event_.host_id, event_.pid, event_ref_);
+    event_.entity_id = self.entity_id;
+    if (self.exec_seen) {
+        for_each_packed(self.args, [this](std::string_view arg) {
+            event_.args.emplace_back(arg);
+            return false;
+        });
+        event_.args_count = self.args_count;
+    }
+}
+
+void ExecveNormalizer::socket_of_connect() {
+    if (!have_args_[0]) return;
+    socket_key_.clear();
+    fmt::format_to(std::back_inserter(socket_key_), FMT_COMPILE("{}\0{}\0{}"), event_.host_id,
+                   event_.pid, args_[0]);
+    const auto found = sockets_.find(socket_key_);
+    if (found == sockets_.end()) return;
+    const SocketInfo& info = found->second;
+    event_.network.transport = transport_name(info.family, info.type, info.protocol);
+    event_.network.socket_type = socket_type_name(info.type);
+}
+
+void ExecveNormalizer::remember_socket() {
+    socket_key_.clear();
+    fmt::format_to(std::back_inserter(socket_key_), FMT_COMPILE("{}\0{}\0{}"), event_.host_id,
+                   event_.pid, exit_);
+    SocketInfo info{static_cast<int>(args_[0]), static_cast<int>(args_[1]) & kSockTypeMask,
+                    static_cast<int>(args_[2])};
+    auto found = sockets_.find(socket_key_);
+    if (found != sockets_.end()) {
+        found->second = info;  // the fd was closed and reused (close is not audited)
+        return;
+    }
+    ++counters_.sockets_tracked;
+    if (socket_order_.size() < kMaxSockets) {
+        socket_order_.push_back(socket_key_);
+    } else {
+        sockets_.erase(socket_order_[next_socket_]);
+        socket_order_[next_socket_] = socket_key_;
+        next_socket_ = (next_socket_ + 1) % kMaxSockets;
+        ++counters_.sockets_evicted;
+    }
+    sockets_.emplace(socket_key_, info);
+}
+
+// connect: an event when its address is inet or inet6. socket(): remembered for later
+// connects; an event of its own when raw or packet.
+void ExecveNormalizer::finish_network(auparse_state_t* au, SyscallKind kind,
+                                      bool have_address) {
+    NetworkFields& net = event_.network;
+    if (kind == SyscallKind::connect) {
+        if (!have_address) {
+            ++counters_.connects_without_address;
+            return;
+        }
+        event_.kind = EventKind::connect;
+        net.exit = have_exit_ ? exit_ : 0;
+        // A non-blocking connect returns EINPROGRESS: an attempt whose result audit never sees.
+        net.outcome = event_.success ? "success"
+                      : (have_exit_ && exit_ == kEinprogress) ? "unknown"
+                                                              : "failure";
+        if (!stamp_event(au)) return;
+        socket_of_connect();
+        link_processes(false);
+        ++counters_.connects;
+        sink_(event_);
+        return;
+    }
+    if (!have_args_[0] || !have_args_[1]) {
+        ++counters_.bad_fields;
+        return;
+    }
+    if (!stamp_event(au)) return;
+    const int family = static_cast<int>(args_[0]);
+    const int type = static_cast<int>(args_[1]) & kSockTypeMask;
+    const int protocol = have_args_[2] ? static_cast<int>(args_[2]) : 0;
+    // socketcall(2) is passed whatever its family (the record filter cannot see it).
+    if (family_name(family).empty()) return;
+    if (event_.success && have_exit_ && exit_ >= 0) remember_socket();
+    if (type != SOCK_RAW && type != SOCK_PACKET && family != AF_PACKET) return;
+    event_.kind = EventKind::socket;
+    net.exit = have_exit_ ? exit_ : 0;
+    net.outcome = event_.success ? "success" : "failure";
+    net.socket_family = family_name(family);
+    net.socket_type = socket_type_name(type);
+    net.transport = type == SOCK_RAW ? transport_name(family, 0, protocol) : std::string_view{};
+    net.type = family == AF_INET ? "ipv4" : family == AF_INET6 ? "ipv6" : "";
+    link_processes(false);
+    ++counters_.raw_sockets;
+    sink_(event_);
+}
+
+void ExecveNormalizer::on_event(auparse_state_t* au) {
+    if (auparse_first_record(au) <= 0) return;
+    event_.clear();
+    arg_hashing_ = false;
+    arg_length_ = 0;
+    args_bytes_ = 0;
+    bool have_syscall = false;
+    bool is_exec = false;
+    bool have_execve = false;
+    bool have_address = false;
+    SyscallKind kind = SyscallKind::other;
+    do {
+        switch (auparse_get_type(au)) {
+            case AUDIT_SYSCALL:
+                have_syscall = true;
+                kind = read_syscall(au);
+                is_exec = kind == SyscallKind::exec;
+                if (kind == SyscallKind::other) return;
+                break;
+            case AUDIT_EXECVE:
+                if (kind == SyscallKind::connect || kind == SyscallKind::socket) break;
+                have_execve = true;
+                read_execve(au);
+                break;
+            case AUDIT_SOCKADDR:
+                if (kind == SyscallKind::connect) have_address = read_sockaddr(au);
+                break;
+            case AUDIT_SOCKETCALL:
+                if (socketcall_) read_socketcall(au);
+                break;
+            case AUDIT_CWD:
+                if (const char* raw = auparse_find_field(au, "cwd"); raw != nullptr) {
+                    event_.working_directory = interpretations_.interpret(au, "cwd", raw);
+                }
+                break;
+            case AUDIT_PATH:
+                read_path(au);
+                break;
+            case AUDIT_PROCTITLE:
+                if (const char* raw = auparse_find_field(au, "proctitle"); raw != nullptr) {
+                    read_proctitle(raw);
+                }
+                break;
+            default:
+                break;
+        }
+    } while (auparse_next_record(au) > 0);
+    if (kind == SyscallKind::connect || kind == SyscallKind::socket) {
+        finish_network(au, kind, have_address);
+        return;
+    }
+    end_arg();
+    if (!have_execve && !is_exec) return;  // neither an exec SYSCALL nor an EXECVE record
+    if (!have_syscall) {
+        ++counters_.execve_without_syscall;
+        event_.syscall = "execve";
+    } else if (!have_execve && event_.success) {
+        ++counters_.syscall_without_execve;  // a failed exec never has an EXECVE record
+    }
+    if (event_.args_count > event_.args.size()) ++counters_.args_missing;
+    if (!stamp_event(au)) return;
+    link_processes(true);
     ++counters_.execs;
     if (!event_.success) ++counters_.failed_execs;
     if (event_.syscall == "execveat") ++counters_.execveat;

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <auparse.h>
 
@@ -66,6 +67,12 @@ struct NormalizerCounters {
     std::uint64_t titles_truncated = 0;  ///< process.title kept as a prefix and a digest
     std::uint64_t bad_proctitle = 0;   ///< proctitle= neither quoted nor hex (title left empty)
     std::uint64_t bad_timestamp = 0;   ///< seconds too large for ms since the epoch (event dropped)
+    std::uint64_t connects = 0;        ///< connect events produced (inet and inet6 addresses)
+    /// connect SYSCALL without an inet / inet6 SOCKADDR (unix, netlink, lost record): no event
+    std::uint64_t connects_without_address = 0;
+    std::uint64_t raw_sockets = 0;     ///< socket events produced: SOCK_RAW or AF_PACKET
+    std::uint64_t sockets_tracked = 0;  ///< socket() results kept for network.transport
+    std::uint64_t sockets_evicted = 0;  ///< of those, forgotten at the kMaxSockets bound
 };
 
 /// The stats keys of NormalizerCounters, in stats order.
@@ -83,14 +90,27 @@ inline constexpr CounterField<NormalizerCounters> kNormalizerCounterFields[] = {
     {"titles_truncated", &NormalizerCounters::titles_truncated},
     {"bad_proctitle", &NormalizerCounters::bad_proctitle},
     {"bad_timestamp", &NormalizerCounters::bad_timestamp},
+    {"connects", &NormalizerCounters::connects},
+    {"connects_without_address", &NormalizerCounters::connects_without_address},
+    {"raw_sockets", &NormalizerCounters::raw_sockets},
+    {"sockets_tracked", &NormalizerCounters::sockets_tracked},
+    {"sockets_evicted", &NormalizerCounters::sockets_evicted},
 };
+
+/// Sockets whose family, type and protocol are remembered (by host, pid and fd) from their
+/// socket() call for a later connect's network.transport; the oldest is forgotten first.
+inline constexpr std::size_t kMaxSockets = 16384;
 
 /// What one event may hold (docs/events.md): the bound on its memory whatever the input.
 inline constexpr std::size_t kMaxArgs = 65536;          ///< arguments kept per event
 inline constexpr std::size_t kMaxArgBytes = 4096;       ///< bytes kept of one argument or title
 inline constexpr std::size_t kMaxArgsBytes = 1U << 20U;  ///< bytes kept of all arguments
 
-/// Stateful across events (entity ids). Reuses one ProcessEvent; the sink must copy what it keeps.
+/// Stateful across events (entity ids, sockets). Reuses one ProcessEvent; the sink must copy
+/// what it keeps. Also turns connect and socket() into network events (docs/events.md):
+///   type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=42 success=no exit=-111
+///     a0=3 a1=7ffd... a2=10 ... ppid=10 pid=11 auid=1000 ... comm="nc" exe="/usr/bin/nc.openbsd"
+///   type=SOCKADDR msg=audit(1700000000.123:42): saddr=02000016 7F000001 0000000000000000
 class ExecveNormalizer {
 public:
     using Sink = std::function<void(const ProcessEvent& event)>;
@@ -112,7 +132,15 @@ public:
     void set_tool_inodes(std::shared_ptr<const ToolInodes> tools) { tools_ = std::move(tools); }
 
 private:
-    bool read_syscall(auparse_state_t* au);
+    enum class SyscallKind { other, exec, connect, socket };
+    SyscallKind read_syscall(auparse_state_t* au);
+    bool read_sockaddr(auparse_state_t* au);
+    void read_socketcall(auparse_state_t* au);
+    bool stamp_event(auparse_state_t* au);
+    void link_processes(bool exec);
+    void finish_network(auparse_state_t* au, SyscallKind kind, bool have_address);
+    void remember_socket();
+    void socket_of_connect();
     void read_execve(auparse_state_t* au);
     void read_proctitle(std::string_view raw);
     void read_path(auparse_state_t* au);
@@ -141,6 +169,22 @@ private:
     std::unordered_map<std::string, std::string> user_names_;  // id -> name ("" unknown)
     std::unordered_map<std::string, std::string> group_names_;
     std::shared_ptr<const ToolInodes> tools_;
+    // The network syscall's arguments a0-a2 (logged in hex) and exit, from its SYSCALL record.
+    std::uint64_t args_[3] = {0, 0, 0};
+    bool have_args_[3] = {false, false, false};
+    std::int64_t exit_ = 0;
+    bool have_exit_ = false;
+    bool socketcall_ = false;  // the event is an i386 socketcall(2)
+    // socket() results: "host\0pid\0fd" -> (family, type, protocol); FIFO-bounded.
+    struct SocketInfo {
+        int family = 0;
+        int type = 0;
+        int protocol = 0;
+    };
+    std::unordered_map<std::string, SocketInfo> sockets_;
+    std::vector<std::string> socket_order_;
+    std::size_t next_socket_ = 0;
+    std::string socket_key_;
 };
 
 }  // namespace scanwatch::parsers

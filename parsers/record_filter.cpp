@@ -55,7 +55,8 @@ std::size_t record_start(std::string_view line) {
 }
 
 // Appends the fields of `fields` (space-separated name=value) that the normalizer reads.
-void append_read_fields(std::string& out, std::string_view fields, bool upper_case) {
+void append_read_fields(std::string& out, std::string_view fields, bool upper_case,
+                        bool network) {
     const char* p = fields.data();
     const char* const end = p + fields.size();
     while (p < end) {
@@ -67,7 +68,9 @@ void append_read_fields(std::string& out, std::string_view fields, bool upper_ca
             name[len] =
                 upper_case && *q >= 'A' && *q <= 'Z' ? static_cast<char>(*q - 'A' + 'a') : *q;
         }
-        const bool read = q < end && *q == '=' && syscall_field_read(std::string_view(name, len));
+        const bool read = q < end && *q == '=' &&
+                          (network ? network_field_read(std::string_view(name, len))
+                                   : syscall_field_read(std::string_view(name, len)));
         const void* space = std::memchr(q, ' ', static_cast<std::size_t>(end - q));
         const char* field_end = space == nullptr ? end : static_cast<const char*>(space);
         if (read) {
@@ -82,7 +85,7 @@ void append_read_fields(std::string& out, std::string_view fields, bool upper_ca
 // allocates every field; an exec SYSCALL has some 45 with its ENRICHED names, 14 are read).
 // Fields are separated by single spaces, as auparse splits them: auditd hex-encodes any value
 // with a space in it.
-void append_projected_syscall(std::string& out, std::string_view record) {
+void append_projected_syscall(std::string& out, std::string_view record, bool network) {
     const std::size_t body = record.find("): ");
     if (body == std::string_view::npos) {
         out.append(record);
@@ -91,12 +94,12 @@ void append_projected_syscall(std::string& out, std::string_view record) {
     out.append(record.substr(0, body + 2));
     const std::string_view fields = record.substr(body + 3);
     const std::size_t sep = fields.find('\x1d');
-    append_read_fields(out, fields.substr(0, sep), false);
+    append_read_fields(out, fields.substr(0, sep), false, network);
     if (sep != std::string_view::npos) {
         out += '\x1d';
         // ENRICHED names: as auparse, the first follows the separator without a space.
         const std::size_t mark = out.size();
-        append_read_fields(out, fields.substr(sep + 1), true);
+        append_read_fields(out, fields.substr(sep + 1), true, network);
         if (out.size() > mark) out.erase(mark, 1);
     }
 }
@@ -105,6 +108,18 @@ std::uint64_t node_hash(std::string_view node) { return XXH3_64bits(node.data(),
 
 std::uint64_t event_hash(std::uint64_t node_key, std::string_view stamp) {
     return XXH3_64bits_withSeed(stamp.data(), stamp.size(), node_key);
+}
+
+// socket(2)'s a0 (hex, as audit logs arguments): AF_INET 2, AF_INET6 10, AF_PACKET 17. Raw and
+// packet sockets are what a SYN scan or a sniffer opens; the rest (unix, netlink, ...) is local.
+bool network_family_arg(std::string_view a0) { return a0 == "2" || a0 == "a" || a0 == "11"; }
+
+// A SOCKADDR's saddr= starts with the family, a little-endian u16 in hex: "0200" AF_INET,
+// "0A00" AF_INET6 (audit writes upper case hex).
+bool inet_sockaddr(std::string_view saddr) {
+    return saddr.size() >= 4 && saddr[0] == '0' && (saddr[1] == '2' || saddr[1] == 'A' ||
+                                                     saddr[1] == 'a') &&
+           saddr[2] == '0' && saddr[3] == '0';
 }
 
 }  // namespace
@@ -255,14 +270,35 @@ void RecordFilter::handle_line(std::string_view line) {
     bool keep = type == "EXECVE" || type == "EOE" || type == "CWD" ||
                 (type == "PROCTITLE" && !(skip_proctitles_ && seen_eoe_));
     bool exec_syscall = false;
+    bool connect_syscall = false;
+    bool network_syscall = false;
+    bool socketcall = false;
     if (type == "SYSCALL") {
         const std::string_view arch = field_value(rest, "arch=");
         const std::string_view nr = field_value(rest, "syscall=");
         // Keep what cannot be classified: the normalizer decides with the full record.
         exec_syscall = !arch.empty() && !nr.empty() && classify_exec(arch, nr) != ExecKind::not_exec;
         keep = arch.empty() || nr.empty() || exec_syscall || arch_name(arch).empty();
+        if (!keep && pass_network_) {
+            socketcall = is_socketcall(arch, nr);
+            const std::string_view a0 = field_value(rest, "a0=");
+            const NetKind net = classify_network(arch, nr, a0);
+            if (net == NetKind::connect) {
+                connect_syscall = network_syscall = true;
+            } else if (net == NetKind::socket) {
+                // socketcall(2)'s family is in its SOCKETCALL record: the normalizer decides.
+                network_syscall = socketcall || network_family_arg(a0);
+                if (!network_syscall) ++counters_.sockets_other_family;
+            }
+            keep = network_syscall;
+        }
     } else if (type == "PATH" && pass_exec_paths_) {
         keep = exec_path(node.empty() ? node : node.substr(5), stamp, rest);
+    } else if (type == "SOCKADDR" && pass_network_) {
+        keep = network_sockaddr(node.empty() ? node : node.substr(5), stamp, rest);
+    } else if (type == "SOCKETCALL" && pass_network_) {
+        const EventTally* tally = tally_of(node.empty() ? node : node.substr(5), stamp);
+        keep = tally != nullptr && tally->socketcall;
     }
     if (!keep) {
         ++counters_.records_skipped;
@@ -279,8 +315,11 @@ void RecordFilter::handle_line(std::string_view line) {
         malformed(Malformed::too_many_records, line);
         return;
     }
+    if (network_syscall) ++counters_.network_syscalls;
     if (last_tally_ != nullptr) {
         if (exec_syscall) last_tally_->tally.exec = true;
+        if (connect_syscall) last_tally_->tally.network = true;
+        if (network_syscall && socketcall) last_tally_->tally.socketcall = true;
         // libauparse ends an event at its EOE or PROCTITLE; a record after it with the same key
         // (a log replayed twice) starts a new one there, and here.
         if (type == "EOE" || type == "PROCTITLE") {
@@ -299,7 +338,7 @@ void RecordFilter::handle_line(std::string_view line) {
     }
     if (observer_) observer_(record, line_offset_);  // before auparse can complete its event
     if (type == "SYSCALL" && project_syscalls_) {
-        append_projected_syscall(batch_, record);
+        append_projected_syscall(batch_, record, network_syscall);
     } else if (type == "PATH") {
         // Only what the normalizer reads: auparse would split and copy every field.
         batch_.append(record.substr(0, record.find("): ") + 2));
@@ -331,10 +370,28 @@ bool RecordFilter::exec_path(std::string_view node, std::string_view stamp,
     if (field_value(record, "item=") != "0" || record.find("): ") == std::string_view::npos) {
         return false;
     }
+    const EventTally* tally = tally_of(node, stamp);
+    return tally != nullptr && tally->exec;
+}
+
+// The SOCKADDR of a connect whose SYSCALL was passed on (auditd writes SYSCALL first), when
+// its address is inet or inet6: the others (unix, netlink) are local and counted.
+bool RecordFilter::network_sockaddr(std::string_view node, std::string_view stamp,
+                                    std::string_view record) {
+    const EventTally* tally = tally_of(node, stamp);
+    if (tally == nullptr || !tally->network) return false;
+    if (inet_sockaddr(field_value(record, "saddr="))) return true;
+    ++counters_.sockaddrs_other_family;
+    return false;
+}
+
+// The tally of the open event of `node` (its name, without "node=") and `stamp`, if any.
+const RecordFilter::EventTally* RecordFilter::tally_of(std::string_view node,
+                                                       std::string_view stamp) const {
     const std::uint64_t key = event_hash(node_hash(node), stamp);
-    if (last_tally_ != nullptr && key == last_tally_->key) return last_tally_->tally.exec;
+    if (last_tally_ != nullptr && key == last_tally_->key) return &last_tally_->tally;
     const auto found = open_index_.find(key);
-    return found != open_index_.end() && found->second->tally.exec;
+    return found == open_index_.end() ? nullptr : &found->second->tally;
 }
 
 void RecordFilter::close_event(OpenList::iterator it) {

@@ -64,6 +64,13 @@ struct FilterCounters {
     std::uint64_t ignored_lines = 0;    ///< blank lines, `#` comments, ausearch `----` / `time->`
     std::uint64_t events_ended_early = 0;  ///< in flight past kMaxOpenEvents{PerNode,} or Bytes
     std::uint64_t events_ended_aged = 0;   ///< in flight for kOpenEventTicks age() calls
+    /// connect and socket SYSCALL records passed on (pass_network on)
+    std::uint64_t network_syscalls = 0;
+    /// socket() of a family other than inet, inet6 and packet (unix, netlink, ...): skipped
+    std::uint64_t sockets_other_family = 0;
+    /// a connect's SOCKADDR of a family other than inet and inet6 (unix, netlink, ...): skipped,
+    /// and the connect then makes no event
+    std::uint64_t sockaddrs_other_family = 0;
     std::array<std::uint64_t, kMalformedReasons> malformed{};
 
     std::uint64_t malformed_total() const;
@@ -80,6 +87,9 @@ inline constexpr CounterField<FilterCounters> kFilterCounterFields[] = {
     {"ignored_lines", &FilterCounters::ignored_lines},
     {"events_ended_early", &FilterCounters::events_ended_early},
     {"events_ended_aged", &FilterCounters::events_ended_aged},
+    {"network_syscalls", &FilterCounters::network_syscalls},
+    {"sockets_other_family", &FilterCounters::sockets_other_family},
+    {"sockaddrs_other_family", &FilterCounters::sockaddrs_other_family},
 };
 
 /// Streaming line splitter and record filter. Feed it bytes in chunks of any size; it calls the
@@ -125,6 +135,11 @@ public:
     /// Whether an exec event's PATH record of item 0 (the file run) goes on, with only its
     /// item, inode and dev fields (off by default: live and tail modes only, docs/detection.md).
     void pass_exec_paths(bool on) { pass_exec_paths_ = on; }
+    /// Whether connect and socket() SYSCALL records and the inet / inet6 SOCKADDR of a connect
+    /// go on (off by default: on when a loaded rule reads a network field, or events are
+    /// exported). Other address families are skipped here and counted.
+    void pass_network(bool on) { pass_network_ = on; }
+    bool passes_network() const { return pass_network_; }
     /// Sets the observer of passed-on records (none by default).
     void observe_records(RecordObserver observer) { observer_ = std::move(observer); }
     /// Offset in the current source up to which every line is complete and handled: what a
@@ -140,6 +155,7 @@ private:
     bool within_event_caps(std::string_view node, std::string_view stamp, std::string_view type,
                            std::size_t bytes);
     bool exec_path(std::string_view node, std::string_view stamp, std::string_view record);
+    bool network_sockaddr(std::string_view node, std::string_view stamp, std::string_view record);
 
     Sink sink_;
     Reporter reporter_;
@@ -153,6 +169,7 @@ private:
     bool project_syscalls_ = true;
     bool skip_proctitles_ = false;
     bool pass_exec_paths_ = false;
+    bool pass_network_ = false;
     bool seen_eoe_ = false;
     std::uint64_t line_no_ = 0;
     std::string batch_;  // accepted records waiting for the sink
@@ -163,7 +180,9 @@ private:
         std::uint32_t execve = 0;
         std::uint32_t other = 0;
         std::uint64_t bytes = 0;
-        bool exec = false;  // an exec SYSCALL was passed on
+        bool exec = false;     // an exec SYSCALL was passed on
+        bool network = false;  // a connect SYSCALL was passed on
+        bool socketcall = false;  // an i386 socketcall(2) SYSCALL was passed on
     };
     struct OpenEvent {
         std::uint64_t key = 0;
@@ -184,6 +203,7 @@ private:
     std::uint64_t ticks_ = 0;
     bool flush_after_record_ = false;  // hand the batch on once the record is in it
     OpenEvent* last_tally_ = nullptr;  // the event of the previous record, if still open
+    const EventTally* tally_of(std::string_view node, std::string_view stamp) const;
 };
 
 }  // namespace scanwatch::parsers

@@ -157,9 +157,12 @@ std::string alert_reason(const Alert& alert) {
     // hardened profile the lineage that replaced it; the last parent is named for the latter.
     std::string where = "under " + parent;
     const auto& fields = alert.rule->group_by;
-    const bool lineage =
-        std::find(fields.begin(), fields.end(), "process.parent.entity_id") != fields.end() &&
-        term(alert, "process.parent.entity_id").empty();
+    const auto replaced = [&](const char* field) {
+        return std::find(fields.begin(), fields.end(), field) != fields.end() &&
+               term(alert, field).empty();
+    };
+    // A network rule's process.entity_id is replaced by the session the same way.
+    const bool lineage = replaced("process.parent.entity_id") || replaced("process.entity_id");
     if (lineage) {
         if (auto ses = term(alert, "auditd.session"); !ses.empty()) {
             where = fmt::format("in audit session {} (last under {})", ses, parent);
@@ -182,6 +185,14 @@ std::string alert_reason(const Alert& alert) {
     const double seconds = static_cast<double>(ev.last_event.time_ms - alert.from_ms) / 1000.0;
     const std::string span = seconds < 120.0 ? fmt::format("{:.1f} s", seconds)
                                              : fmt::format("{:.1f} min", seconds / 60.0);
+    const RuleDefinition& rule = *alert.rule;
+    if (rule.cardinality && rule.cardinality->field.rfind("destination.", 0) == 0) {
+        // The network scan rules (docs/detection.md): connections, not executions.
+        return fmt::format("{} made {} connection attempts as {} {} on {} to {} distinct {} "
+                           "in {}: {}",
+                           executable, alert.count, who, where, alert.host_name,
+                           alert.cardinality, rule.cardinality->field, span, rule.name);
+    }
     return fmt::format("{} ran {} times as {} {} on {} with {} distinct arguments in {}: {}",
                        executable, alert.count, who, where, alert.host_name, alert.cardinality, span,
                        alert.rule->name);

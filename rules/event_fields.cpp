@@ -46,6 +46,14 @@ enum Field : int {
     kProcessParentParentPid,
     kProcessParentParentEntityId,
     kProcessParentParentExecutable,
+    kDestinationIp,
+    kDestinationPort,
+    kNetworkTransport,
+    kNetworkType,
+    kNetworkDirection,
+    kSocketFamily,
+    kSocketType,
+    kAuditdSyscall,
     kFieldCount
 };
 
@@ -88,6 +96,14 @@ constexpr std::array<std::string_view, kFieldCount> kNames = {
     "process.parent.parent.pid",
     "process.parent.parent.entity_id",
     "process.parent.parent.executable",
+    "destination.ip",
+    "destination.port",
+    "network.transport",
+    "network.type",
+    "network.direction",
+    "auditd.data.socket.family",
+    "auditd.data.socket.type",
+    "auditd.syscall",
 };
 
 bool is_multicall(std::string_view name) { return name == "busybox" || name == "toybox"; }
@@ -190,6 +206,9 @@ bool EventFields::any_value(int field_id,
             return false;
         case kProcessParentArgs:
             return for_each_packed(e.parent_args, visit);
+        case kEventType:
+            if (e.kind == EventKind::connect) return visit("connection") || visit("start");
+            return visit(first_value(field_id, scratch));
         default: {
             const std::string_view v = first_value(field_id, scratch);
             return visit_nonempty(v, visit);
@@ -205,11 +224,19 @@ std::string_view EventFields::first_value(int field_id, std::string& scratch) co
         return scratch;
     };
     switch (field_id) {
-        case kEventCategory: return "process";
-        case kEventType: return "start";
-        case kEventAction: return "executed";
+        case kEventCategory: return e.kind == EventKind::exec ? "process" : "network";
+        case kEventType:
+            return e.kind == EventKind::exec      ? "start"
+                   : e.kind == EventKind::connect ? "connection"
+                                                  : "info";
+        case kEventAction:
+            return e.kind == EventKind::exec      ? "executed"
+                   : e.kind == EventKind::connect ? "connected-to"
+                                                  : "created-socket";
         case kEventKind: return "event";
-        case kEventOutcome: return e.success ? "success" : "failure";
+        case kEventOutcome:
+            if (e.kind != EventKind::exec) return e.network.outcome;
+            return e.success ? "success" : "failure";
         case kEventModule: return "auditd";
         case kHostOsType: return "linux";
         case kHostId: return e.host_id;
@@ -253,6 +280,14 @@ std::string_view EventFields::first_value(int field_id, std::string& scratch) co
         case kProcessParentParentPid: return number(e.grandparent_pid);
         case kProcessParentParentEntityId: return e.grandparent_entity_id;
         case kProcessParentParentExecutable: return e.grandparent_executable;
+        case kDestinationIp: return e.network.destination_ip;
+        case kDestinationPort: return number(e.network.destination_port);
+        case kNetworkTransport: return e.network.transport;
+        case kNetworkType: return e.network.type;
+        case kNetworkDirection: return e.kind == EventKind::connect ? "egress" : "";
+        case kSocketFamily: return e.network.socket_family;
+        case kSocketType: return e.network.socket_type;
+        case kAuditdSyscall: return e.syscall;
         default: return {};
     }
 }

@@ -140,7 +140,10 @@ inline constexpr std::int64_t kMaxDurationMs = 3650LL * 86400 * 1000;
 /// or longer than kMaxDurationMs.
 std::int64_t parse_duration_ms(std::string_view text);
 
-/// The built-in rule's TOML text (rules/builtin/network_scan.toml, compiled in).
+/// The built-in exec rule's TOML text (rules/builtin/network_scan.toml, compiled in).
 std::string_view builtin_rule_text();
+/// Every built-in rule's TOML text, the exec rule first, then the network rules
+/// (rules/builtin/port_scan.toml, host_sweep.toml, raw_socket.toml).
+const std::vector<std::string_view>& builtin_rule_texts();
 
 }  // namespace scanwatch::rules

@@ -10,19 +10,29 @@
 namespace scanwatch::rules {
 namespace {
 
-// The fields every scanwatch event carries with one fixed value (event.outcome takes both of
-// its values in turn). The names resolve to the same ids in any catalog.
+// The fields every scanwatch event of one shape carries with fixed values (event.outcome takes
+// each of its values in turn). The names resolve to the same ids in any catalog.
 struct FixedField {
     std::string_view name;
     std::string_view value;
 };
-constexpr std::array<FixedField, 6> kFixed = {{
-    {"event.category", "process"},
-    {"event.type", "start"},
-    {"event.action", "executed"},
+constexpr std::array<FixedField, 3> kFixed = {{
     {"event.kind", "event"},
     {"event.module", "auditd"},
     {"host.os.type", "linux"},
+}};
+
+// The shapes of scanwatch events (docs/events.md): exec, connect, socket.
+struct Shape {
+    std::string_view category;
+    std::array<std::string_view, 2> types;  // the second may be empty
+    std::string_view action;
+    std::array<std::string_view, 3> outcomes;  // empty ones unused
+};
+constexpr Shape kExec = {"process", {"start", ""}, "executed", {"success", "failure", ""}};
+constexpr std::array<Shape, 2> kNetworkShapes = {{
+    {"network", {"connection", "start"}, "connected-to", {"success", "failure", "unknown"}},
+    {"network", {"info", ""}, "created-socket", {"success", "failure", ""}},
 }};
 
 int field_id(std::string_view name) {
@@ -30,14 +40,22 @@ int field_id(std::string_view name) {
     return catalog.resolve(name);
 }
 
-// The fields a static check knows: the fixed ones (their value), event.outcome (one of its two
+// The fields a static check knows: the fixed ones (their value), event.outcome (one of its
 // values), and every field scanwatch never sets (no value). The rest may hold anything.
 class KnownFields final : public FieldAccessor {
 public:
-    explicit KnownFields(std::string_view outcome) : outcome_(outcome) {}
+    KnownFields(const Shape& shape, std::string_view outcome) : shape_(shape), outcome_(outcome) {}
 
     bool any_value(int id, const std::function<bool(std::string_view)>& visit) const override {
         if (id == field_id("event.outcome")) return visit(outcome_);
+        if (id == field_id("event.category")) return visit(shape_.category);
+        if (id == field_id("event.action")) return visit(shape_.action);
+        if (id == field_id("event.type")) {
+            for (std::string_view t : shape_.types) {
+                if (!t.empty() && visit(t)) return true;
+            }
+            return false;
+        }
         for (const FixedField& f : kFixed) {
             if (id == field_id(f.name)) return visit(f.value);
         }
@@ -46,7 +64,11 @@ public:
 
     static bool is_known(int id) {
         if (id < 0) return false;
-        if (!FieldCatalog::is_known(id) || id == field_id("event.outcome")) return true;
+        if (!FieldCatalog::is_known(id) || id == field_id("event.outcome") ||
+            id == field_id("event.category") || id == field_id("event.action") ||
+            id == field_id("event.type")) {
+            return true;
+        }
         for (const FixedField& f : kFixed) {
             if (id == field_id(f.name)) return true;
         }
@@ -54,23 +76,42 @@ public:
     }
 
 private:
+    const Shape& shape_;
     std::string_view outcome_;
 };
 
-constexpr std::array<std::string_view, 2> kOutcomes = {"success", "failure"};
-
-bool may_match(const Query& query) {
-    for (std::string_view outcome : kOutcomes) {
-        if (query.may_match(KnownFields(outcome), &KnownFields::is_known)) return true;
+bool shape_may_match(const Query& query, const Shape& shape) {
+    for (std::string_view outcome : shape.outcomes) {
+        if (!outcome.empty() && query.may_match(KnownFields(shape, outcome), &KnownFields::is_known)) {
+            return true;
+        }
     }
     return false;
 }
 
-bool must_match(const Query& query) {
-    for (std::string_view outcome : kOutcomes) {
-        if (!query.must_match(KnownFields(outcome), &KnownFields::is_known)) return false;
+bool shape_must_match(const Query& query, const Shape& shape) {
+    for (std::string_view outcome : shape.outcomes) {
+        if (!outcome.empty() && !query.must_match(KnownFields(shape, outcome), &KnownFields::is_known)) {
+            return false;
+        }
     }
     return true;
+}
+
+bool network_may_match(const Query& query) {
+    for (const Shape& shape : kNetworkShapes) {
+        if (shape_may_match(query, shape)) return true;
+    }
+    return false;
+}
+
+bool may_match(const Query& query) { return shape_may_match(query, kExec) || network_may_match(query); }
+
+bool must_match(const Query& query) {
+    for (const Shape& shape : kNetworkShapes) {
+        if (!shape_must_match(query, shape)) return false;
+    }
+    return shape_must_match(query, kExec);
 }
 
 bool contains(const std::vector<std::string>& list, std::string_view value) {
@@ -103,6 +144,12 @@ std::string query_reason(const RuleDefinition& rule) {
             "do (docs/rules.md, \"event.action\")",
             join(actions, " or "));
     }
+    const auto categories = rule.query.required_values(field_id("event.category"));
+    if (!categories.empty() && !contains(categories, "process") && !contains(categories, "network")) {
+        return fmt::format("its query requires event.category to be {}; scanwatch events have "
+                           "event.category: process or network",
+                           join(categories, " or "));
+    }
     for (const FixedField& f : kFixed) {
         const auto required = rule.query.required_values(field_id(f.name));
         if (!required.empty() && !contains(required, f.value)) {
@@ -112,7 +159,8 @@ std::string query_reason(const RuleDefinition& rule) {
     }
     std::string reason =
         "its query can never match a scanwatch exec event (event.category: process, event.type: "
-        "start, event.action: executed, host.os.type: linux)";
+        "start, event.action: executed, host.os.type: linux) nor network event (event.category: "
+        "network, event.action: connected-to or created-socket)";
     if (!rule.unknown_fields.empty()) {
         reason += fmt::format("; it reads fields scanwatch events never carry: {}",
                               join(rule.unknown_fields));
@@ -174,9 +222,10 @@ std::vector<std::string> cannot_fire_reasons(const RuleDefinition& rule) {
             rule.cardinality->field));
     }
     if (rule.rule_type == RuleType::eql && rule.eql_category != "process" &&
-        rule.eql_category != "any") {
-        out.push_back(fmt::format("its EQL event category is {}; scanwatch has only process events",
-                                  rule.eql_category));
+        rule.eql_category != "network" && rule.eql_category != "any") {
+        out.push_back(fmt::format(
+            "its EQL event category is {}; scanwatch has only process and network events",
+            rule.eql_category));
     }
     for (std::size_t i = 0; i < rule.new_terms.fields.size(); ++i) {
         if (!FieldCatalog::is_known(rule.new_terms.field_ids[i])) {
@@ -198,6 +247,10 @@ std::vector<std::string> cannot_fire_reasons(const RuleDefinition& rule) {
 bool query_may_match(const Query& query) {
     return may_match(query);
 }
+
+bool query_may_match_exec(const Query& query) { return shape_may_match(query, kExec); }
+
+bool query_may_match_network(const Query& query) { return network_may_match(query); }
 
 bool can_fire(const RuleDefinition& rule) {
     return cannot_fire_reasons(rule).empty();
@@ -267,6 +320,10 @@ void explain_threshold(const RuleDefinition& rule, bool session_grouping, const 
         line("", "without a login session, by process.parent.parent.entity_id (the parent's "
                  "parent; never pid 1 or a service manager), or user.id where the parent is a "
                  "fork the log cannot trace");
+    } else if (session_grouping && contains(rule.group_by, std::string("process.entity_id"))) {
+        line("", "and, hardened profile, by auditd.session in place of process.entity_id "
+                 "when the event has a login session (a process per connection cannot split a "
+                 "scan; --profile elastic turns this off; docs/detection.md)");
     }
     std::string threshold = fmt::format("a group alerts with at least {} event{}",
                                         rule.threshold_value, rule.threshold_value == 1 ? "" : "s");

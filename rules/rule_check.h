@@ -19,6 +19,10 @@ std::vector<std::string> cannot_fire_reasons(const RuleDefinition& rule);
 /// False when no scanwatch exec event can match `query` (a static check: event.category,
 /// event.type, event.action, host.os.type and fields scanwatch never sets); engines skip it then.
 bool query_may_match(const Query& query);
+/// Whether `query` may match an exec event, and a network event (connect or socket), by the
+/// same static check: a rule gets only the events it may match (agent/pipeline.cpp).
+bool query_may_match_exec(const Query& query);
+bool query_may_match_network(const Query& query);
 
 /// True when cannot_fire_reasons() is empty.
 bool can_fire(const RuleDefinition& rule);

@@ -102,8 +102,8 @@ std::string LoadResult::as_json() const {
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::shared_ptr<const RuleDefinition> builtin_rule() {
-    auto loaded = load_rule(builtin_rule_text(), "built-in");
+std::shared_ptr<const RuleDefinition> builtin_rule(std::string_view text) {
+    auto loaded = load_rule(text, "built-in");
     if (auto* err = std::get_if<RuleError>(&loaded)) {
         throw std::logic_error("built-in rule does not load: " + err->to_string());
     }
@@ -113,7 +113,9 @@ std::shared_ptr<const RuleDefinition> builtin_rule() {
 LoadResult load_rule_sources(const RuleSources& sources) {
     LoadResult out;
     if (sources.rules.empty()) {
-        out.rules.push_back(builtin_rule());
+        for (const std::string_view text : builtin_rule_texts()) {
+            out.rules.push_back(builtin_rule(text));
+        }
     } else {
         RuleSet set = load_rules(sources.rules);
         for (const auto& e : set.errors) out.findings.push_back(error_finding(e));

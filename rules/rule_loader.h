@@ -46,7 +46,7 @@ struct LoadResult {
 
 /// What a configuration names.
 struct RuleSources {
-    std::vector<std::string> rules;       ///< rule files or folders; empty: the built-in rule
+    std::vector<std::string> rules;       ///< rule files or folders; empty: the built-in rules
     std::vector<std::string> exceptions;  ///< exceptions files
 };
 
@@ -60,8 +60,9 @@ LoadResult load_rule_sources(const RuleSources& sources);
 /// `source` names it in findings. Never throws.
 LoadResult load_rule_text(std::string_view toml_text, std::string_view source);
 
-/// The built-in rule (rules/builtin/network_scan.toml, compiled in). Throws std::logic_error if
-/// it does not load, which is a build defect (the rule is tested), not user input.
-std::shared_ptr<const RuleDefinition> builtin_rule();
+/// The built-in rule of `text` (default: the exec rule, rules/builtin/network_scan.toml,
+/// compiled in; builtin_rule_texts() gives them all). Throws std::logic_error if it does not
+/// load, which is a build defect (the rules are tested), not user input.
+std::shared_ptr<const RuleDefinition> builtin_rule(std::string_view text = builtin_rule_text());
 
 }  // namespace scanwatch::rules

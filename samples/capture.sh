@@ -209,6 +209,25 @@ add_rules() {
     done
 }
 
+# Network rules (issue 20), added with the exec rules when NET_RULES=1: connect without unix
+# sockets (a2 is the address length: 110 = sizeof(struct sockaddr_un)), socket() without
+# AF_UNIX (a0 1) and AF_NETLINK (a0 16), as packaging/scanwatch.rules has them.
+add_net_rules() {
+    local -a r
+    local arch
+    for arch in b64 b32; do
+        for r in "-S connect -F a2!=110" "-S socket -F a0!=1 -F a0!=16"; do
+            # shellcheck disable=SC2206
+            local -a spec=("exit,always" -F "arch=$arch" $r -F "auid=$SCAN_AUID" -k scanwatch-net)
+            if auditctl -a "${spec[@]}" >/dev/null 2>&1; then
+                RULES+=("$(IFS=$'\x1f'; echo "${spec[*]}")")
+            elif [[ $arch == b64 ]]; then
+                die "kernel refused: auditctl -a ${spec[*]}"
+            fi
+        done
+    done
+}
+
 # finish_capture -> flush, stop auditd (log stays in $AUDIT_DIR)
 finish_capture() {
     delete_rules
@@ -245,6 +264,7 @@ capture() {
     lost0=$(kstat lost)
     start_auditd "$fmt" "$node"
     add_rules
+    [[ -z ${NET_RULES:-} ]] || add_net_rules
     run_scenario "$file" "$@"
     finish_capture
     lost1=$(kstat lost)
@@ -545,6 +565,87 @@ run_nosession_set() {
     capture_nosession nosession_cron_like_control.enriched.log  ns_cron_like_control
 }
 
+# Issue 20: scans that make connections rather than tool execs, and controls that connect a lot
+# without scanning; selected with CAPTURE_SET=network. Loopback only. Two TCP services listen
+# on 127.0.0.1:18080 and :18081 (started outside the audited session).
+sc_net_nc_ports()     { nc -z -w1 127.0.0.1 1-1000; }
+sc_net_nmap_ports()   { nmap -sT -Pn -n -p1-1000 127.0.0.1 >/dev/null; }
+sc_net_nmap_sweep()   { nmap -sT -Pn -n -p22 127.0.60.1-254 >/dev/null; }
+sc_net_nmap_syn()     { nmap -sS -Pn -n -p1-1000 127.0.0.1 >/dev/null; }
+sc_net_python_ports() {
+    python3 -c 'import socket
+for p in range(1, 1001):
+    s = socket.socket(); s.settimeout(0.5); s.connect_ex(("127.0.0.1", p)); s.close()'
+}
+sc_net_python_hosts() {
+    python3 -c 'import socket
+for h in range(1, 255):
+    s = socket.socket(); s.settimeout(0.5); s.connect_ex(("127.0.61.%d" % h, 22)); s.close()'
+}
+sc_net_bash_ports()   { local p; for ((p = 1; p <= 400; p++)); do (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null; done; }
+sc_net_bash_hosts()   { local h; for ((h = 1; h <= 254; h++)); do (echo >"/dev/tcp/127.0.62.$h/22") 2>/dev/null; done; }
+sc_net_curl_ports()   { local p; for ((p = 8000; p <= 8300; p++)); do curl -s -m1 "http://127.0.0.1:$p/" >/dev/null; done; }
+sc_net_curl_hosts()   { local h; for ((h = 1; h <= 254; h++)); do curl -s -m1 "http://127.0.63.$h:8080/" >/dev/null; done; }
+# controls
+sc_net_pooled_client() {   # 4 client threads hammering two HTTP services: 600 requests, 2 targets
+    python3 -c 'import http.client, threading
+def worker(n):
+    for i in range(150):
+        c = http.client.HTTPConnection("127.0.0.1", 18080 + (n + i) % 2, timeout=2)
+        c.request("GET", "/"); c.getresponse().read(); c.close()
+ts = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+[t.start() for t in ts]; [t.join() for t in ts]'
+}
+sc_net_monitor() {         # a monitor polling 20 targets (10 hosts x 2 ports), 15 rounds
+    python3 -c 'import socket, time
+for r in range(15):
+    for h in range(1, 11):
+        for p in (18080, 18081):
+            s = socket.socket(); s.settimeout(0.2); s.connect_ex(("127.0.0.%d" % h, p)); s.close()
+    time.sleep(0.05)'
+}
+sc_net_stub_resolver() {   # a UDP stub resolver: connect(2) per query to two resolvers
+    python3 -c 'import socket
+for i in range(400):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect(("127.0.0.53" if i % 4 else "127.0.0.1", 53))
+    s.send(b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01"); s.close()'
+}
+sc_net_curl_same()    { local i; for ((i = 1; i <= 200; i++)); do curl -s -m1 http://127.0.0.1:18080/ >/dev/null; done; }
+sc_net_ping()         { ping -c 3 -i 0.2 127.0.0.1 >/dev/null; }
+
+run_network_set() {
+    command -v nmap >/dev/null || die "nmap missing"
+    python3 -m http.server --bind 127.0.0.1 18080 >/dev/null 2>&1 &
+    local srv1=$!
+    python3 -m http.server --bind 127.0.0.1 18081 >/dev/null 2>&1 &
+    local srv2=$!
+    sleep 1
+    if [[ -n ${NET_ONLY:-} ]]; then   # one scenario again: NET_ONLY=net_pooled_client
+        NET_RULES=1 capture "$NET_ONLY.enriched.log" ENRICHED "" "sc_$NET_ONLY"
+        kill "$srv1" "$srv2" 2>/dev/null || true
+        wait "$srv1" "$srv2" 2>/dev/null || true
+        return
+    fi
+    NET_RULES=1 capture net_nc_ports.enriched.log       ENRICHED "" sc_net_nc_ports
+    NET_RULES=1 capture net_nmap_ports.enriched.log     ENRICHED "" sc_net_nmap_ports
+    NET_RULES=1 capture net_nmap_sweep.enriched.log     ENRICHED "" sc_net_nmap_sweep
+    NET_RULES=1 capture net_nmap_syn.enriched.log       ENRICHED "" sc_net_nmap_syn
+    NET_RULES=1 capture net_python_ports.enriched.log   ENRICHED "" sc_net_python_ports
+    NET_RULES=1 capture net_python_hosts.enriched.log   ENRICHED "" sc_net_python_hosts
+    NET_RULES=1 capture net_bash_ports.enriched.log     ENRICHED "" sc_net_bash_ports
+    NET_RULES=1 capture net_bash_hosts.enriched.log     ENRICHED "" sc_net_bash_hosts
+    NET_RULES=1 capture net_curl_ports.enriched.log     ENRICHED "" sc_net_curl_ports
+    NET_RULES=1 capture net_curl_hosts.enriched.log     ENRICHED "" sc_net_curl_hosts
+    NET_RULES=1 capture net_nc_ports.raw.log            RAW      "" sc_net_nc_ports
+    NET_RULES=1 capture net_pooled_client.enriched.log  ENRICHED "" sc_net_pooled_client
+    NET_RULES=1 capture net_monitor.enriched.log        ENRICHED "" sc_net_monitor
+    NET_RULES=1 capture net_stub_resolver.enriched.log  ENRICHED "" sc_net_stub_resolver
+    NET_RULES=1 capture net_curl_same.enriched.log      ENRICHED "" sc_net_curl_same
+    NET_RULES=1 capture net_ping.enriched.log           ENRICHED "" sc_net_ping
+    kill "$srv1" "$srv2" 2>/dev/null || true
+    wait "$srv1" "$srv2" 2>/dev/null || true
+}
+
 # ----------------------------------------------------------------- main
 PRODUCED=()
 
@@ -554,6 +655,8 @@ elif [[ ${CAPTURE_SET:-base} == elastic ]]; then
     run_elastic_set
 elif [[ ${CAPTURE_SET:-base} == nosession ]]; then
     run_nosession_set
+elif [[ ${CAPTURE_SET:-base} == network ]]; then
+    run_network_set
 else
 
 capture ping_sweep.enriched.log          ENRICHED "" sc_ping_sweep

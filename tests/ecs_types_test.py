@@ -3,6 +3,7 @@
 strings (arrays of strings where ECS allows arrays), long fields are integers, date fields are
 RFC 3339 timestamps; no field outside the documented set appears.
 Usage: ecs_types_test.py SCANWATCH_BINARY SOURCE_DIR"""
+import ipaddress
 import json
 import os
 import re
@@ -36,9 +37,16 @@ TYPES = {
     "group.id": "keyword", "group.name": "keyword",
     "auditd.syscall": "keyword", "auditd.arch": "keyword", "auditd.session": "keyword",
     "tags": "keyword[]",
+    # network events (docs/events.md, "Network events")
+    "destination.ip": "ip", "destination.port": "long",
+    "network.direction": "keyword", "network.type": "keyword", "network.transport": "keyword",
+    "auditd.data.exit": "long", "auditd.data.socket.family": "keyword",
+    "auditd.data.socket.type": "keyword",
 }
 REQUIRED = ["@timestamp", "event.kind", "event.category", "event.type", "event.action", "event.outcome",
-            "event.module", "event.sequence", "host.id", "host.os.type", "process.args", "process.args_count"]
+            "event.module", "event.sequence", "host.id", "host.os.type"]
+REQUIRED_EXEC = ["process.args", "process.args_count"]
+REQUIRED_CONNECT = ["destination.ip", "destination.port", "network.direction", "network.type"]
 
 
 def flatten(obj, prefix=""):
@@ -57,6 +65,12 @@ def valid(kind, value):
         return isinstance(value, str)
     if kind == "long":
         return isinstance(value, int) and not isinstance(value, bool) and -2**63 <= value < 2**63
+    if kind == "ip":
+        try:
+            ipaddress.ip_address(value)
+            return True
+        except (TypeError, ValueError):
+            return False
     if kind == "date":
         return isinstance(value, str) and DATE.match(value) is not None
     return False
@@ -75,7 +89,10 @@ with tempfile.TemporaryDirectory() as tmp:
             for n, line in enumerate(f, 1):
                 event = json.loads(line)
                 fields = dict(flatten(event))
-                for field in REQUIRED:
+                required = REQUIRED + (REQUIRED_EXEC if event["event"]["category"] == ["process"] else [])
+                if event["event"]["action"] == "connected-to":
+                    required += REQUIRED_CONNECT
+                for field in required:
                     if field not in fields:
                         failures.append(f"{name}:{n}: {field} missing")
                 for field, value in fields.items():

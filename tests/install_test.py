@@ -32,7 +32,9 @@ with tempfile.TemporaryDirectory(prefix="scanwatch-install-") as tmp:
 
     expected = ["usr/sbin/scanwatch", "etc/scanwatch/scanwatch.toml", "etc/scanwatch/rules/network_scan.toml",
                 "etc/audit/plugins.d/scanwatch.conf", "usr/lib/systemd/system/scanwatch-tail.service",
-                "usr/share/man/man8/scanwatch.8", "var/log/scanwatch", "var/lib/scanwatch"]
+                "usr/share/man/man8/scanwatch.8", "var/log/scanwatch", "var/lib/scanwatch",
+                "etc/scanwatch/rules/port_scan.toml", "etc/scanwatch/rules/host_sweep.toml",
+                "etc/scanwatch/rules/raw_socket.toml", "usr/share/scanwatch/scanwatch.rules"]
     for path in expected:
         check(os.path.exists(os.path.join(dest, path)), f"installed {path}")
 

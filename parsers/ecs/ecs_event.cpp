@@ -29,7 +29,20 @@ std::string ProcessEvent::event_id() const {
     return fmt::format("{}.{:03}:{}", time_ms / 1000, time_ms % 1000, serial);
 }
 
+void NetworkFields::clear() {
+    destination_ip.clear();
+    destination_port = -1;
+    transport.clear();
+    type.clear();
+    socket_family.clear();
+    socket_type.clear();
+    exit = 0;
+    outcome.clear();
+}
+
 void ProcessEvent::clear() {
+    kind = EventKind::exec;
+    network.clear();
     time_ms = 0;
     serial = 0;
     host_id.clear();

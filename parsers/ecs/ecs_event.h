@@ -16,9 +16,34 @@ struct IdName {
     std::string name;
 };
 
-/// One `event.category: process`, `event.type: start` event. Strings hold exact bytes
-/// (arguments may be any bytes but NUL); JSON output escapes what is not UTF-8.
+/// What an event is (docs/events.md): an exec, or a network event of the process that made it.
+enum class EventKind : std::uint8_t {
+    exec,     ///< event.category process, event.type start, event.action executed
+    connect,  ///< event.category network, event.type [connection, start], action connected-to
+    socket,   ///< event.category network, event.type [info], action created-socket (socket())
+};
+
+/// The network part of a connect or socket event (empty for an exec).
+struct NetworkFields {
+    std::string destination_ip;    ///< connect: IPv4 dotted (v4-mapped IPv6 too) or IPv6 text
+    std::int64_t destination_port = -1;  ///< connect: -1 unknown
+    std::string transport;         ///< network.transport: tcp, udp, icmp, ipv6-icmp; empty unknown
+    std::string type;              ///< network.type: ipv4, ipv6; empty unknown
+    std::string socket_family;     ///< auditd.data.socket.family: inet, inet6, packet
+    std::string socket_type;       ///< auditd.data.socket.type: stream, dgram, raw, seqpacket
+    std::int64_t exit = 0;         ///< the syscall's exit (fd for socket, 0/-errno for connect)
+    /// event.outcome: "success", "failure", or "unknown" (a non-blocking connect in progress)
+    std::string outcome;
+
+    void clear();
+};
+
+/// One exec event (`event.category: process`, `event.type: start`), or a network event
+/// (EventKind). Strings hold exact bytes (arguments may be any bytes but NUL); JSON output
+/// escapes what is not UTF-8.
 struct ProcessEvent {
+    EventKind kind = EventKind::exec;
+    NetworkFields network;  ///< set for connect and socket events only
     std::int64_t time_ms = 0;  ///< event time from msg=audit(sec.ms:serial), ms since the epoch
     std::uint64_t serial = 0;  ///< audit serial (event.sequence)
     std::string host_id;       ///< node= name, or the configured / local machine id

@@ -14,7 +14,12 @@ GroupBy::GroupBy(const RuleDefinition& rule, bool session_grouping)
       user_id_(FieldCatalog::known_id("user.id")) {
     if (!session_grouping) return;
     for (std::size_t i = 0; i < rule.group_by.size(); ++i) {
-        if (rule.group_by[i] == "process.parent.entity_id") session_slot_ = static_cast<int>(i);
+        // A network rule groups by the process itself: a curl per target or a bash subshell
+        // per connection is a process per event, one login session.
+        if (rule.group_by[i] == "process.parent.entity_id" ||
+            (session_slot_ < 0 && rule.group_by[i] == "process.entity_id")) {
+            session_slot_ = static_cast<int>(i);
+        }
     }
 }
 

@@ -7,6 +7,8 @@
 // groups of one. The lineage is the audit session (auditd.session) when the exec has one; without
 // a login session it is the parent's parent (process.parent.parent.entity_id), or, when the
 // parent is a fork the stream cannot trace, the user (user.id).
+// A rule grouping by process.entity_id (the network scan rules) gets auditd.session in its
+// place the same way: a curl per target or a bash subshell per connection is one session.
 
 #include <cstddef>
 #include <cstdint>
@@ -57,7 +59,8 @@ private:
     int lineage_id(Lineage lineage) const;
 
     const RuleDefinition& rule_;
-    int session_slot_ = -1;  // index in group_by of process.parent.entity_id when hardened
+    int session_slot_ = -1;  // index in group_by of process.parent.entity_id (else
+                             // process.entity_id) when hardened
     int session_id_ = -1;    // field ids of auditd.session, process.parent.parent.entity_id,
     int grandparent_id_ = -1;  // user.id
     int user_id_ = -1;

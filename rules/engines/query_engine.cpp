@@ -15,7 +15,7 @@ namespace {
 }  // namespace
 
 bool eql_category_matches(std::string_view category) {
-    return category == "process" || category == "any";
+    return category == "process" || category == "network" || category == "any";
 }
 
 Alert event_alert(const std::shared_ptr<const RuleDefinition>& rule, const ProcessEvent& event) {

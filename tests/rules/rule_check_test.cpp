@@ -82,12 +82,12 @@ TEST_CASE("Rule check: Elastic's process-kill rule can fire on scanwatch events 
 
 TEST_CASE("Rule check: rules that cannot fire on scanwatch events load and say why", "[rule-check]") {
     SECTION("a query for other event categories") {
-        const auto r = rule_with("event.category:network and destination.port:22");
+        const auto r = rule_with("event.category:file and file.path:/etc/passwd");
         const auto w = rule_warnings(*r);
         REQUIRE(w.size() == 1);
         CHECK(w[0] ==
-              "cannot fire on scanwatch events: its query requires event.category to be network; "
-              "scanwatch events have event.category: process");
+              "cannot fire on scanwatch events: its query requires event.category to be file; "
+              "scanwatch events have event.category: process or network");
         CHECK_FALSE(can_fire(*r));
     }
     SECTION("a query no exec event matches, without a simple required value") {
@@ -112,9 +112,9 @@ TEST_CASE("Rule check: rules that cannot fire on scanwatch events load and say w
     }
     SECTION("a cardinality field scanwatch never sets") {
         const auto r = rule_with("process.name:ping", "\"host.id\"",
-                                 "[[rule.threshold.cardinality]]\nfield = \"destination.ip\"\nvalue = 10\n");
+                                 "[[rule.threshold.cardinality]]\nfield = \"destination.domain\"\nvalue = 10\n");
         REQUIRE(rule_warnings(*r).size() == 1);
-        CHECK(contains(rule_warnings(*r)[0], "distinct values of destination.ip"));
+        CHECK(contains(rule_warnings(*r)[0], "distinct values of destination.domain"));
     }
     SECTION("an exception that matches every event") {
         const auto r = rule_with("process.name:ping", "\"host.id\"",
@@ -174,7 +174,7 @@ TEST_CASE("Rule check: explain_rule says what the rule does", "[rule-check]") {
     CHECK_FALSE(contains(text, "process.parent.parent.entity_id"));
     CHECK_FALSE(contains(explain_rule(*rule_with("process.name:ping"), true), "auditd.session"));
 
-    const auto bad = rule_with("event.category:network");
+    const auto bad = rule_with("event.category:file");
     const std::string bad_text = explain_rule(*bad);
     CHECK(contains(bad_text, "process.name no one list of names required at the top level of the query (see matches)\n"));
     CHECK(contains(bad_text, "warnings     cannot fire on scanwatch events: its query requires event.category"));

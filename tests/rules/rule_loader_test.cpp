@@ -22,10 +22,13 @@ std::string rule_text(const std::string& id, const std::string& query) {
 
 }  // namespace
 
-TEST_CASE("Rule loader: no rule files means the built-in rule, without findings", "[rule-loader]") {
+TEST_CASE("Rule loader: no rule files means the built-in rules, without findings", "[rule-loader]") {
     const LoadResult r = load_rule_sources({});
-    REQUIRE(r.rules.size() == 1);
+    REQUIRE(r.rules.size() == 4);  // the exec rule, port scan, host sweep, raw socket
     CHECK(r.rules[0]->rule_id == kSeedId);
+    CHECK(r.rules[1]->rule_id == "ef8c9193-0ebd-4305-bb76-d76a916f8187");
+    CHECK(r.rules[2]->rule_id == "100739c9-bd25-450c-85ee-0ce2c72a88d4");
+    CHECK(r.rules[3]->rule_id == "30834ca9-3c70-4191-8fd0-eba79efd9e0d");
     CHECK(r.findings.empty());
     CHECK(r.ok());
     CHECK(r.as_string().empty());
@@ -50,7 +53,7 @@ TEST_CASE("Rule loader: errors are findings with file, line and column", "[rule-
 
 TEST_CASE("Rule loader: warnings name the rule or the exception", "[rule-loader]") {
     TempDir dir;
-    const std::string rule = dir.write("net.toml", rule_text("net", "event.category:network"));
+    const std::string rule = dir.write("net.toml", rule_text("net", "event.category:file"));
     const std::string exc = dir.write("exc.toml", "\n[[exception]]\nrule_id = \"nope\"\nquery = \"user.name:x\"\n");
     const LoadResult r = load_rule_sources({{rule}, {exc}});
     CHECK(r.ok());  // warnings do not stop the rules
@@ -102,7 +105,7 @@ TEST_CASE("Rule loader: a folder without rules is one error, and no rules at all
 }
 
 TEST_CASE("Rule loader: one file's text loads and checks as a file does", "[rule-loader]") {
-    const LoadResult good = load_rule_text(rule_text("t", "event.category:network"), "t.toml");
+    const LoadResult good = load_rule_text(rule_text("t", "event.category:file"), "t.toml");
     REQUIRE(good.rules.size() == 1);
     REQUIRE(good.findings.size() == 1);
     CHECK(good.findings[0].severity == Severity::warning);
