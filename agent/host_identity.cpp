@@ -7,11 +7,15 @@
 namespace scanwatch::agent {
 
 std::string local_machine_id() {
-    std::ifstream in("/etc/machine-id");
-    std::string id;
-    std::getline(in, id);
-    while (!id.empty() && (id.back() == ' ' || id.back() == '\r')) id.pop_back();
-    return id;
+    // systemd's file, then D-Bus's older copy (hosts and containers without systemd).
+    for (const char* path : {"/etc/machine-id", "/var/lib/dbus/machine-id"}) {
+        std::ifstream in(path);
+        std::string id;
+        std::getline(in, id);
+        while (!id.empty() && (id.back() == ' ' || id.back() == '\r')) id.pop_back();
+        if (!id.empty()) return id;
+    }
+    return {};
 }
 
 std::string local_hostname() {

@@ -5,7 +5,7 @@
 
 namespace scanwatch::agent {
 
-/// /etc/machine-id (trimmed), or empty if unreadable.
+/// /etc/machine-id, else /var/lib/dbus/machine-id (trimmed), or empty if neither is readable.
 std::string local_machine_id();
 /// The hostname, or empty.
 std::string local_hostname();

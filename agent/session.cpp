@@ -85,6 +85,15 @@ Session::Session(const Settings& s, Input input) : stats_file_(s.stats_file), in
         };
     }
     PipelineOptions options = pipeline_options(s, input);
+    if (options.normalizer.host_id.empty()) {
+        // Without a host id no event has an entity id and no rule grouping by host.id can fire:
+        // a container or a minimal root without /etc/machine-id must not go blind.
+        options.normalizer.host_id =
+            options.normalizer.host_name.empty() ? "localhost" : options.normalizer.host_name;
+        diagnostics_.warn(fmt::format(
+            "no /etc/machine-id: host.id of records without node= is \"{}\" (set --host-id)",
+            options.normalizer.host_id));
+    }
     options.rules = configured_rules(s, diagnostics_);
     const auto rules = options.rules;
     pipeline_ = std::make_unique<Pipeline>(
