@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "agent/diagnostics.h"
+#include "agent/detection.h"
 #include "agent/node_lanes.h"
 #include "parsers/node_feed.h"
 #include "parsers/execve_normalizer.h"
@@ -41,6 +42,17 @@ struct PipelineOptions {
 struct PipelineState {
     std::vector<parsers::ProcessTable::Saved> processes;  ///< entity ids, least recently used first
     std::map<std::string, nlohmann::json> rules;          ///< rule fingerprint -> engine state
+};
+
+/// The pipeline's counters as values, for tests and anything that reads them by name.
+struct PipelineStats {
+    parsers::FilterCounters filter;
+    std::uint64_t events = 0;  ///< audit events completed by auparse
+    parsers::NormalizerCounters normalizer;
+    std::uint64_t processes = 0;
+    std::uint64_t processes_evicted = 0;
+    parsers::NodeFeedCounters feeds;
+    DetectionStats detection;
 };
 
 /// Synchronous, single-threaded. Sinks are called from inside feed/finish/age.
@@ -76,7 +88,7 @@ public:
     /// On a collector: moves each node's event time on from its own latest event by the time
     /// since that event arrived, less `lag_ms`, and delivers the runs now due.
     std::size_t advance_nodes(std::int64_t lag_ms);
-    bool collector() const { return collector_; }
+    bool collector() const { return detection_.collector(); }
     /// The latest event time seen, or 0 before the first event.
     std::int64_t last_event_ms() const { return last_event_ms_; }
     /// Ends the input: the last line and every event in flight are processed.
@@ -95,6 +107,8 @@ public:
     void stats_fields(JsonWriter& w) const;
     /// The stats as one JSON object, no newline.
     std::string stats_json() const;
+    /// The stats as values (what stats_fields writes, but the clock and rusage figures).
+    PipelineStats stats() const;
 
     /// Whether PROCTITLE records are skipped now (see PipelineOptions::events_end_with_eoe).
     bool skips_proctitles() const { return filter_.skips_proctitles(); }
@@ -103,53 +117,17 @@ private:
     void on_event(const ProcessEvent& event);
     void event_completed(auparse_state_t* au);
     void decide_proctitles();
-    void deliver_alerts();
-    NodeLane& lane_for(const ProcessEvent& event);
-    void make_engines(NodeLane& lane);
-    void retire(NodeLane& lane, bool evicted_with_state);
-    void note_node(const std::string& node);
-    void update_nearness(NodeLane& lane);
-    bool skew_report_due();
-    void measure_skew(NodeLane& lane, std::int64_t event_ms);
     void fleet_fields(JsonWriter& w) const;
-    rules::EngineOptions lane_options() const;
-    rules::RuleCounters rule_counters(std::size_t rule) const;
 
     Diagnostics& diagnostics_;
-    AlertSink alert_sink_;
     EventSink event_sink_;
-    rules::EngineOptions engine_options_;
-    std::vector<std::shared_ptr<const rules::RuleDefinition>> rules_;
-    bool collector_ = false;
-    bool live_clock_ = false;
-    std::size_t node_max_groups_ = 500;
-    std::int64_t node_idle_ms_ = 0;  // the longest rule look-back: a lane idle that long is dropped
-    std::size_t max_nodes_ = 2048;
-    // Without --collector: the first node seen, and whether a second was reported.
-    std::string first_node_;
-    bool first_node_seen_ = false;
-    bool warned_nodes_ = false;
-    // Reports of nodes evicted with state (rate-limited).
-    std::uint64_t evictions_reported_ = 0;
-    std::uint64_t evictions_unreported_ = 0;
-    NodeLane::Clock::time_point last_eviction_report_{};
-    // Skew change messages in the current minute (rate-limited).
-    NodeLane::Clock::time_point skew_window_start_{};
-    std::uint64_t skew_reports_ = 0;
-    std::uint64_t skew_reports_suppressed_ = 0;
-    NodeLanes lanes_;
-    std::map<std::string, rules::RuleCounters> retired_;  // rule fingerprint -> dropped lanes' counts
-    NodeLane::Clock::time_point coarse_now_;  // set by age(): lanes' last_seen
+    Detection detection_;
     parsers::ExecveNormalizer normalizer_;
     parsers::NodeFeeds feed_;
     parsers::RecordFilter filter_;
-    std::vector<rules::Alert> pending_alerts_;
     std::function<bool(const std::string& key)> gate_;
     std::int64_t last_event_ms_ = 0;
     bool events_end_with_eoe_ = false;
-    // Per rule (as rules_): whether it is given exec events, and network events.
-    std::vector<char> exec_rules_;
-    std::vector<char> network_rules_;
 };
 
 }  // namespace scanwatch::agent
