@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 
 #include <fmt/format.h>
@@ -115,12 +116,19 @@ void Pipeline::feed(std::string_view bytes) { filter_.feed(bytes); }
 void Pipeline::event_completed(auparse_state_t* au) {
     const au_event_t* e = auparse_get_timestamp(au);
     if (e == nullptr) return;
+    // "SECONDS.MMM:SERIAL", as the record filter keys events; per event, so no format string.
     char stamp[64];
-    const auto end = fmt::format_to_n(stamp, sizeof stamp, "{}.{:03}:{}",
-                                      static_cast<long long>(e->sec), e->milli, e->serial)
-                         .out;
+    char* const limit = stamp + sizeof stamp;
+    char* p = std::to_chars(stamp, limit, static_cast<long long>(e->sec)).ptr;
+    const unsigned milli = e->milli % 1000;
+    *p++ = '.';
+    *p++ = static_cast<char>('0' + milli / 100);
+    *p++ = static_cast<char>('0' + milli / 10 % 10);
+    *p++ = static_cast<char>('0' + milli % 10);
+    *p++ = ':';
+    p = std::to_chars(p, limit, e->serial).ptr;
     filter_.event_completed(e->host == nullptr ? std::string_view() : std::string_view(e->host),
-                            std::string_view(stamp, static_cast<std::size_t>(end - stamp)));
+                            std::string_view(stamp, static_cast<std::size_t>(p - stamp)));
 }
 
 void Pipeline::age() {

@@ -10,6 +10,9 @@
 namespace scanwatch::parsers {
 namespace {
 
+// Closed open-event entries kept for reuse.
+constexpr std::size_t kSpareEvents = 256;
+
 // A literal prefix: its length is known here, so the comparison is a few inline instructions
 // (it runs several times on every line).
 template <std::size_t N>
@@ -400,7 +403,12 @@ void RecordFilter::close_event(OpenList::iterator it) {
     if (per_node != open_per_node_.end() && --per_node->second == 0) open_per_node_.erase(per_node);
     open_index_.erase(it->key);
     if (last_tally_ == &*it) last_tally_ = nullptr;
-    open_.erase(it);
+    // Kept for the next event: no list node or EOE text is allocated per event in the steady state.
+    if (spare_.size() < kSpareEvents) {
+        spare_.splice(spare_.end(), open_, it);
+    } else {
+        open_.erase(it);
+    }
 }
 
 // libauparse completes the event at this EOE (by its stamp, whatever other events are in flight),
@@ -464,16 +472,22 @@ void RecordFilter::open_event(std::string_view node, std::uint64_t node_key, std
     if (open_.size() >= kMaxOpenEvents) {
         end_event(open_.begin(), counters_.events_ended_early, true);
     }
-    OpenEvent e;
+    if (spare_.empty()) {
+        open_.emplace_back();
+    } else {
+        open_.splice(open_.end(), spare_, spare_.begin());
+    }
+    OpenEvent& e = open_.back();
     e.key = key;
     e.node_key = node_key;
     e.tick = ticks_;
+    e.tally = EventTally{};
+    e.end.clear();
     if (!node.empty()) {
         e.end.append("node=").append(node).append(" ");
     }
     e.end.append("type=EOE msg=audit(").append(stamp).append("): \n");
     open_bytes_ += e.end.size();
-    open_.push_back(std::move(e));
     open_index_.emplace(key, std::prev(open_.end()));
     ++open_per_node_[node_key];
     last_tally_ = &open_.back();

@@ -197,6 +197,7 @@ private:
     void close_event(OpenList::iterator it);
     void end_event(OpenList::iterator it, std::uint64_t& counter, bool flush_now);
     OpenList open_;
+    OpenList spare_;  // closed entries kept for reuse (node and string buffers), at most kSpareEvents
     std::unordered_map<std::uint64_t, OpenList::iterator> open_index_;
     std::unordered_map<std::uint64_t, std::uint32_t> open_per_node_;
     std::uint64_t open_bytes_ = 0;
