@@ -1,11 +1,14 @@
 #include "agent/settings.h"
 
+#include <memory>
+#include <sstream>
 #include <stdexcept>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "agent/outputs/output_spec.h"
+#include "rules/toml_guard.h"
 
 #ifndef SCANWATCH_VERSION
 #define SCANWATCH_VERSION "0.0.0"
@@ -32,6 +35,35 @@ struct Cli {
     std::string profile_text = "hardened";
     std::string name_match_text;
     std::string evaluation_text = "streaming";
+};
+
+// CLI11's TOML reader, given only text that passed rules::check_toml_shape(): a config file gets
+// the same size, key-part and depth limits as a rule file, and an error instead of CLI11 dropping
+// a key of more than 255 parts without a word.
+class CheckedConfig : public CLI::ConfigTOML {
+public:
+    explicit CheckedConfig(const CLI::Option* option) : option_(option) {}
+
+    std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+        std::string text;
+        char buffer[64 * 1024];
+        while (input.read(buffer, sizeof buffer) || input.gcount() > 0) {
+            text.append(buffer, static_cast<std::size_t>(input.gcount()));
+            if (text.size() > rules::kMaxTomlBytes) break;
+        }
+        if (auto shape = rules::check_toml_shape(text)) {
+            const std::string name =
+                option_->count() > 0 ? option_->as<std::string>() : std::string(kDefaultConfig);
+            throw CLI::ConfigError(shape->line > 0 ? fmt::format("{}:{}:{}: {}", name, shape->line,
+                                                                 shape->column, shape->message)
+                                                   : fmt::format("{}: {}", name, shape->message));
+        }
+        std::istringstream checked(text);
+        return CLI::ConfigTOML::from_config(checked);
+    }
+
+private:
+    const CLI::Option* option_;
 };
 
 // CLI11 validators: "" when the spec parses, else what is wrong with it (naming the value).
@@ -66,9 +98,11 @@ void build(Cli& cli, Settings& s) {
     // most two arguments, so `plugin --config=FILE` must be a complete command line.
     app.fallthrough();
     app.allow_config_extras(CLI::config_extras_mode::error);
-    app.set_config("--config", kDefaultConfig,
-                   "TOML config file with any of the long options as keys (default: " +
-                       std::string(kDefaultConfig) + " when present)");
+    const CLI::Option* config =
+        app.set_config("--config", kDefaultConfig,
+                       "TOML config file with any of the long options as keys (default: " +
+                           std::string(kDefaultConfig) + " when present)");
+    app.config_formatter(std::make_shared<CheckedConfig>(config));
 
     add_choice(app, "--profile", cli.profile_text, enum_names(kProfileNames),
                "hardened (wider name match; rules grouping by parent also group by audit "

@@ -181,6 +181,51 @@ with tempfile.TemporaryDirectory() as tmp:
     check(live.returncode == 1 and b"lost" in err, f"socket exits 1 when an output lost alerts ({live.returncode})")
     server.close()
 
+# --events - beside stdout alerts: two outputs, two distinct stats keys (issue 21 found "-" twice).
+def no_duplicate_keys(pairs):
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise ValueError(f"duplicate keys {keys}")
+    return dict(pairs)
+
+
+r = run(["replay", "--stats", "--events", "-"] + HOST + [sweep])
+try:
+    stats = json.loads(r.stderr.decode().strip().splitlines()[-1], object_pairs_hook=no_duplicate_keys)
+    outputs = stats["outputs"]
+except ValueError as e:
+    outputs = {"error": str(e)}
+check(sorted(outputs) == ["-", "events:-"] and outputs["-"]["written"] == 1,
+      f"--events - and stdout alerts have their own stats keys ({sorted(outputs)})")
+
+# Hostile TOML (issue 21): a dotted key of 50,000 parts overflowed the stack inside toml++.
+# Every path that reads TOML refuses it with the file and place, and a running agent survives it.
+with tempfile.TemporaryDirectory() as tmp:
+    hostile = os.path.join(tmp, "hostile.toml")
+    with open(hostile, "w") as f:
+        f.write("[rule]\n" + ".".join(["a"] * 50000) + " = 1\n")
+    for args in (["rules", "check", hostile], ["replay", "--rules", hostile, sweep],
+                 ["replay", "--exceptions", hostile, sweep], ["--config", hostile, "replay", sweep]):
+        r = run(args)
+        check(r.returncode == 2 and hostile.encode() + b":2:" in r.stderr
+              and b"more than 64 dotted parts" in r.stderr,
+              f"hostile dotted key refused by {args[0]} {args[1]}: exit 2, file and line ({r.returncode})")
+    folder = os.path.join(tmp, "rules.d")
+    os.mkdir(folder)
+    with open(os.path.join(folder, "scan.toml"), "w") as f:
+        f.write(run(["rules", "show"]).stdout.decode())
+    plugin = subprocess.Popen([BIN, "plugin", "--rules", folder] + HOST, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.5)
+    os.rename(hostile, os.path.join(folder, "hostile.toml"))
+    plugin.send_signal(signal.SIGHUP)
+    time.sleep(1)
+    alive = plugin.poll() is None
+    out, err = plugin.communicate(input=data, timeout=30)
+    check(alive and plugin.returncode == 0 and len(json_lines(out)) == 1,
+          f"SIGHUP with a hostile rule file: the plugin lives on with its rules ({plugin.returncode})")
+    check(b"more than 64 dotted parts" in err, "the reload error is said")
+
 r = run(["rules", "show"])
 check(r.returncode == 0 and b"03c23d45-d3cb-4ad4-ab5d-b361ffe8724a" in r.stdout, "rules show prints the built-in rule")
 
