@@ -125,7 +125,7 @@ std::string Session::stats_json() const {
     w.key("outputs");
     w.begin_object();
     alerts_->stats_fields(w);
-    if (events_) events_->stats_fields(w);
+    if (events_) events_->stats_fields(w, "events:");
     w.end_object();
     w.end_object();
     return out;

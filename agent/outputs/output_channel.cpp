@@ -375,10 +375,10 @@ std::vector<OutputCounts> OutputWriter::counts() const {
     return out;
 }
 
-void OutputWriter::stats_fields(JsonWriter& w) const {
+void OutputWriter::stats_fields(JsonWriter& w, std::string_view key_prefix) const {
     const auto all = counts();
     for (std::size_t i = 0; i < channels_.size(); ++i) {
-        w.key(channels_[i]->spec());
+        w.key(std::string(key_prefix) + channels_[i]->spec());
         w.begin_object();
         w.field("written", all[i].written);
         w.field("failed", all[i].failed);

@@ -133,7 +133,9 @@ public:
 
     /// Adds {"spec": {written, failed, lost, backlog}} entries for each output to an open JSON
     /// object.
-    void stats_fields(JsonWriter& w) const;
+    /// Each output's key is `key_prefix` + its spec (`events:` for the events outputs, so
+    /// `--events -` beside stdout alerts gives two distinct keys).
+    void stats_fields(JsonWriter& w, std::string_view key_prefix = {}) const;
     /// The counters of each output, in the order given.
     std::vector<OutputCounts> counts() const;
     /// True when a line was lost (dropped, rejected, or given up at close).
