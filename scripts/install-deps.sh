@@ -2,11 +2,15 @@
 # Installs the Debian 12 packages scanwatch builds, tests and benchmarks with (run as root).
 # Only what is missing is installed; nothing is upgraded.
 set -eu
-packages="g++ cmake ninja-build pkg-config make time python3 procps
-auditd audispd-plugins iputils-ping netcat-openbsd rsyslog
+# Every program a test, benchmark or samples/capture.sh runs is here, not left to the base
+# system (a minbase Debian 12 lacks sudo, procps, openssl, ...): checked in a clean debootstrap
+# root (docs/operations.md, "Testing on a fresh machine").
+packages="g++ cmake ninja-build pkg-config make time python3 procps git ca-certificates
+auditd audispd-plugins iputils-ping netcat-openbsd ncat socat busybox strace sudo rsyslog
+util-linux e2fsprogs passwd coreutils findutils openssl man-db systemd
 libauparse-dev libaudit-dev libboost-dev libfmt-dev libcli11-dev catch2
 libtomlplusplus-dev libxxhash-dev nlohmann-json3-dev libre2-dev libcap-ng-dev librelp-dev rsyslog-relp
-debhelper fakeroot lintian
+debhelper dpkg-dev fakeroot lintian
 clang libclang-rt-14-dev"
 missing=""
 for p in $packages; do
