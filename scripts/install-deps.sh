@@ -26,3 +26,16 @@ if [ -n "$missing" ]; then
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
+# The programs the tests run, by name: a package that stops shipping one fails here, not in a test.
+programs="ping nc ncat socat busybox strace sudo setpriv nsenter unshare setsid nohup dmesg shred
+chattr usermod gpasswd openssl timeout flock xargs pgrep mount umount auditd auditctl ausearch
+audisp-remote rsyslogd python3 cmake ninja git lintian fakeroot dpkg-buildpackage man
+systemd-analyze clang++"
+absent=""
+for p in $programs; do
+    command -v "$p" >/dev/null 2>&1 || [ -x "/usr/sbin/$p" ] || [ -x "/sbin/$p" ] || absent="$absent $p"
+done
+if [ -n "$absent" ]; then
+    echo "install-deps: programs the tests run are still missing:$absent" >&2
+    exit 1
+fi
