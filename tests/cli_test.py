@@ -37,6 +37,12 @@ def json_lines(data):
     return out
 
 
+def current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def canon(alert):
     alert["event"]["created"] = "1970-01-01T00:00:00.000Z"
     return alert
@@ -197,6 +203,31 @@ except ValueError as e:
     outputs = {"error": str(e)}
 check(sorted(outputs) == ["-", "events:-"] and outputs["-"]["written"] == 1,
       f"--events - and stdout alerts have their own stats keys ({sorted(outputs)})")
+
+# Planted symlinks (issue 21): root never writes through a link another user could plant.
+with tempfile.TemporaryDirectory() as tmp:
+    secret = os.path.join(tmp, "secret")
+    with open(secret, "w") as f:
+        f.write("root only\n")
+    os.chmod(secret, 0o600)
+    shared = os.path.join(tmp, "shared")
+    os.mkdir(shared)
+    os.chmod(shared, 0o777)  # writable by all, not sticky
+    for option in (["--events", os.path.join(shared, "events.ndjson")],
+                   ["--output", "file:" + os.path.join(shared, "alerts.ndjson")]):
+        os.symlink(secret, option[1].removeprefix("file:"))
+        r = run(["replay"] + option + HOST + [sweep])
+        check(r.returncode == 2 and b"not sticky" in r.stderr,
+              f"{option[0]} in a folder others can write is refused, exit 2 ({r.returncode})")
+    os.chmod(shared, 0o1777)  # sticky, root's: a planted symlink is still refused
+    r = run(["replay", "--events", os.path.join(shared, "events.ndjson")] + HOST + [sweep])
+    check(r.returncode == 2 and b"symlink" in r.stderr, f"a planted symlink in /tmp-like folder refused ({r.returncode})")
+    with open(secret) as f:
+        check(f.read() == "root only\n", "the root-only file is untouched")
+    fresh = os.path.join(shared, "new.ndjson")
+    r = run(["replay", "--events", fresh] + HOST + [sweep])
+    check(r.returncode == 0 and os.stat(fresh).st_mode & 0o777 == 0o640 & ~current_umask(),
+          f"a new events file is created 0640 ({oct(os.stat(fresh).st_mode & 0o777) if os.path.exists(fresh) else None})")
 
 # Hostile TOML (issue 21): a dotted key of 50,000 parts overflowed the stack inside toml++.
 # Every path that reads TOML refuses it with the file and place, and a running agent survives it.
