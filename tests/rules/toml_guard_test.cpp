@@ -63,7 +63,8 @@ TEST_CASE("TOML guard: key parts, header parts and nesting depth have limits", "
 
     // Depth adds up: the header's parts, each key's parts, each array and inline table.
     CHECK_FALSE(check_toml_shape("[" + dotted(60) + "]\n" + dotted(60) + " = 1\n"));
-    const auto deep = check_toml_shape("[" + dotted(64) + "]\n" + dotted(64) + " = 1\n");
+    CHECK_FALSE(check_toml_shape("[" + dotted(64) + "]\n" + dotted(64) + " = 1\n"));  // 128
+    const auto deep = check_toml_shape("[" + dotted(64) + "]\n" + dotted(64) + " = [1]\n");
     REQUIRE(deep);
     CHECK(deep->line == 2);
     CHECK(deep->message.find("nest deeper than 128") != std::string::npos);
