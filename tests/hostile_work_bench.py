@@ -8,7 +8,7 @@ Usage: hostile_work_bench.py SCANWATCH_BINARY [WORKLOAD...]
 Workloads (all by default):
   wildcard   4 execs of 1 MiB of arguments, rule process.args:?*a{3000}b   (item 6)
   list       4 execs of 1 MiB, rule process.args:(6,000 values)            (item 6)
-  regex      4 execs of 1 MiB command lines, 15 regexes of 450 alternatives (item 6)
+  regex      4 execs of 1 MiB command lines, 15 regexes of 400 alternatives (item 6)
   values     10 parents x 19 execs x 20,000 args, value = 20, cardinality 100 (item 7)
   late       8 execs of 20,000 args, each 1 s earlier than the last, cardinality 100,000 (item 7)
 """
@@ -123,7 +123,14 @@ def workload(name, tmp):
     elif name == "list":
         text = rule(name, 2, base + "process.args:(" + " or ".join(f"v{i}" for i in range(6000)) + ")")
     elif name == "regex":
-        alternatives = "|".join(f"word{i}" for i in range(450))
+        words, seed = [], 12345  # pseudo-random words: RE2 cannot fold them into a small program
+        for _ in range(400):
+            w = ""
+            for _ in range(8):
+                seed = (seed * 1103515245 + 12345) % 2**32
+                w += chr(ord("a") + (seed >> 16) % 26)
+            words.append(w)
+        alternatives = "|".join(words)
         text = rule(name, 3, "process where process.name == \"ping\" and (" + " or ".join(
             f"process.command_line regex \".*({alternatives}){r}.*\"" for r in range(15)) + ")",
             language="eql", rule_type="eql")
