@@ -28,7 +28,7 @@ bool check_folder(const std::string& path, FolderTrust& trust, std::string& erro
     const std::string dir = folder_of(path);
     struct stat st {};
     if (::stat(dir.c_str(), &st) != 0) {
-        error = fmt::format("cannot open {}: folder {}: {}", path, dir, std::strerror(errno));
+        error = fmt::format("cannot open {}: {}", path, std::strerror(errno));
         return false;
     }
     const unsigned mode = st.st_mode & 07777U;
