@@ -94,3 +94,32 @@ TEST_CASE("Settings: a config file with a dotted key of 50,000 parts is refused,
     REQUIRE(plain);
     CHECK(plain->profile == Profile::elastic);
 }
+
+TEST_CASE("Settings: a config file holds flat keys: no [sections], no dotted keys",
+          "[settings][toml-guard]") {
+    // CLI11 copied the section path at every section change: 42 KB of [a.b...] lines took 2 GB.
+    const std::string path = "/tmp/scanwatch_settings_test_sections.toml";
+    const std::string config = "--config=" + path;
+    const char* argv[] = {"scanwatch", config.c_str(), "replay", "x.log"};
+    for (const char* text : {"profile = \"elastic\"\n[replay]\nstats = true\n",
+                             "profile = \"elastic\"\n[[a.b.c]]\n", "profile = \"elastic\"\nreplay.stats = true\n"}) {
+        {
+            std::ofstream out(path, std::ios::binary | std::ios::trunc);
+            out << text;
+        }
+        std::string error;
+        const auto settings = reparse_settings(4, argv, error);
+        INFO(text);
+        CHECK_FALSE(settings);
+        CHECK(error.find(path + ":2: a config") != std::string::npos);
+    }
+    {
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        out << "output = [\"-\",\n  \"-\"]\nstats = true\n";  // an array over two lines is fine
+    }
+    std::string error;
+    const auto settings = reparse_settings(4, argv, error);
+    std::remove(path.c_str());
+    INFO(error);
+    CHECK(settings);
+}
