@@ -29,6 +29,7 @@ void add(rules::RuleCounters& to, const rules::RuleCounters& c) {
     to.values_evicted += c.values_evicted;
     to.values_evicted_max = std::max(to.values_evicted_max, c.values_evicted_max);
     to.truncated += c.truncated;
+    to.match_work_cut += c.match_work_cut;
     to.groups += c.groups;
 }
 
