@@ -13,8 +13,12 @@
 namespace scanwatch::agent {
 namespace {
 
+// The --user scanwatch switches to, when set (trust_user()).
+uid_t g_trusted_uid = 0;
+gid_t g_trusted_gid = 0;
+
 bool ours_or_root(uid_t uid) {
-    return uid == 0 || uid == ::geteuid();
+    return uid == 0 || uid == ::geteuid() || uid == g_trusted_uid;
 }
 
 std::string folder_of(const std::string& path) {
@@ -23,6 +27,11 @@ std::string folder_of(const std::string& path) {
 }
 
 }  // namespace
+
+void trust_user(uid_t uid, gid_t gid) {
+    g_trusted_uid = uid;
+    g_trusted_gid = gid;
+}
 
 bool check_folder(const std::string& path, FolderTrust& trust, std::string& error) {
     const std::string dir = folder_of(path);
@@ -40,7 +49,8 @@ bool check_folder(const std::string& path, FolderTrust& trust, std::string& erro
         return false;
     }
     // A group that may write the folder counts as others unless it is root's or ours.
-    const bool group_writes = (mode & S_IWGRP) != 0 && st.st_gid != 0 && st.st_gid != ::getegid();
+    const bool group_writes = (mode & S_IWGRP) != 0 && st.st_gid != 0 &&
+                              st.st_gid != ::getegid() && st.st_gid != g_trusted_gid;
     const bool others_write = (mode & S_IWOTH) != 0 || group_writes;
     if (others_write && (mode & S_ISVTX) == 0) {
         error = fmt::format(

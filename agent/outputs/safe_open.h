@@ -16,6 +16,10 @@ enum class FolderTrust {
     shared,    ///< others may write, but it is sticky and owned by us or root (like /tmp)
 };
 
+/// The user scanwatch switches to (`--user`) is trusted like root and us: its folders
+/// (/var/log/scanwatch, owned by _scanwatch) may hold outputs and state. Call before opening.
+void trust_user(uid_t uid, gid_t gid);
+
 /// Checks the folder holding `path`: refused (the reason, naming folder and mode, in `error`)
 /// when a user other than us and root owns it, or may write it and it is not sticky.
 bool check_folder(const std::string& path, FolderTrust& trust, std::string& error);

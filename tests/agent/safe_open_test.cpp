@@ -103,3 +103,15 @@ TEST_CASE("Safe open: tail's state never writes through a planted .tmp symlink",
     CHECK_FALSE(write_state(state, TailState{}, error));
     CHECK(error.find("not sticky") != std::string::npos);
 }
+
+TEST_CASE("Safe open: a folder of another user is refused, unless it is the --user we switch to",
+          "[outputs][symlink]") {
+    Planted p(0750);  // like /var/log/scanwatch: _scanwatch:_scanwatch 0750
+    REQUIRE(::chown(p.dir.c_str(), 4321, 4321) == 0);
+    const std::string path = (p.dir / "alerts.ndjson").string();
+    CHECK_THROWS_WITH(FileOutput("file:" + path, path, true), Catch::Contains("belongs to uid 4321"));
+    trust_user(4321, 4321);
+    CHECK_NOTHROW(FileOutput("file:" + path, path, true));
+    CHECK(check_state_path((p.dir / "tail.state").string()).empty());
+    trust_user(0, 0);
+}
