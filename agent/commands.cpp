@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "agent/outputs/safe_open.h"
+#include "agent/privilege.h"
 #include "agent/sources/live.h"
 #include "agent/sources/replay.h"
 #include "agent/session.h"
@@ -71,6 +73,10 @@ int run(int argc, char** argv) {
     if (!parsed.settings) return parsed.exit_code;
     const Settings& s = *parsed.settings;
     try {
+        if (!s.user.empty()) {
+            const auto [uid, gid] = user_ids(s.user);
+            trust_user(uid, gid);  // its folders hold outputs and state (safe_open.h)
+        }
         switch (s.mode) {
             case Mode::replay: return run_replay(s);
             case Mode::plugin:

@@ -40,6 +40,11 @@ Ids look_up(const std::string& user) {
 
 }  // namespace
 
+std::pair<uid_t, gid_t> user_ids(const std::string& user) {
+    const Ids ids = look_up(user);
+    return {ids.uid, ids.gid};
+}
+
 KeptCapability kept_capability(bool tail_mode) {
     return tail_mode ? KeptCapability::read_search : KeptCapability::none;
 }

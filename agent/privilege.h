@@ -2,7 +2,10 @@
 // Least privilege for the live modes (docs/operations.md, "Privileges"): after a mode has opened
 // what it needs as root, it switches to an unprivileged user and keeps at most one capability.
 
+#include <sys/types.h>
+
 #include <string>
+#include <utility>
 
 namespace scanwatch::agent {
 
@@ -17,6 +20,10 @@ enum class KeptCapability {
 /// nothing ambient, an empty bounding set and no_new_privs. Looks the user up before switching.
 /// Throws std::runtime_error naming the user and the reason when it cannot.
 void drop_privileges(const std::string& user, KeptCapability keep);
+
+/// The uid and primary gid of `user` (a name, or a number), as drop_privileges() would switch
+/// to. Throws std::runtime_error naming the user when it is unknown.
+std::pair<uid_t, gid_t> user_ids(const std::string& user);
 
 /// The capability a mode keeps: read_search for tail, none otherwise.
 KeptCapability kept_capability(bool tail_mode);

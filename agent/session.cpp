@@ -1,5 +1,7 @@
 #include "agent/session.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -9,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "agent/host_identity.h"
+#include "agent/outputs/safe_open.h"
 #include "agent/tool_inodes.h"
 #include "parsers/ecs/ecs_json.h"
 
@@ -134,7 +137,7 @@ std::string Session::stats_json() const {
     w.key("outputs");
     w.begin_object();
     alerts_->stats_fields(w);
-    if (events_) events_->stats_fields(w);
+    if (events_) events_->stats_fields(w, "events:");
     w.end_object();
     w.end_object();
     return out;
@@ -147,9 +150,15 @@ void Session::report_stats(bool to_stderr) {
         std::fflush(stderr);
     }
     if (!stats_file_.empty()) {
-        std::FILE* f = std::fopen(stats_file_.c_str(), "ae");
+        // Appended as root like an output: the same refusal of planted symlinks (safe_open.h).
+        std::string error;
+        const int fd = open_for_append(stats_file_, error);
+        std::FILE* f = fd < 0 ? nullptr : ::fdopen(fd, "a");
         if (f == nullptr) {
-            diagnostics_.warn(fmt::format("cannot open {}: {}", stats_file_, std::strerror(errno)));
+            if (fd >= 0) ::close(fd);
+            diagnostics_.warn(error.empty() ? fmt::format("cannot open {}: {}", stats_file_,
+                                                          std::strerror(errno))
+                                            : error);
             return;
         }
         std::fputs(line.c_str(), f);

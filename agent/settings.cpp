@@ -1,11 +1,15 @@
 #include "agent/settings.h"
 
+#include <memory>
+#include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "agent/outputs/output_spec.h"
+#include "rules/toml_guard.h"
 
 #ifndef SCANWATCH_VERSION
 #define SCANWATCH_VERSION "0.0.0"
@@ -32,6 +36,79 @@ struct Cli {
     std::string profile_text = "hardened";
     std::string name_match_text;
     std::string evaluation_text = "streaming";
+};
+
+// CLI11's TOML reader, given only text that passed rules::check_toml_shape(): a config file gets
+// the same size, key-part and depth limits as a rule file, and an error instead of CLI11 dropping
+// a key of more than 255 parts without a word.
+// The config file holds long options as flat keys (docs/live.md). CLI11 reads it line by line and
+// turns `[a.b.c]` sections and dotted keys into subcommand paths, copying the path for every
+// section change: 42 KB of section lines took 2 GB (fuzz_toml). Read as CLI11 reads it, the
+// file may have neither. Returns the 1-based line of the first offence and what it is, or 0.
+std::pair<int, std::string> config_structure_error(const std::string& text) {
+    std::istringstream in(text);
+    std::string line;
+    int number = 0;
+    const auto trim = [](std::string& s) {
+        const auto begin = s.find_first_not_of(" \t\r");
+        const auto end = s.find_last_not_of(" \t\r");
+        s = begin == std::string::npos ? std::string() : s.substr(begin, end - begin + 1);
+    };
+    while (std::getline(in, line)) {
+        ++number;
+        trim(line);
+        if (line.size() < 3 || line.front() == '#' || line.front() == ';') continue;
+        if (line.front() == '[' && line.back() == ']') {
+            return {number, "a config file has no [sections]: its keys are the long options"};
+        }
+        const auto eq = line.find('=');
+        std::string name = line.substr(0, eq);
+        trim(name);
+        if (name.find('.') != std::string::npos) {
+            return {number, "a config key has no dots: the keys are the long options"};
+        }
+        if (eq == std::string::npos) continue;
+        std::string item = line.substr(eq + 1);
+        trim(item);
+        // An array CLI11 continues over the following lines, up to one ending with `]`.
+        if (item.size() > 1 && item.front() == '[') {
+            while (item.back() != ']' && std::getline(in, line)) {
+                ++number;
+                trim(line);
+                item += line;
+            }
+        }
+    }
+    return {0, {}};
+}
+
+class CheckedConfig : public CLI::ConfigTOML {
+public:
+    explicit CheckedConfig(const CLI::Option* option) : option_(option) {}
+
+    std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+        std::string text;
+        char buffer[64 * 1024];
+        while (input.read(buffer, sizeof buffer) || input.gcount() > 0) {
+            text.append(buffer, static_cast<std::size_t>(input.gcount()));
+            if (text.size() > rules::kMaxTomlBytes) break;
+        }
+        const std::string name =
+            option_->count() > 0 ? option_->as<std::string>() : std::string(kDefaultConfig);
+        if (auto shape = rules::check_toml_shape(text)) {
+            throw CLI::ConfigError(shape->line > 0 ? fmt::format("{}:{}:{}: {}", name, shape->line,
+                                                                 shape->column, shape->message)
+                                                   : fmt::format("{}: {}", name, shape->message));
+        }
+        if (const auto [line, what] = config_structure_error(text); line > 0) {
+            throw CLI::ConfigError(fmt::format("{}:{}: {}", name, line, what));
+        }
+        std::istringstream checked(text);
+        return CLI::ConfigTOML::from_config(checked);
+    }
+
+private:
+    const CLI::Option* option_;
 };
 
 // CLI11 validators: "" when the spec parses, else what is wrong with it (naming the value).
@@ -66,9 +143,11 @@ void build(Cli& cli, Settings& s) {
     // most two arguments, so `plugin --config=FILE` must be a complete command line.
     app.fallthrough();
     app.allow_config_extras(CLI::config_extras_mode::error);
-    app.set_config("--config", kDefaultConfig,
-                   "TOML config file with any of the long options as keys (default: " +
-                       std::string(kDefaultConfig) + " when present)");
+    const CLI::Option* config =
+        app.set_config("--config", kDefaultConfig,
+                       "TOML config file with any of the long options as keys (default: " +
+                           std::string(kDefaultConfig) + " when present)");
+    app.config_formatter(std::make_shared<CheckedConfig>(config));
 
     add_choice(app, "--profile", cli.profile_text, enum_names(kProfileNames),
                "hardened (wider name match; rules grouping by parent also group by audit "

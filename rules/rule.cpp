@@ -108,6 +108,12 @@ std::optional<RuleError> Loader::read_threshold(const toml::table& rule, Place r
                 return error(place_of(*c), "threshold.cardinality needs a field and a value >= 1");
             }
             card.value = static_cast<std::uint64_t>(*cv);
+            if (card.value > kMaxCardinality) {
+                return error(place_of(*c),
+                             fmt::format("threshold.cardinality value {} is over {}: a group keeps "
+                                         "that many distinct values in memory (docs/rules.md)",
+                                         card.value, kMaxCardinality));
+            }
             card.field_id = catalog.resolve(card.field);
             def.cardinality = std::move(card);
         }

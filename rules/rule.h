@@ -29,6 +29,10 @@ struct Threat {
 };
 
 /// `[[rule.threshold.cardinality]]`: at least `value` distinct values of `field`.
+/// Largest threshold.cardinality value a rule may have: a group keeps up to that many distinct
+/// values (~100 bytes each; docs/rules.md, "Memory").
+inline constexpr std::uint64_t kMaxCardinality = 100'000;
+
 struct Cardinality {
     std::string field;
     int field_id = -1;

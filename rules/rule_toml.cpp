@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "rules/toml_guard.h"
+
 namespace scanwatch::rules::detail {
 
 Place place_of(const toml::node& node) {
@@ -68,7 +70,7 @@ RuleError error_at(std::string_view source, Place at, std::string message) {
 }
 
 std::optional<RuleError> read_text_file(const std::string& path, std::string& out) {
-    constexpr std::size_t kMaxFileBytes = 4 * 1024 * 1024;
+    constexpr std::size_t kMaxFileBytes = kMaxTomlBytes;
     const auto cannot = [&path](std::string_view why) {
         return RuleError{path, 0, 0, fmt::format("cannot read {}: {}", path, why)};
     };
@@ -92,6 +94,11 @@ std::optional<RuleError> read_text_file(const std::string& path, std::string& ou
 
 std::optional<RuleError> parse_toml(std::string_view text, std::string_view source,
                                     toml::table& out) {
+    // toml++ recurses per key part and nesting level: refuse what would exhaust the stack first.
+    if (auto shape = check_toml_shape(text)) {
+        return error_at(source, clamp_place(text, {shape->line, shape->column}),
+                        std::move(shape->message));
+    }
     try {
         out = toml::parse(text, source);
     } catch (const toml::parse_error& e) {

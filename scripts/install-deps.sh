@@ -2,11 +2,15 @@
 # Installs the Debian 12 packages scanwatch builds, tests and benchmarks with (run as root).
 # Only what is missing is installed; nothing is upgraded.
 set -eu
-packages="g++ cmake ninja-build pkg-config make time python3 procps
-auditd audispd-plugins iputils-ping netcat-openbsd rsyslog
+# Every program a test, benchmark or samples/capture.sh runs is here, not left to the base
+# system (a minbase Debian 12 lacks sudo, procps, openssl, ...): checked in a clean debootstrap
+# root (docs/operations.md, "Testing on a fresh machine").
+packages="g++ cmake ninja-build pkg-config make time python3 procps git ca-certificates
+auditd audispd-plugins iputils-ping netcat-openbsd ncat socat busybox strace sudo rsyslog
+util-linux e2fsprogs passwd coreutils findutils openssl man-db systemd
 libauparse-dev libaudit-dev libboost-dev libfmt-dev libcli11-dev catch2
 libtomlplusplus-dev libxxhash-dev nlohmann-json3-dev libre2-dev libcap-ng-dev librelp-dev rsyslog-relp
-debhelper fakeroot lintian
+debhelper dpkg-dev fakeroot lintian
 clang libclang-rt-14-dev"
 missing=""
 for p in $packages; do
@@ -21,4 +25,17 @@ if [ -n "$missing" ]; then
     apt-get update -qq
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+# The programs the tests run, by name: a package that stops shipping one fails here, not in a test.
+programs="ping nc ncat socat busybox strace sudo setpriv nsenter unshare setsid nohup dmesg shred
+chattr usermod gpasswd openssl timeout flock xargs pgrep mount umount auditd auditctl ausearch
+audisp-remote rsyslogd python3 cmake ninja git lintian fakeroot dpkg-buildpackage man
+systemd-analyze clang++"
+absent=""
+for p in $programs; do
+    command -v "$p" >/dev/null 2>&1 || [ -x "/usr/sbin/$p" ] || [ -x "/sbin/$p" ] || absent="$absent $p"
+done
+if [ -n "$absent" ]; then
+    echo "install-deps: programs the tests run are still missing:$absent" >&2
+    exit 1
 fi

@@ -38,6 +38,12 @@ def json_lines(data):
     return out
 
 
+def current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def canon(alert):
     alert["event"]["created"] = "1970-01-01T00:00:00.000Z"
     return alert
@@ -196,6 +202,78 @@ if os.geteuid() == 0 and shutil.which("unshare"):
               "without a machine id, host.id is the hostname, said once, and the sweep alerts")
     else:
         print("skip machine-id fallback: " + r.stderr.decode(errors="replace").strip())
+
+# --events - beside stdout alerts: two outputs, two distinct stats keys (issue 21 found "-" twice).
+def no_duplicate_keys(pairs):
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise ValueError(f"duplicate keys {keys}")
+    return dict(pairs)
+
+
+r = run(["replay", "--stats", "--events", "-"] + HOST + [sweep])
+try:
+    stats = json.loads(r.stderr.decode().strip().splitlines()[-1], object_pairs_hook=no_duplicate_keys)
+    outputs = stats["outputs"]
+except ValueError as e:
+    outputs = {"error": str(e)}
+check(sorted(outputs) == ["-", "events:-"] and outputs["-"]["written"] == 1,
+      f"--events - and stdout alerts have their own stats keys ({sorted(outputs)})")
+
+# Planted symlinks (issue 21): root never writes through a link another user could plant.
+with tempfile.TemporaryDirectory() as tmp:
+    secret = os.path.join(tmp, "secret")
+    with open(secret, "w") as f:
+        f.write("root only\n")
+    os.chmod(secret, 0o600)
+    shared = os.path.join(tmp, "shared")
+    os.mkdir(shared)
+    os.chmod(shared, 0o777)  # writable by all, not sticky
+    for option in (["--events", os.path.join(shared, "events.ndjson")],
+                   ["--output", "file:" + os.path.join(shared, "alerts.ndjson")]):
+        os.symlink(secret, option[1].removeprefix("file:"))
+        r = run(["replay"] + option + HOST + [sweep])
+        check(r.returncode == 2 and b"not sticky" in r.stderr,
+              f"{option[0]} in a folder others can write is refused, exit 2 ({r.returncode})")
+    os.chmod(shared, 0o1777)  # sticky, root's: a planted symlink is still refused
+    r = run(["replay", "--events", os.path.join(shared, "events.ndjson")] + HOST + [sweep])
+    check(r.returncode == 2 and b"symlink" in r.stderr, f"a planted symlink in /tmp-like folder refused ({r.returncode})")
+    with open(secret) as f:
+        check(f.read() == "root only\n", "the root-only file is untouched")
+    fresh = os.path.join(shared, "new.ndjson")
+    r = run(["replay", "--events", fresh] + HOST + [sweep])
+    check(r.returncode == 0 and os.stat(fresh).st_mode & 0o777 == 0o640 & ~current_umask(),
+          f"a new events file is created 0640 ({oct(os.stat(fresh).st_mode & 0o777) if os.path.exists(fresh) else None})")
+
+# Hostile TOML (issue 21): a dotted key of 50,000 parts overflowed the stack inside toml++.
+# Every path that reads TOML refuses it with the file and place, and a running agent survives it.
+with tempfile.TemporaryDirectory() as tmp:
+    hostile = os.path.join(tmp, "hostile.toml")
+    with open(hostile, "w") as f:
+        f.write("[rule]\n" + ".".join(["a"] * 50000) + " = 1\n")
+    for args in (["rules", "check", hostile], ["replay", "--rules", hostile, sweep],
+                 ["replay", "--exceptions", hostile, sweep], ["--config", hostile, "replay", sweep]):
+        r = run(args)
+        want = 1 if args[0] == "rules" else 2  # rules check: 1 for a file with errors
+        said = r.stdout + r.stderr
+        check(r.returncode == want and hostile.encode() + b":2:" in said
+              and b"more than 64 dotted parts" in said,
+              f"hostile dotted key refused by {args[0]} {args[1]}: exit {want}, file and line ({r.returncode})")
+    folder = os.path.join(tmp, "rules.d")
+    os.mkdir(folder)
+    with open(os.path.join(folder, "scan.toml"), "w") as f:
+        f.write(run(["rules", "show"]).stdout.decode())
+    plugin = subprocess.Popen([BIN, "plugin", "--rules", folder] + HOST, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.5)
+    os.rename(hostile, os.path.join(folder, "hostile.toml"))
+    plugin.send_signal(signal.SIGHUP)
+    time.sleep(1)
+    alive = plugin.poll() is None
+    out, err = plugin.communicate(input=data, timeout=30)
+    check(alive and plugin.returncode == 0 and len(json_lines(out)) == 1,
+          f"SIGHUP with a hostile rule file: the plugin lives on with its rules ({plugin.returncode})")
+    check(b"more than 64 dotted parts" in err, "the reload error is said")
 
 r = run(["rules", "show"])
 check(r.returncode == 0 and b"03c23d45-d3cb-4ad4-ab5d-b361ffe8724a" in r.stdout, "rules show prints the built-in rule")

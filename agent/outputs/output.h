@@ -48,6 +48,11 @@ public:
     /// full: to be counted lost instead. Clears the count; `error` says why (path and errno).
     virtual std::size_t take_lost(std::string& /*error*/) { return 0; }
 
+    /// From now on no write, flush or connect blocks past `deadline` (steady clock): set when the
+    /// agent exits, so a stalled receiver cannot hold the exit longer than the grace
+    /// (docs/outputs.md). May be called from any thread, also while a write blocks.
+    virtual void stop_by(std::chrono::steady_clock::time_point /*deadline*/) {}
+
     /// The spec it was made from, as given on the command line.
     const std::string& spec() const { return spec_; }
     /// How many lines its backlog holds at most.

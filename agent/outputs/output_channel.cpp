@@ -325,9 +325,8 @@ void OutputWriter::run() {
     }
 }
 
-void OutputWriter::drain_at_close() {
+void OutputWriter::drain_at_close(OutputChannel::Clock::time_point deadline) {
     auto now = OutputChannel::Clock::now();
-    const auto deadline = now + close_grace_;
     for (auto& c : channels_) {
         if (c->next_retry()) c->retry_soon(now);
     }
@@ -354,6 +353,10 @@ void OutputWriter::drain_at_close() {
 void OutputWriter::close() {
     if (closed_) return;
     closed_ = true;
+    // One deadline for all of it: a write already stalled on the writer thread, the queue, and
+    // the retries (a receiver that accepts and never reads held the exit 44 s before).
+    const auto deadline = OutputChannel::Clock::now() + close_grace_;
+    for (auto& c : channels_) c->stop_by(deadline);
     if (threaded_ && thread_.joinable()) {
         {
             std::lock_guard<std::mutex> lock(mutex_);
@@ -362,7 +365,7 @@ void OutputWriter::close() {
         wake_.notify_one();
         thread_.join();
     }
-    drain_at_close();
+    drain_at_close(deadline);
 }
 
 std::vector<OutputCounts> OutputWriter::counts() const {
@@ -375,10 +378,10 @@ std::vector<OutputCounts> OutputWriter::counts() const {
     return out;
 }
 
-void OutputWriter::stats_fields(JsonWriter& w) const {
+void OutputWriter::stats_fields(JsonWriter& w, std::string_view key_prefix) const {
     const auto all = counts();
     for (std::size_t i = 0; i < channels_.size(); ++i) {
-        w.key(channels_[i]->spec());
+        w.key(std::string(key_prefix) + channels_[i]->spec());
         w.begin_object();
         w.field("written", all[i].written);
         w.field("failed", all[i].failed);

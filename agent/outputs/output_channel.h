@@ -73,6 +73,8 @@ public:
     OutputCounts counts() const;
     /// The output's spec, for messages and stats.
     const std::string& spec() const { return output_->spec(); }
+    /// No write may block past `deadline` (Output::stop_by); any thread may call it.
+    void stop_by(Clock::time_point deadline) { output_->stop_by(deadline); }
 
 private:
     struct Kept {
@@ -133,7 +135,9 @@ public:
 
     /// Adds {"spec": {written, failed, lost, backlog}} entries for each output to an open JSON
     /// object.
-    void stats_fields(JsonWriter& w) const;
+    /// Each output's key is `key_prefix` + its spec (`events:` for the events outputs, so
+    /// `--events -` beside stdout alerts gives two distinct keys).
+    void stats_fields(JsonWriter& w, std::string_view key_prefix = {}) const;
     /// The counters of each output, in the order given.
     std::vector<OutputCounts> counts() const;
     /// True when a line was lost (dropped, rejected, or given up at close).
@@ -150,7 +154,7 @@ private:
     void retry_all();
     void flush_all();
     void reopen_now();
-    void drain_at_close();
+    void drain_at_close(OutputChannel::Clock::time_point deadline);
     std::optional<OutputChannel::Clock::time_point> earliest_retry() const;
 
     std::vector<std::unique_ptr<OutputChannel>> channels_;

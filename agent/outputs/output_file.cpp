@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "agent/outputs/line_buffer.h"
+#include "agent/outputs/safe_open.h"
 
 namespace scanwatch::agent {
 namespace {
@@ -26,9 +27,9 @@ bool disk_full(int err) {
 
 FileOutput::FileOutput(std::string spec, std::string path, bool flush_each_line)
     : Output(std::move(spec)), path_(std::move(path)), flush_each_line_(flush_each_line) {
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
-    if (fd_ < 0)
-        throw std::runtime_error(fmt::format("cannot open {}: {}", path_, std::strerror(errno)));
+    std::string error;
+    fd_ = open_for_append(path_, error);
+    if (fd_ < 0) throw std::runtime_error(error);
 }
 
 FileOutput::~FileOutput() {
@@ -98,9 +99,9 @@ bool FileOutput::flush(std::string& error) {
 bool FileOutput::reopen(std::string& error) {
     std::string ignored;
     drain(ignored);  // a line must not straddle the old and the new file unless the disk failed
-    const int fresh = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    const int fresh = open_for_append(path_, error);
     if (fresh < 0) {
-        error = fmt::format("cannot reopen {}: {}", path_, std::strerror(errno));
+        error = "reopen: " + error;
         return false;
     }
     ::close(fd_);

@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -20,45 +21,17 @@ namespace {
 using namespace std::chrono_literals;
 
 // A blackholed receiver or one that stopped reading holds the writer thread (or a replay) this
-// long per attempt at most; the backoff between attempts grows to 5 s.
+// long per attempt at most; the backoff between attempts grows to 5 s. Waits are polled in
+// slices, so that stop_by() (the exit grace) cuts a wait already under way short.
 constexpr auto kConnectTimeout = 3s;
 constexpr auto kSendTimeout = 5s;
+constexpr auto kWaitSlice = 100ms;
+
+using SteadyClock = std::chrono::steady_clock;
 
 std::string errno_text(int err) {
     return err == EAGAIN || err == EWOULDBLOCK ? std::string("timed out")
                                                : std::string(std::strerror(err));
-}
-
-void set_send_timeout(int fd) {
-    timeval tv{};
-    tv.tv_sec = std::chrono::duration_cast<std::chrono::seconds>(kSendTimeout).count();
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-}
-
-// Connects `fd` within kConnectTimeout; the socket is left blocking. 0 or an errno value.
-int connect_within(int fd, const sockaddr* addr, socklen_t len) {
-    const int flags = ::fcntl(fd, F_GETFL);
-    ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-    int err = 0;
-    if (::connect(fd, addr, len) != 0) {
-        err = errno;
-        if (err == EINPROGRESS) {
-            pollfd p{fd, POLLOUT, 0};
-            const int ms = static_cast<int>(std::chrono::milliseconds(kConnectTimeout).count());
-            int r = 0;
-            do {
-                r = ::poll(&p, 1, ms);
-            } while (r < 0 && errno == EINTR);
-            if (r == 0) {
-                err = ETIMEDOUT;
-            } else {
-                socklen_t elen = sizeof err;
-                if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0) err = errno;
-            }
-        }
-    }
-    ::fcntl(fd, F_SETFL, flags);
-    return err;
 }
 
 }  // namespace
@@ -116,6 +89,37 @@ std::string frame_octet_counted(std::string_view msg) {
 
 // ---- SyslogOutput -----------------------------------------------------------------------------
 
+void SyslogOutput::stop_by(SteadyClock::time_point deadline) {
+    stop_by_ = deadline.time_since_epoch().count();
+}
+
+// Waits until `fd` can take bytes, until `until` or stop_by(), whichever comes first.
+bool SyslogOutput::wait_writable(int fd, SteadyClock::time_point until) const {
+    for (;;) {
+        const SteadyClock::time_point stop{SteadyClock::duration(stop_by_.load())};
+        const auto end = std::min(until, stop);
+        const auto now = SteadyClock::now();
+        if (now >= end) return false;
+        const auto slice = std::min<SteadyClock::duration>(end - now, kWaitSlice);
+        pollfd p{fd, POLLOUT, 0};
+        const auto ms = std::chrono::ceil<std::chrono::milliseconds>(slice).count();
+        const int r = ::poll(&p, 1, static_cast<int>(ms));
+        if (r > 0) return true;
+        if (r < 0 && errno != EINTR) return false;
+    }
+}
+
+// Connects the non-blocking `fd` within kConnectTimeout or stop_by(). 0 or an errno value.
+int SyslogOutput::connect_within(int fd, const sockaddr* addr, socklen_t len) const {
+    if (::connect(fd, addr, len) == 0) return 0;
+    int err = errno;
+    if (err != EINPROGRESS) return err;
+    if (!wait_writable(fd, SteadyClock::now() + kConnectTimeout)) return ETIMEDOUT;
+    socklen_t elen = sizeof err;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0) err = errno;
+    return err;
+}
+
 SyslogOutput::SyslogOutput(OutputSpec target, std::string hostname, long pid)
     : Output(target.text, target.backlog),
       target_(std::move(target)),
@@ -128,7 +132,8 @@ SyslogOutput::~SyslogOutput() {
 
 bool SyslogOutput::connect(std::string& error) {
     if (target_.kind == OutputKind::syslog_local) {
-        fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        // Non-blocking like every socket here: sends poll, so stop_by() can end a wait.
+        fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd_ < 0) {
             error = fmt::format("cannot create a socket: {}", std::strerror(errno));
             return false;
@@ -141,7 +146,6 @@ bool SyslogOutput::connect(std::string& error) {
             disconnect();
             return false;
         }
-        set_send_timeout(fd_);
         return true;
     }
     const bool tcp = target_.kind == OutputKind::syslog_tcp;
@@ -157,7 +161,7 @@ bool SyslogOutput::connect(std::string& error) {
     }
     int err = 0;
     for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
-        fd_ = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        fd_ = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
         if (fd_ < 0) {
             err = errno;
             continue;
@@ -173,7 +177,6 @@ bool SyslogOutput::connect(std::string& error) {
                                                                : std::string(std::strerror(err)));
         return false;
     }
-    set_send_timeout(fd_);
     return true;
 }
 
@@ -244,15 +247,18 @@ WriteResult SyslogOutput::send_message(const std::string& message, std::string& 
         if (fd_ < 0 && !connect(error)) return WriteResult::failed;
         std::size_t done = 0;
         int err = 0;
+        const auto give_up = SteadyClock::now() + kSendTimeout;
         while (done < message.size()) {
-            const ssize_t n =
-                ::send(fd_, message.data() + done, message.size() - done, MSG_NOSIGNAL);
+            const ssize_t n = ::send(fd_, message.data() + done, message.size() - done,
+                                     MSG_NOSIGNAL | MSG_DONTWAIT);
             if (n >= 0) {
                 done += static_cast<std::size_t>(n);
                 continue;
             }
             err = errno;
-            if (err != EINTR) break;
+            if (err == EINTR) continue;
+            if ((err == EAGAIN || err == EWOULDBLOCK) && wait_writable(fd_, give_up)) continue;
+            break;
         }
         if (done == message.size()) return WriteResult::ok;
         if (err == EMSGSIZE) {

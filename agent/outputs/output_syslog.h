@@ -5,6 +5,9 @@
 // socket, because rsyslog's imuxsock (its default "special parser") and journald read the
 // syslog(3) format there and would take an RFC 5424 header for message text.
 
+#include <sys/socket.h>
+
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -63,12 +66,15 @@ public:
     bool flush(std::string& error) override;
     /// UDP: 1 while a refused datagram waits to be sent again.
     std::size_t unwritten_lines() const override { return refused_.empty() ? 0 : 1; }
+    void stop_by(std::chrono::steady_clock::time_point deadline) override;
 
 private:
     bool connect(std::string& error);
     void disconnect();
     bool peer_closed();
     WriteResult send_message(const std::string& message, std::string& error);
+    int connect_within(int fd, const sockaddr* addr, socklen_t len) const;
+    bool wait_writable(int fd, std::chrono::steady_clock::time_point until) const;
     bool refused(std::string& error);
     bool resend_refused(std::string& error);
     std::string format(std::string_view line, std::chrono::system_clock::time_point time) const;
@@ -77,6 +83,9 @@ private:
     std::string hostname_;
     long pid_;
     int fd_ = -1;
+    // stop_by()'s deadline, steady clock ticks; the maximum while the agent runs.
+    std::atomic<std::chrono::steady_clock::rep> stop_by_{
+        std::chrono::steady_clock::time_point::max().time_since_epoch().count()};
     std::string last_sent_;  // UDP: the datagram sent last, until a later check finds it refused
     std::string refused_;    // UDP: a refused datagram, sent again before anything else
 };

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "agent/outputs/safe_open.h"
 #include "parsers/ecs/hex.h"
 
 namespace scanwatch::agent {
@@ -166,12 +167,13 @@ bool write_state(const std::string& path, const TailState& s, std::string& error
     }
     const std::string text = j.dump();
 
+    // The folder may have changed since start; a planted .tmp (a symlink to a file of root's)
+    // is removed, never followed.
     const std::string tmp = path + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        error = fmt::format("cannot write {}: {}", tmp, std::strerror(errno));
-        return false;
-    }
+    FolderTrust trust = FolderTrust::private_;
+    if (!check_folder(path, trust, error)) return false;
+    const int fd = create_exclusive(tmp, 0600, error);
+    if (fd < 0) return false;
     std::size_t done = 0;
     while (done < text.size()) {
         const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
@@ -248,14 +250,18 @@ std::string check_state_path(const std::string& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) == 0) {
         if (S_ISDIR(st.st_mode)) return fmt::format("--state {}: is a directory", path);
-        return {};
+    } else {
+        if (errno != ENOENT) return fmt::format("--state {}: {}", path, std::strerror(errno));
+        std::string dir = std::filesystem::path(path).parent_path().string();
+        if (dir.empty()) dir = ".";
+        if (::stat(dir.c_str(), &st) != 0)
+            return fmt::format("--state {}: folder {}: {}", path, dir, std::strerror(errno));
+        if (!S_ISDIR(st.st_mode)) return fmt::format("--state {}: {} is not a folder", path, dir);
     }
-    if (errno != ENOENT) return fmt::format("--state {}: {}", path, std::strerror(errno));
-    std::string dir = std::filesystem::path(path).parent_path().string();
-    if (dir.empty()) dir = ".";
-    if (::stat(dir.c_str(), &st) != 0)
-        return fmt::format("--state {}: folder {}: {}", path, dir, std::strerror(errno));
-    if (!S_ISDIR(st.st_mode)) return fmt::format("--state {}: {} is not a folder", path, dir);
+    // Its .tmp is created there as root: no folder where another user could plant a symlink.
+    std::string error;
+    FolderTrust trust = FolderTrust::private_;
+    if (!check_folder(path, trust, error)) return "--state " + error;
     return {};
 }
 

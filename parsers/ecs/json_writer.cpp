@@ -34,10 +34,11 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
     return 0;
 }
 
-// Bytes copied as they are: printable ASCII but the quote and the backslash.
+// Bytes copied as they are: printable ASCII but the quote and the backslash (DEL is escaped:
+// valid JSON raw, but some consumers and terminals break on it).
 constexpr auto kPlain = [] {
     std::array<bool, 256> plain{};
-    for (unsigned c = 0x20U; c < 0x80U; ++c) plain[c] = c != '"' && c != '\\';
+    for (unsigned c = 0x20U; c < 0x7FU; ++c) plain[c] = c != '"' && c != '\\';
     return plain;
 }();
 
@@ -65,7 +66,7 @@ void append_json_string(std::string& out, std::string_view text) {
             case '\t': out += "\\t"; ++i; continue;
             default: break;
         }
-        if (c < 0x20U) {
+        if (c < 0x20U || c == 0x7FU) {
             out += "\\u00";
             out += hex[c >> 4U];
             out += hex[c & 0xFU];
@@ -78,6 +79,11 @@ void append_json_string(std::string& out, std::string_view text) {
             out += hex[c >> 4U];
             out += hex[c & 0xFU];
             ++i;
+        } else if (len == 3 && c == 0xE2U && static_cast<unsigned char>(text[i + 1]) == 0x80U &&
+                   (static_cast<unsigned char>(text[i + 2]) & 0xFEU) == 0xA8U) {
+            // U+2028 and U+2029 are line breaks to JavaScript and to some log viewers.
+            out += text[i + 2] == '\xA8' ? "\\u2028" : "\\u2029";
+            i += len;
         } else {
             out.append(text.data() + i, len);
             i += len;

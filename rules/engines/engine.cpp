@@ -17,7 +17,10 @@ std::string_view evaluation_name(Evaluation evaluation) {
 }
 
 bool RuleEngine::admits(const EventFields& fields) {
-    if (!rule_->query.matches(fields)) return false;
+    bool cut = false;
+    const bool matched = rule_->query.matches(fields, cut);
+    if (cut) ++counters_.match_work_cut;
+    if (!matched) return false;
     ++counters_.matched;
     if (rule_->excepted(fields)) {
         ++counters_.excepted;

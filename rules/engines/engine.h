@@ -73,6 +73,9 @@ struct RuleCounters {
     std::uint64_t values_evicted = 0;
     std::uint64_t values_evicted_max = 0;
     std::uint64_t truncated = 0;  ///< samples, terms and evidence strings cut to their byte cap
+    /// Events whose query (or an exception's) ran out of the matching work bound
+    /// (query::kMatchWorkPerEvent): the rule's query then did not match, an exception did not.
+    std::uint64_t match_work_cut = 0;
     std::uint64_t groups = 0;          ///< groups held now
 };
 
@@ -91,6 +94,7 @@ inline constexpr parsers::CounterField<RuleCounters> kRuleCounterFields[] = {
     {"values_evicted", &RuleCounters::values_evicted},
     {"values_evicted_max", &RuleCounters::values_evicted_max},
     {"truncated", &RuleCounters::truncated},
+    {"match_work_cut", &RuleCounters::match_work_cut},
 };
 /// The counters the stats also sum over all rules, in the order they write the sums (named as
 /// in kRuleCounterFields).

@@ -4,6 +4,8 @@
 #include <deque>
 #include <limits>
 #include <list>
+#include <set>
+#include <utility>
 #include <unordered_map>
 
 #include <xxhash.h>
@@ -26,18 +28,16 @@ struct SecondCount {
     EventRef first;  // first event counted in that second
 };
 
-struct ValueSeen {
-    std::uint64_t hash;
-    std::int64_t last_ms;
-};
-
 }  // namespace
 
-// A group keeps at most one entry per distinct value still in the window, and it fires and
-// clears when they reach the cardinality: that bounds it by the rule, not by the input.
+// A group keeps at most one entry per distinct value still in the window, and at most as many
+// as the cardinality: past it, only the most recently seen ones can decide a crossing (if at
+// least `cardinality` values are in a later window, the `cardinality` most recent ones are), so
+// the least recently seen goes. That bounds a group by the rule, not by the input, also when the
+// event count is still short of `value` (docs/rules.md, "Memory").
 struct ThresholdEngine::Group : GroupBase {
-    std::list<ValueSeen> values_by_time;  // oldest last-seen first
-    std::unordered_map<std::uint64_t, std::list<ValueSeen>::iterator> values;
+    std::set<std::pair<std::int64_t, std::uint64_t>> values_by_time;  // (last seen, hash), oldest first
+    std::unordered_map<std::uint64_t, std::int64_t> values;           // hash -> last seen
     std::deque<SecondCount> seconds;  // event counts per second of event time, oldest first
 
     bool beyond_comm = false;  // counted an exec only the wider name match saw
@@ -53,9 +53,9 @@ struct ThresholdEngine::Group : GroupBase {
     }
 
     void expire(std::int64_t cutoff_ms) {
-        while (!values_by_time.empty() && values_by_time.front().last_ms < cutoff_ms) {
-            values.erase(values_by_time.front().hash);
-            values_by_time.pop_front();
+        while (!values_by_time.empty() && values_by_time.begin()->first < cutoff_ms) {
+            values.erase(values_by_time.begin()->second);
+            values_by_time.erase(values_by_time.begin());
         }
         // A second counts while any of its milliseconds is inside the window.
         while (!seconds.empty() && seconds.front().second * 1000 + 999 < cutoff_ms) {
@@ -64,22 +64,27 @@ struct ThresholdEngine::Group : GroupBase {
         }
     }
 
-    void see_value(std::uint64_t hash, std::int64_t time_ms) {
-        // Keep the list ordered by time; out-of-order events land a few places from the end.
-        const auto place = [this](std::int64_t t) {
-            auto pos = values_by_time.end();
-            while (pos != values_by_time.begin() && std::prev(pos)->last_ms > t) --pos;
-            return pos;
-        };
+    // Records `hash` seen at `time_ms`, keeping at most `keep` values; O(log n) in any order.
+    // Returns false when the value was already kept (and is now the later of both times).
+    bool see_value(std::uint64_t hash, std::int64_t time_ms, std::uint64_t keep) {
         const auto found = values.find(hash);
         if (found != values.end()) {
-            const auto node = found->second;
-            if (node->last_ms >= time_ms) return;
-            node->last_ms = time_ms;
-            values_by_time.splice(place(time_ms), values_by_time, node);  // moved, not reallocated
-            return;
+            if (found->second >= time_ms) return false;
+            values_by_time.erase({found->second, hash});
+            found->second = time_ms;
+            values_by_time.emplace(time_ms, hash);
+            return false;
         }
-        values.emplace(hash, values_by_time.insert(place(time_ms), ValueSeen{hash, time_ms}));
+        if (keep == 0) return true;
+        if (values.size() >= keep) {
+            const auto oldest = values_by_time.begin();
+            if (oldest->first >= time_ms) return true;  // older than every kept value: no use
+            values.erase(oldest->second);
+            values_by_time.erase(oldest);
+        }
+        values.emplace(hash, time_ms);
+        values_by_time.emplace(time_ms, hash);
+        return true;
     }
 };
 
@@ -141,14 +146,14 @@ void ThresholdEngine::add_event(Group& g, const ProcessEvent& event, const Event
             });
             values_hashed_ = true;
         }
+        const std::uint64_t keep = rule_->cardinality->value;
         if (g.sample_values.size() >= options_.sample_values) {
-            for (const std::uint64_t h : value_hashes_) g.see_value(h, event.time_ms);
+            for (const std::uint64_t h : value_hashes_) g.see_value(h, event.time_ms, keep);
         } else {
             std::size_t i = 0;
             fields.any_value(field, [&](std::string_view v) {
                 const std::uint64_t h = value_hashes_[i++];
-                const bool is_new = g.values.find(h) == g.values.end();
-                g.see_value(h, event.time_ms);
+                const bool is_new = g.see_value(h, event.time_ms, keep);
                 if (is_new) {
                     counters_.truncated += add_sample_value(g.sample_values, options_.sample_values, v);
                 }
@@ -278,7 +283,7 @@ using detail::get_uint64;
 nlohmann::json ThresholdEngine::save_state() const {
     nlohmann::json groups = groups_->save([](const Group& g, nlohmann::json& j) {
         nlohmann::json values = nlohmann::json::array();
-        for (const auto& v : g.values_by_time) values.push_back({v.hash, v.last_ms});
+        for (const auto& [last_ms, hash] : g.values_by_time) values.push_back({hash, last_ms});
         nlohmann::json seconds = nlohmann::json::array();
         for (const auto& s : g.seconds)
             seconds.push_back({s.second, s.count, s.first.id, s.first.time_ms});
@@ -293,13 +298,17 @@ nlohmann::json ThresholdEngine::save_state() const {
 
 bool ThresholdEngine::restore_state(const nlohmann::json& state) {
     const auto restore_group = [&](const nlohmann::json& j, Group& g, std::uint64_t& w) {
-        // Saved oldest first; anything else is damage (and would make see_value() quadratic).
+        // Saved oldest first; anything else is damage. A state saved before values were capped
+        // at the cardinality keeps its most recent ones.
+        const std::uint64_t keep = rule_->cardinality ? rule_->cardinality->value : 0;
+        std::int64_t previous = kNever;
         for (const auto& v : j.at("values")) {
             const std::int64_t last_ms = get_int64(v.at(1));
-            if (!g.values_by_time.empty() && last_ms < g.values_by_time.back().last_ms) return false;
-            const std::size_t before = g.values.size();
-            g.see_value(get_uint64(v.at(0)), last_ms);
-            if (g.values.size() == before) return false;  // a hash twice
+            if (last_ms < previous) return false;
+            previous = last_ms;
+            const std::uint64_t hash = get_uint64(v.at(0));
+            if (g.values.count(hash) != 0) return false;  // a hash twice
+            g.see_value(hash, last_ms, keep);
         }
         for (const auto& s : j.at("seconds")) {
             const std::int64_t second = get_int64(s.at(0));

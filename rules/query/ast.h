@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +61,10 @@ struct Expr {
     std::string field;  ///< the field's name as written, for printing
     bool optional = false;  ///< written `?field` in EQL, for printing
     std::vector<Pattern> patterns;
+    /// `match` nodes with many literal patterns (prepare()): those literals as a hash set, and
+    /// the indices of the patterns it does not hold, tested one by one.
+    std::shared_ptr<const LiteralSet> literal_set;
+    std::vector<std::uint32_t> scanned;
     std::vector<RegexPattern> regexes;
     std::vector<CidrRange> cidrs;
     Comparison comparison;

@@ -36,7 +36,10 @@ Tri evaluate(const Expr& e, const FieldAccessor& known, const std::function<bool
             const auto known_field = [&](int id) { return id < 0 || is_known(id); };
             if (!known_field(e.field_id)) return Tri::maybe;
             if (e.kind == ExprKind::fields && !known_field(e.other_id)) return Tri::maybe;
-            return matches(e, known) ? Tri::yes : Tri::no;
+            bool cut = false;
+            const bool matched = matches(e, known, cut);
+            if (cut) return Tri::maybe;
+            return matched ? Tri::yes : Tri::no;
         }
     }
 }

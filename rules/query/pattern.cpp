@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <algorithm>
 #include <utility>
 
 #include <re2/re2.h>
@@ -136,6 +137,42 @@ Pattern make_wildcard(std::string_view bytes, std::string_view roles, bool fold)
         }
     }
     return p;
+}
+
+LiteralSet::LiteralSet(const std::vector<Pattern>& patterns, bool fold)
+    : set_(0, Hash{fold}, Equal{fold}) {
+    for (const Pattern& p : patterns) {
+        if (p.is_literal() && p.fold == fold) values_.push_back(p.bytes);
+    }
+    set_.reserve(values_.size());
+    for (const std::string& v : values_) set_.insert(v);
+}
+
+bool LiteralSet::contains(std::string_view value) const {
+    return set_.find(value) != set_.end();
+}
+
+// FNV-1a over the (lower-cased with fold) bytes: only the rule's own literals share a bucket.
+std::size_t LiteralSet::Hash::operator()(std::string_view v) const {
+    std::uint64_t h = 14695981039346656037ULL;
+    for (char c : v) {
+        h ^= static_cast<unsigned char>(fold ? ascii_lower(c) : c);
+        h *= 1099511628211ULL;
+    }
+    return static_cast<std::size_t>(h);
+}
+
+bool LiteralSet::Equal::operator()(std::string_view a, std::string_view b) const {
+    if (a.size() != b.size()) return false;
+    if (!fold) return a == b;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    }
+    return true;
+}
+
+std::size_t RegexPattern::program_size() const {
+    return re == nullptr ? 0 : static_cast<std::size_t>(std::max(re->ProgramSize(), 0));
 }
 
 bool RegexPattern::matches(std::string_view value) const {

@@ -24,6 +24,7 @@ std::variant<Query, QueryError> Query::parse(std::string_view text,
         if (auto* error = std::get_if<QueryError>(&parsed)) return std::move(*error);
         auto& ok = std::get<kql::Parsed>(parsed);
         Query query;
+        query::prepare(ok.root);
         query.root_ = std::make_shared<const query::Expr>(std::move(ok.root));
         query.field_ids_ = std::move(ok.field_ids);
         query.field_names_ = std::move(ok.field_names);
@@ -36,7 +37,13 @@ std::variant<Query, QueryError> Query::parse(std::string_view text,
 }
 
 bool Query::matches(const FieldAccessor& fields) const {
-    return root_ != nullptr && query::matches(*root_, fields);
+    bool cut = false;
+    return matches(fields, cut);
+}
+
+bool Query::matches(const FieldAccessor& fields, bool& cut) const {
+    cut = false;
+    return root_ != nullptr && query::matches(*root_, fields, cut);
 }
 
 const std::vector<int>& Query::field_ids() const {

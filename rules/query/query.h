@@ -40,6 +40,9 @@ public:
     /// True when the event behind `fields` satisfies the query. Values compare as exact,
     /// case-sensitive bytes; a field with several values matches when any of them does.
     bool matches(const FieldAccessor& fields) const;
+    /// Like matches(); `cut` tells that the event ran out of the matching work bound
+    /// (query::kMatchWorkPerEvent, docs/operations.md) and therefore did not match.
+    bool matches(const FieldAccessor& fields, bool& cut) const;
     /// Every field id the query reads, in first-use order, without duplicates.
     const std::vector<int>& field_ids() const;
     /// For an explanation: the canonical text of the parsed query (e.g. `(a:x or a:y) and not

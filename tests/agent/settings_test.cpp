@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -61,4 +63,63 @@ TEST_CASE("Settings: a bad profile, name match or evaluation is refused, naming 
     CHECK(error == "--name-match: bogus not in {any,comm}");
     CHECK_FALSE(parse({"replay", "--evaluation", "bogus", "x.log"}, error));
     CHECK(error == "--evaluation: bogus not in {streaming,scheduled}");
+}
+
+TEST_CASE("Settings: a config file with a dotted key of 50,000 parts is refused, naming the file",
+          "[settings][toml-guard]") {
+    // CLI11 dropped a key of more than 255 parts without a word; the guard names file and place.
+    const std::string path = "/tmp/scanwatch_settings_test_config.toml";
+    {
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        out << "profile = \"elastic\"\na";
+        for (int i = 1; i < 50'000; ++i) out << ".a";
+        out << " = 1\n";
+    }
+    const std::string config = "--config=" + path;
+    const char* argv[] = {"scanwatch", config.c_str(), "replay", "x.log"};
+    std::string error;
+    const auto settings = reparse_settings(4, argv, error);
+    std::remove(path.c_str());
+    CHECK_FALSE(settings);
+    CHECK(error.find(path + ":2:") != std::string::npos);
+    CHECK(error.find("more than 64 dotted parts") != std::string::npos);
+
+    // A plain config file is still read.
+    {
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        out << "profile = \"elastic\"\n";
+    }
+    const auto plain = reparse_settings(4, argv, error);
+    std::remove(path.c_str());
+    REQUIRE(plain);
+    CHECK(plain->profile == Profile::elastic);
+}
+
+TEST_CASE("Settings: a config file holds flat keys: no [sections], no dotted keys",
+          "[settings][toml-guard]") {
+    // CLI11 copied the section path at every section change: 42 KB of [a.b...] lines took 2 GB.
+    const std::string path = "/tmp/scanwatch_settings_test_sections.toml";
+    const std::string config = "--config=" + path;
+    const char* argv[] = {"scanwatch", config.c_str(), "replay", "x.log"};
+    for (const char* text : {"profile = \"elastic\"\n[replay]\nstats = true\n",
+                             "profile = \"elastic\"\n[[a.b.c]]\n", "profile = \"elastic\"\nreplay.stats = true\n"}) {
+        {
+            std::ofstream out(path, std::ios::binary | std::ios::trunc);
+            out << text;
+        }
+        std::string error;
+        const auto settings = reparse_settings(4, argv, error);
+        INFO(text);
+        CHECK_FALSE(settings);
+        CHECK(error.find(path + ":2: a config") != std::string::npos);
+    }
+    {
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        out << "output = [\"-\",\n  \"-\"]\nstats = true\n";  // an array over two lines is fine
+    }
+    std::string error;
+    const auto settings = reparse_settings(4, argv, error);
+    std::remove(path.c_str());
+    INFO(error);
+    CHECK(settings);
 }

@@ -9,10 +9,14 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
+#include "agent/outputs/output_channel.h"
 #include "agent/outputs/output_syslog.h"
 
 using namespace scanwatch::agent;
@@ -330,4 +334,28 @@ TEST_CASE("Syslog: a local datagram socket gets the syslog(3) format", "[syslog]
     std::filesystem::remove(path);
     CHECK(out.write(kAlert, fixed_time(), error) == WriteResult::failed);
     CHECK(error == "cannot connect: No such file or directory");
+}
+
+TEST_CASE("Syslog: a TCP receiver that accepts and never reads holds the exit no longer than "
+          "the grace", "[syslog][net][outputs]") {
+    // Issue 21: each stalled send blocked 5 s, retries went on: 44 s from SIGTERM to exit.
+    std::uint16_t port = 0;
+    const int server = loopback_socket(SOCK_STREAM, port);
+    REQUIRE(::listen(server, 16) == 0);  // the kernel accepts; nobody ever reads
+    std::vector<std::unique_ptr<Output>> outputs;
+    outputs.push_back(make_output(*parse(fmt::format("syslog:tcp://127.0.0.1:{}", port))));
+    const auto grace = std::chrono::milliseconds(1000);
+    OutputWriter writer(std::move(outputs), true, {}, 65536, grace);
+    const std::string big(16 * 1024, 'x');
+    for (int i = 0; i < 4000; ++i) writer.submit("{\"a\":\"" + big + "\"}");  // 64 MB: stalls
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a send is now stalled
+    const auto start = std::chrono::steady_clock::now();
+    writer.close();
+    const auto took = std::chrono::steady_clock::now() - start;
+    CHECK(took < grace + std::chrono::milliseconds(400));
+    const OutputCounts counts = writer.counts()[0];
+    CHECK(counts.written > 0);
+    CHECK(counts.lost > 0);
+    CHECK(counts.written + counts.lost == 4000);
+    ::close(server);
 }

@@ -36,7 +36,7 @@ def replay(events, alerts, inputs):
     r = subprocess.run([BIN, "replay", "--stats", "--events", events, "--output", f"file:{alerts}"]
                        + HOST + inputs, capture_output=True, text=True, timeout=300)
     stats = json.loads([l for l in r.stderr.splitlines() if l.startswith('{"type":"stats"')][-1])
-    return r, stats["outputs"][events], stats["outputs"][f"file:{alerts}"]
+    return r, stats["outputs"]["events:" + events], stats["outputs"][f"file:{alerts}"]
 
 
 def whole_json_lines(path, what):

@@ -19,9 +19,16 @@ TEST_CASE("JSON: plain ASCII is copied, quotes and backslashes escaped", "[json]
     CHECK(quoted("") == R"("")");
 }
 
-TEST_CASE("JSON: control bytes use short or \\u00XX escapes", "[json]") {
+TEST_CASE("JSON: control bytes and DEL use short or \\u00XX escapes", "[json]") {
     CHECK(quoted("a\nb\tc\rd") == R"("a\nb\tc\rd")");
-    CHECK(quoted(std::string_view("\x01\x1d\x7f", 3)) == "\"\\u0001\\u001d\x7f\"");
+    CHECK(quoted(std::string_view("\x01\x1d\x7f", 3)) == R"("\u0001\u001d\u007f")");
+    CHECK(quoted("a\x7f" "b") == R"("a\u007fb")");
+}
+
+TEST_CASE("JSON: U+2028 and U+2029 are escaped, their neighbours are not", "[json]") {
+    CHECK(quoted("a\xe2\x80\xa8" "b\xe2\x80\xa9" "c") == R"("a\u2028b\u2029c")");
+    // U+2027 and U+202A, the same first two bytes, pass through.
+    CHECK(quoted("\xe2\x80\xa7\xe2\x80\xaa") == "\"\xe2\x80\xa7\xe2\x80\xaa\"");
 }
 
 TEST_CASE("JSON: valid UTF-8 passes through unchanged", "[json]") {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "rules/query/eql/parser.h"
+#include "rules/query/match.h"
 #include "rules/query/text.h"
 
 namespace scanwatch::rules {
@@ -19,6 +20,7 @@ std::variant<EqlQuery, QueryError> parse_eql(std::string_view text, const FieldR
         auto& ok = std::get<eql::Parsed>(parsed);
         EqlQuery out;
         out.category = std::move(ok.category);
+        query::prepare(ok.root);
         out.query.root_ = std::make_shared<const query::Expr>(std::move(ok.root));
         out.query.field_ids_ = std::move(ok.field_ids);
         out.query.field_names_ = std::move(ok.field_names);
