@@ -7,6 +7,7 @@
 #include <xxhash.h>
 
 #include "rules/engines/engine_state.h"
+#include "rules/engines/second_counts.h"
 
 namespace scanwatch::rules {
 namespace {
@@ -24,21 +25,10 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-std::int64_t second_of(std::int64_t time_ms) {
-    return floor_div(time_ms, 1000);
-}
-
 // Runs are aligned to the epoch: the first run at or after `t`.
 std::int64_t run_at_or_after(std::int64_t t, std::int64_t interval_ms) {
     return -floor_div(-t, interval_ms) * interval_ms;
 }
-
-struct SecondCount {
-    std::int64_t second;
-    std::uint64_t count;
-    std::int64_t first_ms;  // earliest event counted in that second
-    std::uint64_t first_serial;
-};
 
 EventRef event_ref(std::int64_t time_ms, std::uint64_t serial) {
     ProcessEvent e;  // reuses the one formatting of audit event ids
@@ -67,7 +57,7 @@ std::size_t value_cap_for(const RuleDefinition& rule) {
 // are exact here because runs and windows fall on whole seconds (durations are whole seconds).
 struct ScheduledEngine::Group : GroupBase {
     std::uint64_t last_serial = 0;                           // of the event at last_ms
-    std::deque<SecondCount> seconds;                         // oldest first; events is their sum
+    SecondCounts<std::uint64_t> seconds;  // the first event's serial of each second; events is their sum
     std::unordered_map<std::uint64_t, std::int64_t> values;  // value hash -> last seen
     Evidence latest;  // who and where of the latest event; refs and samples filled at alert time
     std::string host_name;
@@ -83,10 +73,7 @@ struct ScheduledEngine::Group : GroupBase {
     }
 
     void expire(std::int64_t cutoff_ms) {
-        while (!seconds.empty() && seconds.front().second * 1000 + 999 < cutoff_ms) {
-            events -= seconds.front().count;
-            seconds.pop_front();
-        }
+        events -= seconds.expire(cutoff_ms);
         for (auto it = values.begin(); it != values.end();) {
             it = it->second < cutoff_ms ? values.erase(it) : std::next(it);
         }
@@ -145,18 +132,7 @@ void ScheduledEngine::drop_groups_before(std::int64_t time_ms) {
 
 void ScheduledEngine::add_event(Group& g, const ProcessEvent& event, const EventFields& fields) {
     const std::int64_t t = event.time_ms;
-    const std::int64_t second = second_of(t);
-    auto it = std::find_if(g.seconds.rbegin(), g.seconds.rend(),
-                           [second](const SecondCount& s) { return s.second <= second; });
-    if (it != g.seconds.rend() && it->second == second) {
-        ++it->count;
-        if (t < it->first_ms) {
-            it->first_ms = t;
-            it->first_serial = event.serial;
-        }
-    } else {
-        g.seconds.insert(it.base(), SecondCount{second, 1, t, event.serial});
-    }
+    g.seconds.add(t, [&event] { return event.serial; });
     ++g.events;
 
     counters_.truncated += add_sample_command(g.sample_commands, options_.sample_commands, event);
@@ -191,11 +167,11 @@ Alert ScheduledEngine::make_alert(Group& g, std::int64_t run_ms) {
     a.terms = g.terms;
     a.count = g.events;
     a.cardinality = g.values.size();
-    const SecondCount& first = g.seconds.front();
+    const auto& first = g.seconds.front();
     a.from_ms = first.first_ms;
     a.host_name = g.host_name;
     a.evidence = g.latest;
-    a.evidence.first_event = event_ref(first.first_ms, first.first_serial);
+    a.evidence.first_event = event_ref(first.first_ms, first.first);
     a.evidence.last_event = event_ref(g.last_ms, g.last_serial);
     a.evidence.sample_command_lines = std::move(g.sample_commands);
     a.evidence.sample_values = std::move(g.sample_values);
@@ -324,7 +300,7 @@ nlohmann::json ScheduledEngine::save_state() const {
         for (const auto& [hash, last_ms] : g.values) values.push_back({hash, last_ms});
         nlohmann::json seconds = nlohmann::json::array();
         for (const auto& s : g.seconds) {
-            seconds.push_back({s.second, s.count, s.first_ms, s.first_serial});
+            seconds.push_back({s.second, s.count, s.first_ms, s.first});
         }
         const Evidence& ev = g.latest;
         j["last_serial"] = g.last_serial;
@@ -352,11 +328,12 @@ bool ScheduledEngine::restore_state(const nlohmann::json& state) {
             if (!g.values.emplace(get_uint64(v.at(0)), get_int64(v.at(1))).second) return false;
         }
         for (const auto& s : j.at("seconds")) {
-            const std::int64_t second = get_int64(s.at(0));
-            if (!g.seconds.empty() && second <= g.seconds.back().second) return false;
-            g.seconds.push_back(SecondCount{second, get_uint64(s.at(1)), get_int64(s.at(2)),
-                                            get_uint64(s.at(3))});
-            g.events += g.seconds.back().count;
+            const std::uint64_t count = get_uint64(s.at(1));
+            if (!g.seconds.restore({get_int64(s.at(0)), count, get_int64(s.at(2)),
+                                    get_uint64(s.at(3))})) {
+                return false;
+            }
+            g.events += count;
         }
         auto latest = unhex_list(j.at("latest"));
         if (latest.size() != 8) return false;

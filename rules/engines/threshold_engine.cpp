@@ -11,6 +11,7 @@
 #include <xxhash.h>
 
 #include "rules/engines/engine_state.h"
+#include "rules/engines/second_counts.h"
 
 namespace scanwatch::rules {
 namespace {
@@ -22,12 +23,6 @@ int name_field() {
     return id;
 }
 
-struct SecondCount {
-    std::int64_t second;
-    std::uint64_t count;
-    EventRef first;  // first event counted in that second
-};
-
 }  // namespace
 
 // A group keeps at most one entry per distinct value still in the window, and at most as many
@@ -38,7 +33,7 @@ struct SecondCount {
 struct ThresholdEngine::Group : GroupBase {
     std::set<std::pair<std::int64_t, std::uint64_t>> values_by_time;  // (last seen, hash), oldest first
     std::unordered_map<std::uint64_t, std::int64_t> values;           // hash -> last seen
-    std::deque<SecondCount> seconds;  // event counts per second of event time, oldest first
+    SecondCounts<std::string> seconds;  // the first event's id of each second
 
     bool beyond_comm = false;  // counted an exec only the wider name match saw
 
@@ -57,11 +52,7 @@ struct ThresholdEngine::Group : GroupBase {
             values.erase(values_by_time.begin()->second);
             values_by_time.erase(values_by_time.begin());
         }
-        // A second counts while any of its milliseconds is inside the window.
-        while (!seconds.empty() && seconds.front().second * 1000 + 999 < cutoff_ms) {
-            events -= seconds.front().count;
-            seconds.pop_front();
-        }
+        events -= seconds.expire(cutoff_ms);
     }
 
     // Records `hash` seen at `time_ms`, keeping at most `keep` values; O(log n) in any order.
@@ -121,18 +112,7 @@ ThresholdEngine::Group& ThresholdEngine::find_group(std::size_t which, const Eve
 }
 
 void ThresholdEngine::add_event(Group& g, const ProcessEvent& event, const EventFields& fields) {
-    const std::int64_t second =
-        event.time_ms >= 0 ? event.time_ms / 1000 : (event.time_ms - 999) / 1000;
-    auto it = std::find_if(g.seconds.rbegin(), g.seconds.rend(),
-                           [second](const SecondCount& s) { return s.second <= second; });
-    if (it != g.seconds.rend() && it->second == second) {
-        ++it->count;
-        if (event.time_ms < it->first.time_ms)
-            it->first = EventRef{event.event_id(), event.time_ms};
-    } else {
-        g.seconds.insert(it.base(),
-                         SecondCount{second, 1, EventRef{event.event_id(), event.time_ms}});
-    }
+    g.seconds.add(event.time_ms, [&event] { return event.event_id(); });
     ++g.events;
 
     counters_.truncated += add_sample_command(g.sample_commands, options_.sample_commands, event);
@@ -176,12 +156,13 @@ Alert ThresholdEngine::make_alert(Group& g, const ProcessEvent& event) {
     a.terms = g.terms;
     a.count = g.events;
     a.cardinality = g.values.size();
-    a.from_ms = g.seconds.empty() ? event.time_ms : g.seconds.front().first.time_ms;
+    a.from_ms = g.seconds.empty() ? event.time_ms : g.seconds.front().first_ms;
     a.host_name = event.host_name;
     Evidence& ev = a.evidence;
     fill_evidence(ev, event);
     ev.first_event =
-        g.seconds.empty() ? EventRef{event.event_id(), event.time_ms} : g.seconds.front().first;
+        g.seconds.empty() ? EventRef{event.event_id(), event.time_ms}
+                          : EventRef{g.seconds.front().first, g.seconds.front().first_ms};
     ev.last_event = EventRef{event.event_id(), event.time_ms};
     ev.sample_command_lines = std::move(g.sample_commands);
     ev.sample_values = std::move(g.sample_values);
@@ -286,7 +267,7 @@ nlohmann::json ThresholdEngine::save_state() const {
         for (const auto& [last_ms, hash] : g.values_by_time) values.push_back({hash, last_ms});
         nlohmann::json seconds = nlohmann::json::array();
         for (const auto& s : g.seconds)
-            seconds.push_back({s.second, s.count, s.first.id, s.first.time_ms});
+            seconds.push_back({s.second, s.count, s.first, s.first_ms});
         j["values"] = std::move(values);
         j["seconds"] = std::move(seconds);
         if (g.beyond_comm) j["beyond_comm"] = true;  // absent in older states: false
@@ -311,11 +292,12 @@ bool ThresholdEngine::restore_state(const nlohmann::json& state) {
             g.see_value(hash, last_ms, keep);
         }
         for (const auto& s : j.at("seconds")) {
-            const std::int64_t second = get_int64(s.at(0));
-            if (!g.seconds.empty() && second <= g.seconds.back().second) return false;
-            g.seconds.push_back(SecondCount{second, get_uint64(s.at(1)),
-                                            EventRef{s.at(2).get<std::string>(), get_int64(s.at(3))}});
-            g.events += g.seconds.back().count;
+            const std::uint64_t count = get_uint64(s.at(1));
+            if (!g.seconds.restore({get_int64(s.at(0)), count, get_int64(s.at(3)),
+                                    s.at(2).get<std::string>()})) {
+                return false;
+            }
+            g.events += count;
         }
         if (const auto it = j.find("beyond_comm"); it != j.end()) {
             if (!it->is_boolean()) return false;
