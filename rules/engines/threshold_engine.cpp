@@ -18,6 +18,11 @@ namespace {
 
 using detail::kNever;
 
+// GroupBy's groupings (rules/engines/group_by.h): the rule's own fields, and in the hardened
+// profile the lineage (session, parents' parent or user) in place of the parent.
+constexpr std::size_t kRuleGrouping = 0;
+constexpr std::size_t kLineageGrouping = 1;
+
 int name_field() {
     static const int id = FieldCatalog::known_id("process.name");
     return id;
@@ -171,62 +176,88 @@ Alert ThresholdEngine::make_alert(Group& g, const ProcessEvent& event) {
     return a;
 }
 
+// The first grouping the event has a key for, its key left in key_; groupings() when none has.
+std::size_t ThresholdEngine::first_keyed(const EventFields& fields) {
+    std::size_t first = 0;
+    while (first < group_by_.groupings() && !group_by_.key(first, fields, key_, scratch_)) ++first;
+    return first;
+}
+
+// An event older than the window behind the latest one counted counts nowhere (its groups may be
+// gone); any other moves the watermark.
+bool ThresholdEngine::in_window(std::int64_t time_ms) {
+    if (watermark_ms_ != kNever && time_ms < watermark_ms_ - rule_->from_ms) return false;
+    watermark_ms_ = std::max(watermark_ms_, time_ms);
+    return true;
+}
+
+// Matched only through the wider name match: the elastic profile (comm) would not count it.
+// Only an exec with a name besides comm (exe, argv[0], applet...) can be one: the query is
+// matched again under comm only for those, not for every matched exec.
+bool ThresholdEngine::beyond_comm(const ProcessEvent& event, const EventFields& fields) const {
+    return options_.name_match != NameMatch::comm &&
+           fields.any_value(name_field(), [&event](std::string_view v) { return v != event.name; }) &&
+           !rule_->query.matches(EventFields(event, NameMatch::comm));
+}
+
+// Counts the event in the group of grouping `which` (key_ holds its key).
+ThresholdEngine::Counted ThresholdEngine::count_in(std::size_t which, const ProcessEvent& event,
+                                                   const EventFields& fields, bool wider_name,
+                                                   std::vector<Alert>& alerts) {
+    Group& g = find_group(which, fields, watermark_ms_);
+    if (event.time_ms <= g.spent_until) {
+        groups_->rank(g, weight(g));
+        return Counted::already_spent;
+    }
+    g.expire(std::max(g.last_ms, event.time_ms) - rule_->from_ms);
+    add_event(g, event, fields);
+    g.beyond_comm = g.beyond_comm || wider_name;
+    if (!crossed(g)) {
+        groups_->rank(g, weight(g));
+        return Counted::below_threshold;
+    }
+    alert(g, event, which == kLineageGrouping || g.beyond_comm, alerts);
+    return Counted::crossed;
+}
+
 bool ThresholdEngine::count(const ProcessEvent& event, std::vector<Alert>& alerts) {
     const EventFields fields(event, options_.name_match);
     values_hashed_ = false;
     if (!admits(fields)) return false;
-    // The first grouping with a key; key_ holds it, and the loop below reuses it for grouping 0.
-    std::size_t first = 0;
-    while (first < group_by_.groupings() && !group_by_.key(first, fields, key_, scratch_)) ++first;
+    const std::size_t first = first_keyed(fields);
     if (first == group_by_.groupings()) {
         ++counters_.missing_group_field;
         return false;
     }
-    if (watermark_ms_ != kNever && event.time_ms < watermark_ms_ - rule_->from_ms) {
+    if (!in_window(event.time_ms)) {
         ++counters_.late;
         return false;
     }
-    watermark_ms_ = std::max(watermark_ms_, event.time_ms);
-    // Matched only through the wider name match: the elastic profile (comm) would not count it.
-    // Only an exec with a name besides comm (exe, argv[0], applet...) can be one: the query
-    // is matched again under comm only for those, not for every matched exec.
-    const bool beyond_comm =
-        options_.name_match != NameMatch::comm &&
-        fields.any_value(name_field(), [&event](std::string_view v) { return v != event.name; }) &&
-        !rule_->query.matches(EventFields(event, NameMatch::comm));
+    const bool wider_name = beyond_comm(event, fields);
 
     // The rule's own grouping first: when both cross on one exec, the alert is the one
     // Elastic's grouping gives. Whichever alerts, the exec's other group is spent with it, so
     // one sweep never alerts twice (docs/detection.md, "Profiles and grouping").
     const std::size_t alerts_before = alerts.size();
-    bool alerted = false;
-    bool spent = true;
+    bool crossed_one = false;
+    bool all_spent = true;
     for (std::size_t which = 0; which < group_by_.groupings(); ++which) {
-        const bool have_key = which == 0 && first == 0;  // key_ still holds it
-        if (!have_key && !group_by_.key(which, fields, key_, scratch_)) continue;
-        if (alerted) {
+        const bool key_ready = which == first;  // first_keyed() left this grouping's key in key_
+        if (!key_ready && !group_by_.key(which, fields, key_, scratch_)) continue;
+        if (crossed_one) {
             spend(which, fields, event.time_ms);
             continue;
         }
-        Group& g = find_group(which, fields, watermark_ms_);
-        if (event.time_ms <= g.spent_until) {
-            groups_->rank(g, weight(g));
-            continue;
-        }
-        spent = false;
-        g.expire(std::max(g.last_ms, event.time_ms) - rule_->from_ms);
-        add_event(g, event, fields);
-        g.beyond_comm = g.beyond_comm || beyond_comm;
-        if (!crossed(g)) {
-            groups_->rank(g, weight(g));
-            continue;
-        }
-        alerted = alert(g, event, which == 1 || g.beyond_comm, alerts);
-        if (which == 1 && alerted && group_by_.key(0, fields, key_, scratch_)) {
-            spend(0, fields, event.time_ms);  // the crossing exec's parent group too
+        const Counted counted = count_in(which, event, fields, wider_name, alerts);
+        if (counted == Counted::already_spent) continue;
+        all_spent = false;
+        if (counted != Counted::crossed) continue;
+        crossed_one = true;
+        if (which == kLineageGrouping && group_by_.key(kRuleGrouping, fields, key_, scratch_)) {
+            spend(kRuleGrouping, fields, event.time_ms);  // the crossing exec's parent group too
         }
     }
-    if (spent) ++counters_.spent;
+    if (all_spent) ++counters_.spent;
     return alerts.size() > alerts_before;
 }
 
@@ -239,18 +270,16 @@ void ThresholdEngine::spend(std::size_t which, const EventFields& fields, std::i
 }
 
 // The group crossed on `event`: its events are spent whether or not max_signals lets the
-// alert out. Returns true (the exec's other group is then spent too).
-bool ThresholdEngine::alert(Group& g, const ProcessEvent& event, bool hardening_only,
-                          std::vector<Alert>& alerts) {
+// alert out (the exec's other group is then spent too).
+void ThresholdEngine::alert(Group& g, const ProcessEvent& event, bool hardening_only,
+                            std::vector<Alert>& alerts) {
     Alert a = make_alert(g, event);
     g.spent_until = event.time_ms;
     g.reset_counts();
     groups_->rank(g, weight(g));
-    // Held back or not, the group is spent: the other grouping must not alert on it either.
-    if (!signals_.take(*rule_, event.time_ms, counters_)) return true;
+    if (!signals_.take(*rule_, event.time_ms, counters_)) return;  // held back, spent all the same
     if (hardening_only) ++counters_.alerts_hardening_only;
     alerts.push_back(std::move(a));
-    return true;
 }
 
 using detail::hex;

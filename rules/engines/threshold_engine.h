@@ -40,12 +40,20 @@ public:
 private:
     struct Group;
 
+    // count()'s steps, in order.
+    enum class Counted { already_spent, below_threshold, crossed };
+    std::size_t first_keyed(const EventFields& fields);
+    bool in_window(std::int64_t time_ms);
+    bool beyond_comm(const ProcessEvent& event, const EventFields& fields) const;
+    Counted count_in(std::size_t which, const ProcessEvent& event, const EventFields& fields,
+                     bool wider_name, std::vector<Alert>& alerts);
+
     Group& find_group(std::size_t which, const EventFields& fields, std::int64_t now_ms);
     void add_event(Group& g, const ProcessEvent& event, const EventFields& fields);
     bool crossed(const Group& g) const;
     std::uint64_t weight(const Group& g) const;
     Alert make_alert(Group& g, const ProcessEvent& event);
-    bool alert(Group& g, const ProcessEvent& event, bool hardening_only,
+    void alert(Group& g, const ProcessEvent& event, bool hardening_only,
                std::vector<Alert>& alerts);
     void spend(std::size_t which, const EventFields& fields, std::int64_t time_ms);
 
