@@ -14,6 +14,29 @@ void write_non_empty(JsonWriter& w, std::string_view key, std::string_view value
     if (!value.empty()) w.field(key, value);
 }
 
+// host.*: the same in every event.
+void write_host(JsonWriter& w, const ProcessEvent& e) {
+    w.key("host");
+    w.begin_object();
+    write_non_empty(w, "id", e.host_id);
+    write_non_empty(w, "name", e.host_name);
+    w.key("os");
+    w.begin_object();
+    w.field("type", "linux");
+    w.end_object();
+    w.end_object();
+}
+
+// Opens the process object with what every event has of the process: pid, entity id, name, exe.
+void begin_process(JsonWriter& w, const ProcessEvent& e) {
+    w.key("process");
+    w.begin_object();
+    if (e.pid >= 0) w.field("pid", e.pid);
+    write_non_empty(w, "entity_id", e.entity_id);
+    write_non_empty(w, "name", e.name);
+    write_non_empty(w, "executable", e.executable);
+}
+
 void write_users(JsonWriter& w, const ProcessEvent& e) {
     w.key("user");
     w.begin_object();
@@ -66,22 +89,9 @@ void append_network_json(JsonWriter& w, const ProcessEvent& e) {
     w.field("sequence", e.serial);
     w.end_object();
 
-    w.key("host");
-    w.begin_object();
-    write_non_empty(w, "id", e.host_id);
-    write_non_empty(w, "name", e.host_name);
-    w.key("os");
-    w.begin_object();
-    w.field("type", "linux");
-    w.end_object();
-    w.end_object();
+    write_host(w, e);
 
-    w.key("process");
-    w.begin_object();
-    if (e.pid >= 0) w.field("pid", e.pid);
-    write_non_empty(w, "entity_id", e.entity_id);
-    write_non_empty(w, "name", e.name);
-    write_non_empty(w, "executable", e.executable);
+    begin_process(w, e);
     if (!e.args.empty()) {  // from the exec that started the process, when it was seen
         w.key("args");
         w.value(e.args);
@@ -165,22 +175,9 @@ void append_event_json(std::string& out, const ProcessEvent& e) {
     w.field("sequence", e.serial);
     w.end_object();
 
-    w.key("host");
-    w.begin_object();
-    write_non_empty(w, "id", e.host_id);
-    write_non_empty(w, "name", e.host_name);
-    w.key("os");
-    w.begin_object();
-    w.field("type", "linux");
-    w.end_object();
-    w.end_object();
+    write_host(w, e);
 
-    w.key("process");
-    w.begin_object();
-    if (e.pid >= 0) w.field("pid", e.pid);
-    write_non_empty(w, "entity_id", e.entity_id);
-    write_non_empty(w, "name", e.name);
-    write_non_empty(w, "executable", e.executable);
+    begin_process(w, e);
     w.key("args");
     w.value(e.args);
     w.field("args_count", e.args_count);
