@@ -26,6 +26,14 @@
 
 namespace scanwatch::rules {
 
+/// How near a group is to its threshold, for the group table's eviction order: distinct values
+/// (a one-off exec holds a handful, a sweep's group grows by one per target), or events when the
+/// rule counts no values. For the streaming and the scheduled threshold engines' groups.
+template <typename Group>
+std::uint64_t group_weight(const RuleDefinition& rule, const Group& g) {
+    return rule.cardinality ? g.values.size() : g.events;
+}
+
 struct GroupBase;
 
 namespace detail {

@@ -116,7 +116,7 @@ std::uint32_t ScheduledEngine::nearest_permille() const {
 }
 
 std::uint64_t ScheduledEngine::weight(const Group& g) const {
-    return rule_->cardinality ? g.values.size() : g.events;
+    return group_weight(*rule_, g);
 }
 
 ScheduledEngine::Group& ScheduledEngine::find_group(std::size_t which, const EventFields& fields) {

@@ -101,7 +101,7 @@ std::uint32_t ThresholdEngine::nearest_permille() const {
 }
 
 std::uint64_t ThresholdEngine::weight(const Group& g) const {
-    return rule_->cardinality ? g.values.size() : g.events;
+    return group_weight(*rule_, g);
 }
 
 ThresholdEngine::Group& ThresholdEngine::find_group(std::size_t which, const EventFields& fields,

@@ -6,9 +6,11 @@
 #include "rules/exceptions.h"
 #include "rules/engines/threshold_engine.h"
 #include "tests/rules/test_files.h"
+#include "tests/rules/rule_fixtures.h"
 
 using scanwatch::ProcessEvent;
 using namespace scanwatch::rules;
+using scanwatch::test::builtin;
 using scanwatch::test::TempDir;
 
 namespace {
@@ -27,7 +29,6 @@ RuleError must_fail(const std::string& text) {
     return std::get<RuleError>(r);
 }
 
-std::shared_ptr<const RuleDefinition> builtin() { return must_load(std::string(builtin_rule_text()), "built-in"); }
 
 // The built-in rule with `extra` appended to its TOML.
 std::string builtin_plus(const std::string& extra) { return std::string(builtin_rule_text()) + extra; }

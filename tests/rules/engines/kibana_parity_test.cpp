@@ -14,9 +14,11 @@
 
 #include "rules/engines/scheduled_engine.h"
 #include "rules/engines/threshold_engine.h"
+#include "tests/rules/rule_fixtures.h"
 
 using scanwatch::ProcessEvent;
 using namespace scanwatch::rules;
+using scanwatch::test::builtin;
 
 namespace {
 
@@ -30,7 +32,6 @@ std::shared_ptr<const RuleDefinition> load(const std::string& text) {
     return std::get<std::shared_ptr<const RuleDefinition>>(r);
 }
 
-std::shared_ptr<const RuleDefinition> builtin() { return load(std::string(builtin_rule_text())); }
 
 std::shared_ptr<RuleDefinition> tuned(std::int64_t interval_ms, std::int64_t from_ms, std::uint64_t value,
                                       std::uint64_t cardinality, std::uint64_t max_signals) {

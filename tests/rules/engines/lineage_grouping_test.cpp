@@ -9,20 +9,16 @@
 #include "rules/engines/group_by.h"
 #include "rules/engines/scheduled_engine.h"
 #include "rules/engines/threshold_engine.h"
+#include "tests/rules/rule_fixtures.h"
 
 using scanwatch::ProcessEvent;
 using namespace scanwatch::rules;
+using scanwatch::test::builtin;
 
 namespace {
 
 constexpr std::int64_t kT0 = 1'700'000'000'000;
 constexpr const char* kUnset = "4294967295";
-
-std::shared_ptr<const RuleDefinition> builtin() {
-    auto r = load_rule(builtin_rule_text(), "built-in");
-    REQUIRE(std::holds_alternative<std::shared_ptr<const RuleDefinition>>(r));
-    return std::get<std::shared_ptr<const RuleDefinition>>(r);
-}
 
 // A ping without a session whose parent is `parent` (a per-target wrapper when it changes per
 // target) and whose parent's parent is `grandparent` (empty: unknown).
