@@ -33,20 +33,11 @@ RuleError must_fail(const std::string& text) {
 // The built-in rule with `extra` appended to its TOML.
 std::string builtin_plus(const std::string& extra) { return std::string(builtin_rule_text()) + extra; }
 
+// The shared ping under parent P1 run from `parent_exe`, by root named, no serial or entity id.
 ProcessEvent ping(std::int64_t time_ms, const std::string& target, const std::string& parent_exe = "/usr/bin/bash") {
-    ProcessEvent e;
-    e.time_ms = time_ms;
-    e.host_id = "h1";
-    e.host_name = "host-one";
-    e.pid = 1000;
-    e.ppid = 999;
-    e.name = "ping";
-    e.executable = "/usr/bin/ping";
-    e.args = {"ping", "-c", "1", target};
-    e.args_count = 4;
-    e.parent_entity_id = "P1";
+    ProcessEvent e = scanwatch::test::ping(time_ms, target, "P1", 0);
+    e.entity_id.clear();
     e.parent_executable = parent_exe;
-    e.user.id = "0";
     e.user.name = "root";
     return e;
 }
