@@ -80,6 +80,8 @@ public:
     std::vector<std::string> restore_state(const PipelineState& state);
     /// Feeds raw audit text in chunks of any size.
     void feed(std::string_view bytes);
+    /// Live input: the reader found nothing more waiting (NodeFeeds::input_drained).
+    void input_drained() { feed_.input_drained(); }
     /// Ages events in flight (live modes, every second).
     void age();
     /// Event time has reached `time_ms` without an event (a quiet live input): scheduled rules do
