@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "rules/rule_check.h"
+#include "rules/rule_files.h"
 #include "rules/rule_loader.h"
 #include "rules/rule_summary.h"
 #include "rules/ruleset/exec_alias.h"
@@ -177,4 +178,28 @@ TEST_CASE("rules check --summary: disabled rules and the exec alias", "[ruleset]
     const Summary any = summarize_rules({dir.path()}, ExecAction::any);
     CHECK(any.count(Verdict::can_fire) == 1);
     CHECK(contains(any.to_string(), "files 2, load 2, can fire 1, cannot fire 0, refused 0, disabled 1\n"));
+}
+
+TEST_CASE("KQL: the two shipped rules the parser refused load as Kibana reads them", "[ruleset][kql-space]") {
+    const std::string elastic = SCANWATCH_SOURCE_DIR "/tests/elastic-rules/";
+    const RuleSet curl = load_rules(elastic + "command_and_control_auditd_curl_wget_from_container.toml");
+    REQUIRE(curl.ok());
+    REQUIRE(curl.rules.size() == 1);
+    const std::string q = curl.rules[0]->query.to_string();
+    CHECK(contains(q, R"(process.args:*\ curl* or process.args:*/bin/curl* or process.args:*wget*)"));
+    CHECK(contains(q, R"(not (process.args:*127.0.0.1* or process.args:*localhost* or process.args:"wget --no-verbose)"));
+    // It reads data_stream.dataset, which scanwatch never fills: loads, cannot fire, says why.
+    const auto reasons = cannot_fire_reasons(*curl.rules[0]);
+    REQUIRE(reasons.size() == 1);
+    CHECK(contains(reasons[0], "needs fields scanwatch never fills"));
+    CHECK(contains(reasons[0], "data_stream.dataset"));
+
+    const RuleSet creds = load_rules(
+        elastic + "ruleset/credential_access_kubernetes_and_cloud_credential_paths_via_process_args.toml");
+    REQUIRE(creds.ok());
+    REQUIRE(creds.rules.size() == 1);
+    CHECK(can_fire(*creds.rules[0]));
+    // A value without its `or` runs on over the line break into the next one, as in Kibana.
+    CHECK(contains(creds.rules[0]->query.to_string(),
+                   "process.args:*confluence/conf/server.xml\\n\\ \\ */.config/gcloud/application_default_credentials.json"));
 }
