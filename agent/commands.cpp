@@ -1,5 +1,6 @@
 #include "agent/commands.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -50,7 +51,8 @@ int run_replay(const Settings& s) {
 // `scanwatch rules check FILE...`: every error with its place, then what each rule does.
 int check_rules(const Settings& s) {
     if (s.rules_summary) {
-        const std::string summary = rules::summarize_rules(s.paths).to_string();
+        const std::string summary =
+            rules::summarize_rules(s.paths, rule_sources(s).exec_action).to_string();
         std::fwrite(summary.data(), 1, summary.size(), stdout);
         return 0;
     }
@@ -63,7 +65,12 @@ int check_rules(const Settings& s) {
     for (const auto& rule : loaded.rules) {
         fmt::print("{}\n", rules::explain_rule(*rule, session_grouping));
     }
-    return loaded.ok() ? 0 : 1;
+    // A file of a folder that does not load is skipped when the agent starts, yet it is an
+    // error to fix: checking says so in the exit code.
+    const bool broken = std::any_of(loaded.findings.begin(), loaded.findings.end(), [](const auto& f) {
+        return f.kind == rules::FindingKind::skipped_broken;
+    });
+    return loaded.ok() && !broken ? 0 : 1;
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "agent/outputs/safe_open.h"
 #include "agent/tool_inodes.h"
 #include "parsers/ecs/ecs_json.h"
+#include "rules/ruleset/load_report.h"
 
 namespace scanwatch::agent {
 
@@ -23,8 +24,9 @@ namespace {
 std::vector<std::shared_ptr<const rules::RuleDefinition>> configured_rules(const Settings& s,
                                                                           Diagnostics& diagnostics) {
     rules::LoadResult loaded = rules::load_rule_sources(rule_sources(s));
+    const rules::LoadReport report = rules::load_report(loaded, s.verbose);
     std::string errors;
-    for (const auto& f : loaded.findings) {
+    for (const auto& f : report.shown) {
         if (f.severity == rules::Severity::warning) {
             diagnostics.warn(f.to_string());
         } else {
@@ -32,6 +34,7 @@ std::vector<std::shared_ptr<const rules::RuleDefinition>> configured_rules(const
         }
     }
     if (!errors.empty()) throw std::runtime_error(errors);
+    if (!report.summary.empty()) diagnostics.warn(report.summary);
     return std::move(loaded.rules);
 }
 

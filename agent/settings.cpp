@@ -36,6 +36,7 @@ struct Cli {
     std::string profile_text = "hardened";
     std::string name_match_text;
     std::string evaluation_text = "streaming";
+    std::string exec_action_text;
 };
 
 // CLI11's TOML reader, given only text that passed rules::check_toml_shape(): a config file gets
@@ -158,6 +159,15 @@ void build(Cli& cli, Settings& s) {
                "basenames, busybox/toybox applet, program run by ld.so, hard links in live "
                "modes) or comm (Elastic's exact behaviour); default: any (hardened), comm "
                "(elastic)");
+    add_choice(app, "--exec-action", cli.exec_action_text, enum_names(rules::kExecActionNames),
+               "Which event.action a rule's exec test accepts on scanwatch's exec events, "
+               "overriding the profile's: any (a test for another agent's exec name: exec, "
+               "exec_event, start, ProcessRollup2, process_started, also accepts executed) or "
+               "executed (only executed: Elastic's exact behaviour on auditd data); default: any "
+               "(hardened), executed (elastic)");
+    app.add_flag("--verbose", s.verbose,
+                 "At start and on reload, print every rule finding (each file of a folder "
+                 "skipped, each rule that cannot fire) instead of one line of counts");
     app.add_option("--host-id", s.host_id, "host.id for records without node= (default: /etc/machine-id)");
     app.add_option("--host-name", s.host_name, "host.name for records without node= (default: the hostname)");
     add_repeatable(app, "--output", cli.output_texts,
@@ -257,6 +267,9 @@ void finish(const Cli& cli, Settings& s) {
     parse_enum(cli.profile_text, kProfileNames, s.profile);
     rules::parse_evaluation(cli.evaluation_text, s.evaluation);
     if (rules::NameMatch m{}; rules::parse_name_match(cli.name_match_text, m)) s.name_match = m;
+    if (rules::ExecAction a{}; parse_enum(cli.exec_action_text, rules::kExecActionNames, a)) {
+        s.exec_action = a;
+    }
 }
 
 // Builds the command line, parses, and completes the settings; `on_error` sees a parse error.
@@ -301,7 +314,10 @@ rules::EngineOptions engine_options(const Settings& s) {
 }
 
 rules::RuleSources rule_sources(const Settings& s) {
-    return rules::RuleSources{s.rules, s.exceptions};
+    rules::RuleSources sources{s.rules, s.exceptions};
+    sources.exec_action = s.exec_action.value_or(
+        s.profile == Profile::hardened ? rules::ExecAction::any : rules::ExecAction::executed);
+    return sources;
 }
 
 }  // namespace scanwatch::agent

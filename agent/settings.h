@@ -58,6 +58,10 @@ struct Settings {
     std::string state_file;  ///< tail: where reading stands and the rules' state
     bool from_start = false; ///< tail without state: read what is there, else only what comes
     std::string user;  ///< live modes: switch to this user once the inputs and outputs are open
+    /// --exec-action: other agents' exec names in rules (rules/ruleset/exec_alias.h); nullopt:
+    /// the profile's (any when hardened, executed when elastic)
+    std::optional<rules::ExecAction> exec_action;
+    bool verbose = false;  ///< print every rule finding at start, not the counts line alone
 };
 
 /// A parse result: settings to run with, or an exit code (help, version, usage error) after

@@ -201,6 +201,11 @@ RuleResult Loader::load() {
     def->name = get_string(*rule, "name");
     if (def->rule_id.empty()) return error(rule_place, "rule.rule_id is missing");
     if (def->name.empty()) return error(rule_place, "rule.name is missing");
+    if (const toml::node* enabled = rule->get("enabled")) {
+        const auto on = enabled->value_exact<bool>();
+        if (!on) return error(place_of(*enabled), "rule.enabled must be true or false");
+        def->enabled = *on;
+    }
     def->type = get_string(*rule, "type");
     if (!parse_rule_type(def->type, def->rule_type)) {
         RuleError e = error(rule_place, fmt::format("rule type \"{}\" is not supported; scanwatch runs "

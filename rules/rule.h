@@ -108,6 +108,12 @@ struct RuleDefinition {
     std::vector<std::string> unknown_fields;
     /// The rule file's own `[[rule.exceptions]]`, then those attached by with_exceptions().
     std::vector<RuleException> exceptions;
+    /// `rule.enabled` (default true). Kibana never runs a disabled rule; neither does scanwatch:
+    /// load_rules() sets such a rule aside (RuleSet::disabled).
+    bool enabled = true;
+    /// True when with_exec_alias() (rules/ruleset/exec_alias.h) made the query's tests of other
+    /// agents' exec action names also accept scanwatch's `executed`.
+    bool exec_alias = false;
 
     /// True when any exception matches the event behind `fields` (the query is not checked).
     bool excepted(const FieldAccessor& fields) const;
@@ -124,6 +130,9 @@ struct RuleError {
     /// The file is a valid detection-rules file that uses what scanwatch does not run (a rule
     /// type, a query language, an EQL sequence or pipe): a folder skips it with a warning.
     bool unsupported = false;
+    /// For counts: the refusal's kind, refusal_kind() in rules/rule_summary.h ("type esql",
+    /// "kuery: query error", ...); set by load_rules() for the files of a folder it skips.
+    std::string kind = {};
 
     /// "FILE:LINE:COLUMN: MESSAGE".
     std::string to_string() const;

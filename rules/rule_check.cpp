@@ -107,6 +107,44 @@ bool network_may_match(const Query& query) {
 
 bool may_match(const Query& query) { return shape_may_match(query, kExec) || network_may_match(query); }
 
+// may_match() with the fields `freed` (scanwatch never fills them) free to hold anything.
+bool may_match_freeing(const Query& query, const std::vector<int>& freed) {
+    const auto is_known = [&freed](int id) {
+        return KnownFields::is_known(id) && std::find(freed.begin(), freed.end(), id) == freed.end();
+    };
+    std::vector<const Shape*> shapes = {&kExec};
+    for (const Shape& s : kNetworkShapes) shapes.push_back(&s);
+    for (const Shape* shape : shapes) {
+        for (std::string_view outcome : shape->outcomes) {
+            if (!outcome.empty() && query.may_match(KnownFields(*shape, outcome), is_known)) return true;
+        }
+    }
+    return false;
+}
+
+// The fields scanwatch never fills that keep `query` from matching: when filling them all could
+// let it match, those it needs each of (each one freed alone is not enough), or, if it needs
+// none alone (`a:x or b:y`), all it reads. Empty when filling them would not help either.
+std::vector<std::string> needed_unfilled(const Query& query) {
+    std::vector<int> unfilled;
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < query.field_ids().size(); ++i) {
+        const int id = query.field_ids()[i];
+        if (id >= 0 && !FieldCatalog::is_known(id)) {
+            unfilled.push_back(id);
+            names.push_back(query.field_names()[i]);
+        }
+    }
+    if (unfilled.empty() || !may_match_freeing(query, unfilled)) return {};
+    std::vector<std::string> needed;
+    for (std::size_t i = 0; i < unfilled.size(); ++i) {
+        std::vector<int> others = unfilled;
+        others.erase(others.begin() + static_cast<std::ptrdiff_t>(i));
+        if (!may_match_freeing(query, others)) needed.push_back(names[i]);
+    }
+    return needed.empty() ? names : needed;
+}
+
 bool must_match(const Query& query) {
     for (const Shape& shape : kNetworkShapes) {
         if (!shape_must_match(query, shape)) return false;
@@ -139,9 +177,9 @@ std::string query_reason(const RuleDefinition& rule) {
     if (exec_like && !contains(actions, "executed")) {
         return fmt::format(
             "its query requires event.action to be {}: exec events as other agents (Elastic "
-            "Defend, Sysmon, CrowdStrike) name them, a rule written for their data that may "
-            "read fields scanwatch lacks; scanwatch's exec events say executed, as Auditbeat's "
-            "do (docs/rules.md, \"event.action\")",
+            "Defend, Sysmon, CrowdStrike) name them; scanwatch's exec events say executed, as "
+            "Auditbeat's do, and --exec-action executed (the elastic profile's default) keeps "
+            "it so (docs/rules.md, \"event.action\")",
             join(actions, " or "));
     }
     const auto categories = rule.query.required_values(field_id("event.category"));
@@ -156,6 +194,12 @@ std::string query_reason(const RuleDefinition& rule) {
             return fmt::format("its query requires {} to be {}; scanwatch events have {}: {}",
                                f.name, join(required, " or "), f.name, f.value);
         }
+    }
+    if (const auto needed = needed_unfilled(rule.query); !needed.empty()) {
+        return fmt::format(
+            "its query needs fields scanwatch never fills (written for another agent's data, "
+            "such as Elastic Defend's): {}",
+            join(needed));
     }
     std::string reason =
         "its query can never match a scanwatch exec event (event.category: process, event.type: "
@@ -261,7 +305,7 @@ std::vector<std::string> rule_warnings(const RuleDefinition& rule) {
     const auto reasons = cannot_fire_reasons(rule);
     for (const auto& r : reasons) out.push_back("cannot fire on scanwatch events: " + r);
     const auto unknown = query_only_unknown(rule);
-    if (reasons.empty() && !unknown.empty()) {
+    if (!unknown.empty()) {
         out.push_back(fmt::format(
             "its query reads fields scanwatch events never carry; they never have a value here: {}",
             join(unknown)));
@@ -379,6 +423,10 @@ std::string explain_rule(const RuleDefinition& rule, bool session_grouping) {
     line("type", fmt::format("{}, severity {}, risk score {}, version {}", rule.type, rule.severity,
                              rule.risk_score, rule.version));
     line("matches", rule.query.to_string());
+    if (rule.exec_alias) {
+        line("", "(event.action: other agents' exec names also accept scanwatch's executed, "
+                 "--exec-action any; docs/rules.md)");
+    }
     const auto names = rule.query.required_values(field_id("process.name"));
     line("process.name",
          names.empty()

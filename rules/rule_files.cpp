@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "rules/rule_summary.h"
 #include "rules/rule_toml.h"
 
 namespace scanwatch::rules {
@@ -81,10 +82,16 @@ RuleSet load_rules(const std::vector<std::string>& paths) {
         }
         auto loaded = load_rule(text, file);
         if (auto* error = std::get_if<RuleError>(&loaded)) {
-            (error->unsupported && in_folder[i] ? out.skipped : out.errors).push_back(std::move(*error));
+            error->kind = refusal_kind(*error, text);
+            (in_folder[i] ? out.skipped : out.errors).push_back(std::move(*error));
             continue;
         }
         auto rule = std::get<std::shared_ptr<const RuleDefinition>>(std::move(loaded));
+        if (!rule->enabled) {
+            out.disabled.push_back(std::move(rule));
+            out.disabled_in_folder.push_back(in_folder[i]);
+            continue;
+        }
         const auto same_id = std::find_if(out.rules.begin(), out.rules.end(), [&](const auto& r) {
             return r->rule_id == rule->rule_id;
         });
@@ -98,6 +105,7 @@ RuleSet load_rules(const std::vector<std::string>& paths) {
             continue;
         }
         out.rules.push_back(std::move(rule));
+        out.in_folder.push_back(in_folder[i]);
     }
     return out;
 }

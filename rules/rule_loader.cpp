@@ -25,7 +25,8 @@ Finding error_finding(const RuleError& e) {
 
 // Warnings for what loaded: exceptions naming a rule_id no rule has, then rules that cannot
 // fire or read fields scanwatch never sets.
-void add_warnings(LoadResult& out, const std::vector<RuleException>& exceptions) {
+void add_warnings(LoadResult& out, const std::vector<RuleException>& exceptions,
+                  const std::vector<bool>& in_folder) {
     for (const RuleException& e : exceptions) {
         if (e.rule_id.empty()) continue;
         bool found = false;
@@ -39,7 +40,9 @@ void add_warnings(LoadResult& out, const std::vector<RuleException>& exceptions)
         f.rule_id = e.rule_id;
         out.findings.push_back(std::move(f));
     }
-    for (const auto& rule : out.rules) {
+    for (std::size_t i = 0; i < out.rules.size(); ++i) {
+        const auto& rule = out.rules[i];
+        const bool cannot = !can_fire(*rule);
         for (auto& w : rule_warnings(*rule)) {
             Finding f;
             f.severity = Severity::warning;
@@ -47,6 +50,8 @@ void add_warnings(LoadResult& out, const std::vector<RuleException>& exceptions)
             f.message = std::move(w);
             f.rule_id = rule->rule_id;
             f.rule_name = rule->name;
+            f.kind = cannot ? FindingKind::cannot_fire : FindingKind::unfilled_fields;
+            f.in_folder = i < in_folder.size() && in_folder[i];
             out.findings.push_back(std::move(f));
         }
     }
@@ -112,6 +117,7 @@ std::shared_ptr<const RuleDefinition> builtin_rule(std::string_view text) {
 
 LoadResult load_rule_sources(const RuleSources& sources) {
     LoadResult out;
+    std::vector<bool> in_folder;
     if (sources.rules.empty()) {
         for (const std::string_view text : builtin_rule_texts()) {
             out.rules.push_back(builtin_rule(text));
@@ -123,9 +129,25 @@ LoadResult load_rule_sources(const RuleSources& sources) {
             Finding f = error_finding(e);
             f.severity = Severity::warning;
             f.message = "skipped: " + f.message;
+            f.kind = e.unsupported ? FindingKind::skipped_unsupported : FindingKind::skipped_broken;
+            f.reason = e.kind;
+            f.in_folder = true;
+            out.findings.push_back(std::move(f));
+        }
+        for (std::size_t i = 0; i < set.disabled.size(); ++i) {
+            const RuleDefinition& rule = *set.disabled[i];
+            Finding f;
+            f.severity = Severity::warning;
+            f.file = rule.source;
+            f.message = "skipped: enabled = false (Kibana does not run a disabled rule)";
+            f.rule_id = rule.rule_id;
+            f.rule_name = rule.name;
+            f.kind = FindingKind::disabled;
+            f.in_folder = set.disabled_in_folder[i];
             out.findings.push_back(std::move(f));
         }
         out.rules = std::move(set.rules);
+        in_folder = std::move(set.in_folder);
         if (out.rules.empty() && out.findings.empty()) {
             Finding f;
             f.message = "no rules loaded";
@@ -138,8 +160,8 @@ LoadResult load_rule_sources(const RuleSources& sources) {
         for (const auto& e : set.errors) out.findings.push_back(error_finding(e));
         exceptions.insert(exceptions.end(), set.exceptions.begin(), set.exceptions.end());
     }
-    out.rules = with_exceptions(out.rules, exceptions);
-    add_warnings(out, exceptions);
+    out.rules = with_exec_alias(with_exceptions(out.rules, exceptions), sources.exec_action);
+    add_warnings(out, exceptions, in_folder);
     return out;
 }
 
@@ -151,7 +173,7 @@ LoadResult load_rule_text(std::string_view toml_text, std::string_view source) {
         return out;
     }
     out.rules.push_back(std::get<std::shared_ptr<const RuleDefinition>>(std::move(loaded)));
-    add_warnings(out, {});
+    add_warnings(out, {}, {});
     return out;
 }
 

@@ -9,11 +9,23 @@
 #include <vector>
 
 #include "rules/rule.h"
+#include "rules/ruleset/exec_alias.h"
 
 namespace scanwatch::rules {
 
 /// How bad a finding is: an error stops the rules from running; a warning does not.
 enum class Severity { error, warning };
+
+/// Kinds of findings that loading a folder of rules (a detection-rules checkout) has by the
+/// hundred, counted rather than printed one by one at start.
+enum class FindingKind {
+    other,
+    skipped_unsupported,  ///< a file of a folder using what scanwatch does not run
+    skipped_broken,       ///< a file of a folder that does not load (its error)
+    disabled,             ///< a rule with enabled = false, not run
+    cannot_fire,          ///< a rule that loads but can never alert on scanwatch events
+    unfilled_fields,      ///< a rule that reads fields scanwatch never fills, yet may fire
+};
 
 /// One thing loading found. line and column are 1-based, 0 when not tied to a place.
 struct Finding {
@@ -24,6 +36,11 @@ struct Finding {
     std::string message;
     std::string rule_id;    ///< the rule it is about, when it is about one
     std::string rule_name;
+    /// What kind of finding it is, for the agent's one-line summary at start
+    /// (rules/ruleset/load_report.h); `other` for the rest.
+    FindingKind kind = FindingKind::other;
+    std::string reason;      ///< skipped: the refusal's kind ("type esql", "kuery: query error")
+    bool in_folder = false;  ///< about a file loaded from a folder (not named explicitly)
 
     /// "FILE:LINE:COLUMN: MESSAGE" (parts without a value left out); a warning about a rule as
     /// a whole reads "NAME (FILE): MESSAGE".
@@ -48,12 +65,16 @@ struct LoadResult {
 struct RuleSources {
     std::vector<std::string> rules;       ///< rule files or folders; empty: the built-in rules
     std::vector<std::string> exceptions;  ///< exceptions files
+    /// Whether other agents' exec action names also match scanwatch's exec events
+    /// (rules/ruleset/exec_alias.h).
+    ExecAction exec_action = ExecAction::any;
 };
 
 /// Loads the rules (load_rules() in rules/rule_files.h, or the built-in rule), the exceptions
-/// files, attaches the exceptions (with_exceptions()), and adds warnings for exceptions that
-/// apply to no rule and for rules that cannot fire (rule_warnings()). Rules that load are kept
-/// even when others fail; no rule at all is an error. Never throws.
+/// files, attaches the exceptions (with_exceptions()) and the exec alias (with_exec_alias()),
+/// and adds warnings for files of a folder skipped, disabled rules, exceptions that apply to no
+/// rule and rules that cannot fire (rule_warnings()). Rules that load are kept even when others
+/// fail; no rule at all is an error. Never throws.
 LoadResult load_rule_sources(const RuleSources& sources);
 
 /// One rule file's text, loaded and checked as load_rule_sources() loads and checks a file;

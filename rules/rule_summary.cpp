@@ -36,9 +36,19 @@ void collect(const std::string& path, std::vector<std::string>& files,
     if (ec) unreadable.push_back({path, {}, {}, Verdict::refused, fmt::format("cannot list: {}", ec.message())});
 }
 
-// The refusal's kind for the counts: "type esql", "language lucene", "eql: not supported",
-// "kuery: query error", ...
-std::string refusal_kind(const RuleError& error, const std::string& rule_type) {
+}  // namespace
+
+std::string written_type(std::string_view text) {
+    const std::size_t at = text.find("\ntype = \"");
+    if (at == std::string_view::npos) return {};
+    const std::size_t begin = at + 9;
+    const std::size_t end = text.find('"', begin);
+    if (end == std::string_view::npos) return {};
+    return std::string(text.substr(begin, end - begin));
+}
+
+std::string refusal_kind(const RuleError& error, std::string_view rule_text) {
+    const std::string rule_type = written_type(rule_text);
     const std::string& message = error.message;
     constexpr std::string_view type = "rule type \"";
     constexpr std::string_view language = "query language \"";
@@ -55,8 +65,6 @@ std::string refusal_kind(const RuleError& error, const std::string& rule_type) {
     return "other";
 }
 
-}  // namespace
-
 std::size_t Summary::count(Verdict v) const {
     return static_cast<std::size_t>(std::count_if(
         files.begin(), files.end(), [v](const FileVerdict& f) { return f.verdict == v; }));
@@ -71,12 +79,16 @@ std::string Summary::to_string() const {
                 out += fmt::format("cannot-fire  {}: {}\n", f.file, f.reason);
                 break;
             case Verdict::refused: out += fmt::format("refused      {}: {}\n", f.file, f.reason); break;
+            case Verdict::disabled: out += fmt::format("disabled     {}: {}\n", f.file, f.reason); break;
         }
     }
     const std::size_t can = count(Verdict::can_fire);
     const std::size_t cannot = count(Verdict::cannot_fire);
-    out += fmt::format("files {}, load {}, can fire {}, cannot fire {}, refused {}\n", files.size(),
-                       can + cannot, can, cannot, count(Verdict::refused));
+    const std::size_t disabled = count(Verdict::disabled);
+    out += fmt::format("files {}, load {}, can fire {}, cannot fire {}, refused {}", files.size(),
+                       can + cannot + disabled, can, cannot, count(Verdict::refused));
+    // Only when there is one, so the line reads as it did for a set without disabled rules.
+    out += disabled > 0 ? fmt::format(", disabled {}\n", disabled) : std::string("\n");
     std::map<std::string, std::pair<std::size_t, std::size_t>> by_type;  // loaded: can, cannot
     for (const FileVerdict& f : files) {
         if (f.verdict == Verdict::can_fire) ++by_type[f.type].first;
@@ -90,6 +102,10 @@ std::string Summary::to_string() const {
 }
 
 Summary summarize_rules(const std::vector<std::string>& paths) {
+    return summarize_rules(paths, ExecAction::executed);
+}
+
+Summary summarize_rules(const std::vector<std::string>& paths, ExecAction exec_action) {
     Summary out;
     std::vector<std::string> files;
     for (const auto& path : paths) collect(path, files, out.files);
@@ -105,19 +121,21 @@ Summary summarize_rules(const std::vector<std::string>& paths) {
             if (auto* e = std::get_if<RuleError>(&loaded)) {
                 v.reason = e->to_string();
                 // The type as written, for the reader: the loader refused before keeping it.
-                const std::size_t at = text.find("\ntype = \"");
-                if (at != std::string::npos) {
-                    const std::size_t begin = at + 9;
-                    v.type = text.substr(begin, text.find('"', begin) - begin);
-                }
-                ++out.refused_by[refusal_kind(*e, v.type)];
+                v.type = written_type(text);
+                ++out.refused_by[refusal_kind(*e, text)];
             } else {
-                const auto& rule = *std::get<std::shared_ptr<const RuleDefinition>>(loaded);
+                const auto loaded_rule = with_exec_alias(
+                    std::get<std::shared_ptr<const RuleDefinition>>(std::move(loaded)), exec_action);
+                const RuleDefinition& rule = *loaded_rule;
                 v.rule_name = rule.name;
                 v.type = rule.type;
                 const auto reasons = cannot_fire_reasons(rule);
                 v.verdict = reasons.empty() ? Verdict::can_fire : Verdict::cannot_fire;
                 if (!reasons.empty()) v.reason = reasons.front();
+                if (!rule.enabled) {
+                    v.verdict = Verdict::disabled;
+                    v.reason = "enabled = false: Kibana does not run it, nor does scanwatch";
+                }
             }
         }
         out.files.push_back(std::move(v));

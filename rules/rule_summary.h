@@ -4,12 +4,16 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "rules/rule.h"
+#include "rules/ruleset/exec_alias.h"
 
 namespace scanwatch::rules {
 
 /// What scanwatch makes of one rule file.
-enum class Verdict { can_fire, cannot_fire, refused };
+enum class Verdict { can_fire, cannot_fire, refused, disabled };
 
 /// One file's verdict.
 struct FileVerdict {
@@ -31,9 +35,20 @@ struct Summary {
     std::string to_string() const;
 };
 
+/// The kind of a load failure, for counts: "type esql", "language lucene", "eql: not supported",
+/// "kuery: query error", "eql: query error", "other". `rule_text` is the file's text (its
+/// `type` is read from it, since a rule refused has none).
+std::string refusal_kind(const RuleError& error, std::string_view rule_text);
+
+/// The `type = "..."` written in a rule file's text, or empty.
+std::string written_type(std::string_view rule_text);
+
 /// Verdicts for every `*.toml` file under `paths` (folders walked recursively, names starting
 /// with '.' skipped; a file named explicitly is taken whatever its extension). A path that
 /// cannot be read is a refused entry. Never throws.
 Summary summarize_rules(const std::vector<std::string>& paths);
+/// As above, with the exec alias (rules/ruleset/exec_alias.h) of `exec_action` applied to each
+/// rule before its verdict; a rule with `enabled = false` gets the verdict disabled.
+Summary summarize_rules(const std::vector<std::string>& paths, ExecAction exec_action);
 
 }  // namespace scanwatch::rules

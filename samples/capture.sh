@@ -469,6 +469,57 @@ run_elastic_set() {
     capture elastic_history_delete.enriched.log   ENRICHED "" sc_history_delete "$tmp"
 }
 
+# Issue 25: behaviours that Elastic's rules written for other agents' exec names (exec, start,
+# ...) detect once --exec-action any lets them match auditd's `executed`, and the two rules the
+# KQL parser used to refuse (tests/elastic-rules/ruleset/). Selected with CAPTURE_SET=ruleset
+# (RULESET_ONLY=GLOB narrows it to some files). Harmless by construction: files live in a private
+# temporary folder ($1), privileged commands run as nobody where they would change the machine,
+# network only to 127.0.0.1 (ports with nothing listening, or a server stopped after 1 s).
+# `sh -c '...; :'` gives a tool a parent exec (process.parent.*), as the rules expect.
+sc_rs_dmidecode()    { sh -c 'dmidecode -s system-uuid >/dev/null 2>&1; :'; }
+sc_rs_lsmod()        { lsmod >/dev/null; }
+sc_rs_pam_version()  { sh -c 'dpkg -s libpam-modules >/dev/null; :'; }
+sc_rs_security_cat() { sh -c 'cat /etc/login.defs /etc/pam.d/common-auth >/dev/null; :'; }
+sc_rs_sudo_list()    { sh -c 'sudo -l >/dev/null; :'; }
+sc_rs_suid_find()    { find /usr/bin -perm -4000 >/dev/null; }
+sc_rs_which_many()   { which nmap nc ncat netcat socat gcc g++ curl wget python3 >/dev/null; }
+sc_rs_vm_fingerprint() { setpriv --reuid=65534 --regid=65534 --clear-groups cat /sys/class/dmi/id/product_name /proc/scsi/scsi >/dev/null 2>&1; }
+sc_rs_hidden_mkdir() { cp /bin/sh "$1/runner"; "$1/runner" -c "mkdir '$1/.cache-x'; :"; rm -rf "$1/runner" "$1/.cache-x"; }
+sc_rs_mkfifo()       { sh -c "mkfifo '$1/pipe'; :"; rm -f "$1/pipe"; }
+sc_rs_split()        { head -c 4096 /etc/services >"$1/data"; split -b 1k "$1/data" "$1/part."; rm -f "$1"/part.* "$1/data"; }
+sc_rs_shadow_read()  { wc -l /etc/shadow >/dev/null; }
+sc_rs_setcap()       { cp /bin/true "$1/tool"; sh -c "setcap cap_net_raw+ep '$1/tool'; :"; rm -f "$1/tool"; }
+sc_rs_touch_stomp()  { : >"$1/f"; sh -c "touch -r /etc/hostname '$1/f'; :"; rm -f "$1/f"; }
+sc_rs_chmod_suid()   { : >"$1/f"; chmod u+s "$1/f"; rm -f "$1/f"; }
+sc_rs_hidden_tmp()   { cd /tmp && touch .scanwatch-hidden && rm -f .scanwatch-hidden; }
+sc_rs_kill_zero()    { sh -c '/usr/bin/kill -0 $$; :'; }
+sc_rs_hex_payload()  { xxd -p /etc/hostname >/dev/null; python3 -c 'bytes.fromhex("6869").decode()'; }
+sc_rs_tty_upgrade()  { script -qc /bin/true /dev/null >/dev/null; timeout 5 python3 -c 'import pty; pty.spawn(["/bin/sh", "-c", "true"])' >/dev/null; }
+sc_rs_shm_exec()     { cp /bin/true /dev/shm/scanwatch-true; /dev/shm/scanwatch-true; rm -f /dev/shm/scanwatch-true; }
+sc_rs_http_server()  { timeout 1 python3 -m http.server --cgi -b 127.0.0.1 0 >/dev/null 2>&1; }
+sc_rs_curl_socks()   { sh -c 'curl -s -m 2 -x socks5h://127.0.0.1:9 http://127.0.0.1:9/ >/dev/null; :'; }
+sc_rs_rmmod()        { sh -c 'setpriv --reuid=65534 --regid=65534 --clear-groups rmmod scanwatch_no_such_module 2>/dev/null; :'; }
+sc_rs_sysctl_echo()  { sh -c "sh -c 'echo kernel.sysrq >/dev/null'; :"; }
+sc_rs_passwd_echo()  { sh -c 'echo ">/etc/passwd" >/dev/null; :'; }
+sc_rs_cloud_creds()  { sh -c 'cat /var/run/secrets/kubernetes.io/serviceaccount/token /etc/kubernetes/admin.conf 2>/dev/null; :'; }
+sc_rs_discovery()    { sh -c 'getconf PAGESIZE; cat /etc/os-release; whoami; getent passwd root; ps -e; ss -tln; :' >/dev/null; }
+
+run_ruleset_set() {
+    local tmp f
+    mktempdir tmp
+    local -a set=(
+        dmidecode lsmod pam_version security_cat sudo_list suid_find which_many vm_fingerprint
+        hidden_mkdir mkfifo split shadow_read setcap touch_stomp chmod_suid hidden_tmp kill_zero
+        hex_payload tty_upgrade shm_exec http_server curl_socks rmmod sysctl_echo passwd_echo
+        cloud_creds discovery
+    )
+    for f in "${set[@]}"; do
+        # shellcheck disable=SC2053
+        [[ ruleset_$f.enriched.log == ${RULESET_ONLY:-*} ]] || continue
+        capture "ruleset_$f.enriched.log" ENRICHED "" "sc_rs_$f" "$tmp"
+    done
+}
+
 # Issue 26: the same wrappers where there is no login session (auid and ses unset), as from a
 # service or a shell a service spawned. Selected with CAPTURE_SET=nosession. The loginuid of
 # this script must be unset (it is where nothing wrote it: a service, a container's root). Each
@@ -653,6 +704,8 @@ if [[ ${CAPTURE_SET:-base} == evasion ]]; then
     run_evasion_set
 elif [[ ${CAPTURE_SET:-base} == elastic ]]; then
     run_elastic_set
+elif [[ ${CAPTURE_SET:-base} == ruleset ]]; then
+    run_ruleset_set
 elif [[ ${CAPTURE_SET:-base} == nosession ]]; then
     run_nosession_set
 elif [[ ${CAPTURE_SET:-base} == network ]]; then

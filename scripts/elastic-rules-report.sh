@@ -3,7 +3,9 @@
 # "Elastic's rules"): rules/linux, the Linux and OS-neutral rules of rules/cross-platform, and the
 # Linux building blocks, taken from a checkout of elastic/detection-rules.
 #
-#   scripts/elastic-rules-report.sh [SCANWATCH] [DETECTION_RULES]
+#   scripts/elastic-rules-report.sh [SCANWATCH] [DETECTION_RULES] [SCANWATCH_OPTIONS...]
+#
+# SCANWATCH_OPTIONS go before `rules check` (e.g. `--profile elastic`, `--exec-action executed`).
 #
 # SCANWATCH defaults to build/scanwatch. DETECTION_RULES is a checkout (a folder holding rules/)
 # or a bare repository (its HEAD is extracted); default: the DETECTION_RULES environment variable.
@@ -14,6 +16,8 @@ set -euo pipefail
 
 scanwatch=$(realpath "${1:-build/scanwatch}")
 source=${2:-${DETECTION_RULES:?give the detection-rules checkout as the 2nd argument or DETECTION_RULES}}
+shift $(( $# < 2 ? $# : 2 ))
+options=("$@")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -53,9 +57,9 @@ for path in selected:
     shutil.copy(path, os.path.join(out, rel))
 print(f'{len(selected)} rule files selected', file=sys.stderr)
 PY
-cd "$work/selected" && "$scanwatch" rules check --summary .
+cd "$work/selected" && "$scanwatch" "${options[@]}" rules check --summary .
 if [[ -n ${LOADABLE_OUT:-} ]]; then
     mkdir -p "$LOADABLE_OUT"
-    "$scanwatch" rules check --summary . | awk '$1 == "can-fire" || $1 == "cannot-fire" { sub(/:$/, "", $2); print $2 }' |
+    "$scanwatch" "${options[@]}" rules check --summary . | awk '$1 == "can-fire" || $1 == "cannot-fire" { sub(/:$/, "", $2); print $2 }' |
         while read -r f; do cp "$f" "$LOADABLE_OUT/"; done
 fi

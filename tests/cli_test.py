@@ -275,6 +275,48 @@ with tempfile.TemporaryDirectory() as tmp:
           f"SIGHUP with a hostile rule file: the plugin lives on with its rules ({plugin.returncode})")
     check(b"more than 64 dotted parts" in err, "the reload error is said")
 
+# A folder of rules as a detection-rules checkout has them (docs/rules.md, "Loading files and
+# folders"): a rule that does not parse, a disabled one (Elastic's "My First Rule" alerts on every
+# event when run), one of a type scanwatch lacks. The agent starts, runs the others, and says so in
+# one line; `rules check` lists each.
+with tempfile.TemporaryDirectory() as tmp:
+    folder = os.path.join(tmp, "rules")
+    os.mkdir(folder)
+    shutil.copy(os.path.join(SRC, "rules", "builtin", "network_scan.toml"), os.path.join(folder, "a_scan.toml"))
+    broken = os.path.join(folder, "b_broken.toml")
+    with open(broken, "w") as f:
+        f.write('[rule]\nname = "broken"\nrule_id = "b"\ntype = "query"\nquery = "process.name:("\n')
+    with open(os.path.join(folder, "c_first.toml"), "w") as f:
+        f.write('[rule]\nname = "My First Rule"\nrule_id = "c"\ntype = "threshold"\nenabled = false\n'
+                'query = "event.kind:event"\n[rule.threshold]\nfield = ["host.id"]\nvalue = 1\n')
+    with open(os.path.join(folder, "d_esql.toml"), "w") as f:
+        f.write('[rule]\nname = "e"\nrule_id = "d"\ntype = "esql"\nlanguage = "esql"\n'
+                'query = "from logs-* | limit 1"\n')
+    sweep = os.path.join(SAMPLES, "ping_sweep.raw.log")
+    r = run(["replay", "--rules", folder] + HOST + [sweep])
+    names = sorted({a["kibana.alert.rule.name"] for a in json_lines(r.stdout)})
+    check(r.returncode == 0 and names == ["Potential Network Scan Executed From Host"],
+          f"replay --rules FOLDER with a broken, a disabled and an esql rule runs the others ({r.returncode}, {names})")
+    err = r.stderr.decode()
+    check(broken + ":5:" in err and "skipped: query:" in err, "the broken file is named with its error")
+    check("rules: 1 loaded" in err and "2 files skipped (1 kuery: query error, 1 type esql)" in err
+          and "1 disabled (enabled = false)" in err and "rules check" in err,
+          "one line counts what was skipped and disabled")
+    check("d_esql.toml" not in err and "c_first.toml" not in err, "routine skips are not printed one by one")
+    r = run(["--verbose", "replay", "--rules", folder] + HOST + [sweep])
+    err = r.stderr.decode()
+    check(r.returncode == 0 and "d_esql.toml" in err and "c_first.toml" in err,
+          "--verbose prints each skipped file and the disabled rule")
+    r = run(["rules", "check", folder])
+    check(r.returncode == 1 and b"b_broken.toml" in r.stderr, f"rules check FOLDER exits 1 for the broken file ({r.returncode})")
+    r = run(["rules", "check", "--summary", folder])
+    out = r.stdout.decode()
+    check(r.returncode == 0 and "refused      " + broken in out and "disabled     " in out
+          and "files 4, load 2, can fire 1, cannot fire 0, refused 2, disabled 1" in out,
+          "rules check --summary lists the broken, esql and disabled files and counts them")
+    r = run(["replay", "--rules", broken, sweep])
+    check(r.returncode == 2 and broken.encode() + b":5:" in r.stderr, f"a broken file named explicitly stops the start ({r.returncode})")
+
 r = run(["rules", "show"])
 check(r.returncode == 0 and b"03c23d45-d3cb-4ad4-ab5d-b361ffe8724a" in r.stdout, "rules show prints the built-in rule")
 

@@ -72,4 +72,48 @@ std::vector<std::string> Query::required_values(int field_id) const {
     return query::required_values(*root_, field_id);
 }
 
+namespace {
+
+bool names_hold(const std::vector<std::string>& names, const query::Pattern& p) {
+    if (!p.is_literal()) return false;
+    for (const std::string& name : names) {
+        if (p.fold ? query::folded_match(query::make_literal(name, true), p.bytes) : p.bytes == name) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void add_alias(query::Expr& e, int field_id, const std::vector<std::string>& names,
+               std::string_view alias, std::size_t& added) {
+    for (query::Expr& child : e.children) add_alias(child, field_id, names, alias, added);
+    if (e.kind != query::ExprKind::match || e.field_id != field_id) return;
+    bool named = false;
+    for (const query::Pattern& p : e.patterns) {
+        if (p.matches(alias)) return;  // already accepts it
+        named = named || names_hold(names, p);
+    }
+    if (!named) return;
+    const bool fold = e.patterns.front().fold;
+    e.patterns.push_back(query::make_literal(std::string(alias), fold));
+    e.literal_set.reset();  // prepare() builds it again over the new list
+    e.scanned.clear();
+    ++added;
+}
+
+}  // namespace
+
+Query Query::with_alias(int field_id, const std::vector<std::string>& names, std::string_view alias,
+                        std::size_t& added) const {
+    added = 0;
+    if (!root_ || !query::mentions(*root_, field_id)) return *this;
+    query::Expr root = *root_;
+    add_alias(root, field_id, names, alias, added);
+    if (added == 0) return *this;
+    query::prepare(root);
+    Query out = *this;
+    out.root_ = std::make_shared<const query::Expr>(std::move(root));
+    return out;
+}
+
 }  // namespace scanwatch::rules

@@ -45,6 +45,8 @@ public:
     bool matches(const FieldAccessor& fields, bool& cut) const;
     /// Every field id the query reads, in first-use order, without duplicates.
     const std::vector<int>& field_ids() const;
+    /// The name of each of field_ids(), as first written.
+    const std::vector<std::string>& field_names() const { return field_names_; }
     /// For an explanation: the canonical text of the parsed query (e.g. `(a:x or a:y) and not
     /// b:*`; for an EQL query, its condition in EQL). Parsing it again gives a query that matches exactly the same events.
     std::string to_string() const;
@@ -61,6 +63,13 @@ public:
     /// ...)` without wildcards, at the top level of the `and`), returns that set; otherwise an
     /// empty vector.
     std::vector<std::string> required_values(int field_id) const;
+    /// A copy in which every test of field `field_id` against a literal value in `names` (in
+    /// any ASCII case where the test ignores case) also accepts the literal `alias`, in every
+    /// polarity (`not f:name` then also excludes `alias`). `added` counts the tests that gained
+    /// it (a test that already accepts `alias` gains nothing). Used for value aliases decided
+    /// when a rule loads (rules/ruleset/exec_alias.h), so the AST says what runs.
+    Query with_alias(int field_id, const std::vector<std::string>& names, std::string_view alias,
+                     std::size_t& added) const;
 
 private:
     friend std::variant<EqlQuery, QueryError> parse_eql(std::string_view text,

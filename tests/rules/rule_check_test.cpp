@@ -84,7 +84,7 @@ TEST_CASE("Rule check: rules that cannot fire on scanwatch events load and say w
     SECTION("a query for other event categories") {
         const auto r = rule_with("event.category:file and file.path:/etc/passwd");
         const auto w = rule_warnings(*r);
-        REQUIRE(w.size() == 1);
+        REQUIRE(w.size() == 2);  // and the fields it reads that scanwatch never fills
         CHECK(w[0] ==
               "cannot fire on scanwatch events: its query requires event.category to be file; "
               "scanwatch events have event.category: process or network");
@@ -100,9 +100,11 @@ TEST_CASE("Rule check: rules that cannot fire on scanwatch events load and say w
         const auto r = rule_with("process.name:ping and process.hash.sha256:abc");
         CHECK(r->unknown_fields == std::vector<std::string>{"process.hash.sha256"});
         const auto w = rule_warnings(*r);
-        REQUIRE(w.size() == 1);
+        REQUIRE(w.size() == 2);
         CHECK(contains(w[0], "cannot fire on scanwatch events"));
+        CHECK(contains(w[0], "its query needs fields scanwatch never fills"));
         CHECK(contains(w[0], "process.hash.sha256"));
+        CHECK(contains(w[1], "never have a value here: process.hash.sha256"));
     }
     SECTION("a group-by field scanwatch never sets") {
         const auto r = rule_with("process.name:ping", "\"host.id\", \"source.ip\"");

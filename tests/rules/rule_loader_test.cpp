@@ -38,17 +38,32 @@ TEST_CASE("Rule loader: errors are findings with file, line and column", "[rule-
     TempDir dir;
     dir.write("a.toml", rule_text("a", "process.name:ping"));
     const std::string bad = dir.write("b.toml", rule_text("b", "process.name:ping and\n  (bogus"));
-    const LoadResult r = load_rule_sources({{dir.path()}, {}});
-    REQUIRE(r.rules.size() == 1);  // the good file still loads
-    REQUIRE(r.findings.size() == 1);
-    const Finding& f = r.findings[0];
-    CHECK(f.severity == Severity::error);
-    CHECK(f.file == bad);
-    CHECK(f.line == 6);  // "  (bogus": the word after the parenthesis
-    CHECK(f.column == 4);
-    CHECK(f.message.rfind("query: ", 0) == 0);
-    CHECK_FALSE(r.ok());
-    CHECK(r.as_string() == "error: " + bad + ":6:4: " + f.message + "\n");
+    SECTION("named, a file that does not load is an error") {
+        const LoadResult r = load_rule_sources({{dir.path() + "/a.toml", bad}, {}});
+        REQUIRE(r.rules.size() == 1);  // the good file still loads
+        REQUIRE(r.findings.size() == 1);
+        const Finding& f = r.findings[0];
+        CHECK(f.severity == Severity::error);
+        CHECK(f.file == bad);
+        CHECK(f.line == 6);  // "  (bogus": the word after the parenthesis
+        CHECK(f.column == 4);
+        CHECK(f.message.rfind("query: ", 0) == 0);
+        CHECK_FALSE(r.ok());
+        CHECK(r.as_string() == "error: " + bad + ":6:4: " + f.message + "\n");
+    }
+    SECTION("in a folder, it is skipped with its error, as Kibana imports the others") {
+        const LoadResult r = load_rule_sources({{dir.path()}, {}});
+        REQUIRE(r.rules.size() == 1);
+        REQUIRE(r.findings.size() == 1);
+        const Finding& f = r.findings[0];
+        CHECK(f.severity == Severity::warning);
+        CHECK(f.kind == FindingKind::skipped_broken);
+        CHECK(f.reason == "kuery: query error");
+        CHECK(f.in_folder);
+        CHECK(f.line == 6);
+        CHECK(f.message.rfind("skipped: query: ", 0) == 0);
+        CHECK(r.ok());
+    }
 }
 
 TEST_CASE("Rule loader: warnings name the rule or the exception", "[rule-loader]") {

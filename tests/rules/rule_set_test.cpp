@@ -96,16 +96,55 @@ TEST_CASE("Rule set: errors are collected with their positions, good files still
     dir.write("b.toml", rule_text("b", "process.name:(ping or"));  // query ends too early
     dir.write("c.toml", "[rule]\nname = \"x\n");                    // TOML syntax
     dir.write("d.toml", rule_text("d"));
+    // In a folder, files that do not load are skipped with their errors (a detection-rules
+    // checkout must not go down for one file); named explicitly, they are errors.
     const RuleSet set = load_rules(dir.path());
     CHECK(ids(set) == std::vector<std::string>{"a", "d"});
-    REQUIRE(set.errors.size() == 2);
-    CHECK(set.errors[0].source == dir.path() + "/b.toml");
-    CHECK(set.errors[0].line == 5);  // query = '...' is line 5
-    CHECK(set.errors[0].column > 10);
-    CHECK(set.errors[0].message.find("query:") == 0);
-    CHECK(set.errors[1].source == dir.path() + "/c.toml");
-    CHECK(set.errors[1].line == 2);
-    CHECK_FALSE(set.ok());
+    CHECK(set.ok());
+    REQUIRE(set.skipped.size() == 2);
+    CHECK(set.skipped[0].source == dir.path() + "/b.toml");
+    CHECK(set.skipped[0].line == 5);  // query = '...' is line 5
+    CHECK(set.skipped[0].column > 10);
+    CHECK(set.skipped[0].message.find("query:") == 0);
+    CHECK_FALSE(set.skipped[0].unsupported);
+    CHECK(set.skipped[0].kind == "kuery: query error");
+    CHECK(set.skipped[1].source == dir.path() + "/c.toml");
+    CHECK(set.skipped[1].line == 2);
+    const RuleSet named = load_rules(std::vector<std::string>{
+        dir.path() + "/a.toml", dir.path() + "/b.toml", dir.path() + "/c.toml"});
+    CHECK(ids(named) == std::vector<std::string>{"a"});
+    REQUIRE(named.errors.size() == 2);
+    CHECK(named.errors[0].line == 5);
+    CHECK(named.errors[1].line == 2);
+    CHECK_FALSE(named.ok());
+}
+
+TEST_CASE("Rule set: a rule with enabled = false is set aside, as Kibana never runs it", "[rule-set]") {
+    TempDir dir;
+    dir.write("a.toml", rule_text("a"));
+    const std::string off = dir.write(
+        "b.toml", "[rule]\nname = \"b\"\nrule_id = \"b\"\ntype = \"query\"\nenabled = false\n"
+                  "query = 'event.kind:event'\n");
+    dir.write("c.toml", "[rule]\nname = \"c\"\nrule_id = \"c\"\ntype = \"query\"\nenabled = true\n"
+                        "query = 'event.kind:event'\n");
+    const RuleSet set = load_rules(dir.path());
+    CHECK(set.ok());
+    CHECK(ids(set) == std::vector<std::string>{"a", "c"});
+    REQUIRE(set.disabled.size() == 1);
+    CHECK(set.disabled[0]->rule_id == "b");
+    CHECK(set.disabled_in_folder == std::vector<bool>{true});
+    // Named explicitly, still not run.
+    const RuleSet named = load_rules(off);
+    CHECK(named.rules.empty());
+    CHECK(named.disabled.size() == 1);
+    CHECK(named.disabled_in_folder == std::vector<bool>{false});
+    // enabled must be a boolean.
+    const RuleSet bad = load_rules(dir.write(
+        "d.toml", "[rule]\nname = \"d\"\nrule_id = \"d\"\ntype = \"query\"\nenabled = \"no\"\n"
+                  "query = 'event.kind:event'\n"));
+    REQUIRE(bad.errors.size() == 1);
+    CHECK(bad.errors[0].message == "rule.enabled must be true or false");
+    CHECK(bad.errors[0].line == 5);
 }
 
 TEST_CASE("Rule set: paths that give no rules are errors", "[rule-set]") {
@@ -150,7 +189,12 @@ TEST_CASE("Rule set: a folder skips rule types scanwatch does not run; named, th
     const RuleSet named = load_rules(esql);
     CHECK_FALSE(named.ok());
     CHECK(named.skipped.empty());
-    // A query with a syntax error in a folder is still an error.
+    // A query with a syntax error in a folder is skipped too, not as unsupported.
     dir.write("40-bad.toml", rule_text("bad", "process.name:("));
-    CHECK_FALSE(load_rules(dir.path()).ok());
+    const RuleSet with_bad = load_rules(dir.path());
+    CHECK(with_bad.ok());
+    REQUIRE(with_bad.skipped.size() == 3);
+    CHECK_FALSE(with_bad.skipped[2].unsupported);
+    CHECK(with_bad.skipped[0].kind == "type esql");
+    CHECK(with_bad.skipped[1].kind == "language lucene");
 }

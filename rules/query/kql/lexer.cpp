@@ -49,8 +49,7 @@ bool ends_word(char c) {
 }
 
 // What a backslash may escape in an unquoted value to stand for itself. `?` and whitespace are not
-// in Kibana's list: `?` is a wildcard here, and without `\ ` (or a backslash before a tab) a
-// wildcard pattern could not contain whitespace at all.
+// in Kibana's list; scanwatch takes them too (`?` needs no escape: KQL's only wildcard is `*`).
 bool escapable(char c) {
     switch (c) {
         case '\\':
@@ -195,24 +194,52 @@ bool Lexer::quoted(Token& out, QueryError& error) {
     });
 }
 
+// Kibana's grammar (kbn-es-query grammar.peggy, UnquotedLiteral) keeps whitespace inside an
+// unquoted value: `process.args:(* 1*)` is the one value `* 1*`. The value stops before
+// whitespace followed by a keyword (`or`, `and`, `not` as a whole word), by a character that ends
+// a word (`(`, `)`, `:`, a quote, ...), or by the end; leading and trailing whitespace are not
+// part of it. A keyword itself never takes the words after it (`not a:b`).
+bool Lexer::value_goes_on() const {
+    std::size_t at = pos_;
+    while (at < text_.size() && is_space(text_[at])) ++at;
+    if (at == pos_ || at >= text_.size() || ends_word(text_[at])) return false;
+    std::size_t end = at;
+    while (end < text_.size() && !ends_word(text_[end])) ++end;
+    if (is_keyword(text_.substr(at, end - at))) return false;
+    // A word followed by `:` or a range operator is a field whose `and` / `or` is missing: Kibana
+    // refuses that too, and the parser's message then names it.
+    while (end < text_.size() && is_space(text_[end])) ++end;
+    return end >= text_.size() || (text_[end] != ':' && text_[end] != '<' && text_[end] != '>');
+}
+
 bool Lexer::word(Token& out, QueryError& error) {
     out.kind = TokenKind::word;
     bool wildcard = false;
-    while (!at_end() && !ends_word(peek())) {
-        const char c = peek();
-        if (c == '\\') {
-            if (!word_escape(out, error)) return false;
-            out.escaped = true;
-            continue;
+    for (;;) {
+        while (!at_end() && !ends_word(peek())) {
+            const char c = peek();
+            if (c == '\\') {
+                if (!word_escape(out, error)) return false;
+                out.escaped = true;
+                continue;
+            }
+            // `*` is KQL's only wildcard; `?` is a literal character (Kibana's grammar).
+            if (c == '*') {
+                wildcard = true;
+                out.roles += c;
+            } else {
+                out.roles += kLiteralByte;
+            }
+            out.text += c;
+            advance();
         }
-        if (c == '*' || c == '?') {
-            wildcard = true;
-            out.roles += c;
-        } else {
+        const bool keyword = !wildcard && !out.escaped && is_keyword(out.text);
+        if (keyword || !value_goes_on()) break;
+        while (is_space(peek())) {
+            out.text += peek();
             out.roles += kLiteralByte;
+            advance();
         }
-        out.text += c;
-        advance();
     }
     if (!wildcard) out.roles.clear();
     if (!wildcard && !out.escaped) {

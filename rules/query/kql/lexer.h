@@ -62,6 +62,7 @@ private:
     bool hex4_at(std::size_t offset, std::uint32_t& unit) const;
     bool unicode_escape(std::string& out, QueryError& error);
     bool word(Token& out, QueryError& error);
+    bool value_goes_on() const;
     bool word_escape(Token& out, QueryError& error);
     bool quoted(Token& out, QueryError& error);
     std::string_view char_at(std::size_t offset) const;

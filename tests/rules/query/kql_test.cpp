@@ -139,16 +139,17 @@ TEST_CASE("KQL: wildcard star and question mark anywhere", "[kql]") {
         CHECK(matches("process.name:*", name("")));
         CHECK(matches("process.name:*", name("anything")));
     }
-    SECTION("question mark is exactly one byte") {
-        CHECK(matches("process.name:hping?", name("hping3")));
-        CHECK_FALSE(matches("process.name:hping?", name("hping")));
-        CHECK_FALSE(matches("process.name:hping?", name("hping33")));
-        CHECK(matches("process.name:?ping", name("nping")));
-        CHECK(matches("process.name:h?ing*", name("hping3")));
-        CHECK(matches("process.name:*?", name("x")));
-        CHECK_FALSE(matches("process.name:*?", name("")));
-        CHECK(matches("process.name:??", name("\xc3\xa9")));  // one character, two bytes
-        CHECK_FALSE(matches("process.name:?", name("\xc3\xa9")));
+    SECTION("question mark is a literal character: KQL's only wildcard is the star") {
+        CHECK_FALSE(matches("process.name:hping?", name("hping3")));
+        CHECK(matches("process.name:hping?", name("hping?")));
+        CHECK_FALSE(matches("process.name:?ping", name("nping")));
+        CHECK(matches("process.name:?ping", name("?ping")));
+        CHECK(matches("process.name:h?ing*", name("h?ing3")));
+        CHECK_FALSE(matches("process.name:h?ing*", name("hping3")));
+        CHECK(matches("process.name:*?", name("what?")));
+        CHECK_FALSE(matches("process.name:*?", name("x")));
+        CHECK_FALSE(matches("process.name:??", name("\xc3\xa9")));
+        CHECK(matches("process.name:\\?", name("?")));  // an escaped one too
     }
     SECTION("no partial matches") {
         CHECK_FALSE(matches("process.name:pin", name("ping")));
@@ -283,4 +284,53 @@ TEST_CASE("KQL: escaped whitespace in unquoted values", "[kql]") {
     CHECK(matches("process.args:a\\tb", spaced));     // the \t escape
     CHECK_FALSE(matches("process.args:Document\\ revisions", spaced));
     CHECK(must_parse("process.args:*\\ Revisions").to_string() == "process.args:*\\ Revisions");
+}
+
+// Kibana's grammar (kbn-es-query grammar.peggy, UnquotedLiteral) and detection-rules' lib/kql
+// keep whitespace inside an unquoted value; two of Elastic's shipped rules rely on it.
+TEST_CASE("KQL: whitespace inside an unquoted value is part of it, as in Kibana", "[kql][kql-space]") {
+    const auto args = [](std::vector<std::string> values) {
+        return Event{{"process.args", std::move(values)}};
+    };
+    SECTION("a wildcard value with a space is one value") {
+        // command_and_control_auditd_curl_wget_from_container.toml
+        const std::string q = "process.args:(* curl* or */bin/curl* or *wget*)";
+        CHECK(must_parse(q).to_string() ==
+              R"(process.args:*\ curl* or process.args:*/bin/curl* or process.args:*wget*)");
+        CHECK(matches(q, args({"sh", "-c", "echo x; curl http://x"})));
+        CHECK_FALSE(matches(q, args({"curl", "http://x"})));  // no space before curl
+        CHECK(matches(q, args({"/usr/bin/curl"})));
+        CHECK(matches("process.args:(* 1*)", args({"sleep 10"})));
+        CHECK_FALSE(matches("process.args:(* 1*)", args({"x1"})));
+    }
+    SECTION("a literal value with a space is one value") {
+        CHECK(must_parse("process.name:hping 3").to_string() == R"(process.name:"hping 3")");
+        CHECK(must_parse("process.name:(a b or c)").to_string() ==
+              R"(process.name:"a b" or process.name:c)");
+        CHECK(matches("process.name:  runc  init  ", Event{{"process.name", {"runc  init"}}}));
+    }
+    SECTION("a value stops before a keyword, a parenthesis, a quote or the end") {
+        CHECK(must_parse("process.name:a b and user.name:c").to_string() ==
+              R"(process.name:"a b" and user.name:c)");
+        CHECK(must_parse("process.name:(a b OR c d)").to_string() ==
+              R"(process.name:"a b" or process.name:"c d")");
+        CHECK(must_parse("process.name:(a b) or not user.name:x y").to_string() ==
+              R"(process.name:"a b" or not user.name:"x y")");
+        CHECK(must_parse("not process.name:x").to_string() == "not process.name:x");
+        CHECK(must_parse("process.name : x").to_string() == "process.name:x");
+        CHECK(must_parse("process.args_count >= 5").to_string() == "process.args_count >= 5");
+    }
+    SECTION("a missing operator before a field is still an error naming the field") {
+        const QueryError e = must_fail("user.name:a b user.name:c");
+        CHECK_THAT(e.message, Catch::Contains("found \"user.name\""));
+        CHECK(e.column == 15);
+    }
+    SECTION("a value across lines keeps the line break, as Kibana reads it") {
+        // credential_access_kubernetes_and_cloud_credential_paths_via_process_args.toml lacks an
+        // `or` between two values: Kibana reads one value holding the line break.
+        const std::string q = "process.args:(*/conf/server.xml\n  */.kube/config or */.docker/config.json)";
+        CHECK_FALSE(matches(q, args({"/root/.kube/config"})));
+        CHECK(matches(q, args({"/x/conf/server.xml\n  /root/.kube/config"})));
+        CHECK(matches(q, args({"/root/.docker/config.json"})));
+    }
 }
