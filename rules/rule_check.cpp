@@ -205,6 +205,39 @@ std::string describe_duration(std::int64_t ms) {
 
 }  // namespace
 
+// Why an EQL sequence or sample can never complete on scanwatch events: a term (not a missing
+// event) of another category, or one no event can match, or a join key field scanwatch never
+// carries that is not optional (such an event takes no part, as in Elasticsearch).
+static std::vector<std::string> sequence_cannot_fire_reasons(const EqlSequence& seq) {
+    std::vector<std::string> out;
+    const auto check_keys = [&](const EqlStage& s) {
+        for (std::size_t k = 0; k < s.key_ids.size(); ++k) {
+            if (!FieldCatalog::is_known(s.key_ids[k]) && !s.key_optional[k]) {
+                out.push_back(fmt::format("it joins on {}, a field scanwatch events never carry "
+                                          "(an event without a join key value joins nothing)",
+                                          s.key_names[k]));
+                return;
+            }
+        }
+    };
+    std::size_t last_written = seq.stages.size() + 1;
+    for (const EqlStage& s : seq.stages) {
+        if (s.missing || s.written == last_written) continue;
+        last_written = s.written;
+        const std::size_t before = out.size();
+        if (s.category != "process" && s.category != "network" && s.category != "any") {
+            out.push_back(fmt::format("its term {} is of EQL event category {}; scanwatch has only "
+                                      "process and network events",
+                                      s.written + 1, s.category));
+        } else if (!may_match(s.query)) {
+            out.push_back(fmt::format("its term {} ({} where {}) can never match a scanwatch event",
+                                      s.written + 1, s.category, s.query.to_string()));
+        }
+        if (out.size() == before) check_keys(s);
+    }
+    return out;
+}
+
 std::vector<std::string> cannot_fire_reasons(const RuleDefinition& rule) {
     std::vector<std::string> out;
     for (std::size_t i = 0; i < rule.group_by.size(); ++i) {
@@ -221,7 +254,9 @@ std::vector<std::string> cannot_fire_reasons(const RuleDefinition& rule) {
             "cardinality stays 0",
             rule.cardinality->field));
     }
-    if (rule.rule_type == RuleType::eql && rule.eql_category != "process" &&
+    if (rule.eql_sequence) {
+        for (auto& reason : sequence_cannot_fire_reasons(*rule.eql_sequence)) out.push_back(std::move(reason));
+    } else if (rule.rule_type == RuleType::eql && rule.eql_category != "process" &&
         rule.eql_category != "network" && rule.eql_category != "any") {
         out.push_back(fmt::format(
             "its EQL event category is {}; scanwatch has only process and network events",
