@@ -137,7 +137,7 @@ void check_verdicts(const Query& q1, const Query& q2, std::size_t field_count,
 // with the same verdicts; the structure stays within its limits.
 void check_sequence(const scanwatch::rules::EqlSequence& seq, std::string_view text,
                     Resolver& resolver) {
-    if (seq.stages.size() < 2 || seq.stages.size() > 32) fail("sequence of bad length", text, "");
+    if (seq.stages.size() < 2 || seq.stages.size() > 128) fail("sequence of bad length", text, "");
     if (seq.sample && (seq.maxspan_ms != 0 || seq.has_until)) fail("sample with span", text, "");
     bool positive = false;
     std::vector<const scanwatch::rules::EqlStage*> terms;

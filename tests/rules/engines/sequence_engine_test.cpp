@@ -70,8 +70,9 @@ std::size_t shells(const std::vector<Alert>& alerts) {
 struct Run {
     std::unique_ptr<RuleEngine> engine;
     std::vector<Alert> alerts;
-    explicit Run(const std::string& query, std::size_t cap = kSequenceMaxPartials)
-        : engine(std::make_unique<SequenceEngine>(load(query), EngineOptions{}, cap)) {}
+    explicit Run(const std::string& query, std::size_t cap = kSequenceMaxPartials,
+                 std::size_t bytes = kSequenceMaxBytes)
+        : engine(std::make_unique<SequenceEngine>(load(query), EngineOptions{}, cap, bytes)) {}
     Run& operator<<(const ProcessEvent& e) {
         engine->process(e, alerts);
         return *this;
@@ -266,6 +267,26 @@ TEST_CASE("Sequence: the state cap evicts the least advanced, oldest first", "[s
     CHECK(shells(r.alerts) == 1);
     r << exec(kT0 + 101, "b", "19") << exec(kT0 + 102, "c", "19");  // the newest survived too
     CHECK(shells(r.alerts) == 2);
+}
+
+TEST_CASE("Sequence: runs share their events; the byte cap evicts", "[sequence]") {
+    const char* q = "sequence by user.id with maxspan=1m [process where process.name == \"a\"] with runs=20";
+    Run r(q, 1000, 64 * 1024);
+    for (int i = 0; i < 19; ++i) r << exec(kT0 + i, "a");
+    CHECK(r.alerts.empty());
+    CHECK(r.engine->counters().groups == 19);  // one partial per count reached, sharing events
+    r << exec(kT0 + 19, "a");
+    REQUIRE(shells(r.alerts) == 1);
+    CHECK(r.alerts.back().group->events.size() == 20);
+    // Events of 4 KiB arguments for many users: held bytes stay near the cap.
+    ProcessEvent big = exec(kT0 + 100, "a");
+    big.args = {std::string(4096, 'x')};
+    for (int i = 0; i < 200; ++i) {
+        big.user.id = std::to_string(i);
+        r << big;
+    }
+    CHECK(r.engine->counters().groups_evicted > 0);
+    CHECK(r.engine->counters().groups < 200);
 }
 
 TEST_CASE("Sequence: partial sequences expire after the span; late events are counted", "[sequence]") {

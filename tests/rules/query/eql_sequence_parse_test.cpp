@@ -109,9 +109,9 @@ TEST_CASE("EQL sequence: errors name what was expected and where", "[eql][sequen
          "positive whole number", 1, 52},
         {"sequence [process where user.id != null] with runs=101 [process where user.id != null]",
          "runs=101 is out of range", 1, 52},
-        {"sequence [process where user.id != null] with runs=20 [process where user.id != null] "
-         "with runs=13",
-         "too many terms", 1, 55},
+        {"sequence [process where user.id != null] with runs=100 [process where user.id != null] "
+         "with runs=29",
+         "too many terms", 1, 56},
         {"sequence [process user.id != null] [process where user.id != null]",
          "expected \"where\"", 1, 19},
         {"sequence [process where user.id != null [process where user.id != null]",
@@ -158,6 +158,15 @@ TEST_CASE("EQL sequence: errors name what was expected and where", "[eql][sequen
         CHECK(e.line == c.line);
         CHECK(e.column == c.column);
     }
+}
+
+TEST_CASE("EQL sequence: one term with runs=2 or more is a sequence", "[eql][sequence]") {
+    const auto q = must_parse("sequence by user.id with maxspan=1s [process where user.id != null] with runs = 20");
+    CHECK(q.sequence->stages.size() == 20);
+    CHECK_THAT(must_fail("sequence [process where user.id != null] with runs=1").message,
+               Catch::Contains("at least two terms"));
+    CHECK_THAT(must_fail("sample [process where user.id != null]").message,
+               Catch::Contains("a sample needs at least two terms"));
 }
 
 TEST_CASE("EQL sequence: a single-event query is not a sequence", "[eql][sequence]") {
