@@ -75,6 +75,15 @@ void flags(ProcessEvent& e, Visit visit) {
 
 }  // namespace
 
+std::size_t event_bytes(const ProcessEvent& event) {
+    ProcessEvent& e = const_cast<ProcessEvent&>(event);  // the visitor only reads here
+    std::size_t n = sizeof(ProcessEvent);
+    strings(e, [&](const char*, const std::string& v) { n += v.size(); });
+    for (const auto& a : e.args) n += a.size() + sizeof(std::string);
+    for (const auto& t : e.tags) n += t.size() + sizeof(std::string);
+    return n;
+}
+
 nlohmann::json event_to_state(const ProcessEvent& event) {
     ProcessEvent& e = const_cast<ProcessEvent&>(event);  // the visitors only read here
     nlohmann::json out = nlohmann::json::object();

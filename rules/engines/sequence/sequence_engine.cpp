@@ -24,11 +24,12 @@ bool category_matches(std::string_view category, EventKind kind) {
 }  // namespace
 
 SequenceEngine::SequenceEngine(std::shared_ptr<const RuleDefinition> rule, EngineOptions options,
-                               std::size_t max_partials)
+                               std::size_t max_partials, std::size_t max_bytes)
     : RuleEngine(std::move(rule), options),
       seq_(*rule_->eql_sequence),
       span_ms_(seq_.maxspan_ms > 0 ? seq_.maxspan_ms : rule_->from_ms),
       max_partials_(std::max<std::size_t>(max_partials, 1)),
+      max_bytes_(max_bytes),
       runs_(true) {
     for (std::size_t i = 0; i < seq_.stages.size(); ++i) {
         const EqlStage& s = seq_.stages[i];
@@ -84,6 +85,15 @@ SequenceEngine::KeyState& SequenceEngine::state_of(const std::string& key) {
     return it->second;
 }
 
+SequenceEngine::EventPtr SequenceEngine::hold(const ProcessEvent& event) {
+    const std::size_t bytes = detail::event_bytes(event);
+    *held_bytes_ += bytes;
+    return EventPtr(new ProcessEvent(event), [held = held_bytes_, bytes](const ProcessEvent* e) {
+        *held -= bytes;
+        delete e;
+    });
+}
+
 void SequenceEngine::drop_empty(const std::string& key) {
     const auto it = keys_.find(key);
     if (it == keys_.end()) return;
@@ -115,14 +125,14 @@ void SequenceEngine::process(const ProcessEvent& event, std::vector<Alert>& aler
     }
     current_.reset();
     if (++since_sweep_ >= 1024) expire();
-    if (partials_ > max_partials_) evict();
+    if (partials_ > max_partials_ || *held_bytes_ > max_bytes_) evict();
     counters_.groups = partials_;
 }
 
 void SequenceEngine::process_sequence(const ProcessEvent& event, const EventFields& fields,
                                       std::vector<Alert>& alerts) {
     const auto shared = [&] {
-        if (!current_) current_ = std::make_shared<const ProcessEvent>(event);
+        if (!current_) current_ = hold(event);
         return current_;
     };
     const std::int64_t t = event.time_ms;
@@ -225,7 +235,7 @@ void SequenceEngine::process_sample(const ProcessEvent& event, const EventFields
         if (std::find(done.begin(), done.end(), key) != done.end()) continue;  // one term per key
         KeyState& ks = state_of(key);
         if (ks.filled[i]) continue;
-        if (!current_) current_ = std::make_shared<const ProcessEvent>(event);
+        if (!current_) current_ = hold(event);
         Partial& slot = ks.slots[i];
         slot.events.assign(1, current_);
         slot.start_ms = slot.last_ms = event.time_ms;
@@ -346,7 +356,10 @@ void SequenceEngine::expire() {
 // the oldest, down to 7/8 of the cap so that a flood pays for this once per cap/8 events.
 void SequenceEngine::evict() {
     expire();
-    if (partials_ <= max_partials_ && keys_.size() <= 2 * max_partials_) return;
+    if (partials_ <= max_partials_ && keys_.size() <= 2 * max_partials_ &&
+        *held_bytes_ <= max_bytes_) {
+        return;
+    }
     struct Victim {
         std::size_t reached;
         std::int64_t start_ms;
@@ -363,8 +376,9 @@ void SequenceEngine::evict() {
         return std::tie(a.reached, a.start_ms) < std::tie(b.reached, b.start_ms);
     });
     const std::size_t target = max_partials_ - max_partials_ / 8;
+    const std::size_t byte_target = max_bytes_ - max_bytes_ / 8;
     for (const Victim& v : all) {
-        if (partials_ <= target) break;
+        if (partials_ <= target && *held_bytes_ <= byte_target) break;
         v.ks->filled[v.slot] = 0;
         v.ks->slots[v.slot] = Partial{};
         --partials_;
@@ -395,7 +409,7 @@ void SequenceEngine::evict() {
         it = any ? std::next(it) : keys_.erase(it);
     }
     // Waiting sequences beyond the cap are the newest; they go last, oldest first.
-    while (partials_ > max_partials_ && !pending_.empty()) {
+    while ((partials_ > max_partials_ || *held_bytes_ > max_bytes_) && !pending_.empty()) {
         pending_.erase(pending_.begin());
         --partials_;
         ++counters_.groups_evicted;
@@ -452,7 +466,7 @@ bool SequenceEngine::restore_state(const nlohmann::json& state) {
         const auto load_partial = [&](const nlohmann::json& j) {
             Partial p;
             for (const auto& e : j.at("events")) {
-                p.events.push_back(std::make_shared<const ProcessEvent>(detail::event_from_state(e)));
+                p.events.push_back(hold(detail::event_from_state(e)));
             }
             if (p.events.empty() || p.events.size() > seq_.stages.size()) {
                 throw std::invalid_argument("partial sequence size");

@@ -27,12 +27,16 @@ namespace scanwatch::rules {
 
 /// The most partial sequences (sample: join keys) one rule holds; docs/operations.md, "Memory".
 inline constexpr std::size_t kSequenceMaxPartials = 1000;
+/// The most bytes of events the partial sequences of one rule hold (each event once, however
+/// many partial sequences share it).
+inline constexpr std::size_t kSequenceMaxBytes = 8u << 20;
 
 class SequenceEngine final : public RuleEngine {
 public:
     /// `rule` must have an eql_sequence. `max_partials` is the state cap.
     SequenceEngine(std::shared_ptr<const RuleDefinition> rule, EngineOptions options,
-                   std::size_t max_partials = kSequenceMaxPartials);
+                   std::size_t max_partials = kSequenceMaxPartials,
+                   std::size_t max_bytes = kSequenceMaxBytes);
 
     void process(const ProcessEvent& event, std::vector<Alert>& alerts) override;
     /// End of input: sequences that waited for a trailing missing event's window alert now.
@@ -81,11 +85,16 @@ private:
     void expire();
     void evict();
     void drop_empty(const std::string& key);
+    EventPtr hold(const ProcessEvent& event);
 
     const EqlSequence& seq_;
     std::vector<std::size_t> positive_;  // indices of the terms that are not missing events
     std::int64_t span_ms_;               // maxspan, or the rule's look-back
     std::size_t max_partials_;
+    std::size_t max_bytes_;
+    /// Bytes of the events held (engine and alerts not yet written): each held event subtracts
+    /// its own when its last reference goes.
+    std::shared_ptr<std::size_t> held_bytes_ = std::make_shared<std::size_t>(0);
     bool runs_;  // false when a positive term can never match a scanwatch event
     std::unordered_map<std::string, KeyState> keys_;
     std::vector<Pending> pending_;

@@ -41,7 +41,7 @@ struct ParsedSequence {
 
 /// The most terms a sequence may have once `runs` are expanded (each a slot of every partial
 /// sequence held: docs/operations.md, "Memory").
-inline constexpr std::size_t kMaxSequenceStages = 32;
+inline constexpr std::size_t kMaxSequenceStages = 128;
 /// The largest `runs` of a term, as Elasticsearch allows.
 inline constexpr std::uint32_t kMaxRuns = 100;
 

@@ -256,8 +256,10 @@ bool Parser::parse_sequence(Parsed& out) {
         return fail(cur_, fmt::format("expected \"[\"{} or end of query, found {}",
                                       seq.sample ? "" : ", \"![\", \"until\"", describe(cur_)));
     }
-    if (seq.stages.size() < 2) {
-        return fail(head, fmt::format("a {} needs at least two terms ([...] [...])", head.text));
+    // `sequence [..] with runs=5` is five terms; a sample needs two written.
+    if ((seq.sample ? seq.stages.size() : expanded) < 2) {
+        return fail(head, fmt::format("a {} needs at least two terms ([...] [...]{})", head.text,
+                                      seq.sample ? "" : ", or one with runs=2 or more"));
     }
     if (positives == 0) {
         return fail(head, "a sequence needs at least one term that is not a missing event");

@@ -371,4 +371,13 @@ TEST_CASE("Sequence rules: what can fire", "[sequence]") {
                             "[process where process.name == \"b\"]");
     CHECK_THAT(cannot_fire_reasons(*keyed).at(0), Catch::Contains("joins on process.entry_leader.entity_id"));
     CHECK(make_engine(load(kAB), {})->save_state()["engine"] == "sequence");
+    const std::string text = explain_rule(*load(
+        "sequence by user.id with maxspan=10s [process where process.name == \"a\"] by process.name with runs=3 "
+        "![process where process.name == \"c\"] by process.name [process where process.name == \"b\"] by process.name "
+        "until [process where process.name == \"stop\"] by ?process.name"));
+    CHECK_THAT(text, Catch::Contains("sequence     sequence by user.id, maxspan 10 s"));
+    CHECK_THAT(text, Catch::Contains("1. [process where process.name == \"a\"] by process.name with runs=3"));
+    CHECK_THAT(text, Catch::Contains("2. ![process where process.name == \"c\"] by process.name"));
+    CHECK_THAT(text, Catch::Contains("until        [process where process.name == \"stop\"] by ?process.name"));
+    CHECK_THAT(text, Catch::Contains("per sequence found"));
 }
