@@ -429,9 +429,16 @@ nlohmann::json SequenceEngine::save_state() const {
     signals_.save(state);
     state["latest_ms"] = latest_ms_;
     state["arrival"] = arrival_;
-    const auto save_partial = [](const Partial& p) {
+    // Each event once (the partial sequences of a `runs` term share theirs), referred to by index.
+    nlohmann::json table = nlohmann::json::array();
+    std::unordered_map<const ProcessEvent*, std::size_t> index;
+    const auto save_partial = [&](const Partial& p) {
         nlohmann::json events = nlohmann::json::array();
-        for (const auto& e : p.events) events.push_back(detail::event_to_state(*e));
+        for (const auto& e : p.events) {
+            const auto [it, fresh] = index.try_emplace(e.get(), table.size());
+            if (fresh) table.push_back(detail::event_to_state(*e));
+            events.push_back(it->second);
+        }
         return nlohmann::json{{"events", std::move(events)},
                               {"start_ms", p.start_ms},
                               {"last_ms", p.last_ms},
@@ -457,17 +464,18 @@ nlohmann::json SequenceEngine::save_state() const {
                            {"deadline_ms", w.deadline_ms}});
     }
     state["pending"] = std::move(pending);
+    state["events"] = std::move(table);
     return state;
 }
 
 bool SequenceEngine::restore_state(const nlohmann::json& state) {
     return detail::restore_engine(state, "sequence", [&] {
         const std::size_t width = seq_.sample ? seq_.stages.size() : positive_.size();
+        std::vector<EventPtr> table;
+        for (const auto& e : state.at("events")) table.push_back(hold(detail::event_from_state(e)));
         const auto load_partial = [&](const nlohmann::json& j) {
             Partial p;
-            for (const auto& e : j.at("events")) {
-                p.events.push_back(hold(detail::event_from_state(e)));
-            }
+            for (const auto& i : j.at("events")) p.events.push_back(table.at(detail::get_uint64(i)));
             if (p.events.empty() || p.events.size() > seq_.stages.size()) {
                 throw std::invalid_argument("partial sequence size");
             }

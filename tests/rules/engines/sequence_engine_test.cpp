@@ -275,6 +275,7 @@ TEST_CASE("Sequence: runs share their events; the byte cap evicts", "[sequence]"
     for (int i = 0; i < 19; ++i) r << exec(kT0 + i, "a");
     CHECK(r.alerts.empty());
     CHECK(r.engine->counters().groups == 19);  // one partial per count reached, sharing events
+    CHECK(r.engine->save_state()["events"].size() == 19);  // each event once in the state
     r << exec(kT0 + 19, "a");
     REQUIRE(shells(r.alerts) == 1);
     CHECK(r.alerts.back().group->events.size() == 20);
@@ -324,7 +325,10 @@ TEST_CASE("Sequence: partial sequences survive a save and restore", "[sequence]"
     Run other(kAB);  // another rule's shape, or damage: start empty
     CHECK_FALSE(other.engine->restore_state(saved));
     nlohmann::json damaged = saved;
-    damaged["keys"][0]["slots"][0]["events"][0]["kind"] = 9;
+    damaged["events"][0]["kind"] = 9;
+    CHECK_FALSE(second.engine->restore_state(damaged));
+    damaged = saved;
+    damaged["pending"][0]["seq"]["events"][0] = 99;  // no such event
     CHECK_FALSE(second.engine->restore_state(damaged));
     CHECK_FALSE(second.engine->restore_state(nlohmann::json{{"engine", "query"}}));
 }
