@@ -228,6 +228,22 @@ void Detection::route_rules() {
             reads_network = reads_network || rule->reads(rules::FieldCatalog::known_id(name));
         }
         reads_network_ = reads_network_ || reads_network;
+        if (rule->eql_sequence) {
+            // An EQL sequence or sample gets the events of its terms' categories (the engine
+            // tells each term's own category apart).
+            bool exec = false;
+            bool network = false;
+            const auto note = [&](const rules::EqlStage& s) {
+                exec = exec || s.category == "process" || s.category == "any";
+                network = network || s.category == "network" || s.category == "any";
+            };
+            for (const auto& s : rule->eql_sequence->stages) note(s);
+            if (rule->eql_sequence->has_until) note(rule->eql_sequence->until);
+            reads_network_ = reads_network_ || network;
+            exec_rules_.push_back(exec);
+            network_rules_.push_back(network);
+            continue;
+        }
         const bool eql = rule->rule_type == rules::RuleType::eql;
         const auto categories = rule->query.required_values(category);
         const bool for_network =

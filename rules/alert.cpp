@@ -199,6 +199,7 @@ std::string alert_reason(const Alert& alert) {
 }
 
 std::string alert_to_json(const Alert& alert, std::int64_t created_ms) {
+    if (alert.group) return sequence_alert_to_json(alert, created_ms);
     if (alert.event) return event_alert_to_json(alert, created_ms);
     const RuleDefinition& rule = *alert.rule;
     const Evidence& ev = alert.evidence;

@@ -183,6 +183,7 @@ std::variant<Query, QueryError> parse_query(RuleDefinition& def, FieldCatalog& c
     if (auto* e = std::get_if<QueryError>(&parsed)) return std::move(*e);
     auto& eql = std::get<EqlQuery>(parsed);
     def.eql_category = std::move(eql.category);
+    def.eql_sequence = std::move(eql.sequence);
     return std::move(eql.query);
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "rules/event_fields.h"
+#include "rules/query/eql/eql.h"
 #include "rules/query/query.h"
 
 namespace scanwatch::rules {
@@ -87,6 +88,9 @@ struct RuleDefinition {
     std::string language;  ///< "kuery" or "eql"
     /// EQL only: the event category of `CATEGORY where ...` ("process", "any", "file", ...).
     std::string eql_category;
+    /// EQL sequence or sample only (eql_category "sequence" / "sample"): its terms; `query` is
+    /// then any of the terms' conditions (rules/engines/sequence/sequence_engine.h).
+    std::shared_ptr<const EqlSequence> eql_sequence;
     std::int64_t risk_score = 0;
     std::int64_t version = 1;
     std::string from_text;      ///< as written, e.g. "now-9m"

@@ -697,6 +697,42 @@ run_network_set() {
     wait "$srv1" "$srv2" 2>/dev/null || true
 }
 
+# Issue 25: behaviours Elastic's EQL sequence rules detect (CAPTURE_SET=sequence). Each scenario
+# is one sequence; what would change the machine is harmless (su --version, an unshare of
+# /bin/true, a clone from a repository served on 127.0.0.1).
+sc_seq_git_clone() {       # git clone --recursive of an http URL, git runs a shell (a hook)
+    git clone -q --recursive --template="$1/tpl" http://127.0.0.1:18082/repo.git "$1/clone"
+}
+sc_seq_suid_su() {         # nobody runs `sh -c`, which runs setuid su
+    setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'su --version >/dev/null; :'
+}
+sc_seq_unshare_root() {    # one parent: a user-namespace unshare as nobody, then a root shell
+    setpriv --reuid=65534 --regid=65534 --clear-groups unshare --user --map-root-user /bin/true
+    sh -c 'id -u >/dev/null; :'
+}
+
+run_sequence_set() {
+    local tmp
+    mktempdir tmp
+    # The repository and its server are made outside the audited scenario.
+    git init -q --bare "$tmp/repo.git"
+    git init -q "$tmp/src" && git -C "$tmp/src" -c user.name=s -c user.email=s@localhost \
+        commit -q --allow-empty -m seed && git -C "$tmp/src" push -q "$tmp/repo.git" HEAD:master
+    git -C "$tmp/repo.git" symbolic-ref HEAD refs/heads/master
+    git -C "$tmp/repo.git" update-server-info
+    mkdir -p "$tmp/tpl/hooks"
+    printf '#!/bin/sh\nexit 0\n' >"$tmp/tpl/hooks/post-checkout"
+    chmod 0755 "$tmp/tpl/hooks/post-checkout"
+    (cd "$tmp" && exec python3 -m http.server --bind 127.0.0.1 18082 >/dev/null 2>&1) &
+    local srv=$!
+    sleep 1
+    capture seq_git_clone_hook.enriched.log ENRICHED "" sc_seq_git_clone "$tmp"
+    capture seq_suid_su.enriched.log        ENRICHED "" sc_seq_suid_su
+    capture seq_unshare_root.enriched.log   ENRICHED "" sc_seq_unshare_root
+    kill "$srv" 2>/dev/null || true
+    wait "$srv" 2>/dev/null || true
+}
+
 # ----------------------------------------------------------------- main
 PRODUCED=()
 
@@ -710,6 +746,8 @@ elif [[ ${CAPTURE_SET:-base} == nosession ]]; then
     run_nosession_set
 elif [[ ${CAPTURE_SET:-base} == network ]]; then
     run_network_set
+elif [[ ${CAPTURE_SET:-base} == sequence ]]; then
+    run_sequence_set
 else
 
 capture ping_sweep.enriched.log          ENRICHED "" sc_ping_sweep
