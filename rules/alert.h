@@ -56,6 +56,8 @@ struct Alert {
     /// Query, EQL and new_terms alerts: the event that matched, whose fields the alert copies
     /// (docs/alerts.md); null for threshold alerts. For new_terms, `terms` holds the new values.
     std::shared_ptr<const ProcessEvent> event;
+    /// ES|QL alerts: the result row, whose columns the alert carries (docs/alerts.md).
+    std::shared_ptr<const esql::Row> esql_row;
 };
 
 /// The deterministic kibana.alert.uuid of `alert`: a hash of the rule_id, the terms and
@@ -94,5 +96,8 @@ std::string alert_reason(const Alert& alert);
 
 /// The alert document of an event-shaped alert (alert.event set), as alert_to_json() writes it.
 std::string event_alert_to_json(const Alert& alert, std::int64_t created_ms);
+
+/// The alert document of an ES|QL alert (alert.esql_row set), as alert_to_json() writes it.
+std::string esql_alert_to_json(const Alert& alert, std::int64_t created_ms);
 
 }  // namespace scanwatch::rules
