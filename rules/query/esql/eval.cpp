@@ -607,7 +607,9 @@ Value call(const Expr& e, const Row& row, std::int64_t now_ms) {
             const char c = (*with)[i];
             if (c == '$' && i + 1 < with->size() && std::isdigit(static_cast<unsigned char>((*with)[i + 1]))) {
                 rewrite += '\\';
-            } else if (c == '\\') {
+                continue;
+            }
+            if (c == '\\') {
                 rewrite += "\\\\";
                 continue;
             }
@@ -842,9 +844,10 @@ void run(const Pipeline& p, std::size_t first, std::size_t last, std::vector<Row
                         continue;
                     }
                     const std::vector<Scalar> items = v->items;
-                    for (const Scalar& s : items) {
+                    for (std::size_t i = 0; i < items.size(); ++i) {
+                        const Scalar& s = items[i];
                         if (out.size() >= limits.max_rows) {
-                            ++notes.rows_cut;
+                            notes.rows_cut += items.size() - i;
                             break;
                         }
                         Row copy = r;

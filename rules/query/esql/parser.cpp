@@ -416,7 +416,9 @@ private:
             in_stats_ = false;
             if (a.name.empty()) {
                 a.name = std::string(text_.substr(expr_start, last_end_ - expr_start));
-                if (a.expr.kind == Expr::Kind::column) a.name = a.expr.name;
+                if (a.expr.kind == Expr::Kind::column && a.expr.name.rfind("$agg", 0) != 0) {
+                    a.name = a.expr.name;
+                }
             }
             (void)start;
             out.push_back(std::move(a));
