@@ -223,6 +223,9 @@ bool span_unit(std::string_view unit, std::int64_t& ms) {
 }
 
 constexpr int kMaxDepth = 64;
+// Operators of one precedence in a row make a left-deep tree that evaluation walks recursively:
+// the depth of any expression stays below kMaxDepth x kMaxChain.
+constexpr int kMaxChain = 128;
 
 class Parser {
 public:
@@ -514,7 +517,9 @@ private:
 
     bool parse_or(Expr& out, int depth) {
         if (!deeper(depth) || !parse_and(out, depth + 1)) return false;
+        int chain = 0;
         while (is_word("OR")) {
+            if (++chain > kMaxChain) return fail(cur_, fmt::format("more than {} operators in a row; use IN or parentheses", kMaxChain));
             Expr e = make(Expr::Kind::binary, cur_);
             e.op = "or";
             if (!advance()) return false;
@@ -528,7 +533,9 @@ private:
 
     bool parse_and(Expr& out, int depth) {
         if (!deeper(depth) || !parse_not(out, depth + 1)) return false;
+        int chain = 0;
         while (is_word("AND")) {
+            if (++chain > kMaxChain) return fail(cur_, fmt::format("more than {} operators in a row; use IN or parentheses", kMaxChain));
             Expr e = make(Expr::Kind::binary, cur_);
             e.op = "and";
             if (!advance()) return false;
@@ -629,7 +636,9 @@ private:
 
     bool parse_additive(Expr& out, int depth) {
         if (!deeper(depth) || !parse_multiplicative(out, depth + 1)) return false;
+        int chain = 0;
         while (is_punct("+") || is_punct("-")) {
+            if (++chain > kMaxChain) return fail(cur_, fmt::format("more than {} operators in a row; use IN or parentheses", kMaxChain));
             Expr e = make(Expr::Kind::binary, cur_);
             e.op = cur_.text;
             if (!advance()) return false;
@@ -643,7 +652,9 @@ private:
 
     bool parse_multiplicative(Expr& out, int depth) {
         if (!deeper(depth) || !parse_unary(out, depth + 1)) return false;
+        int chain = 0;
         while (is_punct("*") || is_punct("/") || is_punct("%")) {
+            if (++chain > kMaxChain) return fail(cur_, fmt::format("more than {} operators in a row; use IN or parentheses", kMaxChain));
             Expr e = make(Expr::Kind::binary, cur_);
             e.op = cur_.text;
             if (!advance()) return false;

@@ -115,6 +115,9 @@ TEST_CASE("ES|QL parse: errors name the place; unsupported commands say so", "[e
     std::string deep = "FROM x | WHERE ";
     for (int i = 0; i < 200; ++i) deep += "(";
     CHECK(error_of(deep + "a").message.find("deeper") != std::string::npos);
+    std::string chain = "FROM x | WHERE a == 1";
+    for (int i = 0; i < 200; ++i) chain += " or a == 1";
+    CHECK(error_of(chain).message.find("operators in a row") != std::string::npos);
 }
 
 TEST_CASE("ES|QL: comparisons and boolean logic with nulls", "[esql]") {
