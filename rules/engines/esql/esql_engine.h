@@ -28,7 +28,7 @@ public:
     void finish(std::vector<Alert>& alerts) override;
     void advance(std::int64_t time_ms, std::vector<Alert>& alerts) override;
 
-    /// Rows buffered at most: 10 x --max-groups (100,000 by default).
+    /// Rows buffered at most: --max-groups (10,000 by default).
     std::size_t max_rows() const { return max_rows_; }
     std::uint64_t runs() const { return runs_; }
 

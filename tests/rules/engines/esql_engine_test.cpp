@@ -141,7 +141,7 @@ TEST_CASE("ES|QL engine: a non-aggregating rule alerts once per source event wit
 TEST_CASE("ES|QL engine: rows buffered are capped, the oldest dropped and counted", "[esql][engine]") {
     auto rule = esql_rule("from logs-* | where process.name == \"ping\" | stats n = count(*)");
     EngineOptions options;
-    options.max_groups = 3;  // 30 rows
+    options.max_groups = 30;  // 30 rows
     EsqlEngine engine(rule, options);
     CHECK(engine.max_rows() == 30);
     std::vector<Alert> alerts;
