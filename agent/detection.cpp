@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "rules/esql/source.h"
 #include "rules/event_fields.h"
 #include "rules/rule_check.h"
 
@@ -223,6 +224,16 @@ void Detection::route_rules() {
     network_rules_.clear();
     const int category = rules::FieldCatalog::known_id("event.category");
     for (const auto& rule : rules_) {
+        if (rule->rule_type == rules::RuleType::esql) {
+            // An ES|QL rule reads the events its FROM stands for (rules/esql/source.h).
+            const auto sources = rule->esql ? rules::esql_source::sources_of(*rule->esql)
+                                            : rules::esql_source::Sources{};
+            const bool network = sources.auditd || sources.endpoint_network;
+            reads_network_ = reads_network_ || network;
+            exec_rules_.push_back(sources.auditd || sources.endpoint_process);
+            network_rules_.push_back(network);
+            continue;
+        }
         bool reads_network = false;
         for (const std::string_view name : kNetworkFields) {
             reads_network = reads_network || rule->reads(rules::FieldCatalog::known_id(name));

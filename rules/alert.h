@@ -67,6 +67,9 @@ struct Alert {
     /// block of group->events[group_index] (`event` is that event), with -1 the shell alert.
     std::shared_ptr<const AlertGroup> group;
     int group_index = -1;
+
+    /// ES|QL alerts: the result row, whose columns the alert carries (docs/alerts.md).
+    std::shared_ptr<const esql::Row> esql_row;
 };
 
 /// The deterministic kibana.alert.uuid of `alert`: a hash of the rule_id, the terms and
@@ -113,5 +116,8 @@ std::string sequence_alert_to_json(const Alert& alert, std::int64_t created_ms);
 
 /// The alert document of an event-shaped alert (alert.event set), as alert_to_json() writes it.
 std::string event_alert_to_json(const Alert& alert, std::int64_t created_ms);
+
+/// The alert document of an ES|QL alert (alert.esql_row set), as alert_to_json() writes it.
+std::string esql_alert_to_json(const Alert& alert, std::int64_t created_ms);
 
 }  // namespace scanwatch::rules

@@ -1,5 +1,7 @@
 #include "rules/rule_check.h"
 
+#include "rules/esql/source.h"
+
 #include <algorithm>
 #include <array>
 #include <functional>
@@ -287,6 +289,7 @@ static std::vector<std::string> sequence_cannot_fire_reasons(const EqlSequence& 
 }
 
 std::vector<std::string> cannot_fire_reasons(const RuleDefinition& rule) {
+    if (rule.rule_type == RuleType::esql) return esql_source::cannot_fire_reasons(rule);
     std::vector<std::string> out;
     for (std::size_t i = 0; i < rule.group_by.size(); ++i) {
         if (!FieldCatalog::is_known(rule.group_by_ids[i])) {

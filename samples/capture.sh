@@ -733,6 +733,47 @@ run_sequence_set() {
     wait "$srv" 2>/dev/null || true
 }
 
+# Issue 25 item 2: Elastic's ES|QL rules on real captures; selected with CAPTURE_SET=esql.
+# Loopback only. The port-scan and egress rules leave out 127.0.0.0/8 destinations, so those
+# scenarios connect to 0.0.0.0, which Linux routes to the loopback device (the packets go to
+# 127.0.0.1 over lo; the SOCKADDR record keeps the 0.0.0.0 the program asked for).
+sc_esql_port_scan()   { nmap -sT -Pn -n -p1-1000 0.0.0.0 >/dev/null; }
+sc_esql_exec() {
+    # Potential Credential Discovery via Recursive Grep: 3 distinct grep -r in one minute
+    grep -r password /etc/pam.d >/dev/null
+    grep -r token /etc/pam.d >/dev/null
+    grep -r --recursive secret /etc/pam.d >/dev/null
+    # Base64 Decoding Activity: perl with decode_base64
+    perl -MMIME::Base64 -e 'print decode_base64("aGk=")' >/dev/null
+    # Process Command Line with Whitespace Padding: 100+ spaces in one argument
+    /bin/echo "start                                                                                                              end" >/dev/null
+    # Unusual File Transfer Utility Launched: scp run from a shell
+    scp >/dev/null 2>&1
+    # Potential Linux Local Account Brute Force: 12 su from one non-shell parent
+    python3 -c 'import subprocess
+for i in range(12):
+    subprocess.run(["su", "-s", "/bin/true", "nobody"], stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)'
+}
+sc_esql_tmp_egress() {     # High Number of Egress Network Connections from Unusual Executable
+    local i
+    cp /bin/nc.openbsd /tmp/.esql-nc
+    for ((i = 1; i <= 20; i++)); do /tmp/.esql-nc -z -w1 0.0.0.0 18080; done
+    rm -f /tmp/.esql-nc
+}
+
+run_esql_set() {
+    command -v nmap >/dev/null || die "nmap missing"
+    command -v perl >/dev/null || die "perl missing"
+    python3 -m http.server --bind 127.0.0.1 18080 >/dev/null 2>&1 &
+    local srv=$!
+    sleep 1
+    NET_RULES=1 capture esql_port_scan.enriched.log  ENRICHED "" sc_esql_port_scan
+    NET_RULES=1 capture esql_exec.enriched.log       ENRICHED "" sc_esql_exec
+    NET_RULES=1 capture esql_tmp_egress.enriched.log ENRICHED "" sc_esql_tmp_egress
+    kill "$srv" 2>/dev/null || true
+    wait "$srv" 2>/dev/null || true
+}
+
 # ----------------------------------------------------------------- main
 PRODUCED=()
 
@@ -748,6 +789,8 @@ elif [[ ${CAPTURE_SET:-base} == network ]]; then
     run_network_set
 elif [[ ${CAPTURE_SET:-base} == sequence ]]; then
     run_sequence_set
+elif [[ ${CAPTURE_SET:-base} == esql ]]; then
+    run_esql_set
 else
 
 capture ping_sweep.enriched.log          ENRICHED "" sc_ping_sweep

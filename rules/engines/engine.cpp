@@ -1,5 +1,6 @@
 #include "rules/engines/engine.h"
 
+#include "rules/engines/esql/esql_engine.h"
 #include "rules/engines/new_terms_engine.h"
 #include "rules/engines/query_engine.h"
 #include "rules/engines/scheduled_engine.h"
@@ -38,6 +39,7 @@ std::unique_ptr<RuleEngine> make_engine(std::shared_ptr<const RuleDefinition> ru
             return std::make_unique<QueryEngine>(std::move(rule), options);
         case RuleType::query: return std::make_unique<QueryEngine>(std::move(rule), options);
         case RuleType::new_terms: return std::make_unique<NewTermsEngine>(std::move(rule), options);
+        case RuleType::esql: return std::make_unique<EsqlEngine>(std::move(rule), options);
         case RuleType::threshold: break;
     }
     if (options.evaluation == Evaluation::scheduled) {
