@@ -61,6 +61,8 @@ public:
     /// ...)` without wildcards, at the top level of the `and`), returns that set; otherwise an
     /// empty vector.
     std::vector<std::string> required_values(int field_id) const;
+    /// The parsed tree, for static analysis (the rule index, rules/index/); null when empty.
+    const query::Expr* expr() const { return root_.get(); }
 
 private:
     friend std::variant<EqlQuery, QueryError> parse_eql(std::string_view text,
