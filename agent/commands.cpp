@@ -15,6 +15,8 @@
 #include "agent/session.h"
 #include "agent/settings.h"
 #include "agent/sources/tail.h"
+#include "rules/engines/engine.h"
+#include "rules/index/rule_index.h"
 #include "rules/rule_check.h"
 #include "rules/rule_summary.h"
 
@@ -61,9 +63,13 @@ int check_rules(const Settings& s) {
     const rules::LoadResult loaded = rules::load_rule_sources(sources);
     const std::string findings = loaded.as_string();
     std::fwrite(findings.data(), 1, findings.size(), stderr);
-    const bool session_grouping = engine_options(s).session_grouping;
+    const rules::EngineOptions options = engine_options(s);
     for (const auto& rule : loaded.rules) {
-        fmt::print("{}\n", rules::explain_rule(*rule, session_grouping));
+        // Which events the rule is tried on (rules/index/rule_index.h), under these options.
+        const rules::IndexBucket bucket =
+            rules::bucket_of(rules::make_engine(rule, options)->interest());
+        fmt::print("{}{}\n\n", rules::explain_rule(*rule, options.session_grouping),
+                   rules::describe_bucket(bucket));
     }
     // A file of a folder that does not load is skipped when the agent starts, yet it is an
     // error to fix: checking says so in the exit code.

@@ -183,7 +183,8 @@ Detection::Detection(DetectionOptions options, AlertSink alerts, Diagnostics& di
       max_nodes_(options.max_nodes),
       lanes_(options.collector ? options.max_nodes : 1,
              [this](NodeLane& lane, bool evicted_with_state) { retire(lane, evicted_with_state); }),
-      coarse_now_(NodeLane::Clock::now()) {}
+      coarse_now_(NodeLane::Clock::now()),
+      use_index_(options.rule_index) {}
 
 void Detection::set_rules(std::vector<std::shared_ptr<const rules::RuleDefinition>> rules,
                           const rules::EngineOptions& options) {
@@ -265,13 +266,26 @@ void Detection::route_rules() {
                               rules::query_may_match_exec(rule->query));
         network_rules_.push_back(for_network && rules::query_may_match_network(rule->query));
     }
+    // What each engine declares is a property of its rule and options, the same in every lane.
+    std::vector<rules::IndexBucket> buckets;
+    buckets.reserve(rules_.size());
+    for (const auto& rule : rules_) {
+        buckets.push_back(rules::bucket_of(rules::make_engine(rule, lane_options())->interest()));
+    }
+    exec_index_ = rules::RuleIndex(buckets, exec_rules_, engine_options_.name_match);
+    network_index_ = rules::RuleIndex(buckets, network_rules_, engine_options_.name_match);
 }
 
 void Detection::process(const ProcessEvent& event) {
     NodeLane& lane = lane_for(event);
-    const std::vector<char>& wants = event.kind == EventKind::exec ? exec_rules_ : network_rules_;
-    for (std::size_t i = 0; i < lane.engines.size(); ++i) {
-        if (wants[i]) lane.engines[i]->process(event, pending_alerts_);
+    if (use_index_) {
+        (event.kind == EventKind::exec ? exec_index_ : network_index_).candidates(event, candidates_);
+        for (const std::uint32_t i : candidates_) lane.engines[i]->process(event, pending_alerts_);
+    } else {
+        const std::vector<char>& wants = event.kind == EventKind::exec ? exec_rules_ : network_rules_;
+        for (std::size_t i = 0; i < lane.engines.size(); ++i) {
+            if (wants[i]) lane.engines[i]->process(event, pending_alerts_);
+        }
     }
     if (collector_) update_nearness(lane);
     deliver_alerts();

@@ -20,6 +20,7 @@
 #include "parsers/ecs/ecs_event.h"
 #include "parsers/ecs/json_writer.h"
 #include "rules/engines/engine.h"
+#include "rules/index/rule_index.h"
 
 namespace scanwatch::agent {
 
@@ -30,6 +31,9 @@ struct DetectionOptions {
     std::size_t max_nodes = 2048;       ///< lanes kept at once on a collector
     std::size_t node_max_groups = 500;  ///< a collector's groups per rule and node
     bool live_clock = false;            ///< events arrive now: measure each node's skew
+    /// Try each event only against the rules that could match it (rules/index/rule_index.h).
+    /// Off: every rule of the event's kind, as before; the two give the same alerts (a test).
+    bool rule_index = true;
 };
 
 /// The detection side's stats as values (docs/operations.md, "Stats"), for tests and writers.
@@ -122,6 +126,11 @@ private:
     std::vector<char> exec_rules_;
     std::vector<char> network_rules_;
     bool reads_network_ = false;
+    // The rule index per kind of event, and the candidates of the current event (reused).
+    bool use_index_ = true;
+    rules::RuleIndex exec_index_;
+    rules::RuleIndex network_index_;
+    std::vector<std::uint32_t> candidates_;
 };
 
 }  // namespace scanwatch::agent

@@ -36,6 +36,8 @@ struct PipelineOptions {
     std::size_t max_nodes = 2048;        ///< nodes (auparse states, and lanes on a collector)
     std::size_t node_max_groups = 500;   ///< a collector's groups per rule and node
     bool live_clock = false;             ///< events arrive now: measure each node's skew
+    /// The rule index (rules/index/rule_index.h); off only to prove it changes nothing.
+    bool rule_index = true;
 };
 
 /// Everything a pipeline needs to continue after a restart as if there had been none.
