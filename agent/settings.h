@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/metrics/metrics_address.h"
 #include "agent/outputs/output_spec.h"
 #include "parsers/ecs/enum_names.h"
 #include "rules/engines/engine.h"
@@ -58,6 +59,9 @@ struct Settings {
     std::string state_file;  ///< tail: where reading stands and the rules' state
     bool from_start = false; ///< tail without state: read what is there, else only what comes
     std::string user;  ///< live modes: switch to this user once the inputs and outputs are open
+    /// plugin, socket, tail: serve GET /metrics here (docs/operations.md, "Metrics"); off when unset
+    std::optional<MetricsAddress> metrics;
+    bool quiet = false;  ///< no progress line on a terminal (replay)
 };
 
 /// A parse result: settings to run with, or an exit code (help, version, usage error) after
