@@ -10,7 +10,7 @@ namespace scanwatch::agent {
 std::optional<MetricsAddress> parse_metrics_address(const std::string& text, std::string& error) {
     const auto colon = text.rfind(':');
     const auto bad = [&](std::string_view why) {
-        error = fmt::format("--metrics {}: {} (expected ADDR:PORT, e.g. 127.0.0.1:9477 or [::1]:9477)",
+        error = fmt::format("{}: {} (expected ADDR:PORT, e.g. 127.0.0.1:9477 or [::1]:9477)",
                             text, why);
         return std::nullopt;
     };

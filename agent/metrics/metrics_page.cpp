@@ -144,7 +144,7 @@ const MetricDescriptor kMetricDescriptors[] = {
     {"metrics.bad_requests", "scanwatch_metrics_bad_requests_total", C,
      "Requests that are not HTTP (400)."},
     {"metrics.too_large", "scanwatch_metrics_too_large_total", C,
-     "Requests past the size bound (431)."},
+     "Requests past the size bound (431 head, 413 body)."},
     {"metrics.timed_out", "scanwatch_metrics_timed_out_total", C,
      "Connections closed at their deadline."},
 };

@@ -26,7 +26,7 @@ public:
           page_(page),
           counters_(std::move(counters)) {
         parser_.header_limit(static_cast<std::uint32_t>(limits.max_request_bytes));
-        parser_.body_limit(0);
+        parser_.body_limit(limits.max_request_bytes);
         stream_.expires_after(limits.deadline);  // for the read and the write together
     }
 
@@ -53,10 +53,13 @@ private:
             ec == asio::error::connection_reset) {
             return close();  // gone before a request, or the server stopped
         }
-        if (ec == http::error::header_limit || ec == http::error::buffer_overflow ||
-            ec == http::error::body_limit) {
+        if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
             ++counters_->too_large;
             return reply(http::status::request_header_fields_too_large, "request too large\n");
+        }
+        if (ec == http::error::body_limit) {
+            ++counters_->too_large;
+            return reply(http::status::payload_too_large, "request body too large\n");
         }
         if (ec) {
             ++counters_->bad_requests;
@@ -98,7 +101,7 @@ private:
 
     beast::tcp_stream stream_;
     beast::flat_buffer buffer_;
-    http::request_parser<http::empty_body> parser_;
+    http::request_parser<http::string_body> parser_;  // a body is read (bounded) and ignored
     http::response<http::string_body> response_;
     std::function<std::string()> page_;
     std::shared_ptr<MetricsServerCounters> counters_;

@@ -27,7 +27,7 @@ struct MetricsServerCounters {
     std::uint64_t not_found = 0;     ///< another path (404)
     std::uint64_t bad_method = 0;    ///< /metrics with another method than GET (405)
     std::uint64_t bad_requests = 0;  ///< not HTTP (400)
-    std::uint64_t too_large = 0;     ///< request head or body past the bounds (431)
+    std::uint64_t too_large = 0;     ///< request head (431) or body (413) past the bound
     std::uint64_t timed_out = 0;     ///< closed at the deadline (slow or idle clients)
 };
 
@@ -46,7 +46,7 @@ inline constexpr parsers::CounterField<MetricsServerCounters> kMetricsServerCoun
 /// The server's bounds (docs/operations.md, "Metrics").
 struct MetricsServerLimits {
     std::size_t max_connections = 8;               ///< open at once; more are closed at once
-    std::size_t max_request_bytes = 8 * 1024;      ///< request line and headers
+    std::size_t max_request_bytes = 8 * 1024;      ///< request line and headers; and body
     std::chrono::milliseconds deadline{5000};      ///< whole exchange of one connection
 };
 
