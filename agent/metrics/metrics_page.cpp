@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <ctime>
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -221,30 +222,42 @@ struct Label {
     std::string value;
 };
 
-void sample(std::string& out, std::string_view name, const std::vector<Label>& labels, double v) {
-    out += name;
-    if (!labels.empty()) {
-        out += '{';
-        bool first = true;
-        for (const auto& l : labels) {
-            if (!first) out += ',';
-            first = false;
-            out += l.name;
-            out += "=\"";
-            out += escape_label_value(l.value);
-            out += '"';
-        }
-        out += '}';
+// `{a="x",b="y"}`, escaped; empty without labels.
+std::string label_set(const std::vector<Label>& labels) {
+    if (labels.empty()) return {};
+    std::string out = "{";
+    for (const auto& l : labels) {
+        if (out.size() > 1) out += ',';
+        out += l.name;
+        out += "=\"";
+        out += escape_label_value(l.value);
+        out += '"';
     }
+    out += '}';
+    return out;
+}
+
+void sample(std::string& out, std::string_view name, std::string_view labels, double v) {
+    out += name;
+    out += labels;
     out += ' ';
     out += format_value(v);
     out += '\n';
 }
 
-void sample_if(std::string& out, std::string_view name, const std::vector<Label>& labels,
+void sample(std::string& out, std::string_view name, const std::vector<Label>& labels, double v) {
+    sample(out, name, label_set(labels), v);
+}
+
+void sample_if(std::string& out, std::string_view name, std::string_view labels,
                const nlohmann::json* value, double scale) {
     if (value == nullptr) return;
     if (const auto v = sample_value(*value, scale)) sample(out, name, labels, *v);
+}
+
+void sample_if(std::string& out, std::string_view name, const std::vector<Label>& labels,
+               const nlohmann::json* value, double scale) {
+    sample_if(out, name, label_set(labels), value, scale);
 }
 
 const nlohmann::json* member(const nlohmann::json& object, std::string_view key) {
@@ -275,15 +288,28 @@ std::vector<Label> element_labels(std::string_view array_key, const nlohmann::js
     return labels;
 }
 
-void render_samples(std::string& out, const MetricDescriptor& d, const nlohmann::json& stats) {
+// Each array's labels, made once per page (rules[] has a sample per rule for each of its keys).
+using LabelCache = std::map<std::string_view, std::vector<std::string>>;
+
+void render_samples(std::string& out, const MetricDescriptor& d, const nlohmann::json& stats,
+                    LabelCache& labels) {
     const std::string_view key = d.key;
     if (const auto brackets = key.find("[]."); brackets != std::string_view::npos) {
         const std::string_view array_key = key.substr(0, brackets);
         const nlohmann::json* array = member(stats, array_key);
         if (array == nullptr || !array->is_array()) return;
+        auto cached = labels.find(array_key);
+        if (cached == labels.end()) {
+            std::vector<std::string> made;
+            for (const auto& element : *array) {
+                made.push_back(label_set(element_labels(array_key, element)));
+            }
+            cached = labels.emplace(array_key, std::move(made)).first;
+        }
+        std::size_t i = 0;
         for (const auto& element : *array) {
-            sample_if(out, d.name, element_labels(array_key, element),
-                      member(element, key.substr(brackets + 3)), d.scale);
+            sample_if(out, d.name, cached->second[i++], member(element, key.substr(brackets + 3)),
+                      d.scale);
         }
         return;
     }
@@ -291,25 +317,25 @@ void render_samples(std::string& out, const MetricDescriptor& d, const nlohmann:
         const nlohmann::json* outputs = member(stats, "outputs");
         if (outputs == nullptr || !outputs->is_object()) return;
         for (const auto& [spec, counts] : outputs->items()) {
-            sample_if(out, d.name, {{"output", spec}}, member(counts, key.substr(13)), d.scale);
+            sample_if(out, d.name, std::vector<Label>{{"output", spec}}, member(counts, key.substr(13)), d.scale);
         }
         return;
     }
     const auto dot = key.find('.');
     if (dot == std::string_view::npos) {
-        sample_if(out, d.name, {}, member(stats, key), d.scale);
+        sample_if(out, d.name, std::string_view(), member(stats, key), d.scale);
         return;
     }
     const nlohmann::json* object = member(stats, key.substr(0, dot));
     if (object == nullptr) return;
     const std::string_view field = key.substr(dot + 1);
     if (field != "*") {
-        sample_if(out, d.name, {}, member(*object, field), d.scale);
+        sample_if(out, d.name, std::string_view(), member(*object, field), d.scale);
         return;
     }
     for (const auto& [name, value] : object->items()) {
         if (named_exactly(std::string(key.substr(0, dot + 1)) + name)) continue;
-        sample_if(out, d.name, {{"reason", name}}, &value, d.scale);
+        sample_if(out, d.name, std::vector<Label>{{"reason", name}}, &value, d.scale);
     }
 }
 
@@ -330,21 +356,22 @@ std::string render_metrics(const nlohmann::json& stats, const MetricsProcess& pr
     out.reserve(16 * 1024);
     family_header(out, "scanwatch_build_info", "The scanwatch version running (the value is 1).",
                   MetricType::gauge);
-    sample(out, "scanwatch_build_info", {{"version", process.version}}, 1);
+    sample(out, "scanwatch_build_info", std::vector<Label>{{"version", process.version}}, 1);
     family_header(out, "process_start_time_seconds", "Start time of the process (Unix time).",
                   MetricType::gauge);
-    sample(out, "process_start_time_seconds", {}, process.start_time_s);
+    sample(out, "process_start_time_seconds", std::string_view(), process.start_time_s);
     family_header(out, "scanwatch_uptime_seconds", "Seconds since the process started.",
                   MetricType::gauge);
-    sample(out, "scanwatch_uptime_seconds", {}, process.uptime_s);
+    sample(out, "scanwatch_uptime_seconds", std::string_view(), process.uptime_s);
     std::string_view family;
+    LabelCache labels;
     for (const auto& d : kMetricDescriptors) {
         if (d.type == MetricType::label) continue;
         if (d.name != family) {
             family = d.name;
             family_header(out, d.name, d.help, d.type);
         }
-        render_samples(out, d, stats);
+        render_samples(out, d, stats, labels);
     }
     return out;
 }

@@ -298,6 +298,31 @@ def part_server(tmp):
         rc, err = agent.stop()
     check(rc == 0, f"the agent exits 0 ({rc}; {err[-500:]})")
 
+    # tail mode serves the same page: the file read from the start is counted.
+    port = free_port()
+    log = os.path.join(tmp, "audit.log")
+    shutil.copy(SAMPLE, log)
+    proc = subprocess.Popen([BIN, "tail", "--from-start", "--metrics", f"127.0.0.1:{port}"] + HOST + [log],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def tail_bytes():
+            try:
+                status, text = get(f"http://127.0.0.1:{port}/metrics")
+            except OSError:
+                return None
+            value = series(text).get("scanwatch_bytes_total") if status == 200 else None
+            return value if value == os.path.getsize(log) else None
+        check(wait_for("tail mode's page counts the file", tail_bytes, 10) is not None,
+              "tail --metrics serves the bytes read")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    check(proc.returncode == 0, f"tail exits 0 on SIGTERM ({proc.returncode})")
+
     # --user: bound as root below 1024, served as the user.
     if os.geteuid() != 0:
         print("note: not root, the privilege drop part is not run")
@@ -312,7 +337,11 @@ def part_server(tmp):
                 break
             except OSError:
                 continue
-    proc = subprocess.Popen([BIN, "plugin", "--user", user, "--metrics", f"127.0.0.1:{low}"] + HOST,
+    # The config file's key, as the shipped config sets it.
+    config = os.path.join(tmp, "scanwatch.toml")
+    with open(config, "w") as f:
+        f.write(f'metrics = "127.0.0.1:{low}"\nuser = "{user}"\n')
+    proc = subprocess.Popen([BIN, "plugin", "--config", config] + HOST,
                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         page = None
@@ -324,7 +353,7 @@ def part_server(tmp):
             except OSError:
                 time.sleep(0.2)
         check(page is not None and "scanwatch_build_info" in page,
-              f"port {low} (below 1024) is served with --user {user}")
+              f"port {low} (below 1024, from the config file's metrics key) is served with user {user}")
         with open(f"/proc/{proc.pid}/status") as f:
             uid = [l.split()[1] for l in f if l.startswith("Uid:")][0]
         check(int(uid) == pwd.getpwnam(user).pw_uid, f"the agent serving it runs as {user} (uid {uid})")
