@@ -51,7 +51,8 @@ int Runner::run() {
     start();
     // Listening may need root (a port below 1024); connections are served once the loop runs,
     // after the privileges are dropped.
-    if (settings_.metrics) open_metrics();
+    // A source that ended inside start() (stdin from a regular file) has nothing to serve for.
+    if (settings_.metrics && !stopping_) open_metrics();
     // The input and the outputs are open: the rest of the run needs no root (docs/operations.md).
     if (!settings_.user.empty()) {
         drop_privileges(settings_.user, kept_capability(settings_.mode == Mode::tail));

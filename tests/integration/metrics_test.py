@@ -298,6 +298,40 @@ def part_server(tmp):
         rc, err = agent.stop()
     check(rc == 0, f"the agent exits 0 ({rc}; {err[-500:]})")
 
+    # stdin from a regular file is read inside start(): the run ends, the server never waits.
+    with open(SAMPLE, "rb") as stdin:
+        try:
+            r = subprocess.run([BIN, "plugin", "--metrics", f"127.0.0.1:{free_port()}"] + HOST,
+                               stdin=stdin, capture_output=True, timeout=20)
+            check(r.returncode == 0 and r.stdout.count(b"\n") == 1,
+                  f"plugin with stdin from a file and --metrics ends (rc {r.returncode})")
+        except subprocess.TimeoutExpired:
+            check(False, "plugin with stdin from a file and --metrics ends")
+
+    # IPv6 loopback, in brackets.
+    if socket.has_ipv6:
+        try:
+            with socket.socket(socket.AF_INET6) as s6:
+                s6.bind(("::1", 0))
+                port6 = s6.getsockname()[1]
+        except OSError:
+            port6 = None
+        if port6:
+            proc = subprocess.Popen([BIN, "plugin", "--metrics", f"[::1]:{port6}"] + HOST,
+                                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            try:
+                def v6_page():
+                    try:
+                        status, text = get(f"http://[::1]:{port6}/metrics")
+                        return status == 200 and "scanwatch_build_info" in text
+                    except OSError:
+                        return False
+                check(wait_for("the page on [::1]", v6_page, 10) is not None, "[::1]:PORT is served")
+            finally:
+                proc.stdin.close()
+                proc.wait(timeout=10)
+
     # tail mode serves the same page: the file read from the start is counted.
     port = free_port()
     log = os.path.join(tmp, "audit.log")
