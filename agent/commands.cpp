@@ -58,7 +58,10 @@ int run_replay(const Settings& s) {
     int rc = 0;
     const auto report = [&session](const std::string& message) { session.diagnostics().warn(message); };
     std::unique_ptr<ProgressLine> progress = replay_progress(s, files, session);
+    // A message takes a line of its own; the progress line is drawn again after it.
+    if (progress) session.diagnostics().before_message([&progress] { progress->clear(); });
     if (!replay(files, session.pipeline(), report, progress.get())) rc = 1;
+    session.diagnostics().before_message({});
     progress.reset();  // the line is cleared before the stats and messages that follow
     session.close();
     if (s.stats || !s.stats_file.empty()) session.report_stats(s.stats);

@@ -102,6 +102,18 @@ def main():
               f"nothing on the terminal with --quiet ({tty_quiet[:200]!r})")
         check(canon(out_quiet) == canon(r.stdout), "stdout is the same with --quiet")
 
+        # A message while the line is drawn takes a line of its own: the progress line is
+        # cleared first, never continued by the message.
+        noisy = os.path.join(tmp, "noisy.log")
+        with open(noisy, "wb") as f:
+            f.write(sample * 20 + b"this is not an audit record\n" + sample * 20)
+        rc, _, tty = run_on_pty(["replay"] + HOST + [noisy])
+        text = tty.decode(errors="replace")
+        check("skipped malformed line" in text, "the malformed line is reported on the terminal")
+        check(re.search(r"\r\x1b\[Kscanwatch: [^\r\n]*skipped malformed line", text) is not None and
+              re.search(r"alerts(\x1b\[K)?scanwatch: [^\r\n]*skipped", text) is None,
+              f"the message starts on a cleared line ({text[:300]!r})")
+
         # stdin has no total: bytes only.
         master, slave = os.openpty()
         with open(files[0], "rb") as stdin:
