@@ -1,13 +1,17 @@
 #include "agent/commands.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "agent/metrics/progress.h"
 #include "agent/outputs/safe_open.h"
 #include "agent/privilege.h"
 #include "agent/sources/live.h"
@@ -22,6 +26,21 @@
 
 namespace scanwatch::agent {
 namespace {
+
+// A progress line on stderr when it is a terminal (docs/operations.md, "Progress").
+std::unique_ptr<ProgressLine> replay_progress(const Settings& s, const std::vector<std::string>& files,
+                                              Session& session) {
+    if (!ProgressLine::wanted(STDERR_FILENO, s.quiet)) return nullptr;
+    const bool has_stdin = std::find(files.begin(), files.end(), "-") != files.end();
+    return std::make_unique<ProgressLine>(
+        stderr, has_stdin ? 0 : replay_bytes(files), files.size(), [&session] {
+            const PipelineStats stats = session.pipeline().stats();
+            ProgressCounts counts;
+            counts.events = stats.events;
+            for (const auto& rule : stats.detection.rules) counts.alerts += rule.alerts;
+            return counts;
+        });
+}
 
 int run_replay(const Settings& s) {
     std::vector<std::string> files;
@@ -40,7 +59,12 @@ int run_replay(const Settings& s) {
     Session session(s, Input::replay);
     int rc = 0;
     const auto report = [&session](const std::string& message) { session.diagnostics().warn(message); };
-    if (!replay(files, session.pipeline(), report)) rc = 1;
+    std::unique_ptr<ProgressLine> progress = replay_progress(s, files, session);
+    // A message takes a line of its own; the progress line is drawn again after it.
+    if (progress) session.diagnostics().before_message([&progress] { progress->clear(); });
+    if (!replay(files, session.pipeline(), report, progress.get())) rc = 1;
+    session.diagnostics().before_message({});
+    progress.reset();  // the line is cleared before the stats and messages that follow
     session.close();
     if (s.stats || !s.stats_file.empty()) session.report_stats(s.stats);
     if (session.output_failures()) {

@@ -142,6 +142,7 @@ std::string Session::stats_json() const {
     alerts_->stats_fields(w);
     if (events_) events_->stats_fields(w, "events:");
     w.end_object();
+    if (extra_stats_) extra_stats_(w);
     w.end_object();
     return out;
 }

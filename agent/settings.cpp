@@ -37,6 +37,8 @@ struct Cli {
     std::string name_match_text;
     std::string evaluation_text = "streaming";
     std::string exec_action_text;
+
+    std::string metrics_text;  // parsed into Settings::metrics by finish()
 };
 
 // CLI11's TOML reader, given only text that passed rules::check_toml_shape(): a config file gets
@@ -116,6 +118,11 @@ private:
 std::string check_output_spec(const std::string& text) {
     std::string error;
     return parse_output_spec(text, error) ? std::string() : error;
+}
+
+std::string check_metrics_address(const std::string& text) {
+    std::string error;
+    return text.empty() || parse_metrics_address(text, error) ? std::string() : error;
 }
 
 std::string check_events_spec(const std::string& text) {
@@ -212,6 +219,12 @@ void build(Cli& cli, Settings& s) {
                    "(plugin, socket, tail; name match any), repeatable (default: /usr/local/sbin "
                    "/usr/local/bin /usr/sbin /usr/bin /sbin /bin)")
         ->allow_extra_args(false);
+    app.add_option("--metrics", cli.metrics_text,
+                   "plugin, socket, tail: serve Prometheus metrics at http://ADDR:PORT/metrics "
+                   "(e.g. 127.0.0.1:9477; no authentication: keep it on loopback or behind a "
+                   "firewall; docs/operations.md)")
+        ->check(check_metrics_address);
+    app.add_flag("--quiet", s.quiet, "replay: no progress line on stderr, even on a terminal");
 
     cli.replay = app.add_subcommand(
         "replay", "Replay captured audit logs (files, rotated-set folders, - for stdin) and print alerts");
@@ -264,6 +277,7 @@ void finish(const Cli& cli, Settings& s) {
     for (const auto& text : cli.output_texts) s.outputs.push_back(*parse_output_spec(text, error));
     if (s.outputs.empty()) s.outputs.emplace_back();
     if (!cli.events_text.empty()) s.events = parse_events_spec(cli.events_text, error);
+    if (!cli.metrics_text.empty()) s.metrics = parse_metrics_address(cli.metrics_text, error);
     parse_enum(cli.profile_text, kProfileNames, s.profile);
     rules::parse_evaluation(cli.evaluation_text, s.evaluation);
     if (rules::NameMatch m{}; rules::parse_name_match(cli.name_match_text, m)) s.name_match = m;

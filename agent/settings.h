@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/metrics/metrics_address.h"
 #include "agent/outputs/output_spec.h"
 #include "parsers/ecs/enum_names.h"
 #include "rules/engines/engine.h"
@@ -62,6 +63,10 @@ struct Settings {
     /// the profile's (any when hardened, executed when elastic)
     std::optional<rules::ExecAction> exec_action;
     bool verbose = false;  ///< print every rule finding at start, not the counts line alone
+
+    /// plugin, socket, tail: serve GET /metrics here (docs/operations.md, "Metrics"); off when unset
+    std::optional<MetricsAddress> metrics;
+    bool quiet = false;  ///< no progress line on a terminal (replay)
 };
 
 /// A parse result: settings to run with, or an exit code (help, version, usage error) after
