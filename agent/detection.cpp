@@ -213,30 +213,36 @@ void Detection::set_rules(std::vector<std::shared_ptr<const rules::RuleDefinitio
 // A rule sees the events it may match. Network events go only to rules written for them (they
 // name event.category network or a network field, or are EQL `network where`), so a rule
 // written for exec events (`process.name:nc`) keeps its meaning.
-void Detection::route_rules() {
+RuleRoute route_rule(const rules::RuleDefinition& rule) {
     static constexpr std::string_view kNetworkFields[] = {
         "destination.ip",   "destination.port",          "network.transport",
         "network.type",     "network.direction",         "auditd.data.socket.family",
         "auditd.data.socket.type"};
+    RuleRoute route;
+    for (const std::string_view name : kNetworkFields) {
+        route.reads_network = route.reads_network || rule.reads(rules::FieldCatalog::known_id(name));
+    }
+    const int category = rules::FieldCatalog::known_id("event.category");
+    const bool eql = rule.rule_type == rules::RuleType::eql;
+    const auto categories = rule.query.required_values(category);
+    const bool for_network =
+        eql ? (rule.eql_category == "network" || rule.eql_category == "any") && route.reads_network
+            : route.reads_network ||
+                  std::find(categories.begin(), categories.end(), "network") != categories.end();
+    route.exec = !(eql && rule.eql_category == "network") && rules::query_may_match_exec(rule.query);
+    route.network = for_network && rules::query_may_match_network(rule.query);
+    return route;
+}
+
+void Detection::route_rules() {
     reads_network_ = false;
     exec_rules_.clear();
     network_rules_.clear();
-    const int category = rules::FieldCatalog::known_id("event.category");
     for (const auto& rule : rules_) {
-        bool reads_network = false;
-        for (const std::string_view name : kNetworkFields) {
-            reads_network = reads_network || rule->reads(rules::FieldCatalog::known_id(name));
-        }
-        reads_network_ = reads_network_ || reads_network;
-        const bool eql = rule->rule_type == rules::RuleType::eql;
-        const auto categories = rule->query.required_values(category);
-        const bool for_network =
-            eql ? (rule->eql_category == "network" || rule->eql_category == "any") && reads_network
-                : reads_network || std::find(categories.begin(), categories.end(), "network") !=
-                                       categories.end();
-        exec_rules_.push_back(!(eql && rule->eql_category == "network") &&
-                              rules::query_may_match_exec(rule->query));
-        network_rules_.push_back(for_network && rules::query_may_match_network(rule->query));
+        const RuleRoute route = route_rule(*rule);
+        reads_network_ = reads_network_ || route.reads_network;
+        exec_rules_.push_back(route.exec);
+        network_rules_.push_back(route.network);
     }
 }
 

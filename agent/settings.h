@@ -26,7 +26,7 @@ inline constexpr EnumName<Profile> kProfileNames[] = {{"hardened", Profile::hard
 
 
 /// The mode a run is in.
-enum class Mode { replay, plugin, socket, tail, rules_show, rules_check };
+enum class Mode { replay, plugin, socket, tail, rules_show, rules_check, doctor };
 
 /// What the command line and config file said.
 struct Settings {
@@ -58,6 +58,11 @@ struct Settings {
     std::string state_file;  ///< tail: where reading stands and the rules' state
     bool from_start = false; ///< tail without state: read what is there, else only what comes
     std::string user;  ///< live modes: switch to this user once the inputs and outputs are open
+    /// Live modes: a system call allow-list once started (agent/sandbox/seccomp_filter.h);
+    /// `--no-seccomp` or `seccomp = false` turns it off.
+    bool seccomp = true;
+    bool doctor_json = false;           ///< doctor --json
+    Mode doctor_input = Mode::plugin;   ///< doctor --input: plugin, socket or tail
 };
 
 /// A parse result: settings to run with, or an exit code (help, version, usage error) after
