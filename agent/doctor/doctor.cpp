@@ -148,15 +148,15 @@ std::string entry_config_error(const std::vector<std::string>& args, const std::
 void check_plugin_entry(const Settings& s, const std::vector<PluginEntry>& entries, const std::string& dir,
                         Report& report) {
     const std::string self = this_binary();
+    // Entries that start a binary named like this one: this very binary first, then an active one.
+    const auto rank = [&self](const PluginEntry& e) {
+        return (canonical(e.value("path")) == self ? 2 : 0) + (e.active() ? 1 : 0);
+    };
     const PluginEntry* chosen = nullptr;
     for (const PluginEntry& e : entries) {
         const std::string path = e.value("path");
         if (path.empty() || fs::path(path).filename() != fs::path(self).filename()) continue;
-        // This very binary first, an active entry next.
-        if (chosen == nullptr || (canonical(path) == self && canonical(chosen->value("path")) != self) ||
-            (e.active() && !chosen->active() && canonical(chosen->value("path")) != self)) {
-            chosen = &e;
-        }
+        if (chosen == nullptr || rank(e) > rank(*chosen)) chosen = &e;
     }
     if (chosen == nullptr) {
         report.add("audit.plugin", Status::problem, fmt::format("no entry in {} starts {}", dir, self),
