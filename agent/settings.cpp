@@ -250,6 +250,10 @@ void build(Cli& cli, Settings& s) {
     cli.doctor->add_option("--input", cli.doctor_input_text, "How scanwatch reads auditd")
         ->check(CLI::IsMember({"plugin", "socket", "tail"}))
         ->capture_default_str();
+    cli.doctor->add_option("--socket", s.socket_path, "--input socket: the socket `scanwatch socket` reads")
+        ->capture_default_str();
+    cli.doctor->add_option("--log", s.tail_path, "--input tail: the log `scanwatch tail` follows")
+        ->capture_default_str();
 }
 
 void finish(const Cli& cli, Settings& s) {

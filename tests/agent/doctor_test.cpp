@@ -1,9 +1,13 @@
 #include <catch2/catch.hpp>
 
 #include <libaudit.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -291,4 +295,39 @@ TEST_CASE("doctor: access is checked as the user, not as root", "[doctor]") {
     const std::vector<d::AccessNeed> needs{{"/tmp", W_OK | X_OK, "tmp"}, {"/etc", W_OK | X_OK, "etc"}};
     CHECK(d::check_access_as(0, 0, needs) == std::vector<int>{0, 0});
     CHECK(d::check_access_as(65534, 65534, needs) == std::vector<int>{0, EACCES});
+}
+
+TEST_CASE("doctor: the readers of a unix socket are named by pid (sock_diag)", "[doctor]") {
+    const std::string path = "/tmp/scanwatch-doctor-test-" + std::to_string(::getpid()) + ".sock";
+    const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(listener >= 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+    ::unlink(path.c_str());
+    REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::listen(listener, 4) == 0);
+    std::vector<d::SocketReader> readers;
+    std::string error;
+    const bool diag = d::unix_socket_readers(path, readers, error);
+    if (diag) CHECK(readers.empty());  // listening, nobody connected
+    const int client = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(::connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    const int accepted = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    REQUIRE(accepted >= 0);
+    readers.clear();
+    if (d::unix_socket_readers(path, readers, error)) {
+        REQUIRE(readers.size() == 1);
+        CHECK(readers[0].pid == ::getpid());
+        CHECK_FALSE(readers[0].exe.empty());
+    } else {
+        WARN("sock_diag unavailable: " << error);
+    }
+    std::ifstream in("/proc/net/unix");
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(d::connected_unix_sockets(text, path) == 1);
+    ::close(accepted);
+    ::close(client);
+    ::close(listener);
+    ::unlink(path.c_str());
 }

@@ -12,6 +12,8 @@ auditd's command line), with the fixture's exec rule for one login uid only:
   check ok or a warning; auditd, the plugin entry (active, this binary, a config that parses) and
   access as the configured user (nobody) are ok.
 - the configured user cannot write the output folder: a problem naming the path and a chown.
+- socket mode: the af_unix plugin inactive is a problem; once active (SIGHUP to auditd) it is ok,
+  and another process connected to it is a warning naming its pid.
 - the plugin entry inactive: a problem with `active = yes` and the reload in its fix.
 Needs root and a kernel that accepts audit rules; otherwise exits 77. Run it under the auditd
 lock. Usage: doctor_auditd_test.py SCANWATCH_BINARY SOURCE_DIR"""
@@ -19,9 +21,12 @@ import json
 import os
 import pwd
 import shlex
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 from auditd_fixture import (check, cleanup, failures, install_signal_handlers, preflight,
                             scanwatch_plugin, start_auditd, state, stop_auditd)
@@ -37,8 +42,8 @@ def doctor(config, *extra):
     return r.returncode, r.stdout, r.stderr
 
 
-def doctor_json(config):
-    rc, out, err = doctor(config, "--json")
+def doctor_json(config, *extra):
+    rc, out, err = doctor(config, "--json", *extra)
     try:
         doc = json.loads(out)
     except ValueError:
@@ -124,6 +129,37 @@ def main():
                          "socketcall.b32"):
                 f = finding(doc, "audit.rules." + need)
                 check(f is not None and f["status"] == "ok", f"audit.rules.{need} ok ({f and f['message']})")
+
+            print("== socket mode: the af_unix plugin and who reads it", flush=True)
+            events = os.path.join(tmp, "events.sock")
+            rc, doc = doctor_json(config, "--input", "socket", "--socket", events)
+            f = finding(doc, "audit.af_unix")
+            check(rc == 1 and f is not None and f["status"] == "problem" and
+                  any("active = yes" in step for step in f["fix"]),
+                  f"af_unix plugin inactive: a problem with its fix ({f})")
+            with open(os.path.join(tmp, "plugins.d", "af_unix.conf"), "w") as fh:
+                fh.write(f"active = yes\ndirection = out\npath = builtin_af_unix\ntype = builtin\n"
+                         f"args = 0640 {events}\nformat = string\n")
+            os.kill(state["auditd"].pid, signal.SIGHUP)  # auditd reads plugins.d again
+            for _ in range(100):
+                if os.path.exists(events):
+                    break
+                time.sleep(0.1)
+            check(os.path.exists(events), f"auditd opened the af_unix socket {events}")
+            rc, doc = doctor_json(config, "--input", "socket", "--socket", events)
+            f = finding(doc, "audit.af_unix")
+            readers = finding(doc, "audit.af_unix.readers")
+            check(rc == 0 and f is not None and f["status"] == "ok", f"af_unix active: ok ({f})")
+            check(readers is not None and readers["status"] == "ok" and "nobody reads" in readers["message"],
+                  f"nobody reads it yet ({readers})")
+            other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            other.connect(events)
+            rc, doc = doctor_json(config, "--input", "socket", "--socket", events)
+            readers = finding(doc, "audit.af_unix.readers")
+            check(rc == 0 and readers is not None and readers["status"] == "warning" and
+                  f"pid {os.getpid()} " in readers["message"],
+                  f"another reader is a warning naming its pid {os.getpid()} ({readers})")
+            other.close()
 
             print("== the user cannot write the output folder", flush=True)
             os.chown(out, 0, 0)
