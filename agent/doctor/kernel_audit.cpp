@@ -2,6 +2,8 @@
 
 #include <libaudit.h>
 #include <linux/netlink.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <cerrno>
 #include <cstring>
@@ -17,6 +19,11 @@ public:
     AuditSocket() {
         set_aumessage_mode(MSG_QUIET, DBG_NO);  // errors come back as values, not on stderr
         fd_ = audit_open();
+        // The kernel answers at once; a bound keeps doctor from hanging on a confused socket.
+        if (fd_ >= 0) {
+            const timeval timeout{5, 0};
+            (void)::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        }
     }
     ~AuditSocket() {
         if (fd_ >= 0) audit_close(fd_);
@@ -38,7 +45,7 @@ std::string failure(const char* what, int rc) {
 // sees each of type `type`. An acknowledgement (NLMSG_ERROR 0) is skipped; an error ends it.
 template <typename OnReply>
 bool replies(int fd, int type, bool until_done, OnReply on_reply, const char* what, std::string& error) {
-    // The kernel answers at once; a bound keeps a confused socket from looping forever.
+    // A bound on the replies keeps a confused socket from looping forever.
     for (int i = 0; i < 1'000'000; ++i) {
         audit_reply reply{};
         const int rc = audit_get_reply(fd, &reply, GET_REPLY_BLOCKING, 0);
