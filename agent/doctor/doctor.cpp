@@ -352,8 +352,9 @@ int run_doctor(const Settings& s) {
     const bool have_status = read_audit_status(status, error);
     if (!have_status) {
         report.add("audit.kernel", Status::problem, error,
-                   {"run scanwatch doctor as root", "a kernel booted with audit=0 does not audit: remove it from the "
-                                                    "kernel command line"});
+                   {::geteuid() != 0 ? "run scanwatch doctor as root"
+                                     : "a kernel booted with audit=0 does not audit: remove it from the "
+                                       "kernel command line, or use a kernel with CONFIG_AUDIT"});
     } else {
         check_kernel(status, report);
         check_auditd(status, report);
@@ -378,7 +379,9 @@ int run_doctor(const Settings& s) {
     if (s.doctor_input == Mode::plugin) {
         if (!dir_error.empty()) {
             report.add("audit.plugin", Status::problem, dir_error,
-                       {"apt-get install auditd (plugins.d comes with it), or set plugin_dir in auditd.conf"});
+                       {::geteuid() != 0 ? "run scanwatch doctor as root"
+                                         : "apt-get install auditd (plugins.d comes with it), or set "
+                                           "plugin_dir in auditd.conf"});
         } else {
             check_plugin_entry(s, entries, plugin_dir, report);
         }
