@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -38,7 +39,7 @@ struct SyscallGroup {
 const SyscallGroup kAllowed[] = {
     {"I/O on open descriptors: the input, outputs, the event loop's pipe",
      {"read", "readv", "pread64", "preadv", "write", "writev", "pwrite64", "pwritev", "lseek", "close",
-      "dup", "dup2", "dup3", "fcntl", "ioctl", "pipe", "pipe2", "eventfd", "eventfd2"}},
+      "dup", "dup2", "dup3", "fcntl", "pipe", "pipe2", "eventfd", "eventfd2"}},
     {"files: reopen on rotation and SIGHUP, tail's log, checkpoints and the state file (write, fsync, "
      "rename), stats file, rule files on reload, /proc and /etc lookups",
      {"open", "openat", "stat", "fstat", "lstat", "newfstatat", "statx", "statfs", "fstatfs", "access",
@@ -65,6 +66,10 @@ const SyscallGroup kAllowed[] = {
      {"getuid", "geteuid", "getgid", "getegid", "getresuid", "getresgid", "getgroups", "uname",
       "getrlimit", "prlimit64", "getrusage", "sysinfo", "umask", "getppid"}},
 };
+
+// ioctl only for these requests: non-blocking and close-on-exec flags (Boost.Asio), bytes
+// readable, and isatty()'s terminal queries; never TIOCSTI and the like.
+const unsigned long kAllowedIoctls[] = {FIONBIO, FIONREAD, FIOCLEX, FIONCLEX, TCGETS, TIOCGWINSZ};
 
 #ifdef SCANWATCH_ASAN
 // AddressSanitizer's leak check at exit stops the world: a fork-like clone that ptrace()s the
@@ -108,6 +113,11 @@ void install_seccomp_filter() {
     check(seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_TSYNC, 1), "every thread");
     check(seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_NNP, 1), "no_new_privs");
     for (const SyscallGroup& group : kAllowed) allow(ctx.get(), group);
+    for (const unsigned long request : kAllowedIoctls) {
+        check(seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+                               SCMP_A1(SCMP_CMP_EQ, static_cast<scmp_datum_t>(request))),
+              "ioctl");
+    }
 #ifdef SCANWATCH_ASAN
     for (const SyscallGroup& group : kSanitizerAllowed) allow(ctx.get(), group);
 #else

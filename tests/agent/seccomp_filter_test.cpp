@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -71,7 +72,8 @@ TEST_CASE("seccomp: the live modes' calls pass, threads start, a forbidden call 
         const std::string moved = std::string(path) + ".1";
         if (::rename(path, moved.c_str()) != 0 || ::unlink(moved.c_str()) != 0) return 2;
         const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (s < 0) return 3;
+        int on = 1;
+        if (s < 0 || ::ioctl(s, FIONBIO, &on) != 0) return 3;  // what Boost.Asio does
         ::close(s);
         int value = 0;
         std::thread worker([&value] { value = 42; });  // clone3 refused: glibc falls back to clone
@@ -87,6 +89,15 @@ TEST_CASE("seccomp: the live modes' calls pass, threads start, a forbidden call 
     });
     CHECK(WIFSIGNALED(exec));
     CHECK(WTERMSIG(exec) == SIGSYS);
+
+    // Pushing input into a terminal (TIOCSTI): not one of the ioctls allowed.
+    const int tiocsti = in_filtered_child([] {
+        char c = 'x';
+        ::ioctl(STDIN_FILENO, TIOCSTI, &c);
+        return 0;
+    });
+    CHECK(WIFSIGNALED(tiocsti));
+    CHECK(WTERMSIG(tiocsti) == SIGSYS);
 
     if (!scanwatch::agent::seccomp_sanitizer_build()) {
         const int fork_child = in_filtered_child([] { return ::fork() >= 0 ? 0 : 5; });
