@@ -86,7 +86,12 @@ struct ContextDeleter {
 };
 
 void check(int rc, const char* step) {
-    if (rc < 0) throw std::runtime_error(fmt::format("cannot install the system call filter: {}: {}", step, std::strerror(-rc)));
+    if (rc < 0) {
+        throw std::runtime_error(fmt::format(
+            "cannot install the system call filter: {}: {} (--no-seccomp or seccomp = false runs "
+            "without it)",
+            step, std::strerror(-rc)));
+    }
 }
 
 void allow(scmp_filter_ctx ctx, const SyscallGroup& group) {
@@ -109,7 +114,11 @@ bool seccomp_sanitizer_build() {
 
 void install_seccomp_filter() {
     std::unique_ptr<void, ContextDeleter> ctx(seccomp_init(SCMP_ACT_KILL_PROCESS));
-    if (!ctx) throw std::runtime_error("cannot install the system call filter: seccomp_init failed");
+    if (!ctx) {
+        throw std::runtime_error(
+            "cannot install the system call filter: seccomp_init failed (--no-seccomp or seccomp = "
+            "false runs without it)");
+    }
     check(seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_TSYNC, 1), "every thread");
     check(seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_NNP, 1), "no_new_privs");
     for (const SyscallGroup& group : kAllowed) allow(ctx.get(), group);
