@@ -26,6 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
+constexpr const char* kDefaultConfig = "/etc/scanwatch/scanwatch.toml";  // agent/settings.cpp
 constexpr const char* kReloadAuditd = "systemctl reload auditd (or: kill -HUP $(pidof auditd))";
 
 std::string read_file(const std::string& path, std::size_t limit = 64 * 1024) {
@@ -208,9 +209,13 @@ void check_plugin_entry(const Settings& s, const std::vector<PluginEntry>& entri
                    fmt::format("{} starts {}, not this binary ({})", e.file, path, self),
                    {fmt::format("run {} doctor to check what it loads, or set path = {} in {}", path, self, e.file)});
     }
-    if (!config.empty() && !s.config.empty() && canonical(config) != canonical(s.config)) {
+    // The config doctor checked: --config, else the default file when it is there (as the agent reads it).
+    std::string checked = s.config;
+    if (struct stat cs {}; checked.empty() && ::stat(kDefaultConfig, &cs) == 0) checked = kDefaultConfig;
+    if (!config.empty() && (checked.empty() || canonical(config) != canonical(checked))) {
         report.add("audit.plugin.config", Status::warning,
-                   fmt::format("the plugin reads {}; doctor checked {}", config, s.config),
+                   fmt::format("the plugin reads {}; doctor checked {}", config,
+                               checked.empty() ? std::string("no config file") : checked),
                    {fmt::format("scanwatch --config={} doctor", config)});
     }
 }

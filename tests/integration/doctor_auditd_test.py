@@ -130,6 +130,12 @@ def main():
                 f = finding(doc, "audit.rules." + need)
                 check(f is not None and f["status"] == "ok", f"audit.rules.{need} ok ({f and f['message']})")
 
+            r = subprocess.run([BIN, "doctor", "--json"], capture_output=True, text=True, timeout=60)
+            f = finding(json.loads(r.stdout), "audit.plugin.config")
+            check(f is not None and f["status"] == "warning" and config in f["message"] and
+                  f["fix"] == [f"scanwatch --config={config} doctor"],
+                  f"doctor without --config: a warning that the plugin reads {config} ({f})")
+
             print("== socket mode: the af_unix plugin and who reads it", flush=True)
             events = os.path.join(tmp, "events.sock")
             rc, doc = doctor_json(config, "--input", "socket", "--socket", events)
