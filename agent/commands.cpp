@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 
 #include "agent/metrics/progress.h"
+
+#include "agent/doctor/doctor.h"
 #include "agent/outputs/safe_open.h"
 #include "agent/privilege.h"
 #include "agent/sources/live.h"
@@ -109,6 +111,8 @@ int run(int argc, char** argv) {
     const ParsedSettings parsed = parse_settings(argc, argv);
     if (!parsed.settings) return parsed.exit_code;
     const Settings& s = *parsed.settings;
+    // Doctor reports an unknown --user as a finding instead of failing on it below.
+    if (s.mode == Mode::doctor) return doctor::run_doctor(s);
     try {
         if (!s.user.empty()) {
             const auto [uid, gid] = user_ids(s.user);
@@ -120,6 +124,7 @@ int run(int argc, char** argv) {
             case Mode::socket: return run_live(s, argc, argv);
             case Mode::tail: return run_tail(s, argc, argv);
             case Mode::rules_check: return check_rules(s);
+            case Mode::doctor: return doctor::run_doctor(s);
             case Mode::rules_show: {
                 bool first = true;
                 for (const std::string_view text : rules::builtin_rule_texts()) {

@@ -43,6 +43,17 @@ struct DetectionStats {
     std::uint64_t nodes_skewed = 0;          ///< lanes whose clock is off by more than 30 s
 };
 
+/// Which kinds of event a rule is given (docs/rules.md): exec events when its query may match
+/// one, network events (connect, socket) only when it is written for them (it names
+/// event.category network or a network field, or is EQL `network where`). `reads_network`: it
+/// reads a field only network events carry. One answer for the pipeline and `scanwatch doctor`.
+struct RuleRoute {
+    bool exec = false;
+    bool network = false;
+    bool reads_network = false;
+};
+RuleRoute route_rule(const rules::RuleDefinition& rule);
+
 class Detection {
 public:
     using AlertSink = std::function<void(const rules::Alert& alert)>;

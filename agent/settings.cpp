@@ -30,6 +30,8 @@ struct Cli {
     CLI::App* tail = nullptr;
     CLI::App* rules_show = nullptr;
     CLI::App* rules_check = nullptr;
+    CLI::App* doctor = nullptr;
+    std::string doctor_input_text = "plugin";  // parsed into Settings::doctor_input by finish()
     std::vector<std::string> output_texts;  // parsed into Settings::outputs by finish()
     std::string events_text;                // parsed into Settings::events by finish()
     // Parsed into Settings' enums by finish(); the validators name the values it accepts.
@@ -260,6 +262,21 @@ void build(Cli& cli, Settings& s) {
     cli.rules_check->add_option("FILE", s.paths, "Rule files or folders")->required();
     cli.rules_check->add_flag("--summary", s.rules_summary,
                               "A verdict per rule file (folders walked recursively) and the counts");
+
+    app.add_flag("--seccomp,!--no-seccomp", s.seccomp,
+                 "plugin, socket, tail: allow only the system calls a run makes once started "
+                 "(default on; a forbidden call kills the process with SIGSYS)");
+    cli.doctor = app.add_subcommand(
+        "doctor", "Check what a live run needs (kernel audit, auditd, audit rules, plugins.d, "
+                  "access, readers of the af_unix socket) and say how to fix it; exit 1 on a problem");
+    cli.doctor->add_flag("--json", s.doctor_json, "One JSON document on stdout (docs/operations.md)");
+    cli.doctor->add_option("--input", cli.doctor_input_text, "How scanwatch reads auditd")
+        ->check(CLI::IsMember({"plugin", "socket", "tail"}))
+        ->capture_default_str();
+    cli.doctor->add_option("--socket", s.socket_path, "--input socket: the socket `scanwatch socket` reads")
+        ->capture_default_str();
+    cli.doctor->add_option("--log", s.tail_path, "--input tail: the log `scanwatch tail` follows")
+        ->capture_default_str();
 }
 
 void finish(const Cli& cli, Settings& s) {
@@ -269,6 +286,10 @@ void finish(const Cli& cli, Settings& s) {
     if (*cli.tail) s.mode = Mode::tail;
     if (*cli.rules_show) s.mode = Mode::rules_show;
     if (*cli.rules_check) s.mode = Mode::rules_check;
+    if (*cli.doctor) s.mode = Mode::doctor;
+    s.doctor_input = cli.doctor_input_text == "socket" ? Mode::socket
+                     : cli.doctor_input_text == "tail" ? Mode::tail
+                                                       : Mode::plugin;
     if (const CLI::Option* config = cli.app.get_option("--config"); config->count() > 0) {
         s.config = config->as<std::string>();
     }

@@ -8,7 +8,7 @@ set -eu
 packages="g++ cmake ninja-build pkg-config make time python3 procps git ca-certificates
 auditd audispd-plugins iputils-ping netcat-openbsd ncat socat busybox strace sudo rsyslog
 util-linux e2fsprogs passwd coreutils findutils openssl man-db systemd
-libauparse-dev libaudit-dev libboost-dev libfmt-dev libcli11-dev catch2
+libauparse-dev libaudit-dev libseccomp-dev libboost-dev libfmt-dev libcli11-dev catch2
 libtomlplusplus-dev libxxhash-dev nlohmann-json3-dev libre2-dev libcap-ng-dev librelp-dev rsyslog-relp
 build-essential debhelper dpkg-dev fakeroot lintian nmap curl debootstrap
 clang libclang-rt-14-dev prometheus"

@@ -83,7 +83,7 @@ def inspect(deb):
                  "/etc/audit/plugins.d/scanwatch.conf"):
         check(path in conffiles, f"{path} is a conffile")
     depends = next((l for l in control.splitlines() if l.startswith("Depends:")), "")
-    for lib in ("libauparse0", "libcap-ng0", "librelp0", "libc6", "adduser"):
+    for lib in ("libauparse0", "libaudit1", "libcap-ng0", "librelp0", "libseccomp2", "libc6", "adduser"):
         check(lib in depends, f"Depends names {lib} ({depends})")
 
 

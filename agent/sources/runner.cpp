@@ -10,6 +10,7 @@
 #include "agent/metrics/metrics_page.h"
 #include "agent/metrics/metrics_server.h"
 #include "agent/privilege.h"
+#include "agent/sandbox/seccomp_filter.h"
 
 #ifndef SCANWATCH_VERSION
 #define SCANWATCH_VERSION "0.0.0"
@@ -56,6 +57,15 @@ int Runner::run() {
     // The input and the outputs are open: the rest of the run needs no root (docs/operations.md).
     if (!settings_.user.empty()) {
         drop_privileges(settings_.user, kept_capability(settings_.mode == Mode::tail));
+    }
+    // Then only the system calls the rest of the run makes (agent/sandbox/seccomp_filter.h).
+    if (settings_.seccomp) {
+        install_seccomp_filter();
+    } else {
+        session_.diagnostics().warn("system call filter off (--no-seccomp / seccomp = false)");
+    }
+    if (const int error = seccomp_test_trigger(); error != 0) {
+        session_.diagnostics().warn(fmt::format("test trigger: the forbidden call returned errno {}", error));
     }
     io_.run();
 
