@@ -25,6 +25,15 @@ if [ -n "$missing" ]; then
     apt-get update -qq
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    case " $missing " in
+    *" prometheus "*)
+        # Only its programs are used (tests/integration/metrics_test.py runs a private one on
+        # loopback); the service the package starts would listen on every address.
+        if [ -d /run/systemd/system ]; then
+            systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+        fi
+        ;;
+    esac
 fi
 # The programs the tests run, by name: a package that stops shipping one fails here, not in a test.
 programs="ping nc ncat socat busybox strace sudo setpriv nsenter unshare setsid nohup dmesg shred
