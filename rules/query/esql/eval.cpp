@@ -299,8 +299,29 @@ Value evaluate(const Expr& e, const Row& row, std::int64_t now_ms) {
 
 namespace {
 
+// A row as KQL's field accessor: field id i is the KQL() call's i-th field name; values as
+// their text (a long 22 matches `destination.port:22`).
+class RowFields final : public FieldAccessor {
+public:
+    RowFields(const Row& row, const std::vector<std::string>& names) : row_(row), names_(names) {}
+    bool any_value(int field_id, const std::function<bool(std::string_view)>& visit) const override {
+        if (field_id < 0 || static_cast<std::size_t>(field_id) >= names_.size()) return false;
+        const Value* v = row_.find(names_[static_cast<std::size_t>(field_id)]);
+        if (v == nullptr) return false;
+        for (const Scalar& s : v->items) {
+            if (visit(to_text(s))) return true;
+        }
+        return false;
+    }
+
+private:
+    const Row& row_;
+    const std::vector<std::string>& names_;
+};
+
 Value call(const Expr& e, const Row& row, std::int64_t now_ms) {
     const std::string& f = e.name;
+    if (f == "KQL") return e.kql ? boolean(e.kql->matches(RowFields(row, e.patterns))) : Value();
     if (f == "CASE") {
         std::size_t i = 0;
         for (; i + 1 < e.args.size(); i += 2) {

@@ -747,7 +747,8 @@ private:
     bool parse_call(Expr& out, const Token& at, const std::string& function, int depth) {
         if (!advance()) return false;  // (
         const bool aggregate = one_of(function, kAggregates);
-        if (function == "KQL" || function == "QSTR" || function == "MATCH") {
+        if (function == "KQL") return parse_kql(out, at);
+        if (function == "QSTR" || function == "MATCH") {
             return fail(at, fmt::format("ES|QL function {}() is not supported", function));
         }
         if (aggregate && aggregates_ == nullptr) {
@@ -793,6 +794,35 @@ private:
         out = make(Expr::Kind::column, at);
         out.name = a.column;
         aggregates_->push_back(std::move(a));
+        return true;
+    }
+
+    // KQL("query"): Kibana's KQL on the source document, as the query and EQL rules read it
+    // (rules/query/query.h); its fields become source fields the rows carry.
+    bool parse_kql(Expr& out, const Token& at) {
+        if (cur_.kind != Token::Kind::string) {
+            return fail(cur_, fmt::format("KQL() takes a query string, found {}", describe(cur_)));
+        }
+        Expr call = make(Expr::Kind::call, at);
+        call.name = "KQL";
+        std::vector<std::string>& names = call.patterns;
+        const FieldResolver resolver = [this, &names](std::string_view name) {
+            for (std::size_t i = 0; i < names.size(); ++i) {
+                if (names[i] == name) return static_cast<int>(i);
+            }
+            names.emplace_back(name);
+            note_read(names.back());
+            return static_cast<int>(names.size() - 1);
+        };
+        auto parsed = Query::parse(cur_.text, resolver);
+        if (const auto* e = std::get_if<QueryError>(&parsed)) {
+            return fail(cur_, fmt::format("KQL(): {}", e->message));
+        }
+        call.kql = std::make_shared<const Query>(std::get<Query>(std::move(parsed)));
+        if (!advance()) return false;
+        last_end_ = cur_.end;
+        if (!expect_punct(")")) return false;
+        out = std::move(call);
         return true;
     }
 

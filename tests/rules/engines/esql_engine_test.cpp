@@ -184,6 +184,14 @@ TEST_CASE("ES|QL views: FROM decides which events a rule reads and how they are 
     REQUIRE(esql_source::source_row(*auditd->esql, both, net, NameMatch::any, row));
     CHECK(*row.find("event.action") == esql::Value(esql::Scalar(std::string("connected-to"))));
     CHECK(row.find("event.type")->items.size() == 2);  // ["connection", "start"]
+    // process.name is the comm alone, even under the wider name match
+    auto names = esql_rule("from logs-* | keep process.name");
+    ProcessEvent sh = scanwatch::test::ping(kRun0, "t");
+    sh.name = "sh";
+    sh.executable = "/usr/bin/dash";
+    sh.args = {"sh", "-c", "id"};
+    REQUIRE(esql_source::source_row(*names->esql, esql_source::sources_of(*names->esql), sh, NameMatch::any, row));
+    CHECK(*row.find("process.name") == esql::Value(esql::Scalar(std::string("sh"))));
 }
 
 TEST_CASE("ES|QL rules check: other agents' indices, unknown and impossible fields cannot fire", "[esql][engine]") {

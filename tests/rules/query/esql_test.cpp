@@ -103,7 +103,8 @@ TEST_CASE("ES|QL parse: errors name the place; unsupported commands say so", "[e
     CHECK(error_of("WHERE a == 1").message.find("starts with FROM") != std::string::npos);
     CHECK(error_of("FROM x | GROK a \"%{WORD:b}\"").message == "ES|QL command GROK is not supported");
     CHECK(error_of("FROM x | INLINE STATS n = count(*)").message.find("not supported") != std::string::npos);
-    CHECK(error_of("FROM x | WHERE KQL(\"a:b\")").message.find("not supported") != std::string::npos);
+    CHECK(error_of("FROM x | WHERE KQL(\"a:(b\")").message.find("KQL(): ") == 0);
+    CHECK(error_of("FROM x | WHERE QSTR(\"a:b\")").message.find("not supported") != std::string::npos);
     CHECK(error_of("FROM x | EVAL y = FOO(a)").message == "ES|QL function FOO() is not supported");
     CHECK(error_of("FROM x | EVAL n = count(*)").message.find("only STATS") != std::string::npos);
     CHECK(error_of("FROM x | STATS a").message.find("aggregate") != std::string::npos);
@@ -179,6 +180,17 @@ TEST_CASE("ES|QL: LIKE, RLIKE, IN, CIDR_MATCH", "[esql]") {
     CHECK(where("cidr_match(ip6, \"FE80::/10\")", r));
     CHECK_FALSE(where("cidr_match(ip6, \"10.0.0.0/8\")", r));
     CHECK(where("cidr_match(ip, \"10.1.2.3\")", r));
+}
+
+TEST_CASE("ES|QL: KQL() matches the row's fields as Kibana's KQL does", "[esql]") {
+    const Pipeline p = parsed("FROM x | WHERE KQL(\"\"\"event.action:exec and process.args:(\"-c\" or \"-lc\")\"\"\")");
+    CHECK(std::find(p.reads.begin(), p.reads.end(), "process.args") != p.reads.end());
+    const Row shell = row({{"event.action", text("exec")}, {"process.args", multi({"sh", "-c", "id"})}});
+    const Row other = row({{"event.action", text("exec")}, {"process.args", multi({"sh", "x"})}});
+    CHECK(where("KQL(\"event.action:exec and process.args:(\\\"-c\\\" or \\\"-lc\\\")\")", shell));
+    CHECK_FALSE(where("KQL(\"process.args:-c\")", other));
+    CHECK(where("KQL(\"destination.port >= 22\")", row({{"destination.port", num(22)}})));
+    CHECK_FALSE(where("KQL(\"missing:*\")", shell));
 }
 
 TEST_CASE("ES|QL: arithmetic and scalar functions", "[esql]") {
