@@ -221,3 +221,21 @@ TEST_CASE("ES|QL rules: parse errors are load errors; unsupported ES|QL is skipp
     CHECK_FALSE(std::get<RuleError>(r).unsupported);
     CHECK(std::get<RuleError>(r).line == 6);
 }
+
+TEST_CASE("ES|QL engine: an aggregating rule's schedule and rows survive save and restore", "[esql][engine]") {
+    auto rule = esql_rule("from logs-* | where process.name == \"ping\" | stats n = count(*), t = values(process.args) by host.name");
+    EsqlEngine first(rule, EngineOptions{});
+    std::vector<Alert> alerts;
+    first.process(scanwatch::test::ping(kRun0 + kMinute, "10.0.0.1", "P1", 1), alerts);
+    first.process(scanwatch::test::ping(kRun0 + 2 * kMinute, "10.0.0.2", "P1", 2), alerts);
+    const nlohmann::json state = nlohmann::json::parse(first.save_state().dump());
+    EsqlEngine second(rule, EngineOptions{});
+    REQUIRE(second.restore_state(state));
+    CHECK(second.counters().groups == 2);
+    second.process(scanwatch::test::ping(kRun0 + 3 * kMinute, "10.0.0.3", "P1", 3), alerts);
+    second.finish(alerts);
+    REQUIRE(alerts.size() == 1);
+    CHECK(*alerts[0].esql_row->find("n") == esql::Value(esql::Scalar(std::int64_t{3})));
+    CHECK_FALSE(second.restore_state(nlohmann::json{{"engine", "scheduled"}}));
+    CHECK_FALSE(second.restore_state(nlohmann::json{{"engine", "esql"}, {"next_run_ms", 1.5}}));
+}
