@@ -342,6 +342,30 @@ void explain_threshold(const RuleDefinition& rule, bool session_grouping, const 
                      describe_duration(rule.interval_ms), rule.interval_text, rule.max_signals));
 }
 
+void explain_esql(const RuleDefinition& rule, const LineFn& line) {
+    if (!rule.esql) return;
+    const esql::Pipeline& p = *rule.esql;
+    const esql_source::Sources s = esql_source::sources_of(p);
+    std::vector<std::string> views;
+    if (s.auditd) views.emplace_back("every event, in scanwatch's own shape (auditd data stream)");
+    if (s.endpoint_process) views.emplace_back("exec events as Elastic Defend's process events");
+    if (s.endpoint_network) views.emplace_back("connect events as Elastic Defend's network events");
+    line("from", join(p.indices));
+    line("reads", views.empty() ? std::string("nothing of scanwatch's") : join(views, "; "));
+    line("commands", fmt::format("{} ({} row by row as events come, the rest at each run)",
+                                 p.commands.size(), p.row_prefix));
+    line("alerts", p.aggregating
+                       ? std::string("one per result row of each run (aggregating query: the row's columns)")
+                       : std::string("one per result row of each run, each source event once "
+                                     "(non-aggregating query: the event's fields and the row's)"));
+    line("window", fmt::format("runs every {} (interval = \"{}\") over the events of the last {} "
+                               "(from = \"{}\"), at most {} alerts per run (max_signals)",
+                               describe_duration(rule.interval_ms), rule.interval_text,
+                               describe_duration(rule.from_ms), rule.from_text, rule.max_signals));
+    line("exceptions", rule.exceptions.empty() ? std::string("none")
+                                               : fmt::format("{}", rule.exceptions.size()));
+}
+
 void explain_tail(const RuleDefinition& rule, const LineFn& line) {
     for (std::size_t i = 0; i < rule.threat.size(); ++i) {
         const Threat& t = rule.threat[i];
@@ -381,6 +405,11 @@ std::string explain_rule(const RuleDefinition& rule, bool session_grouping) {
     line("fingerprint", rule.fingerprint);
     line("type", fmt::format("{}, severity {}, risk score {}, version {}", rule.type, rule.severity,
                              rule.risk_score, rule.version));
+    if (rule.rule_type == RuleType::esql) {
+        explain_esql(rule, line);
+        explain_tail(rule, line);
+        return out;
+    }
     line("matches", rule.query.to_string());
     const auto names = rule.query.required_values(field_id("process.name"));
     line("process.name",

@@ -210,6 +210,10 @@ TEST_CASE("ES|QL rules check: other agents' indices, unknown and impossible fiel
     CHECK(can_fire(*fine));
     auto computed = esql_rule("from logs-* | eval x = to_lower(process.name) | where x like \"p*\"");
     CHECK(can_fire(*computed));
+    const std::string text = explain_rule(*esql_rule(kPortScan), true);
+    CHECK(text.find("  reads        connect events as Elastic Defend's network events\n") != std::string::npos);
+    CHECK(text.find("one per result row of each run (aggregating query") != std::string::npos);
+    CHECK(text.find("  warnings     none\n") != std::string::npos);
 }
 
 TEST_CASE("ES|QL rules: parse errors are load errors; unsupported ES|QL is skipped as unsupported", "[esql][engine]") {
