@@ -342,8 +342,20 @@ void explain_threshold(const RuleDefinition& rule, bool session_grouping, const 
                      describe_duration(rule.interval_ms), rule.interval_text, rule.max_signals));
 }
 
-void explain_esql(const RuleDefinition& rule, const LineFn& line) {
-    if (!rule.esql) return;
+void explain_tail(const RuleDefinition& rule, const LineFn& line);
+
+// An ES|QL rule's explanation after its name line.
+std::string explain_esql(const RuleDefinition& rule) {
+    std::string out;
+    const LineFn line = [&out](std::string_view label, std::string_view text) {
+        out += fmt::format("  {:<13}{}\n", label, text);
+    };
+    line("rule_id", rule.rule_id);
+    line("source", rule.source);
+    line("fingerprint", rule.fingerprint);
+    line("type", fmt::format("{}, severity {}, risk score {}, version {}", rule.type, rule.severity,
+                             rule.risk_score, rule.version));
+    if (!rule.esql) return out;
     const esql::Pipeline& p = *rule.esql;
     const esql_source::Sources s = esql_source::sources_of(p);
     std::vector<std::string> views;
@@ -364,6 +376,8 @@ void explain_esql(const RuleDefinition& rule, const LineFn& line) {
                                describe_duration(rule.from_ms), rule.from_text, rule.max_signals));
     line("exceptions", rule.exceptions.empty() ? std::string("none")
                                                : fmt::format("{}", rule.exceptions.size()));
+    explain_tail(rule, line);
+    return out;
 }
 
 void explain_tail(const RuleDefinition& rule, const LineFn& line) {
@@ -400,16 +414,13 @@ std::string explain_rule(const RuleDefinition& rule, bool session_grouping) {
         out += fmt::format("  {:<13}{}\n", label, text);
     };
     out += fmt::format("rule \"{}\"\n", rule.name);
+    if (rule.rule_type == RuleType::esql) return out + explain_esql(rule);
+
     line("rule_id", rule.rule_id);
     line("source", rule.source);
     line("fingerprint", rule.fingerprint);
     line("type", fmt::format("{}, severity {}, risk score {}, version {}", rule.type, rule.severity,
                              rule.risk_score, rule.version));
-    if (rule.rule_type == RuleType::esql) {
-        explain_esql(rule, line);
-        explain_tail(rule, line);
-        return out;
-    }
     line("matches", rule.query.to_string());
     const auto names = rule.query.required_values(field_id("process.name"));
     line("process.name",
