@@ -559,6 +559,31 @@ Value call(const Expr& e, const Row& row, std::int64_t now_ms) {
     const std::string* s = str(a[0]);
     if (s == nullptr) return {};
     if (f == "LENGTH") return Value(Scalar(static_cast<std::int64_t>(char_starts(*s).size())));
+    if (f == "URL_DECODE") {
+        // As Java's URLDecoder: %XX is a byte, + a space; a bad escape makes the value null.
+        std::string out;
+        for (std::size_t i = 0; i < s->size(); ++i) {
+            const char c = (*s)[i];
+            if (c == '+') {
+                out += ' ';
+            } else if (c != '%') {
+                out += c;
+            } else {
+                const auto hex = [](char h) {
+                    return h >= '0' && h <= '9' ? h - '0'
+                           : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                           : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                                  : -1;
+                };
+                if (i + 2 >= s->size()) return {};
+                const int hi = hex((*s)[i + 1]), lo = hex((*s)[i + 2]);
+                if (hi < 0 || lo < 0) return {};
+                out += static_cast<char>(hi * 16 + lo);
+                i += 2;
+            }
+        }
+        return Value(Scalar(std::move(out)));
+    }
     if (f == "REVERSE") return Value(Scalar(std::string(s->rbegin(), s->rend())));
     if (f == "TRIM" || f == "LTRIM" || f == "RTRIM") {
         std::size_t b = 0, en = s->size();

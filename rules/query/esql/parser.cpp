@@ -196,7 +196,7 @@ constexpr const char* kFunctions[] = {
     "LEFT", "RIGHT", "TO_STRING", "TO_LONG", "TO_INTEGER", "TO_DOUBLE", "TO_IP", "TO_BOOLEAN",
     "CIDR_MATCH", "MV_COUNT", "MV_MIN", "MV_MAX", "MV_FIRST", "MV_LAST", "MV_CONCAT",
     "MV_DEDUPE", "MV_SLICE", "MV_SORT", "MV_SUM", "DATE_TRUNC", "DATE_DIFF", "NOW", "ABS",
-    "ROUND", "GREATEST", "LEAST", "IP_PREFIX"};
+    "ROUND", "GREATEST", "LEAST", "IP_PREFIX", "URL_DECODE"};
 
 constexpr const char* kAggregates[] = {"COUNT", "COUNT_DISTINCT", "VALUES", "MIN", "MAX",
                                        "SUM", "AVG"};
@@ -842,7 +842,8 @@ private:
             {"MV_DEDUPE", 1, 1}, {"MV_SLICE", 2, 3}, {"MV_SORT", 1, 2}, {"MV_SUM", 1, 1},
             {"DATE_TRUNC", 2, 2}, {"DATE_DIFF", 3, 3}, {"NOW", 0, 0}, {"ABS", 1, 1},
             {"ROUND", 1, 2}, {"CONCAT", 1, 1000}, {"COALESCE", 1, 1000}, {"CASE", 1, 1000},
-            {"GREATEST", 1, 1000}, {"LEAST", 1, 1000}, {"IP_PREFIX", 3, 3}};
+            {"GREATEST", 1, 1000}, {"LEAST", 1, 1000}, {"IP_PREFIX", 3, 3},
+            {"URL_DECODE", 1, 1}};
         for (const Arity& a : kArity) {
             if (call.name != a.name) continue;
             if (call.args.size() < a.min || call.args.size() > a.max) {

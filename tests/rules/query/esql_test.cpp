@@ -220,6 +220,9 @@ TEST_CASE("ES|QL: arithmetic and scalar functions", "[esql]") {
     CHECK(eval("to_string(date_trunc(1 minute, t))", r) == text("1970-01-02T01:01:00.000Z"));
     CHECK(eval("date_diff(\"seconds\", t, t + 1 minute)", r) == num(60));
     CHECK(eval("trim(\"  a \")") == text("a"));
+    CHECK(eval("url_decode(\"a%2Fb+c%41\")") == text("a/b cA"));
+    CHECK(eval("url_decode(\"bad%4\")").is_null());
+    CHECK(eval("url_decode(\"bad%zz\")").is_null());
 }
 
 TEST_CASE("ES|QL: EVAL, KEEP, DROP, RENAME column order and replacement", "[esql]") {
