@@ -222,7 +222,7 @@ RuleResult Loader::load() {
     def->type = get_string(*rule, "type");
     if (!parse_rule_type(def->type, def->rule_type)) {
         RuleError e = error(rule_place, fmt::format("rule type \"{}\" is not supported; scanwatch runs "
-                                                    "threshold, query, eql and new_terms rules",
+                                                    "threshold, query, eql, new_terms and esql rules",
                                                     def->type));
         e.unsupported = true;
         return e;

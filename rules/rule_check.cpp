@@ -466,6 +466,44 @@ void explain_threshold(const RuleDefinition& rule, bool session_grouping, const 
                      describe_duration(rule.interval_ms), rule.interval_text, rule.max_signals));
 }
 
+void explain_tail(const RuleDefinition& rule, const LineFn& line);
+
+// An ES|QL rule's explanation after its name line.
+std::string explain_esql(const RuleDefinition& rule) {
+    std::string out;
+    const LineFn line = [&out](std::string_view label, std::string_view text) {
+        out += fmt::format("  {:<13}{}\n", label, text);
+    };
+    line("rule_id", rule.rule_id);
+    line("source", rule.source);
+    line("fingerprint", rule.fingerprint);
+    line("type", fmt::format("{}, severity {}, risk score {}, version {}", rule.type, rule.severity,
+                             rule.risk_score, rule.version));
+    if (!rule.esql) return out;
+    const esql::Pipeline& p = *rule.esql;
+    const esql_source::Sources s = esql_source::sources_of(p);
+    std::vector<std::string> views;
+    if (s.auditd) views.emplace_back("every event, in scanwatch's own shape (auditd data stream)");
+    if (s.endpoint_process) views.emplace_back("exec events as Elastic Defend's process events");
+    if (s.endpoint_network) views.emplace_back("connect events as Elastic Defend's network events");
+    line("from", join(p.indices));
+    line("reads", views.empty() ? std::string("nothing of scanwatch's") : join(views, "; "));
+    line("commands", fmt::format("{} ({} row by row as events come, the rest at each run)",
+                                 p.commands.size(), p.row_prefix));
+    line("alerts", p.aggregating
+                       ? std::string("one per result row of each run (aggregating query: the row's columns)")
+                       : std::string("one per result row of each run, each source event once "
+                                     "(non-aggregating query: the event's fields and the row's)"));
+    line("window", fmt::format("runs every {} (interval = \"{}\") over the events of the last {} "
+                               "(from = \"{}\"), at most {} alerts per run (max_signals)",
+                               describe_duration(rule.interval_ms), rule.interval_text,
+                               describe_duration(rule.from_ms), rule.from_text, rule.max_signals));
+    line("exceptions", rule.exceptions.empty() ? std::string("none")
+                                               : fmt::format("{}", rule.exceptions.size()));
+    explain_tail(rule, line);
+    return out;
+}
+
 void explain_tail(const RuleDefinition& rule, const LineFn& line) {
     for (std::size_t i = 0; i < rule.threat.size(); ++i) {
         const Threat& t = rule.threat[i];
@@ -500,6 +538,8 @@ std::string explain_rule(const RuleDefinition& rule, bool session_grouping) {
         out += fmt::format("  {:<13}{}\n", label, text);
     };
     out += fmt::format("rule \"{}\"\n", rule.name);
+    if (rule.rule_type == RuleType::esql) return out + explain_esql(rule);
+
     line("rule_id", rule.rule_id);
     line("source", rule.source);
     line("fingerprint", rule.fingerprint);

@@ -761,7 +761,22 @@ sc_esql_tmp_egress() {     # High Number of Egress Network Connections from Unus
     rm -f /tmp/.esql-nc
 }
 
+sc_esql_python_shells() {
+    # Suspicious Python Shell Command Execution: one python3 running 6 shell commands of
+    # 5 kinds within a minute
+    python3 -c 'import subprocess
+for c in ["grep -c root /etc/passwd", "find /etc/pam.d -name su", "curl --version", "env | head -1",
+          "whoami", "uname -r"]:
+    subprocess.run(["sh", "-c", c], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)'
+    # Unusual File Transfer Utility Launched: scp run by a shell whose exec is in the log
+    bash -c 'scp >/dev/null 2>&1; true'
+}
+
 run_esql_set() {
+    if [[ -n ${ESQL_ONLY:-} ]]; then   # one scenario again: ESQL_ONLY=esql_python_shells
+        NET_RULES=1 capture "$ESQL_ONLY.enriched.log" ENRICHED "" "sc_$ESQL_ONLY"
+        return
+    fi
     command -v nmap >/dev/null || die "nmap missing"
     command -v perl >/dev/null || die "perl missing"
     python3 -m http.server --bind 127.0.0.1 18080 >/dev/null 2>&1 &
@@ -770,6 +785,7 @@ run_esql_set() {
     NET_RULES=1 capture esql_port_scan.enriched.log  ENRICHED "" sc_esql_port_scan
     NET_RULES=1 capture esql_exec.enriched.log       ENRICHED "" sc_esql_exec
     NET_RULES=1 capture esql_tmp_egress.enriched.log ENRICHED "" sc_esql_tmp_egress
+    NET_RULES=1 capture esql_python_shells.enriched.log ENRICHED "" sc_esql_python_shells
     kill "$srv" 2>/dev/null || true
     wait "$srv" 2>/dev/null || true
 }

@@ -69,10 +69,13 @@ for name in sorted(os.listdir(SAMPLES)):
     # The issue-14 captures alert on Elastic's rules of tests/elastic-rules/linux (samples/README.md).
     # Run from the source folder: the alerts' rule_source is the path given, as in the golden files.
     rules = ["--rules", os.path.join("tests", "elastic-rules", "linux")] if name.startswith("elastic_") else []
+    golden = name + ".alerts.ndjson"
+    if name.startswith("esql_"):  # issue 25: Elastic's ES|QL rules of tests/elastic-rules/esql
+        rules, golden = ["--rules", os.path.join("tests", "elastic-rules", "esql")], name + ".esql.alerts.ndjson"
     r = run(["replay", "--stats"] + HOST + rules + [os.path.join(SAMPLES, name)], cwd=SRC)
     check(r.returncode == 0, f"{name}: exit 0")
     alerts = [canon(a) for a in json_lines(r.stdout)]
-    with open(os.path.join(GOLDEN, name + ".alerts.ndjson"), "rb") as f:
+    with open(os.path.join(GOLDEN, golden), "rb") as f:
         expected = [canon(a) for a in json_lines(f.read())]
     check(alerts == expected, f"{name}: alerts equal the golden file ({len(alerts)})")
     stats = json.loads(r.stderr.decode().strip().splitlines()[-1])

@@ -175,7 +175,10 @@ bool source_row(const esql::Pipeline& p, const Sources& s, const ProcessEvent& e
                                    : exec            ? kEndpointProcessStream
                                                      : kEndpointNetworkStream;
     row.columns.clear();
-    const EventFields fields(event, name_match);
+    // process.name is one value, the comm, as in Elastic's documents: the wider name match
+    // (docs/detection.md) would make it multi-valued, and a comparison on it null.
+    (void)name_match;
+    const EventFields fields(event, NameMatch::comm);
     const auto text = [](std::string_view v) { return esql::Value(esql::Scalar(std::string(v))); };
     const auto add = [&](const std::string& name) {
         if (row.find(name) != nullptr) return;

@@ -40,6 +40,7 @@ struct Sources {
 Sources sources_of(const esql::Pipeline& pipeline);
 
 /// The row `event` is to the query, or false when its FROM does not read the event.
+/// `process.name` is always the comm (`name_match` is not applied: one value, as Elastic's).
 bool source_row(const esql::Pipeline& pipeline, const Sources& sources, const ProcessEvent& event,
                 NameMatch name_match, esql::Row& row);
 

@@ -27,6 +27,8 @@ constexpr const char* kGrep = "b8e4c2a1-7f3d-4e9b-8c5a-1d0e6f2a4b8c";
 constexpr const char* kSu = "835c0622-114e-40b5-a346-f843ea5d01f1";
 constexpr const char* kBase64 = "c5637438-e32d-4bb3-bc13-bd7932b3289f";
 constexpr const char* kPadding = "5a876e0d-d39a-49b9-8ad8-19c9b622203b";
+constexpr const char* kPythonShells = "b42e4b88-fc4a-417b-a45e-4d4a3db9fd41";
+constexpr const char* kTransfer = "8eeeda11-dca6-4c3e-910f-7089db412d1c";
 
 struct Capture {
     const char* sample;
@@ -41,6 +43,7 @@ const Capture kCaptures[] = {
     {"net_nmap_ports.enriched.log", {}},  // 127.0.0.1: the port-scan rule leaves loopback out
     {"esql_tmp_egress.enriched.log", {{kEgress, 1}}},
     {"esql_exec.enriched.log", {{kGrep, 2}, {kSu, 1}, {kBase64, 1}, {kPadding, 1}}},
+    {"esql_python_shells.enriched.log", {{kPythonShells, 1}, {kTransfer, 1}}},
 };
 
 }  // namespace
@@ -50,7 +53,7 @@ TEST_CASE("Golden: Elastic's ES|QL rules fire unmodified on the ES|QL captures",
     for (const auto& e : set.errors) UNSCOPED_INFO(e.to_string());
     REQUIRE(set.ok());
     REQUIRE(set.skipped.empty());
-    REQUIRE(set.rules.size() == 7);
+    REQUIRE(set.rules.size() == 9);
     for (const auto& rule : set.rules) {
         INFO(rule->source);
         CHECK(scanwatch::rules::can_fire(*rule));

@@ -176,17 +176,17 @@ TEST_CASE("Rule set: a folder skips rule types scanwatch does not run; named, th
           "[rule-set]") {
     TempDir dir;
     dir.write("10-scan.toml", rule_text("scan"));
-    const std::string esql = dir.write(
-        "20-esql.toml", "[rule]\nname = \"e\"\nrule_id = \"e\"\ntype = \"esql\"\nlanguage = \"esql\"\n"
-                        "query = 'from logs-* | limit 1'\n");
+    const std::string ml = dir.write(
+        "20-ml.toml", "[rule]\nname = \"e\"\nrule_id = \"e\"\ntype = \"machine_learning\"\n"
+                      "query = 'a:b'\n");
     dir.write("30-lucene.toml", "[rule]\nname = \"l\"\nrule_id = \"l\"\ntype = \"query\"\n"
                                 "language = \"lucene\"\nquery = 'a:b'\n");
     const RuleSet set = load_rules(dir.path());
     CHECK(set.ok());
     CHECK(ids(set) == std::vector<std::string>{"scan"});
     REQUIRE(set.skipped.size() == 2);
-    CHECK(set.skipped[0].message.find("rule type \"esql\" is not supported") != std::string::npos);
-    const RuleSet named = load_rules(esql);
+    CHECK(set.skipped[0].message.find("rule type \"machine_learning\" is not supported") != std::string::npos);
+    const RuleSet named = load_rules(ml);
     CHECK_FALSE(named.ok());
     CHECK(named.skipped.empty());
     // A query with a syntax error in a folder is skipped too, not as unsupported.

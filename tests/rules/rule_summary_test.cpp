@@ -22,7 +22,7 @@ TEST_CASE("rules check --summary: a verdict per file, folders walked, and the co
     dir.write("a_fires.toml", rule("a", "query", "event.category:process and process.name:shred"));
     dir.write("sub/b_file.toml", rule("b", "query", "event.category:file and file.path:/etc/*"));
     dir.write("sub/c_defend.toml", rule("c", "query", "event.action:exec and process.name:shred"));
-    dir.write("d_esql.toml", rule("d", "esql", "from logs-* | limit 1"));
+    dir.write("d_ml.toml", rule("d", "machine_learning", "a:b"));
     dir.write("e_bad.toml", rule("e", "query", "process.name:("));
     dir.write(".hidden/f.toml", rule("f", "query", "process.name:x"));
     dir.write("notes.txt", "not a rule");
@@ -31,7 +31,7 @@ TEST_CASE("rules check --summary: a verdict per file, folders walked, and the co
     CHECK(s.count(Verdict::can_fire) == 1);
     CHECK(s.count(Verdict::cannot_fire) == 2);
     CHECK(s.count(Verdict::refused) == 2);
-    CHECK(s.refused_by.at("type esql") == 1);
+    CHECK(s.refused_by.at("type machine_learning") == 1);
     CHECK(s.refused_by.at("kuery: query error") == 1);
     const std::string text = s.to_string();
     CHECK(text.find("can-fire     " + dir.path() + "/a_fires.toml\n") != std::string::npos);

@@ -113,7 +113,7 @@ TEST_CASE("Rules: errors name file, line and column", "[rule]") {
     }
     SECTION("a rule type scanwatch does not run") {
         std::string text = kMinimal;
-        text.replace(text.find("threshold\""), 10, "esql\"");
+        text.replace(text.find("threshold\""), 10, "machine_learning\"");
         const auto e = must_fail(text);
         CHECK(e.message.find("not supported") != std::string::npos);
     }

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <xxhash.h>
 
+#include "rules/engines/engine_state.h"
 #include "rules/engines/group_table.h"
 
 namespace scanwatch::rules {
@@ -190,6 +191,79 @@ void EsqlEngine::finish(std::vector<Alert>& alerts) {
         run(next_run_ms_, alerts);
         next_run_ms_ += rule_->interval_ms;
     }
+}
+
+namespace {
+
+// A value as JSON: [[type, value], ...]; strings in hex (they are bytes).
+nlohmann::json save_value(const esql::Value& v) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const esql::Scalar& s : v.items) {
+        if (const auto* b = std::get_if<bool>(&s)) out.push_back({"b", *b});
+        else if (const auto* i = std::get_if<std::int64_t>(&s)) out.push_back({"l", *i});
+        else if (const auto* d = std::get_if<double>(&s)) out.push_back({"d", *d});
+        else if (const auto* t = std::get_if<std::string>(&s)) out.push_back({"s", detail::hex(*t)});
+        else if (const auto* date = std::get_if<esql::Date>(&s)) out.push_back({"t", date->ms});
+        else out.push_back({"p", std::get<esql::Span>(s).ms});
+    }
+    return out;
+}
+
+esql::Value restore_value(const nlohmann::json& j) {
+    esql::Value v;
+    for (const auto& item : j) {
+        const std::string type = item.at(0).get<std::string>();
+        const auto& x = item.at(1);
+        if (type == "b") v.items.emplace_back(x.get<bool>());
+        else if (type == "l") v.items.emplace_back(detail::get_int64(x));
+        else if (type == "d" && x.is_number_float()) v.items.emplace_back(x.get<double>());
+        else if (type == "s") v.items.emplace_back(detail::unhex(x.get<std::string>()));
+        else if (type == "t") v.items.emplace_back(esql::Date{detail::get_int64(x)});
+        else if (type == "p") v.items.emplace_back(esql::Span{detail::get_int64(x)});
+        else throw std::invalid_argument("bad value type");
+    }
+    return v;
+}
+
+}  // namespace
+
+nlohmann::json EsqlEngine::save_state() const {
+    nlohmann::json rows = nlohmann::json::array();
+    if (rule_->esql && rule_->esql->aggregating) {
+        for (const Buffered& b : rows_) {
+            nlohmann::json cols = nlohmann::json::array();
+            for (const auto& [name, value] : b.row.columns) cols.push_back({detail::hex(name), save_value(value)});
+            rows.push_back({b.time_ms, std::move(cols)});
+        }
+    }
+    nlohmann::json alerted = nlohmann::json::array();
+    for (const auto& [id, time] : alerted_) alerted.push_back({id, time});
+    return {{"engine", "esql"}, {"next_run_ms", next_run_ms_}, {"watermark_ms", watermark_ms_},
+            {"rows", std::move(rows)}, {"alerted", std::move(alerted)}};
+}
+
+bool EsqlEngine::restore_state(const nlohmann::json& state) {
+    return detail::restore_engine(state, "esql", [&] {
+        std::deque<Buffered> rows;
+        const auto& saved = state.at("rows");
+        if (!saved.is_array() || saved.size() > max_rows_) return false;
+        for (const auto& r : saved) {
+            Buffered b;
+            b.time_ms = detail::get_int64(r.at(0));
+            for (const auto& col : r.at(1)) {
+                b.row.columns.emplace_back(detail::unhex(col.at(0).get<std::string>()), restore_value(col.at(1)));
+            }
+            rows.push_back(std::move(b));
+        }
+        std::unordered_map<std::string, std::int64_t> alerted;
+        for (const auto& a : state.at("alerted")) alerted.emplace(a.at(0).get<std::string>(), detail::get_int64(a.at(1)));
+        next_run_ms_ = detail::get_int64(state.at("next_run_ms"));
+        watermark_ms_ = detail::get_int64(state.at("watermark_ms"));
+        rows_ = std::move(rows);
+        alerted_ = std::move(alerted);
+        counters_.groups = rows_.size();
+        return true;
+    });
 }
 
 }  // namespace scanwatch::rules

@@ -30,6 +30,13 @@ public:
 
     /// Rows buffered at most: --max-groups (10,000 by default).
     std::size_t max_rows() const { return max_rows_; }
+
+    /// The schedule, and for an aggregating query the rows buffered ("engine": "esql"), for
+    /// tail mode's state file. A non-aggregating query's rows need their source events, which
+    /// are not saved: after a restart it starts with none (the events alerted on are kept).
+    nlohmann::json save_state() const override;
+    /// Restores what save_state() gave; false (and nothing changed) when it does not fit.
+    bool restore_state(const nlohmann::json& state) override;
     std::uint64_t runs() const { return runs_; }
 
 private:

@@ -33,7 +33,8 @@ struct Expr {
     Value value;
     std::string name;
     std::string op;
-    std::vector<std::string> patterns;  ///< LIKE / RLIKE
+    std::vector<std::string> patterns;  ///< LIKE / RLIKE; KQL(): the field names, by field id
+    std::shared_ptr<const Query> kql;   ///< KQL("..."): the parsed query, on the source row
     bool negated = false;
     std::vector<Expr> args;
     int line = 1;

@@ -299,8 +299,29 @@ Value evaluate(const Expr& e, const Row& row, std::int64_t now_ms) {
 
 namespace {
 
+// A row as KQL's field accessor: field id i is the KQL() call's i-th field name; values as
+// their text (a long 22 matches `destination.port:22`).
+class RowFields final : public FieldAccessor {
+public:
+    RowFields(const Row& row, const std::vector<std::string>& names) : row_(row), names_(names) {}
+    bool any_value(int field_id, const std::function<bool(std::string_view)>& visit) const override {
+        if (field_id < 0 || static_cast<std::size_t>(field_id) >= names_.size()) return false;
+        const Value* v = row_.find(names_[static_cast<std::size_t>(field_id)]);
+        if (v == nullptr) return false;
+        for (const Scalar& s : v->items) {
+            if (visit(to_text(s))) return true;
+        }
+        return false;
+    }
+
+private:
+    const Row& row_;
+    const std::vector<std::string>& names_;
+};
+
 Value call(const Expr& e, const Row& row, std::int64_t now_ms) {
     const std::string& f = e.name;
+    if (f == "KQL") return e.kql ? boolean(e.kql->matches(RowFields(row, e.patterns))) : Value();
     if (f == "CASE") {
         std::size_t i = 0;
         for (; i + 1 < e.args.size(); i += 2) {
@@ -538,6 +559,31 @@ Value call(const Expr& e, const Row& row, std::int64_t now_ms) {
     const std::string* s = str(a[0]);
     if (s == nullptr) return {};
     if (f == "LENGTH") return Value(Scalar(static_cast<std::int64_t>(char_starts(*s).size())));
+    if (f == "URL_DECODE") {
+        // As Java's URLDecoder: %XX is a byte, + a space; a bad escape makes the value null.
+        std::string out;
+        for (std::size_t i = 0; i < s->size(); ++i) {
+            const char c = (*s)[i];
+            if (c == '+') {
+                out += ' ';
+            } else if (c != '%') {
+                out += c;
+            } else {
+                const auto hex = [](char h) {
+                    return h >= '0' && h <= '9' ? h - '0'
+                           : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                           : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                                  : -1;
+                };
+                if (i + 2 >= s->size()) return {};
+                const int hi = hex((*s)[i + 1]), lo = hex((*s)[i + 2]);
+                if (hi < 0 || lo < 0) return {};
+                out += static_cast<char>(hi * 16 + lo);
+                i += 2;
+            }
+        }
+        return Value(Scalar(std::move(out)));
+    }
     if (f == "REVERSE") return Value(Scalar(std::string(s->rbegin(), s->rend())));
     if (f == "TRIM" || f == "LTRIM" || f == "RTRIM") {
         std::size_t b = 0, en = s->size();

@@ -196,7 +196,7 @@ constexpr const char* kFunctions[] = {
     "LEFT", "RIGHT", "TO_STRING", "TO_LONG", "TO_INTEGER", "TO_DOUBLE", "TO_IP", "TO_BOOLEAN",
     "CIDR_MATCH", "MV_COUNT", "MV_MIN", "MV_MAX", "MV_FIRST", "MV_LAST", "MV_CONCAT",
     "MV_DEDUPE", "MV_SLICE", "MV_SORT", "MV_SUM", "DATE_TRUNC", "DATE_DIFF", "NOW", "ABS",
-    "ROUND", "GREATEST", "LEAST", "IP_PREFIX"};
+    "ROUND", "GREATEST", "LEAST", "IP_PREFIX", "URL_DECODE"};
 
 constexpr const char* kAggregates[] = {"COUNT", "COUNT_DISTINCT", "VALUES", "MIN", "MAX",
                                        "SUM", "AVG"};
@@ -747,7 +747,8 @@ private:
     bool parse_call(Expr& out, const Token& at, const std::string& function, int depth) {
         if (!advance()) return false;  // (
         const bool aggregate = one_of(function, kAggregates);
-        if (function == "KQL" || function == "QSTR" || function == "MATCH") {
+        if (function == "KQL") return parse_kql(out, at);
+        if (function == "QSTR" || function == "MATCH") {
             return fail(at, fmt::format("ES|QL function {}() is not supported", function));
         }
         if (aggregate && aggregates_ == nullptr) {
@@ -796,6 +797,35 @@ private:
         return true;
     }
 
+    // KQL("query"): Kibana's KQL on the source document, as the query and EQL rules read it
+    // (rules/query/query.h); its fields become source fields the rows carry.
+    bool parse_kql(Expr& out, const Token& at) {
+        if (cur_.kind != Token::Kind::string) {
+            return fail(cur_, fmt::format("KQL() takes a query string, found {}", describe(cur_)));
+        }
+        Expr call = make(Expr::Kind::call, at);
+        call.name = "KQL";
+        std::vector<std::string>& names = call.patterns;
+        const FieldResolver resolver = [this, &names](std::string_view name) {
+            for (std::size_t i = 0; i < names.size(); ++i) {
+                if (names[i] == name) return static_cast<int>(i);
+            }
+            names.emplace_back(name);
+            note_read(names.back());
+            return static_cast<int>(names.size() - 1);
+        };
+        auto parsed = Query::parse(cur_.text, resolver);
+        if (const auto* e = std::get_if<QueryError>(&parsed)) {
+            return fail(cur_, fmt::format("KQL(): {}", e->message));
+        }
+        call.kql = std::make_shared<const Query>(std::get<Query>(std::move(parsed)));
+        if (!advance()) return false;
+        last_end_ = cur_.end;
+        if (!expect_punct(")")) return false;
+        out = std::move(call);
+        return true;
+    }
+
     bool check_arity(const Expr& call) {
         struct Arity {
             const char* name;
@@ -812,7 +842,8 @@ private:
             {"MV_DEDUPE", 1, 1}, {"MV_SLICE", 2, 3}, {"MV_SORT", 1, 2}, {"MV_SUM", 1, 1},
             {"DATE_TRUNC", 2, 2}, {"DATE_DIFF", 3, 3}, {"NOW", 0, 0}, {"ABS", 1, 1},
             {"ROUND", 1, 2}, {"CONCAT", 1, 1000}, {"COALESCE", 1, 1000}, {"CASE", 1, 1000},
-            {"GREATEST", 1, 1000}, {"LEAST", 1, 1000}, {"IP_PREFIX", 3, 3}};
+            {"GREATEST", 1, 1000}, {"LEAST", 1, 1000}, {"IP_PREFIX", 3, 3},
+            {"URL_DECODE", 1, 1}};
         for (const Arity& a : kArity) {
             if (call.name != a.name) continue;
             if (call.args.size() < a.min || call.args.size() > a.max) {

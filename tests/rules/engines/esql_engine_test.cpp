@@ -184,6 +184,14 @@ TEST_CASE("ES|QL views: FROM decides which events a rule reads and how they are 
     REQUIRE(esql_source::source_row(*auditd->esql, both, net, NameMatch::any, row));
     CHECK(*row.find("event.action") == esql::Value(esql::Scalar(std::string("connected-to"))));
     CHECK(row.find("event.type")->items.size() == 2);  // ["connection", "start"]
+    // process.name is the comm alone, even under the wider name match
+    auto names = esql_rule("from logs-* | keep process.name");
+    ProcessEvent sh = scanwatch::test::ping(kRun0, "t");
+    sh.name = "sh";
+    sh.executable = "/usr/bin/dash";
+    sh.args = {"sh", "-c", "id"};
+    REQUIRE(esql_source::source_row(*names->esql, esql_source::sources_of(*names->esql), sh, NameMatch::any, row));
+    CHECK(*row.find("process.name") == esql::Value(esql::Scalar(std::string("sh"))));
 }
 
 TEST_CASE("ES|QL rules check: other agents' indices, unknown and impossible fields cannot fire", "[esql][engine]") {
@@ -202,6 +210,10 @@ TEST_CASE("ES|QL rules check: other agents' indices, unknown and impossible fiel
     CHECK(can_fire(*fine));
     auto computed = esql_rule("from logs-* | eval x = to_lower(process.name) | where x like \"p*\"");
     CHECK(can_fire(*computed));
+    const std::string text = explain_rule(*esql_rule(kPortScan), true);
+    CHECK(text.find("  reads        connect events as Elastic Defend's network events\n") != std::string::npos);
+    CHECK(text.find("one per result row of each run (aggregating query") != std::string::npos);
+    CHECK(text.find("  warnings     none\n") != std::string::npos);
 }
 
 TEST_CASE("ES|QL rules: parse errors are load errors; unsupported ES|QL is skipped as unsupported", "[esql][engine]") {
@@ -212,4 +224,22 @@ TEST_CASE("ES|QL rules: parse errors are load errors; unsupported ES|QL is skipp
     REQUIRE(std::holds_alternative<RuleError>(r));
     CHECK_FALSE(std::get<RuleError>(r).unsupported);
     CHECK(std::get<RuleError>(r).line == 6);
+}
+
+TEST_CASE("ES|QL engine: an aggregating rule's schedule and rows survive save and restore", "[esql][engine]") {
+    auto rule = esql_rule("from logs-* | where process.name == \"ping\" | stats n = count(*), t = values(process.args) by host.name");
+    EsqlEngine first(rule, EngineOptions{});
+    std::vector<Alert> alerts;
+    first.process(scanwatch::test::ping(kRun0 + kMinute, "10.0.0.1", "P1", 1), alerts);
+    first.process(scanwatch::test::ping(kRun0 + 2 * kMinute, "10.0.0.2", "P1", 2), alerts);
+    const nlohmann::json state = nlohmann::json::parse(first.save_state().dump());
+    EsqlEngine second(rule, EngineOptions{});
+    REQUIRE(second.restore_state(state));
+    CHECK(second.counters().groups == 2);
+    second.process(scanwatch::test::ping(kRun0 + 3 * kMinute, "10.0.0.3", "P1", 3), alerts);
+    second.finish(alerts);
+    REQUIRE(alerts.size() == 1);
+    CHECK(*alerts[0].esql_row->find("n") == esql::Value(esql::Scalar(std::int64_t{3})));
+    CHECK_FALSE(second.restore_state(nlohmann::json{{"engine", "scheduled"}}));
+    CHECK_FALSE(second.restore_state(nlohmann::json{{"engine", "esql"}, {"next_run_ms", 1.5}}));
 }

@@ -103,7 +103,8 @@ TEST_CASE("ES|QL parse: errors name the place; unsupported commands say so", "[e
     CHECK(error_of("WHERE a == 1").message.find("starts with FROM") != std::string::npos);
     CHECK(error_of("FROM x | GROK a \"%{WORD:b}\"").message == "ES|QL command GROK is not supported");
     CHECK(error_of("FROM x | INLINE STATS n = count(*)").message.find("not supported") != std::string::npos);
-    CHECK(error_of("FROM x | WHERE KQL(\"a:b\")").message.find("not supported") != std::string::npos);
+    CHECK(error_of("FROM x | WHERE KQL(\"a:(b\")").message.find("KQL(): ") == 0);
+    CHECK(error_of("FROM x | WHERE QSTR(\"a:b\")").message.find("not supported") != std::string::npos);
     CHECK(error_of("FROM x | EVAL y = FOO(a)").message == "ES|QL function FOO() is not supported");
     CHECK(error_of("FROM x | EVAL n = count(*)").message.find("only STATS") != std::string::npos);
     CHECK(error_of("FROM x | STATS a").message.find("aggregate") != std::string::npos);
@@ -181,6 +182,17 @@ TEST_CASE("ES|QL: LIKE, RLIKE, IN, CIDR_MATCH", "[esql]") {
     CHECK(where("cidr_match(ip, \"10.1.2.3\")", r));
 }
 
+TEST_CASE("ES|QL: KQL() matches the row's fields as Kibana's KQL does", "[esql]") {
+    const Pipeline p = parsed("FROM x | WHERE KQL(\"\"\"event.action:exec and process.args:(\"-c\" or \"-lc\")\"\"\")");
+    CHECK(std::find(p.reads.begin(), p.reads.end(), "process.args") != p.reads.end());
+    const Row shell = row({{"event.action", text("exec")}, {"process.args", multi({"sh", "-c", "id"})}});
+    const Row other = row({{"event.action", text("exec")}, {"process.args", multi({"sh", "x"})}});
+    CHECK(where("KQL(\"event.action:exec and process.args:(\\\"-c\\\" or \\\"-lc\\\")\")", shell));
+    CHECK_FALSE(where("KQL(\"process.args:-c\")", other));
+    CHECK(where("KQL(\"destination.port >= 22\")", row({{"destination.port", num(22)}})));
+    CHECK_FALSE(where("KQL(\"missing:*\")", shell));
+}
+
 TEST_CASE("ES|QL: arithmetic and scalar functions", "[esql]") {
     const Row r = row({{"cl", text("grep -r password /etc")}, {"t", Value(Scalar(Date{90'061'234}))}});
     CHECK(eval("1 + 2 * 3") == num(7));
@@ -208,6 +220,9 @@ TEST_CASE("ES|QL: arithmetic and scalar functions", "[esql]") {
     CHECK(eval("to_string(date_trunc(1 minute, t))", r) == text("1970-01-02T01:01:00.000Z"));
     CHECK(eval("date_diff(\"seconds\", t, t + 1 minute)", r) == num(60));
     CHECK(eval("trim(\"  a \")") == text("a"));
+    CHECK(eval("url_decode(\"a%2Fb+c%41\")") == text("a/b cA"));
+    CHECK(eval("url_decode(\"bad%4\")").is_null());
+    CHECK(eval("url_decode(\"bad%zz\")").is_null());
 }
 
 TEST_CASE("ES|QL: EVAL, KEEP, DROP, RENAME column order and replacement", "[esql]") {
