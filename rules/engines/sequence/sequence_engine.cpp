@@ -125,7 +125,9 @@ void SequenceEngine::process(const ProcessEvent& event, std::vector<Alert>& aler
     }
     current_.reset();
     if (++since_sweep_ >= 1024) expire();
-    if (partials_ > max_partials_ || *held_bytes_ > max_bytes_) evict();
+    if (partials_ > max_partials_ || *held_bytes_ > max_bytes_ || keys_.size() > 2 * max_partials_) {
+        evict();
+    }
     counters_.groups = partials_;
 }
 

@@ -269,6 +269,19 @@ TEST_CASE("Sequence: the state cap evicts the least advanced, oldest first", "[s
     CHECK(shells(r.alerts) == 2);
 }
 
+TEST_CASE("Sequence: leading missing events of many keys are bounded too", "[sequence]") {
+    Run r("sequence by user.id with maxspan=1m ![process where process.name == \"c\"] "
+          "[process where process.name == \"a\"] [process where process.name == \"b\"]",
+          4);
+    for (int i = 0; i < 100; ++i) r << exec(kT0 + i, "c", std::to_string(i));
+    CHECK(r.engine->counters().groups_evicted >= 90);
+    // The newest history is kept: user 99 still may not complete, user 0's was forgotten.
+    r << exec(kT0 + 200, "a", "99") << exec(kT0 + 201, "b", "99");
+    CHECK(r.alerts.empty());
+    r << exec(kT0 + 202, "a", "0") << exec(kT0 + 203, "b", "0");
+    CHECK(shells(r.alerts) == 1);
+}
+
 TEST_CASE("Sequence: runs share their events; the byte cap evicts", "[sequence]") {
     const char* q = "sequence by user.id with maxspan=1m [process where process.name == \"a\"] with runs=20";
     Run r(q, 1000, 64 * 1024);
