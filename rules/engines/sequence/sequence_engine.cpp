@@ -267,7 +267,8 @@ void SequenceEngine::complete(const std::string& key, Partial seq, std::vector<A
     }
     if (positive_.back() + 1 < seq_.stages.size()) {
         Pending w{key, std::move(seq), 0};
-        w.deadline_ms = w.seq.start_ms + span_ms_;
+        // Event times are >= 0 (a forged one may be near the int64 limit): no overflow.
+        w.deadline_ms = w.seq.start_ms > INT64_MAX - span_ms_ ? INT64_MAX : w.seq.start_ms + span_ms_;
         pending_.push_back(std::move(w));
         ++partials_;
         return;

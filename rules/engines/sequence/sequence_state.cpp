@@ -2,6 +2,7 @@
 // sequences per join key, the missing-event history, the sequences waiting for a trailing
 // missing event's window, and the held events, each saved once and referred to by index.
 
+#include <cstdint>
 #include <stdexcept>
 #include <unordered_map>
 #include <utility>
@@ -11,6 +12,17 @@
 #include "rules/engines/sequence/sequence_engine.h"
 
 namespace scanwatch::rules {
+namespace {
+
+// An event time as events give it (>= 0), or with `unset` also INT64_MIN; throws otherwise, so
+// that time arithmetic on a damaged state cannot overflow.
+std::int64_t event_time(const nlohmann::json& j, bool unset = false) {
+    const std::int64_t t = detail::get_int64(j);
+    if (t < 0 && !(unset && t == INT64_MIN)) throw std::invalid_argument("time out of range");
+    return t;
+}
+
+}  // namespace
 
 nlohmann::json SequenceEngine::save_state() const {
     nlohmann::json state{{"engine", "sequence"}};
@@ -67,10 +79,10 @@ bool SequenceEngine::restore_state(const nlohmann::json& state) {
             if (p.events.empty() || p.events.size() > seq_.stages.size()) {
                 throw std::invalid_argument("partial sequence size");
             }
-            p.start_ms = detail::get_int64(j.at("start_ms"));
-            p.last_ms = detail::get_int64(j.at("last_ms"));
+            p.start_ms = event_time(j.at("start_ms"));
+            p.last_ms = event_time(j.at("last_ms"));
             p.last_arrival = detail::get_uint64(j.at("last_arrival"));
-            p.lead_missing_ms = detail::get_int64(j.at("lead_missing_ms"));
+            p.lead_missing_ms = event_time(j.at("lead_missing_ms"), true);
             return p;
         };
         std::unordered_map<std::string, KeyState> keys;
@@ -89,7 +101,7 @@ bool SequenceEngine::restore_state(const nlohmann::json& state) {
                 ++partials;
             }
             for (const auto& a : k.at("missing_arrival")) ks.missing_arrival.push_back(detail::get_uint64(a));
-            for (const auto& m : k.at("missing_ms")) ks.missing_ms.push_back(detail::get_int64(m));
+            for (const auto& m : k.at("missing_ms")) ks.missing_ms.push_back(event_time(m, true));
             if (ks.missing_arrival.size() != seq_.stages.size() ||
                 ks.missing_ms.size() != seq_.stages.size()) {
                 return false;
@@ -99,12 +111,12 @@ bool SequenceEngine::restore_state(const nlohmann::json& state) {
         for (const auto& w : state.at("pending")) {
             pending.push_back(Pending{detail::unhex(w.at("key").get<std::string>()),
                                       load_partial(w.at("seq")),
-                                      detail::get_int64(w.at("deadline_ms"))});
+                                      event_time(w.at("deadline_ms"))});
             ++partials;
         }
         if (partials > max_partials_) return false;
         signals_ = SignalBudget::restored(state);
-        latest_ms_ = detail::get_int64(state.at("latest_ms"));
+        latest_ms_ = event_time(state.at("latest_ms"), true);
         arrival_ = detail::get_uint64(state.at("arrival"));
         keys_ = std::move(keys);
         pending_ = std::move(pending);

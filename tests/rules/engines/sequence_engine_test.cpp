@@ -398,3 +398,51 @@ TEST_CASE("Sequence rules: what can fire", "[sequence]") {
     CHECK_THAT(text, Catch::Contains("until        [process where process.name == \"stop\"] by ?process.name"));
     CHECK_THAT(text, Catch::Contains("per sequence found"));
 }
+
+namespace {
+
+// Every leaf of `j`, by JSON pointer.
+void leaves(const nlohmann::json& j, const nlohmann::json::json_pointer& at,
+            std::vector<nlohmann::json::json_pointer>& out) {
+    if (j.is_object()) {
+        for (auto it = j.begin(); it != j.end(); ++it) leaves(it.value(), at / it.key(), out);
+    } else if (j.is_array()) {
+        for (std::size_t i = 0; i < j.size(); ++i) leaves(j[i], at / i, out);
+    } else {
+        out.push_back(at);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("Sequence: a damaged state is refused or harmless, never a crash", "[sequence]") {
+    const char* q = "sequence by user.id with maxspan=10s [process where process.name == \"a\"] "
+                    "![process where process.name == \"c\"] [process where process.name == \"b\"] with runs=2 "
+                    "![process where process.name == \"d\"]";
+    Run first(q);
+    first << exec(kT0, "a") << exec(kT0 + 1, "c", "2") << exec(kT0 + 2, "a", "3") << exec(kT0 + 3, "b", "3")
+          << exec(kT0 + 4, "b", "3");
+    const nlohmann::json saved = first.engine->save_state();
+    REQUIRE(saved["pending"].size() == 1);
+    std::vector<nlohmann::json::json_pointer> paths;
+    leaves(saved, nlohmann::json::json_pointer(), paths);
+    const nlohmann::json bad[] = {nullptr, -1, "zz", 1e300, nlohmann::json::array(), 18446744073709551615ull,
+                                  INT64_MIN + 1, INT64_MAX};
+    std::size_t refused = 0;
+    for (const auto& path : paths) {
+        for (const auto& value : bad) {
+            nlohmann::json damaged = saved;
+            damaged[path] = value;
+            Run r(q);
+            if (!r.engine->restore_state(damaged)) {
+                ++refused;
+                CHECK(r.engine->counters().groups == 0);
+            }
+            r << exec(kT0 + 5, "b") << exec(kT0 + 6, "b", "3");
+            r.engine->finish(r.alerts);
+            (void)r.engine->save_state();
+            for (const Alert& a : r.alerts) (void)alert_to_json(a, 0);
+        }
+    }
+    CHECK(refused > paths.size());  // most damage is refused
+}
