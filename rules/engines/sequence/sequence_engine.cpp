@@ -315,7 +315,9 @@ void SequenceEngine::emit(Partial seq, std::vector<Alert>& alerts) {
     shell.evidence.first_event = EventRef{group->events.front()->event_id(),
                                           group->events.front()->time_ms};
     shell.evidence.last_event = EventRef{last.event_id(), last.time_ms};
-    const std::string shell_material = group->id + "\0shell";
+    std::string shell_material = group->id;
+    shell_material += '\0';
+    shell_material += "shell";
     const XXH128_hash_t sh = XXH3_128bits(shell_material.data(), shell_material.size());
     shell.uuid = fmt::format("{:016x}{:016x}", sh.high64, sh.low64);
     shell.group = std::move(group);

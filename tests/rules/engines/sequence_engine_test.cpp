@@ -371,6 +371,9 @@ TEST_CASE("Sequence alerts: building blocks and a shell of the common fields", "
     CHECK(shell["@timestamp"] == bb["@timestamp"]);
     CHECK(shell["kibana.alert.rule.rule_id"] == "s1");
     CHECK(shell["kibana.alert.uuid"] != bb["kibana.alert.uuid"]);
+    const auto bb0 = nlohmann::json::parse(alert_to_json(r.alerts[0], kT0 + 5000));
+    CHECK(bb0["kibana.alert.uuid"] != bb["kibana.alert.uuid"]);  // each building block its own
+    CHECK(shell["kibana.alert.ancestors"][1]["id"] == bb0["kibana.alert.uuid"]);
     CHECK_THAT(shell["kibana.alert.reason"].get<std::string>(),
                Catch::Contains("sequence of 2 events (process a, then process b)"));
 }
