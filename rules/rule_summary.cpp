@@ -97,6 +97,16 @@ std::string Summary::to_string() const {
     for (const auto& [type, n] : by_type) {
         out += fmt::format("  loaded {}: can fire {}, cannot fire {}\n", type, n.first, n.second);
     }
+    std::pair<std::size_t, std::size_t> sequences;  // of the loaded eql: can, cannot
+    for (const FileVerdict& f : files) {
+        if (!f.eql_sequence) continue;
+        if (f.verdict == Verdict::can_fire) ++sequences.first;
+        if (f.verdict == Verdict::cannot_fire) ++sequences.second;
+    }
+    if (sequences.first + sequences.second > 0) {
+        out += fmt::format("  loaded eql, sequences and samples: can fire {}, cannot fire {}\n",
+                           sequences.first, sequences.second);
+    }
     for (const auto& [kind, n] : refused_by) out += fmt::format("  refused, {}: {}\n", kind, n);
     return out;
 }
@@ -129,6 +139,7 @@ Summary summarize_rules(const std::vector<std::string>& paths, ExecAction exec_a
                 const RuleDefinition& rule = *loaded_rule;
                 v.rule_name = rule.name;
                 v.type = rule.type;
+                v.eql_sequence = rule.eql_sequence != nullptr;
                 const auto reasons = cannot_fire_reasons(rule);
                 v.verdict = reasons.empty() ? Verdict::can_fire : Verdict::cannot_fire;
                 if (!reasons.empty()) v.reason = reasons.front();

@@ -22,6 +22,7 @@ struct FileVerdict {
     std::string type;       ///< the rule's `type` as written, when it could be read
     Verdict verdict = Verdict::refused;
     std::string reason;  ///< cannot_fire: the first reason; refused: the load error
+    bool eql_sequence = false;  ///< loaded, an EQL sequence or sample
 };
 
 /// The verdicts of a folder tree and their counts.

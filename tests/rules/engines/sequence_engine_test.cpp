@@ -269,6 +269,19 @@ TEST_CASE("Sequence: the state cap evicts the least advanced, oldest first", "[s
     CHECK(shells(r.alerts) == 2);
 }
 
+TEST_CASE("Sequence: leading missing events of many keys are bounded too", "[sequence]") {
+    Run r("sequence by user.id with maxspan=1m ![process where process.name == \"c\"] "
+          "[process where process.name == \"a\"] [process where process.name == \"b\"]",
+          4);
+    for (int i = 0; i < 100; ++i) r << exec(kT0 + i, "c", std::to_string(i));
+    CHECK(r.engine->counters().groups_evicted >= 90);
+    // The newest history is kept: user 99 still may not complete, user 0's was forgotten.
+    r << exec(kT0 + 200, "a", "99") << exec(kT0 + 201, "b", "99");
+    CHECK(r.alerts.empty());
+    r << exec(kT0 + 202, "a", "0") << exec(kT0 + 203, "b", "0");
+    CHECK(shells(r.alerts) == 1);
+}
+
 TEST_CASE("Sequence: runs share their events; the byte cap evicts", "[sequence]") {
     const char* q = "sequence by user.id with maxspan=1m [process where process.name == \"a\"] with runs=20";
     Run r(q, 1000, 64 * 1024);
@@ -358,6 +371,9 @@ TEST_CASE("Sequence alerts: building blocks and a shell of the common fields", "
     CHECK(shell["@timestamp"] == bb["@timestamp"]);
     CHECK(shell["kibana.alert.rule.rule_id"] == "s1");
     CHECK(shell["kibana.alert.uuid"] != bb["kibana.alert.uuid"]);
+    const auto bb0 = nlohmann::json::parse(alert_to_json(r.alerts[0], kT0 + 5000));
+    CHECK(bb0["kibana.alert.uuid"] != bb["kibana.alert.uuid"]);  // each building block its own
+    CHECK(shell["kibana.alert.ancestors"][1]["id"] == bb0["kibana.alert.uuid"]);
     CHECK_THAT(shell["kibana.alert.reason"].get<std::string>(),
                Catch::Contains("sequence of 2 events (process a, then process b)"));
 }
@@ -384,4 +400,52 @@ TEST_CASE("Sequence rules: what can fire", "[sequence]") {
     CHECK_THAT(text, Catch::Contains("2. ![process where process.name == \"c\"] by process.name"));
     CHECK_THAT(text, Catch::Contains("until        [process where process.name == \"stop\"] by ?process.name"));
     CHECK_THAT(text, Catch::Contains("per sequence found"));
+}
+
+namespace {
+
+// Every leaf of `j`, by JSON pointer.
+void leaves(const nlohmann::json& j, const nlohmann::json::json_pointer& at,
+            std::vector<nlohmann::json::json_pointer>& out) {
+    if (j.is_object()) {
+        for (auto it = j.begin(); it != j.end(); ++it) leaves(it.value(), at / it.key(), out);
+    } else if (j.is_array()) {
+        for (std::size_t i = 0; i < j.size(); ++i) leaves(j[i], at / i, out);
+    } else {
+        out.push_back(at);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("Sequence: a damaged state is refused or harmless, never a crash", "[sequence]") {
+    const char* q = "sequence by user.id with maxspan=10s [process where process.name == \"a\"] "
+                    "![process where process.name == \"c\"] [process where process.name == \"b\"] with runs=2 "
+                    "![process where process.name == \"d\"]";
+    Run first(q);
+    first << exec(kT0, "a") << exec(kT0 + 1, "c", "2") << exec(kT0 + 2, "a", "3") << exec(kT0 + 3, "b", "3")
+          << exec(kT0 + 4, "b", "3");
+    const nlohmann::json saved = first.engine->save_state();
+    REQUIRE(saved["pending"].size() == 1);
+    std::vector<nlohmann::json::json_pointer> paths;
+    leaves(saved, nlohmann::json::json_pointer(), paths);
+    const nlohmann::json bad[] = {nullptr, -1, "zz", 1e300, nlohmann::json::array(), 18446744073709551615ull,
+                                  INT64_MIN + 1, INT64_MAX};
+    std::size_t refused = 0;
+    for (const auto& path : paths) {
+        for (const auto& value : bad) {
+            nlohmann::json damaged = saved;
+            damaged[path] = value;
+            Run r(q);
+            if (!r.engine->restore_state(damaged)) {
+                ++refused;
+                CHECK(r.engine->counters().groups == 0);
+            }
+            r << exec(kT0 + 5, "b") << exec(kT0 + 6, "b", "3");
+            r.engine->finish(r.alerts);
+            (void)r.engine->save_state();
+            for (const Alert& a : r.alerts) (void)alert_to_json(a, 0);
+        }
+    }
+    CHECK(refused > paths.size());  // most damage is refused
 }
