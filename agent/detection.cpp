@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "rules/esql/source.h"
 #include "rules/event_fields.h"
 #include "rules/rule_check.h"
 
@@ -182,7 +183,8 @@ Detection::Detection(DetectionOptions options, AlertSink alerts, Diagnostics& di
       max_nodes_(options.max_nodes),
       lanes_(options.collector ? options.max_nodes : 1,
              [this](NodeLane& lane, bool evicted_with_state) { retire(lane, evicted_with_state); }),
-      coarse_now_(NodeLane::Clock::now()) {}
+      coarse_now_(NodeLane::Clock::now()),
+      use_index_(options.rule_index) {}
 
 void Detection::set_rules(std::vector<std::shared_ptr<const rules::RuleDefinition>> rules,
                           const rules::EngineOptions& options) {
@@ -213,38 +215,78 @@ void Detection::set_rules(std::vector<std::shared_ptr<const rules::RuleDefinitio
 // A rule sees the events it may match. Network events go only to rules written for them (they
 // name event.category network or a network field, or are EQL `network where`), so a rule
 // written for exec events (`process.name:nc`) keeps its meaning.
-void Detection::route_rules() {
+RuleRoute route_rule(const rules::RuleDefinition& rule) {
     static constexpr std::string_view kNetworkFields[] = {
         "destination.ip",   "destination.port",          "network.transport",
         "network.type",     "network.direction",         "auditd.data.socket.family",
         "auditd.data.socket.type"};
+    RuleRoute route;
+    if (rule.rule_type == rules::RuleType::esql) {
+        // An ES|QL rule reads the events its FROM stands for (rules/esql/source.h).
+        const auto sources = rule.esql ? rules::esql_source::sources_of(*rule.esql)
+                                       : rules::esql_source::Sources{};
+        route.network = sources.auditd || sources.endpoint_network;
+        route.reads_network = route.network;
+        route.exec = sources.auditd || sources.endpoint_process;
+        return route;
+    }
+    for (const std::string_view name : kNetworkFields) {
+        route.reads_network = route.reads_network || rule.reads(rules::FieldCatalog::known_id(name));
+    }
+    if (rule.eql_sequence) {
+        // An EQL sequence or sample gets the events of its terms' categories (the engine tells
+        // each term's own category apart).
+        const auto note = [&](const rules::EqlStage& s) {
+            route.exec = route.exec || s.category == "process" || s.category == "any";
+            route.network = route.network || s.category == "network" || s.category == "any";
+        };
+        for (const auto& s : rule.eql_sequence->stages) note(s);
+        if (rule.eql_sequence->has_until) note(rule.eql_sequence->until);
+        route.reads_network = route.reads_network || route.network;
+        return route;
+    }
+    const int category = rules::FieldCatalog::known_id("event.category");
+    const bool eql = rule.rule_type == rules::RuleType::eql;
+    const auto categories = rule.query.required_values(category);
+    const bool for_network =
+        eql ? (rule.eql_category == "network" || rule.eql_category == "any") && route.reads_network
+            : route.reads_network ||
+                  std::find(categories.begin(), categories.end(), "network") != categories.end();
+    route.exec = !(eql && rule.eql_category == "network") && rules::query_may_match_exec(rule.query);
+    route.network = for_network && rules::query_may_match_network(rule.query);
+    return route;
+}
+
+void Detection::route_rules() {
     reads_network_ = false;
     exec_rules_.clear();
     network_rules_.clear();
-    const int category = rules::FieldCatalog::known_id("event.category");
     for (const auto& rule : rules_) {
-        bool reads_network = false;
-        for (const std::string_view name : kNetworkFields) {
-            reads_network = reads_network || rule->reads(rules::FieldCatalog::known_id(name));
-        }
-        reads_network_ = reads_network_ || reads_network;
-        const bool eql = rule->rule_type == rules::RuleType::eql;
-        const auto categories = rule->query.required_values(category);
-        const bool for_network =
-            eql ? (rule->eql_category == "network" || rule->eql_category == "any") && reads_network
-                : reads_network || std::find(categories.begin(), categories.end(), "network") !=
-                                       categories.end();
-        exec_rules_.push_back(!(eql && rule->eql_category == "network") &&
-                              rules::query_may_match_exec(rule->query));
-        network_rules_.push_back(for_network && rules::query_may_match_network(rule->query));
+        const RuleRoute route = route_rule(*rule);
+        reads_network_ = reads_network_ || route.reads_network;
+        exec_rules_.push_back(route.exec);
+        network_rules_.push_back(route.network);
     }
+    // What each engine declares is a property of its rule and options, the same in every lane.
+    std::vector<rules::IndexBucket> buckets;
+    buckets.reserve(rules_.size());
+    for (const auto& rule : rules_) {
+        buckets.push_back(rules::bucket_of(rules::make_engine(rule, lane_options())->interest()));
+    }
+    exec_index_ = rules::RuleIndex(buckets, exec_rules_, engine_options_.name_match);
+    network_index_ = rules::RuleIndex(buckets, network_rules_, engine_options_.name_match);
 }
 
 void Detection::process(const ProcessEvent& event) {
     NodeLane& lane = lane_for(event);
-    const std::vector<char>& wants = event.kind == EventKind::exec ? exec_rules_ : network_rules_;
-    for (std::size_t i = 0; i < lane.engines.size(); ++i) {
-        if (wants[i]) lane.engines[i]->process(event, pending_alerts_);
+    if (use_index_) {
+        (event.kind == EventKind::exec ? exec_index_ : network_index_).candidates(event, candidates_);
+        for (const std::uint32_t i : candidates_) lane.engines[i]->process(event, pending_alerts_);
+    } else {
+        const std::vector<char>& wants = event.kind == EventKind::exec ? exec_rules_ : network_rules_;
+        for (std::size_t i = 0; i < lane.engines.size(); ++i) {
+            if (wants[i]) lane.engines[i]->process(event, pending_alerts_);
+        }
     }
     if (collector_) update_nearness(lane);
     deliver_alerts();

@@ -20,6 +20,7 @@
 #include "parsers/ecs/ecs_event.h"
 #include "parsers/ecs/json_writer.h"
 #include "rules/engines/engine.h"
+#include "rules/index/rule_index.h"
 
 namespace scanwatch::agent {
 
@@ -30,6 +31,9 @@ struct DetectionOptions {
     std::size_t max_nodes = 2048;       ///< lanes kept at once on a collector
     std::size_t node_max_groups = 500;  ///< a collector's groups per rule and node
     bool live_clock = false;            ///< events arrive now: measure each node's skew
+    /// Try each event only against the rules that could match it (rules/index/rule_index.h).
+    /// Off: every rule of the event's kind, as before; the two give the same alerts (a test).
+    bool rule_index = true;
 };
 
 /// The detection side's stats as values (docs/operations.md, "Stats"), for tests and writers.
@@ -38,6 +42,17 @@ struct DetectionStats {
     NodeLaneCounters nodes;                  ///< the collector's lanes (zero without --collector)
     std::uint64_t nodes_skewed = 0;          ///< lanes whose clock is off by more than 30 s
 };
+
+/// Which kinds of event a rule is given (docs/rules.md): exec events when its query may match
+/// one, network events (connect, socket) only when it is written for them (it names
+/// event.category network or a network field, or is EQL `network where`). `reads_network`: it
+/// reads a field only network events carry. One answer for the pipeline and `scanwatch doctor`.
+struct RuleRoute {
+    bool exec = false;
+    bool network = false;
+    bool reads_network = false;
+};
+RuleRoute route_rule(const rules::RuleDefinition& rule);
 
 class Detection {
 public:
@@ -122,6 +137,11 @@ private:
     std::vector<char> exec_rules_;
     std::vector<char> network_rules_;
     bool reads_network_ = false;
+    // The rule index per kind of event, and the candidates of the current event (reused).
+    bool use_index_ = true;
+    rules::RuleIndex exec_index_;
+    rules::RuleIndex network_index_;
+    std::vector<std::uint32_t> candidates_;
 };
 
 }  // namespace scanwatch::agent

@@ -45,6 +45,7 @@ void Diagnostics::also_syslog() {
 }
 
 void Diagnostics::emit(const std::string& message) {
+    if (before_message_) before_message_();
     fmt::print(out_, "scanwatch: {}\n", message);
     std::fflush(out_);
     if (syslog_) syslog(LOG_WARNING, "%s", message.c_str());

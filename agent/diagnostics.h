@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,8 @@ public:
     void warn(std::string_view message);
     /// Also sends every message to syslog (LOG_DAEMON): an auditd plugin's stderr goes nowhere.
     void also_syslog();
+    /// Called before each message is written (the replay progress line clears itself); empty: none.
+    void before_message(std::function<void()> hook) { before_message_ = std::move(hook); }
 
 private:
     void emit(const std::string& message);
@@ -33,6 +36,7 @@ private:
     std::uint64_t per_reason_;
     std::string source_ = "-";
     bool syslog_ = false;
+    std::function<void()> before_message_;
     std::array<std::uint64_t, parsers::kMalformedReasons> reported_{};
 };
 

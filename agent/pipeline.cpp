@@ -34,6 +34,7 @@ DetectionOptions detection_options(const PipelineOptions& options) {
     d.max_nodes = options.max_nodes;
     d.node_max_groups = options.node_max_groups;
     d.live_clock = options.live_clock;
+    d.rule_index = options.rule_index;
     return d;
 }
 
@@ -82,7 +83,15 @@ void Pipeline::set_rules(std::vector<std::shared_ptr<const rules::RuleDefinition
 }
 
 void Pipeline::set_tool_inodes(std::shared_ptr<const parsers::ToolInodes> tools) {
-    filter_.pass_exec_paths(tools != nullptr);
+    // Only the PATH of an exec of one of the tools' files matters (it names the tool a hard link
+    // is of); any other would be parsed by auparse for nothing.
+    if (tools) {
+        filter_.pass_exec_paths(true, [tools](std::uint64_t device, std::uint64_t inode) {
+            return tools->count(parsers::FileIdentity{device, inode}) > 0;
+        });
+    } else {
+        filter_.pass_exec_paths(false);
+    }
     normalizer_.set_tool_inodes(std::move(tools));
 }
 

@@ -36,6 +36,8 @@ struct PipelineOptions {
     std::size_t max_nodes = 2048;        ///< nodes (auparse states, and lanes on a collector)
     std::size_t node_max_groups = 500;   ///< a collector's groups per rule and node
     bool live_clock = false;             ///< events arrive now: measure each node's skew
+    /// The rule index (rules/index/rule_index.h); off only to prove it changes nothing.
+    bool rule_index = true;
 };
 
 /// Everything a pipeline needs to continue after a restart as if there had been none.
@@ -80,6 +82,8 @@ public:
     std::vector<std::string> restore_state(const PipelineState& state);
     /// Feeds raw audit text in chunks of any size.
     void feed(std::string_view bytes);
+    /// Live input: the reader found nothing more waiting (NodeFeeds::input_drained).
+    void input_drained() { feed_.input_drained(); }
     /// Ages events in flight (live modes, every second).
     void age();
     /// Event time has reached `time_ms` without an event (a quiet live input): scheduled rules do

@@ -83,11 +83,11 @@ Session::Session(const Settings& s, Input input) : stats_file_(s.stats_file), in
     }
     Pipeline::EventSink event_sink;
     if (events_) {
-        event_sink = [this](const ProcessEvent& e) {
-            std::string line;
-            line.reserve(2048);  // an event is 1-2 KB: one allocation instead of growing in steps
+        // One buffer for every event line: inline outputs write it without a copy.
+        event_sink = [this, line = std::string()](const ProcessEvent& e) mutable {
+            line.clear();
             append_event_json(line, e);
-            events_->submit(std::move(line));
+            events_->submit_view(line);
         };
     }
     PipelineOptions options = pipeline_options(s, input);
@@ -142,6 +142,7 @@ std::string Session::stats_json() const {
     alerts_->stats_fields(w);
     if (events_) events_->stats_fields(w, "events:");
     w.end_object();
+    if (extra_stats_) extra_stats_(w);
     w.end_object();
     return out;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // One run's wiring: settings -> outputs, pipeline, diagnostics. Shared by every mode.
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -45,6 +46,10 @@ public:
     void flush_outputs();
     /// True when an output failed or lost a line.
     bool output_failures() const;
+    /// Adds fields to the stats line, after the outputs (the metrics server's counters).
+    void add_stats_fields(std::function<void(JsonWriter& w)> fields) {
+        extra_stats_ = std::move(fields);
+    }
 
 private:
     Diagnostics diagnostics_;
@@ -53,6 +58,7 @@ private:
     std::unique_ptr<OutputWriter> events_;
     std::unique_ptr<Pipeline> pipeline_;
     Input input_;
+    std::function<void(JsonWriter& w)> extra_stats_;
     void match_tool_inodes(const Settings& s,
                            const std::vector<std::shared_ptr<const rules::RuleDefinition>>& rules);
 };

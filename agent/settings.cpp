@@ -30,6 +30,8 @@ struct Cli {
     CLI::App* tail = nullptr;
     CLI::App* rules_show = nullptr;
     CLI::App* rules_check = nullptr;
+    CLI::App* doctor = nullptr;
+    std::string doctor_input_text = "plugin";  // parsed into Settings::doctor_input by finish()
     std::vector<std::string> output_texts;  // parsed into Settings::outputs by finish()
     std::string events_text;                // parsed into Settings::events by finish()
     // Parsed into Settings' enums by finish(); the validators name the values it accepts.
@@ -37,6 +39,8 @@ struct Cli {
     std::string name_match_text;
     std::string evaluation_text = "streaming";
     std::string exec_action_text;
+
+    std::string metrics_text;  // parsed into Settings::metrics by finish()
 };
 
 // CLI11's TOML reader, given only text that passed rules::check_toml_shape(): a config file gets
@@ -116,6 +120,11 @@ private:
 std::string check_output_spec(const std::string& text) {
     std::string error;
     return parse_output_spec(text, error) ? std::string() : error;
+}
+
+std::string check_metrics_address(const std::string& text) {
+    std::string error;
+    return text.empty() || parse_metrics_address(text, error) ? std::string() : error;
 }
 
 std::string check_events_spec(const std::string& text) {
@@ -212,6 +221,12 @@ void build(Cli& cli, Settings& s) {
                    "(plugin, socket, tail; name match any), repeatable (default: /usr/local/sbin "
                    "/usr/local/bin /usr/sbin /usr/bin /sbin /bin)")
         ->allow_extra_args(false);
+    app.add_option("--metrics", cli.metrics_text,
+                   "plugin, socket, tail: serve Prometheus metrics at http://ADDR:PORT/metrics "
+                   "(e.g. 127.0.0.1:9477; no authentication: keep it on loopback or behind a "
+                   "firewall; docs/operations.md)")
+        ->check(check_metrics_address);
+    app.add_flag("--quiet", s.quiet, "replay: no progress line on stderr, even on a terminal");
 
     cli.replay = app.add_subcommand(
         "replay", "Replay captured audit logs (files, rotated-set folders, - for stdin) and print alerts");
@@ -247,6 +262,21 @@ void build(Cli& cli, Settings& s) {
     cli.rules_check->add_option("FILE", s.paths, "Rule files or folders")->required();
     cli.rules_check->add_flag("--summary", s.rules_summary,
                               "A verdict per rule file (folders walked recursively) and the counts");
+
+    app.add_flag("--seccomp,!--no-seccomp", s.seccomp,
+                 "plugin, socket, tail: allow only the system calls a run makes once started "
+                 "(default on; a forbidden call kills the process with SIGSYS)");
+    cli.doctor = app.add_subcommand(
+        "doctor", "Check what a live run needs (kernel audit, auditd, audit rules, plugins.d, "
+                  "access, readers of the af_unix socket) and say how to fix it; exit 1 on a problem");
+    cli.doctor->add_flag("--json", s.doctor_json, "One JSON document on stdout (docs/operations.md)");
+    cli.doctor->add_option("--input", cli.doctor_input_text, "How scanwatch reads auditd")
+        ->check(CLI::IsMember({"plugin", "socket", "tail"}))
+        ->capture_default_str();
+    cli.doctor->add_option("--socket", s.socket_path, "--input socket: the socket `scanwatch socket` reads")
+        ->capture_default_str();
+    cli.doctor->add_option("--log", s.tail_path, "--input tail: the log `scanwatch tail` follows")
+        ->capture_default_str();
 }
 
 void finish(const Cli& cli, Settings& s) {
@@ -256,6 +286,10 @@ void finish(const Cli& cli, Settings& s) {
     if (*cli.tail) s.mode = Mode::tail;
     if (*cli.rules_show) s.mode = Mode::rules_show;
     if (*cli.rules_check) s.mode = Mode::rules_check;
+    if (*cli.doctor) s.mode = Mode::doctor;
+    s.doctor_input = cli.doctor_input_text == "socket" ? Mode::socket
+                     : cli.doctor_input_text == "tail" ? Mode::tail
+                                                       : Mode::plugin;
     if (const CLI::Option* config = cli.app.get_option("--config"); config->count() > 0) {
         s.config = config->as<std::string>();
     }
@@ -264,6 +298,7 @@ void finish(const Cli& cli, Settings& s) {
     for (const auto& text : cli.output_texts) s.outputs.push_back(*parse_output_spec(text, error));
     if (s.outputs.empty()) s.outputs.emplace_back();
     if (!cli.events_text.empty()) s.events = parse_events_spec(cli.events_text, error);
+    if (!cli.metrics_text.empty()) s.metrics = parse_metrics_address(cli.metrics_text, error);
     parse_enum(cli.profile_text, kProfileNames, s.profile);
     rules::parse_evaluation(cli.evaluation_text, s.evaluation);
     if (rules::NameMatch m{}; rules::parse_name_match(cli.name_match_text, m)) s.name_match = m;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/metrics/metrics_address.h"
 #include "agent/outputs/output_spec.h"
 #include "parsers/ecs/enum_names.h"
 #include "rules/engines/engine.h"
@@ -26,7 +27,7 @@ inline constexpr EnumName<Profile> kProfileNames[] = {{"hardened", Profile::hard
 
 
 /// The mode a run is in.
-enum class Mode { replay, plugin, socket, tail, rules_show, rules_check };
+enum class Mode { replay, plugin, socket, tail, rules_show, rules_check, doctor };
 
 /// What the command line and config file said.
 struct Settings {
@@ -62,6 +63,16 @@ struct Settings {
     /// the profile's (any when hardened, executed when elastic)
     std::optional<rules::ExecAction> exec_action;
     bool verbose = false;  ///< print every rule finding at start, not the counts line alone
+
+    /// plugin, socket, tail: serve GET /metrics here (docs/operations.md, "Metrics"); off when unset
+    std::optional<MetricsAddress> metrics;
+    bool quiet = false;  ///< no progress line on a terminal (replay)
+
+    /// Live modes: a system call allow-list once started (agent/sandbox/seccomp_filter.h);
+    /// `--no-seccomp` or `seccomp = false` turns it off.
+    bool seccomp = true;
+    bool doctor_json = false;           ///< doctor --json
+    Mode doctor_input = Mode::plugin;   ///< doctor --input: plugin, socket or tail
 };
 
 /// A parse result: settings to run with, or an exit code (help, version, usage error) after

@@ -6,11 +6,17 @@ with ../shared/bench/mkbig.py from a bundled sample, then runs the floor and sca
 (A B A B ...) and reports medians, the throughput ratio scanwatch/floor and peak RSS. Where laurel
 is installed it runs too, and `scanwatch --events` is compared with it (target: at least 5x).
 
-Usage: bench/run.py [--sample samples/xargs_parallel_ping.enriched.log] [--mb 230] [--runs 5]
-                    [--shared ../shared/bench] [--rules FOLDER] [--baseline BINARY]
---rules also runs `scanwatch --rules FOLDER` (e.g. every loadable Elastic rule: LOADABLE_OUT of
-scripts/elastic-rules-report.sh); --baseline also runs another scanwatch binary (e.g. main's) the
-same way, to compare the built-in rule's cost.
+Two logs: the exec-only sample (--sample), and a host mix (--mix: a real host's capture with many
+audit rules; by default samples/hostmix.enriched.log, a capture of an ordinary host's activity).
+Each is run with the built-in rule and with `--rules FOLDER`; the exec-only log also with
+`--events` (and laurel).
+
+Usage: bench/run.py [--sample samples/xargs_parallel_ping.enriched.log] [--mix CAPTURE] [--mb 230]
+                    [--runs 5] [--shared ../shared/bench] [--rules FOLDER] [--baseline BINARY]
+                    [--only exec|mix] [--scanwatch BINARY]
+--rules defaults to tests/elastic-rules/linux; every loadable Elastic Linux rule is LOADABLE_OUT of
+scripts/elastic-rules-report.sh. --baseline also runs another scanwatch binary (e.g. main's) the
+same way, built-in rule and --rules, to compare.
 """
 import argparse
 import os
@@ -43,11 +49,16 @@ def timed(cmd, stdout=subprocess.DEVNULL):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sample", default=os.path.join(ROOT, "samples", "xargs_parallel_ping.enriched.log"))
+    ap.add_argument("--mix", default=os.path.join(ROOT, "samples", "hostmix.enriched.log"),
+                    help="a host's capture with many audit rules, for the host-mix runs")
+    ap.add_argument("--only", choices=("exec", "mix"), help="run one of the two logs only")
     ap.add_argument("--mb", type=int, default=230, help="size of the generated log")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared", "bench"))
-    ap.add_argument("--rules", help="also run scanwatch with --rules FOLDER")
-    ap.add_argument("--baseline", help="also run this scanwatch binary, built-in rule")
+    ap.add_argument("--rules", default=os.path.join(ROOT, "tests", "elastic-rules", "linux"),
+                    help="also run scanwatch with --rules FOLDER")
+    ap.add_argument("--baseline", help="also run this scanwatch binary, built-in rule and --rules")
+    ap.add_argument("--scanwatch", help="a scanwatch binary to measure instead of building one")
     args = ap.parse_args()
 
     floor_src = os.path.join(args.shared, "auparse_feed_floor.c")
@@ -57,33 +68,48 @@ def main():
             sys.exit(f"cannot find {f}: pass --shared DIR holding auparse_feed_floor.c and mkbig.py")
     os.makedirs(WORK, exist_ok=True)
 
-    build = os.path.join(WORK, "build")
-    sh("cmake", "-S", ROOT, "-B", build, "-DCMAKE_BUILD_TYPE=Release", "-DSCANWATCH_TESTS=OFF",
-       stdout=subprocess.DEVNULL)
-    sh("cmake", "--build", build, "-j", str(os.cpu_count() or 2), stdout=subprocess.DEVNULL)
-    scanwatch = os.path.join(build, "scanwatch")
+    if args.scanwatch:
+        scanwatch = os.path.abspath(args.scanwatch)
+    else:
+        build = os.path.join(WORK, "build")
+        sh("cmake", "-S", ROOT, "-B", build, "-DCMAKE_BUILD_TYPE=Release", "-DSCANWATCH_TESTS=OFF",
+           stdout=subprocess.DEVNULL)
+        sh("cmake", "--build", build, "-j", str(os.cpu_count() or 2), stdout=subprocess.DEVNULL)
+        scanwatch = os.path.join(build, "scanwatch")
     floor = os.path.join(WORK, "auparse_feed_floor")
     sh("gcc", "-O2", "-o", floor, floor_src, "-lauparse", "-laudit")
 
-    copies = max(1, (args.mb << 20) // os.path.getsize(args.sample) + 1)
-    log = os.path.join(WORK, f"big-{os.path.basename(args.sample)}-{copies}.log")
-    if not os.path.exists(log):
-        sh(sys.executable, mkbig, args.sample, log, str(copies))
-    size_mb = os.path.getsize(log) / 1e6
+    if args.only != "mix":
+        run_log(args, floor, scanwatch, args.sample, events=True)
+    if args.only != "exec":
+        run_log(args, floor, scanwatch, args.mix, events=False)
 
+
+def big_log(args, mkbig, sample):
+    copies = max(1, (args.mb << 20) // os.path.getsize(sample) + 1)
+    log = os.path.join(WORK, f"big-{os.path.basename(sample)}-{copies}.log")
+    if not os.path.exists(log):
+        sh(sys.executable, mkbig, sample, log, str(copies))
+    return log, copies
+
+
+def run_log(args, floor, scanwatch, sample, events):
+    log, copies = big_log(args, os.path.join(args.shared, "mkbig.py"), sample)
+    size_mb = os.path.getsize(log) / 1e6
+    host = ["--host-id", "bench", "--host-name", "bench"]
+    rules = ["--rules", os.path.abspath(args.rules)]
     commands = {
         "floor": [floor, log],
-        "scanwatch": [scanwatch, "replay", "--host-id", "bench", "--host-name", "bench", log],
-        "scanwatch --events": [scanwatch, "replay", "--host-id", "bench", "--host-name", "bench",
-                               "--events", "/dev/null", log],
+        "scanwatch": [scanwatch, "replay"] + host + [log],
+        "scanwatch --rules": [scanwatch, "replay"] + host + rules + [log],
     }
+    if events:
+        commands["scanwatch --events"] = [scanwatch, "replay"] + host + ["--events", "/dev/null", log]
     if args.baseline:
-        commands["baseline"] = [os.path.abspath(args.baseline), "replay", "--host-id", "bench",
-                                "--host-name", "bench", log]
-    if args.rules:
-        commands["scanwatch --rules"] = [scanwatch, "replay", "--host-id", "bench", "--host-name",
-                                         "bench", "--rules", os.path.abspath(args.rules), log]
-    laurel = shutil.which("laurel")
+        baseline = os.path.abspath(args.baseline)
+        commands["baseline"] = [baseline, "replay"] + host + [log]
+        commands["baseline --rules"] = [baseline, "replay"] + host + rules + [log]
+    laurel = shutil.which("laurel") if events else None
     if laurel:
         # laurel (Debian package) turns every event of the log into JSON: the work --events does.
         # Its own folder and config; the output is removed before each run so it cannot rotate.
@@ -102,8 +128,8 @@ def main():
         for name, cmd in commands.items():
             results[name].append(timed(cmd))
 
-    print(f"log: {log} ({size_mb:.0f} MB, {copies} copies of {os.path.basename(args.sample)}); "
-          f"{args.runs} runs each, alternated; medians")
+    print(f"log: {log} ({size_mb:.0f} MB, {copies} copies of {os.path.basename(sample)}); "
+          f"{args.runs} runs each, alternated; medians; --rules {args.rules}")
     floor_wall = statistics.median(w for w, _ in results["floor"])
     print(f"{'command':<22}{'wall s':>9}{'MB/s':>9}{'x floor':>9}{'peak RSS MB':>13}")
     for name, runs in results.items():
@@ -114,9 +140,9 @@ def main():
         ratios = [l / e for (e, _), (l, _) in zip(results["scanwatch --events"], results["laurel"])]
         print(f"scanwatch --events throughput / laurel's: {statistics.median(ratios):.2f}x "
               f"(median of {len(ratios)} paired runs)")
-    else:
+    elif events:
         print("laurel not installed (apt-get install laurel): no comparison with it")
-
+    print()
 
 if __name__ == "__main__":
     main()

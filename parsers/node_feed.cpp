@@ -83,6 +83,7 @@ void NodeFeeds::feed(std::string_view records) {
         Node& node = node_for(name);
         node.last_fed = now;
         node.flushed = false;
+        node.drains_at_fed = drains_;
         node.feed->feed(records.substr(0, end));
         records.remove_prefix(end);
     }
@@ -94,10 +95,13 @@ void NodeFeeds::age(Clock::duration idle) {
         const auto next = std::next(it);
         if (idle > Clock::duration::zero() && now - it->last_fed >= idle) {
             retire(it);
-        } else if (now - it->last_fed >= kQuiet && !it->flushed) {
+        } else if (now - it->last_fed >= kQuiet && !it->flushed &&
+                   drains_ != it->drains_at_fed) {
             // Arrival decides, never auparse's own aging: it compares event time with the wall
             // clock, so it would keep a node's last event for as long as its clock is ahead, and
-            // split the events of a node whose clock is behind or whose records come late.
+            // split the events of a node whose clock is behind or whose records come late. And
+            // only once the input was drained after its last records: until then the rest of
+            // its event may still be waiting, unread, behind other nodes' records.
             it->feed->flush();
             it->flushed = true;
         }

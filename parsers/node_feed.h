@@ -42,9 +42,15 @@ public:
     /// Feeds newline-terminated records of any nodes; complete events are handled before it
     /// returns.
     void feed(std::string_view records);
-    /// Live input, every second: a node not fed for 2 s has its events in flight completed,
-    /// whatever its clock says (a fed node's events complete by its own records' times); feeds
-    /// not fed for `idle` (zero: never) are completed and dropped.
+    /// Live input: the reader found no more bytes waiting (a read returned less than it asked
+    /// for, or a followed file is at its end), so every record written so far has been fed.
+    void input_drained() { ++drains_; }
+    /// Live input, every second: a node not fed for 2 s, and whose last records were followed by
+    /// a drained input, has its events in flight completed, whatever its clock says (a fed
+    /// node's events complete by its own records' times). A reader working off a backlog never
+    /// drains it, so there a node's records seconds apart in reading time are still one event:
+    /// quiet is judged by the stream, not by how slowly it is read. Feeds not fed for `idle`
+    /// (zero: never) are completed and dropped.
     void age(Clock::duration idle = Clock::duration::zero());
     /// Completes every event in flight of every node.
     void flush();
@@ -61,6 +67,7 @@ private:
         std::unique_ptr<AuparseFeed> feed;
         Clock::time_point last_fed;
         bool flushed = false;  // completed since last fed
+        std::uint64_t drains_at_fed = 0;  // drains_ when last fed
     };
     using List = std::list<Node>;
 
@@ -75,6 +82,7 @@ private:
     std::unordered_map<std::string_view, List::iterator> index_;  // views Node::name
     Node* last_ = nullptr;  // the node fed last: a log of one host never looks its node up
     std::uint64_t retired_events_ = 0;
+    std::uint64_t drains_ = 0;  // input_drained() calls
     NodeFeedCounters counters_;
 };
 

@@ -1,7 +1,9 @@
 #include "parsers/record_filter.h"
 
+#include <charconv>
 #include <cstring>
 
+#include <sys/sysmacros.h>
 #include <xxhash.h>
 
 #include "parsers/event_key.h"
@@ -374,7 +376,25 @@ bool RecordFilter::exec_path(std::string_view node, std::string_view stamp,
         return false;
     }
     const EventTally* tally = tally_of(node, stamp);
-    return tally != nullptr && tally->exec;
+    if (tally == nullptr || !tally->exec) return false;
+    if (!exec_path_wanted_) return true;
+    // As the normalizer reads them (ExecveNormalizer::read_path): dev=MAJ:MIN in hex, decimal inode.
+    const std::string_view dev = field_value(record, "dev=");
+    const std::string_view inode = field_value(record, "inode=");
+    const std::size_t colon = dev.find(':');
+    unsigned int major_nr = 0;
+    unsigned int minor_nr = 0;
+    std::uint64_t inode_nr = 0;
+    const auto number = [](std::string_view s, auto& out, int base) {
+        const auto res = std::from_chars(s.data(), s.data() + s.size(), out, base);
+        return !s.empty() && res.ec == std::errc() && res.ptr == s.data() + s.size();
+    };
+    if (colon == std::string_view::npos || !number(dev.substr(0, colon), major_nr, 16) ||
+        !number(dev.substr(colon + 1), minor_nr, 16) || !number(inode, inode_nr, 10) ||
+        repeated_field(record, "dev=") || repeated_field(record, "inode=")) {
+        return true;  // not understood here: auparse and the normalizer decide
+    }
+    return exec_path_wanted_(makedev(major_nr, minor_nr), inode_nr);
 }
 
 // The SOCKADDR of a connect whose SYSCALL was passed on (auditd writes SYSCALL first), when

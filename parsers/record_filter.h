@@ -134,9 +134,16 @@ public:
     /// without EOE, PROCTITLE is what completes an event at once (a log, a pipe of one).
     void skip_proctitles(bool on) { skip_proctitles_ = on; }
     bool skips_proctitles() const { return skip_proctitles_; }
+    /// Whether a file (st_dev as makedev(major, minor), st_ino) is one whose exec's PATH matters.
+    using FileWanted = std::function<bool(std::uint64_t device, std::uint64_t inode)>;
     /// Whether an exec event's PATH record of item 0 (the file run) goes on, with only its
     /// item, inode and dev fields (off by default: live and tail modes only, docs/detection.md).
-    void pass_exec_paths(bool on) { pass_exec_paths_ = on; }
+    /// With `wanted`, only those of a file it wants (and those whose dev= or inode= does not
+    /// parse, for the normalizer to count): the rest would be read for nothing.
+    void pass_exec_paths(bool on, FileWanted wanted = {}) {
+        pass_exec_paths_ = on;
+        exec_path_wanted_ = std::move(wanted);
+    }
     /// Whether connect and socket() SYSCALL records and the inet / inet6 SOCKADDR of a connect
     /// go on (off by default: on when a loaded rule reads a network field, or events are
     /// exported). Other address families are skipped here and counted.
@@ -171,6 +178,7 @@ private:
     bool project_syscalls_ = true;
     bool skip_proctitles_ = false;
     bool pass_exec_paths_ = false;
+    FileWanted exec_path_wanted_;
     bool pass_network_ = false;
     bool seen_eoe_ = false;
     std::uint64_t line_no_ = 0;

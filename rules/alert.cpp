@@ -199,6 +199,9 @@ std::string alert_reason(const Alert& alert) {
 }
 
 std::string alert_to_json(const Alert& alert, std::int64_t created_ms) {
+    if (alert.group) return sequence_alert_to_json(alert, created_ms);
+
+    if (alert.esql_row) return esql_alert_to_json(alert, created_ms);
     if (alert.event) return event_alert_to_json(alert, created_ms);
     const RuleDefinition& rule = *alert.rule;
     const Evidence& ev = alert.evidence;
@@ -354,6 +357,112 @@ std::string event_alert_to_json(const Alert& alert, std::int64_t created_ms) {
     w.key("evidence");
     w.begin_object();
     write_event_ref(w, "last_event", alert.evidence.last_event);
+    end_alert(w, rule);
+    return out;
+}
+
+}  // namespace scanwatch::rules
+
+namespace scanwatch::rules {
+namespace {
+
+void write_esql_value(JsonWriter& w, const esql::Value& v) {
+    const auto one = [&w](const esql::Scalar& s) {
+        if (const auto* b = std::get_if<bool>(&s)) {
+            w.value(*b);
+        } else if (const auto* i = std::get_if<std::int64_t>(&s)) {
+            w.value(*i);
+        } else if (const auto* d = std::get_if<double>(&s)) {
+            // JsonWriter has no floating-point value: a double (AVG, TO_DOUBLE) is written as
+            // its shortest decimal text.
+            w.value(fmt::format("{}", *d));
+        } else if (const auto* t = std::get_if<esql::Date>(&s)) {
+            w.value(format_timestamp(t->ms));
+        } else {
+            w.value(esql::to_text(s));
+        }
+    };
+    if (v.is_null()) {
+        w.null();
+    } else if (v.is_multi()) {
+        w.begin_array();
+        for (const auto& s : v.items) one(s);
+        w.end_array();
+    } else {
+        one(v.items.front());
+    }
+}
+
+// The row's columns as dotted keys, but those the source event already carries.
+void write_esql_columns(JsonWriter& w, const esql::Row& row, bool with_event) {
+    for (const auto& [name, value] : row.columns) {
+        if (name == "@timestamp" || name == "_id" || name == "_index" || name == "_version") continue;
+        if (with_event && FieldCatalog::known_id(name) >= 0) continue;
+        w.key(name);
+        write_esql_value(w, value);
+    }
+}
+
+}  // namespace
+
+std::string esql_alert_to_json(const Alert& alert, std::int64_t created_ms) {
+    const RuleDefinition& rule = *alert.rule;
+    std::string out;
+    out.reserve(2048);
+    JsonWriter w(out);
+    if (alert.event) {
+        // A non-aggregating query: the source event, then the row's own columns.
+        const ProcessEvent& e = *alert.event;
+        append_event_json(out, e);
+        constexpr std::string_view kind = R"("kind":"event")";
+        if (const auto at = out.find(kind); at != std::string::npos) {
+            out.replace(at, kind.size(),
+                        fmt::format(R"("kind":"signal","created":"{}")", format_timestamp(created_ms)));
+        }
+        if (!out.empty() && out.back() == '}') out.pop_back();
+        out += ',';
+        const std::size_t mark = out.size();
+        w.begin_object();
+        out.erase(mark, 1);
+    } else {
+        w.begin_object();
+        w.field("@timestamp", format_timestamp(alert.time_ms));
+        w.key("event");
+        w.begin_object();
+        w.field("kind", "signal");
+        w.field("created", format_timestamp(created_ms));
+        w.end_object();
+    }
+    if (alert.esql_row) write_esql_columns(w, *alert.esql_row, alert.event != nullptr);
+    w.field("kibana.alert.uuid", alert.uuid);
+    w.field("kibana.alert.status", "active");
+    w.field("kibana.alert.workflow_status", "open");
+    if (alert.event) {
+        w.field("kibana.alert.depth", 1);
+        w.key("kibana.alert.ancestors");
+        w.begin_array();
+        w.begin_object();
+        w.field("id", alert.event->event_id());
+        w.field("type", "event");
+        w.field("index", "scanwatch");
+        w.field("depth", 0);
+        w.end_object();
+        w.end_array();
+        w.field("kibana.alert.original_time", format_timestamp(alert.event->time_ms));
+    }
+    write_rule_fields(w, rule, true);
+    w.field("kibana.alert.reason",
+            fmt::format("event created {} alert {}.", rule.severity, rule.name));
+    w.key("scanwatch");
+    w.begin_object();
+    w.key("evidence");
+    w.begin_object();
+    w.key("window");
+    w.begin_object();
+    w.field("from", format_timestamp(alert.from_ms));
+    w.field("to", format_timestamp(alert.time_ms));
+    w.end_object();
+    if (alert.event) write_event_ref(w, "last_event", alert.evidence.last_event);
     end_alert(w, rule);
     return out;
 }

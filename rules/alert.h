@@ -41,6 +41,13 @@ struct Evidence {
     std::vector<std::string> sample_values;         ///< the first distinct values of the cardinality field
 };
 
+/// The events of one EQL sequence or sample, shared by its alerts (docs/alerts.md, "EQL
+/// sequence alerts"): Kibana writes a building-block alert per event and one shell alert.
+struct AlertGroup {
+    std::string id;  ///< kibana.alert.group.id: deterministic, a hash of the rule and event ids
+    std::vector<std::shared_ptr<const ProcessEvent>> events;  ///< in the sequence's order
+};
+
 /// An alert. `@timestamp` is the crossing event's time (streaming) or the run's time
 /// (scheduled); created is stamped by the output.
 struct Alert {
@@ -56,6 +63,13 @@ struct Alert {
     /// Query, EQL and new_terms alerts: the event that matched, whose fields the alert copies
     /// (docs/alerts.md); null for threshold alerts. For new_terms, `terms` holds the new values.
     std::shared_ptr<const ProcessEvent> event;
+    /// EQL sequence and sample alerts: the group; with group_index >= 0 this is the building
+    /// block of group->events[group_index] (`event` is that event), with -1 the shell alert.
+    std::shared_ptr<const AlertGroup> group;
+    int group_index = -1;
+
+    /// ES|QL alerts: the result row, whose columns the alert carries (docs/alerts.md).
+    std::shared_ptr<const esql::Row> esql_row;
 };
 
 /// The deterministic kibana.alert.uuid of `alert`: a hash of the rule_id, the terms and
@@ -92,7 +106,18 @@ std::string alert_to_json(const Alert& alert, std::int64_t created_ms);
 /// A one-sentence explanation of the alert for a person (kibana.alert.reason).
 std::string alert_reason(const Alert& alert);
 
+/// The building-block alert of event `index` of shell alert `shell`'s group: the event's alert,
+/// with a uuid derived from the shell's.
+Alert sequence_building_block(const Alert& shell, std::size_t index);
+
+/// The alert document of a sequence alert (alert.group set): a building block, or the shell
+/// whose fields are those common to all its building blocks (rules/sequence_alert.cpp).
+std::string sequence_alert_to_json(const Alert& alert, std::int64_t created_ms);
+
 /// The alert document of an event-shaped alert (alert.event set), as alert_to_json() writes it.
 std::string event_alert_to_json(const Alert& alert, std::int64_t created_ms);
+
+/// The alert document of an ES|QL alert (alert.esql_row set), as alert_to_json() writes it.
+std::string esql_alert_to_json(const Alert& alert, std::int64_t created_ms);
 
 }  // namespace scanwatch::rules

@@ -1,5 +1,6 @@
 #include "rules/rule.h"
 
+#include "rules/esql/source.h"
 #include "rules/query/eql/eql.h"
 #include "rules/rule_toml.h"
 
@@ -176,6 +177,17 @@ std::optional<RuleError> Loader::read_exceptions(const toml::table& rule,
     return std::nullopt;
 }
 
+// An ES|QL rule's query.
+std::variant<std::shared_ptr<const esql::Pipeline>, QueryError> load_esql(const std::string& text) {
+    auto parsed = esql::parse(text);
+    if (auto* e = std::get_if<QueryError>(&parsed)) return std::move(*e);
+    return std::make_shared<const esql::Pipeline>(std::get<esql::Pipeline>(std::move(parsed)));
+}
+
+std::vector<std::string> esql_unknown_fields(const esql::Pipeline& p) {
+    return esql_source::unknown_fields(p);
+}
+
 // The rule's query in its language; EQL also gives its event category.
 std::variant<Query, QueryError> parse_query(RuleDefinition& def, FieldCatalog& catalog) {
     if (def.rule_type != RuleType::eql) return Query::parse(def.query_text, catalog.resolver());
@@ -183,6 +195,7 @@ std::variant<Query, QueryError> parse_query(RuleDefinition& def, FieldCatalog& c
     if (auto* e = std::get_if<QueryError>(&parsed)) return std::move(*e);
     auto& eql = std::get<EqlQuery>(parsed);
     def.eql_category = std::move(eql.category);
+    def.eql_sequence = std::move(eql.sequence);
     return std::move(eql.query);
 }
 
@@ -214,8 +227,10 @@ RuleResult Loader::load() {
         e.unsupported = true;
         return e;
     }
-    def->language = get_string(*rule, "language", def->rule_type == RuleType::eql ? "eql" : "kuery");
-    const std::string_view want = def->rule_type == RuleType::eql ? "eql" : "kuery";
+    const std::string_view want = def->rule_type == RuleType::eql    ? "eql"
+                                  : def->rule_type == RuleType::esql ? "esql"
+                                                                     : "kuery";
+    def->language = get_string(*rule, "language", std::string(want));
     if (def->language != want) {
         RuleError e = error(rule_place, fmt::format("query language \"{}\" is not supported for a {} "
                                                     "rule; use {}",
@@ -250,6 +265,19 @@ RuleResult Loader::load() {
     const toml::node* query = rule->get("query");
     if (query == nullptr || !query->is_string()) return error(rule_place, "rule.query is missing");
     def->query_text = *query->value<std::string>();
+    if (def->rule_type == RuleType::esql) {
+        auto esql = load_esql(def->query_text);
+        if (auto* e = std::get_if<QueryError>(&esql)) {
+            const Place at = query_place(text_, place_of(*query), e->line, e->column);
+            RuleError err = error(at, fmt::format("query: {}", e->message));
+            err.unsupported = e->message.find("not supported") != std::string::npos;
+            return err;
+        }
+        def->esql = std::get<std::shared_ptr<const esql::Pipeline>>(std::move(esql));
+        def->unknown_fields = esql_unknown_fields(*def->esql);
+        if (auto exceptions_error = read_exceptions(*rule, *def)) return *exceptions_error;
+        return std::shared_ptr<const RuleDefinition>(std::move(def));
+    }
     FieldCatalog catalog;
     auto parsed = parse_query(*def, catalog);
     if (auto* kql_error = std::get_if<QueryError>(&parsed)) {
@@ -287,6 +315,8 @@ bool parse_rule_type(std::string_view text, RuleType& out) {
         out = RuleType::eql;
     } else if (text == "new_terms") {
         out = RuleType::new_terms;
+    } else if (text == "esql") {
+        out = RuleType::esql;
     } else {
         return false;
     }

@@ -10,6 +10,9 @@
 #include <vector>
 
 #include "rules/event_fields.h"
+#include "rules/query/eql/eql.h"
+
+#include "rules/query/esql/esql.h"
 #include "rules/query/query.h"
 
 namespace scanwatch::rules {
@@ -62,6 +65,7 @@ enum class RuleType {
     query,      ///< an alert per matching event (KQL, language "kuery")
     eql,        ///< an alert per matching event (single-event EQL, language "eql")
     new_terms,  ///< an alert when a value combination is first seen in the history window
+    esql,       ///< an ES|QL query run on Kibana's schedule; an alert per result row
 };
 
 /// `[rule.new_terms]`: the fields whose value combinations are tracked, and how far back.
@@ -87,6 +91,9 @@ struct RuleDefinition {
     std::string language;  ///< "kuery" or "eql"
     /// EQL only: the event category of `CATEGORY where ...` ("process", "any", "file", ...).
     std::string eql_category;
+    /// EQL sequence or sample only (eql_category "sequence" / "sample"): its terms; `query` is
+    /// then any of the terms' conditions (rules/engines/sequence/sequence_engine.h).
+    std::shared_ptr<const EqlSequence> eql_sequence;
     std::int64_t risk_score = 0;
     std::int64_t version = 1;
     std::string from_text;      ///< as written, e.g. "now-9m"
@@ -106,6 +113,8 @@ struct RuleDefinition {
     /// Fields the query, group-by or cardinality read that scanwatch events never carry; they
     /// never have a value (rule_warnings() in rules/rule_check.h says whether the rule can fire).
     std::vector<std::string> unknown_fields;
+    /// ES|QL rules only: the parsed query (`query` stays empty).
+    std::shared_ptr<const esql::Pipeline> esql;
     /// The rule file's own `[[rule.exceptions]]`, then those attached by with_exceptions().
     std::vector<RuleException> exceptions;
     /// `rule.enabled` (default true). Kibana never runs a disabled rule; neither does scanwatch:

@@ -1,5 +1,7 @@
 #include "rules/rule_check.h"
 
+#include "rules/esql/source.h"
+
 #include <algorithm>
 #include <array>
 #include <functional>
@@ -249,7 +251,45 @@ std::string describe_duration(std::int64_t ms) {
 
 }  // namespace
 
+// Why an EQL sequence or sample can never complete on scanwatch events: a term (not a missing
+// event) of another category, or one no event can match, or a join key field scanwatch never
+// carries that is not optional (such an event takes no part, as in Elasticsearch).
+static std::vector<std::string> sequence_cannot_fire_reasons(const EqlSequence& seq) {
+    std::vector<std::string> out;
+    const auto check_keys = [&](const EqlStage& s) {
+        for (std::size_t k = 0; k < s.key_ids.size(); ++k) {
+            if (!FieldCatalog::is_known(s.key_ids[k]) && !s.key_optional[k]) {
+                out.push_back(fmt::format("it joins on {}, a field scanwatch events never carry "
+                                          "(an event without a join key value joins nothing)",
+                                          s.key_names[k]));
+                return;
+            }
+        }
+    };
+    std::size_t last_written = seq.stages.size() + 1;
+    for (const EqlStage& s : seq.stages) {
+        if (s.missing || s.written == last_written) continue;
+        last_written = s.written;
+        const std::size_t before = out.size();
+        if (s.category != "process" && s.category != "network" && s.category != "any") {
+            out.push_back(fmt::format("its term {} is of EQL event category {}; scanwatch has only "
+                                      "process and network events",
+                                      s.written + 1, s.category));
+        } else if (!may_match(s.query)) {
+            // The single-event reason, said of the term.
+            RuleDefinition term;
+            term.query = s.query;
+            std::string reason = query_reason(term);
+            if (reason.rfind("its query", 0) == 0) reason.erase(0, 9);
+            out.push_back(fmt::format("its term {} ({} where ...){}", s.written + 1, s.category, reason));
+        }
+        if (out.size() == before) check_keys(s);
+    }
+    return out;
+}
+
 std::vector<std::string> cannot_fire_reasons(const RuleDefinition& rule) {
+    if (rule.rule_type == RuleType::esql) return esql_source::cannot_fire_reasons(rule);
     std::vector<std::string> out;
     for (std::size_t i = 0; i < rule.group_by.size(); ++i) {
         if (!FieldCatalog::is_known(rule.group_by_ids[i])) {
@@ -265,7 +305,9 @@ std::vector<std::string> cannot_fire_reasons(const RuleDefinition& rule) {
             "cardinality stays 0",
             rule.cardinality->field));
     }
-    if (rule.rule_type == RuleType::eql && rule.eql_category != "process" &&
+    if (rule.eql_sequence) {
+        for (auto& reason : sequence_cannot_fire_reasons(*rule.eql_sequence)) out.push_back(std::move(reason));
+    } else if (rule.rule_type == RuleType::eql && rule.eql_category != "process" &&
         rule.eql_category != "network" && rule.eql_category != "any") {
         out.push_back(fmt::format(
             "its EQL event category is {}; scanwatch has only process and network events",
@@ -334,6 +376,44 @@ namespace {
 
 using LineFn = std::function<void(std::string_view, std::string_view)>;
 
+// An EQL sequence or sample, term by term (runs shown once, as written).
+void explain_sequence(const EqlSequence& seq, const LineFn& line) {
+    const auto keys = [](const EqlStage& s, std::size_t from) {
+        std::vector<std::string> names;
+        for (std::size_t k = from; k < s.key_names.size(); ++k) {
+            names.push_back((s.key_optional[k] ? "?" : "") + s.key_names[k]);
+        }
+        return names;
+    };
+    const EqlStage& first = seq.stages.front();
+    std::string head = seq.sample ? "sample" : "sequence";
+    if (seq.sequence_keys > 0) {
+        std::vector<std::string> names = keys(first, 0);
+        names.resize(seq.sequence_keys);
+        head += " by " + join(names);
+    }
+    if (seq.maxspan_ms > 0) head += fmt::format(", maxspan {}", describe_duration(seq.maxspan_ms));
+    if (!seq.sample && seq.maxspan_ms == 0) head += " (no maxspan: within the rule's look-back)";
+    line(seq.sample ? "sample" : "sequence", head);
+    const auto term = [&](const EqlStage& s, std::size_t runs) {
+        std::string text = fmt::format("{}[{} where {}]", s.missing ? "!" : "", s.category,
+                                       s.query.to_string());
+        const auto own = keys(s, seq.sequence_keys);
+        if (!own.empty()) text += " by " + join(own);
+        if (runs > 1) text += fmt::format(" with runs={}", runs);
+        return text;
+    };
+    for (std::size_t i = 0; i < seq.stages.size();) {
+        std::size_t runs = 1;
+        while (i + runs < seq.stages.size() && seq.stages[i + runs].written == seq.stages[i].written) {
+            ++runs;
+        }
+        line(i == 0 ? "terms" : "", fmt::format("{}. {}", seq.stages[i].written + 1, term(seq.stages[i], runs)));
+        i += runs;
+    }
+    if (seq.has_until) line("until", term(seq.until, 1));
+}
+
 void explain_event_rule(const RuleDefinition& rule, const LineFn& line) {
     if (rule.rule_type == RuleType::new_terms) {
         line("new terms",
@@ -343,6 +423,9 @@ void explain_event_rule(const RuleDefinition& rule, const LineFn& line) {
                          rule.new_terms.fields.size() == 1 ? "value was" : "values were",
                          describe_duration(rule.new_terms.history_window_ms),
                          rule.new_terms.history_window_start_text));
+    } else if (rule.eql_sequence) {
+        line("alerts", "per sequence found: a building-block alert per event, then a shell alert "
+                       "of the fields they share (docs/alerts.md)");
     } else {
         line("alerts", rule.rule_type == RuleType::eql
                            ? fmt::format("one per matching event (EQL, {} where ...)", rule.eql_category)
@@ -422,6 +505,9 @@ std::string explain_rule(const RuleDefinition& rule, bool session_grouping) {
     line("fingerprint", rule.fingerprint);
     line("type", fmt::format("{}, severity {}, risk score {}, version {}", rule.type, rule.severity,
                              rule.risk_score, rule.version));
+    if (rule.eql_sequence) {
+        explain_sequence(*rule.eql_sequence, line);
+    } else {
     line("matches", rule.query.to_string());
     if (rule.exec_alias) {
         line("", "(event.action: other agents' exec names also accept scanwatch's executed, "
@@ -435,6 +521,7 @@ std::string explain_rule(const RuleDefinition& rule, bool session_grouping) {
              : fmt::format("one of {} (comm; with --name-match any also the basename "
                            "of exe or argv[0], or a busybox/toybox applet)",
                            join(names)));
+    }
     if (rule.exceptions.empty()) {
         line("exceptions", "none");
     } else {

@@ -697,6 +697,83 @@ run_network_set() {
     wait "$srv1" "$srv2" 2>/dev/null || true
 }
 
+# Issue 25: behaviours Elastic's EQL sequence rules detect (CAPTURE_SET=sequence). Each scenario
+# is one sequence; what would change the machine is harmless (su --version, an unshare of
+# /bin/true, a clone from a repository served on 127.0.0.1).
+sc_seq_git_clone() {       # git clone --recursive of an http URL, git runs a shell (a hook)
+    git clone -q --recursive --template="$1/tpl" http://127.0.0.1:18082/repo.git "$1/clone"
+}
+sc_seq_suid_su() {         # nobody runs `sh -c`, which runs setuid su
+    setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'su --version >/dev/null; :'
+}
+sc_seq_unshare_root() {    # one parent: a user-namespace unshare as nobody, then a root shell
+    setpriv --reuid=65534 --regid=65534 --clear-groups unshare --user --map-root-user /bin/true
+    sh -c 'id -u >/dev/null; :'
+}
+
+run_sequence_set() {
+    local tmp
+    mktempdir tmp
+    # The repository and its server are made outside the audited scenario.
+    git init -q --bare "$tmp/repo.git"
+    git init -q "$tmp/src" && git -C "$tmp/src" -c user.name=s -c user.email=s@localhost \
+        commit -q --allow-empty -m seed && git -C "$tmp/src" push -q "$tmp/repo.git" HEAD:master
+    git -C "$tmp/repo.git" symbolic-ref HEAD refs/heads/master
+    git -C "$tmp/repo.git" update-server-info
+    mkdir -p "$tmp/tpl/hooks"
+    printf '#!/bin/sh\nexit 0\n' >"$tmp/tpl/hooks/post-checkout"
+    chmod 0755 "$tmp/tpl/hooks/post-checkout"
+    (cd "$tmp" && exec python3 -m http.server --bind 127.0.0.1 18082 >/dev/null 2>&1) &
+    local srv=$!
+    sleep 1
+    capture seq_git_clone_hook.enriched.log ENRICHED "" sc_seq_git_clone "$tmp"
+    capture seq_suid_su.enriched.log        ENRICHED "" sc_seq_suid_su
+    capture seq_unshare_root.enriched.log   ENRICHED "" sc_seq_unshare_root
+    kill "$srv" 2>/dev/null || true
+    wait "$srv" 2>/dev/null || true
+}
+
+# Issue 25 item 2: Elastic's ES|QL rules on real captures; selected with CAPTURE_SET=esql.
+# Loopback only. The port-scan and egress rules leave out 127.0.0.0/8 destinations, so those
+# scenarios connect to 0.0.0.0, which Linux routes to the loopback device (the packets go to
+# 127.0.0.1 over lo; the SOCKADDR record keeps the 0.0.0.0 the program asked for).
+sc_esql_port_scan()   { nmap -sT -Pn -n -p1-1000 0.0.0.0 >/dev/null; }
+sc_esql_exec() {
+    # Potential Credential Discovery via Recursive Grep: 3 distinct grep -r in one minute
+    grep -r password /etc/pam.d >/dev/null
+    grep -r token /etc/pam.d >/dev/null
+    grep -r --recursive secret /etc/pam.d >/dev/null
+    # Base64 Decoding Activity: perl with decode_base64
+    perl -MMIME::Base64 -e 'print decode_base64("aGk=")' >/dev/null
+    # Process Command Line with Whitespace Padding: 100+ spaces in one argument
+    /bin/echo "start                                                                                                              end" >/dev/null
+    # Unusual File Transfer Utility Launched: scp run from a shell
+    scp >/dev/null 2>&1
+    # Potential Linux Local Account Brute Force: 12 su from one non-shell parent
+    python3 -c 'import subprocess
+for i in range(12):
+    subprocess.run(["su", "-s", "/bin/true", "nobody"], stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)'
+}
+sc_esql_tmp_egress() {     # High Number of Egress Network Connections from Unusual Executable
+    local i
+    cp /bin/nc.openbsd /tmp/.esql-nc
+    for ((i = 1; i <= 20; i++)); do /tmp/.esql-nc -z -w1 0.0.0.0 18080; done
+    rm -f /tmp/.esql-nc
+}
+
+run_esql_set() {
+    command -v nmap >/dev/null || die "nmap missing"
+    command -v perl >/dev/null || die "perl missing"
+    python3 -m http.server --bind 127.0.0.1 18080 >/dev/null 2>&1 &
+    local srv=$!
+    sleep 1
+    NET_RULES=1 capture esql_port_scan.enriched.log  ENRICHED "" sc_esql_port_scan
+    NET_RULES=1 capture esql_exec.enriched.log       ENRICHED "" sc_esql_exec
+    NET_RULES=1 capture esql_tmp_egress.enriched.log ENRICHED "" sc_esql_tmp_egress
+    kill "$srv" 2>/dev/null || true
+    wait "$srv" 2>/dev/null || true
+}
+
 # ----------------------------------------------------------------- main
 PRODUCED=()
 
@@ -710,6 +787,10 @@ elif [[ ${CAPTURE_SET:-base} == nosession ]]; then
     run_nosession_set
 elif [[ ${CAPTURE_SET:-base} == network ]]; then
     run_network_set
+elif [[ ${CAPTURE_SET:-base} == sequence ]]; then
+    run_sequence_set
+elif [[ ${CAPTURE_SET:-base} == esql ]]; then
+    run_esql_set
 else
 
 capture ping_sweep.enriched.log          ENRICHED "" sc_ping_sweep

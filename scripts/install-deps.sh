@@ -8,10 +8,10 @@ set -eu
 packages="g++ cmake ninja-build pkg-config make time python3 procps git ca-certificates
 auditd audispd-plugins iputils-ping netcat-openbsd ncat socat busybox strace sudo rsyslog
 util-linux e2fsprogs passwd coreutils findutils openssl man-db systemd
-libauparse-dev libaudit-dev libboost-dev libfmt-dev libcli11-dev catch2
+libauparse-dev libaudit-dev libseccomp-dev libboost-dev libfmt-dev libcli11-dev catch2
 libtomlplusplus-dev libxxhash-dev nlohmann-json3-dev libre2-dev libcap-ng-dev librelp-dev rsyslog-relp
-build-essential debhelper dpkg-dev fakeroot lintian nmap curl
-clang libclang-rt-14-dev"
+build-essential debhelper dpkg-dev fakeroot lintian nmap curl debootstrap
+clang libclang-rt-14-dev prometheus"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -30,7 +30,7 @@ fi
 programs="ping nc ncat socat busybox strace sudo setpriv nsenter unshare setsid nohup dmesg shred
 chattr usermod gpasswd openssl timeout flock xargs pgrep mount umount auditd auditctl ausearch
 audisp-remote rsyslogd python3 cmake ninja git lintian fakeroot dpkg-buildpackage man
-systemd-analyze clang++ nmap curl"
+systemd-analyze clang++ nmap curl prometheus promtool"
 absent=""
 for p in $programs; do
     command -v "$p" >/dev/null 2>&1 || [ -x "/usr/sbin/$p" ] || [ -x "/sbin/$p" ] || absent="$absent $p"

@@ -2,8 +2,9 @@
 # Installs what is missing, then builds and runs every test twice: a -Werror build, and an
 # AddressSanitizer + UndefinedBehaviorSanitizer build (there without the install test, which
 # builds its own Release tree, and without fleet_auditd: 52 real senders stream in real time, and
-# a plugin slowed tenfold by the sanitizers falls behind, so a node's records lie seconds apart
-# and its 2 s quiet timer splits events; the Release run checks it). Then the libFuzzer targets (clang, ASan+UBSan): every saved input
+# a plugin slowed tenfold by the sanitizers takes the 2 cores from the collector auditd and the
+# senders, so one node's records reach it seconds apart and the 2 s quiet timer splits events;
+# the Release run checks it). Then the libFuzzer targets (clang, ASan+UBSan): every saved input
 # replayed, and each target fuzzed briefly (FUZZ_SECONDS, default 60; long runs: scripts/fuzz.sh).
 set -eu
 cd "$(dirname "$0")/.."

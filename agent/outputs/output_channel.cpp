@@ -288,6 +288,18 @@ void OutputWriter::submit(std::string line) {
     wake_.notify_one();
 }
 
+void OutputWriter::submit_view(std::string_view line) {
+    if (threaded_) {
+        submit(std::string(line));
+        return;
+    }
+    // As submit() then deliver(), without the Queued copy.
+    const auto time = OutputChannel::WallClock::now();
+    const auto now = OutputChannel::Clock::now();
+    for (auto& c : channels_) c->send(line, time, now);
+    retry_all();
+}
+
 void OutputWriter::reopen() {
     if (!threaded_) {
         reopen_now();

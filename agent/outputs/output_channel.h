@@ -124,6 +124,9 @@ public:
 
     /// Hands a line (without newline) to every output, stamped with the wall clock now.
     void submit(std::string line);
+    /// The same for a line the caller keeps (a buffer it reuses): inline, nothing is allocated;
+    /// threaded, the line is copied into the queue.
+    void submit_view(std::string_view line);
     /// Asks every output to reopen (SIGHUP); done by the writer between lines.
     void reopen();
     /// Writes out what is queued, retries backlogs for at most `close_grace`, counts what is

@@ -85,6 +85,8 @@ private:
                                                           const boost::system::error_code& ec,
                                                           std::size_t n) {
             if (n > 0) session().pipeline().feed(std::string_view(buffer_.data(), n));
+            // Less than asked for: nothing more was waiting (a backlog fills every read).
+            if (n < buffer_.size()) session().pipeline().input_drained();
             if (ec) {
                 ended(ec);
             } else {

@@ -87,7 +87,8 @@ std::string check_replay_files(const std::vector<std::string>& files) {
 }
 
 bool replay(const std::vector<std::string>& files, Pipeline& pipeline,
-            const std::function<void(const std::string& message)>& on_error) {
+            const std::function<void(const std::string& message)>& on_error,
+            ProgressLine* progress) {
     std::vector<char> buffer(256 * 1024);
     bool all_read = true;
     for (const auto& path : files) {
@@ -99,10 +100,12 @@ bool replay(const std::vector<std::string>& files, Pipeline& pipeline,
             continue;
         }
         pipeline.begin_source(is_stdin ? "<stdin>" : path);
+        if (progress != nullptr) progress->next_file();
         for (;;) {
             const ssize_t n = ::read(fd, buffer.data(), buffer.size());
             if (n > 0) {
                 pipeline.feed(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+                if (progress != nullptr) progress->read(static_cast<std::uint64_t>(n));
                 continue;
             }
             if (n == 0) break;
@@ -116,6 +119,21 @@ bool replay(const std::vector<std::string>& files, Pipeline& pipeline,
     }
     pipeline.finish();
     return all_read;
+}
+
+}  // namespace scanwatch::agent
+
+namespace scanwatch::agent {
+
+std::uint64_t replay_bytes(const std::vector<std::string>& files) {
+    std::uint64_t total = 0;
+    for (const auto& path : files) {
+        std::error_code ec;
+        if (path == "-") continue;
+        const auto size = fs::file_size(path, ec);
+        if (!ec) total += size;
+    }
+    return total;
 }
 
 }  // namespace scanwatch::agent

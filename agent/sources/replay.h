@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/metrics/progress.h"
 #include "agent/pipeline.h"
 
 namespace scanwatch::agent {
@@ -20,8 +21,13 @@ std::string check_replay_files(const std::vector<std::string>& files);
 
 /// Reads each path through the pipeline in fixed-size chunks, then finishes it. A file that
 /// cannot be opened or read is given to `on_error` ("cannot read PATH: reason") and skipped; the
-/// others are still read. Returns false when one was skipped.
+/// others are still read. Returns false when one was skipped. `progress`, when given, is told
+/// of each file and each read.
 bool replay(const std::vector<std::string>& files, Pipeline& pipeline,
-            const std::function<void(const std::string& message)>& on_error);
+            const std::function<void(const std::string& message)>& on_error,
+            ProgressLine* progress = nullptr);
+
+/// The bytes of `files` ("-" counts as 0: unknown).
+std::uint64_t replay_bytes(const std::vector<std::string>& files);
 
 }  // namespace scanwatch::agent

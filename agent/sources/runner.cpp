@@ -7,7 +7,14 @@
 
 #include <fmt/format.h>
 
+#include "agent/metrics/metrics_page.h"
+#include "agent/metrics/metrics_server.h"
 #include "agent/privilege.h"
+#include "agent/sandbox/seccomp_filter.h"
+
+#ifndef SCANWATCH_VERSION
+#define SCANWATCH_VERSION "0.0.0"
+#endif
 
 namespace scanwatch::agent {
 namespace {
@@ -43,9 +50,22 @@ int Runner::run() {
     wait_signal();
     arm_age_timer();
     start();
+    // Listening may need root (a port below 1024); connections are served once the loop runs,
+    // after the privileges are dropped.
+    // A source that ended inside start() (stdin from a regular file) has nothing to serve for.
+    if (settings_.metrics && !stopping_) open_metrics();
     // The input and the outputs are open: the rest of the run needs no root (docs/operations.md).
     if (!settings_.user.empty()) {
         drop_privileges(settings_.user, kept_capability(settings_.mode == Mode::tail));
+    }
+    // Then only the system calls the rest of the run makes (agent/sandbox/seccomp_filter.h).
+    if (settings_.seccomp) {
+        install_seccomp_filter();
+    } else {
+        session_.diagnostics().warn("system call filter off (--no-seccomp / seccomp = false)");
+    }
+    if (const int error = seccomp_test_trigger(); error != 0) {
+        session_.diagnostics().warn(fmt::format("test trigger: the forbidden call returned errno {}", error));
     }
     io_.run();
 
@@ -66,6 +86,7 @@ void Runner::stop() {
     boost::system::error_code ignored;
     signals_.cancel(ignored);
     age_timer_.cancel();
+    if (metrics_) metrics_->stop();
     stop_source();
 }
 
@@ -133,6 +154,40 @@ void Runner::reload() {
         return;
     }
     if (session_.reload(*fresh)) session_.diagnostics().warn("configuration reloaded");
+}
+
+}  // namespace scanwatch::agent
+
+namespace scanwatch::agent {
+
+// A port in use is said and the run goes on without metrics: detection matters more.
+void Runner::open_metrics() {
+    metrics_ = std::make_unique<MetricsServer>(io_, [this] { return metrics_page(); });
+    if (const std::string error = metrics_->listen(*settings_.metrics); !error.empty()) {
+        session_.diagnostics().warn(error + "; running without metrics");
+        metrics_.reset();
+        return;
+    }
+    session_.add_stats_fields([server = metrics_.get()](JsonWriter& w) {
+        w.key("metrics");
+        w.begin_object();
+        parsers::for_each_counter(server->counters(), kMetricsServerCounterFields,
+                                  [&w](std::string_view name, std::uint64_t value) {
+                                      w.field(name, value);
+                                  });
+        w.end_object();
+    });
+    metrics_->start();
+}
+
+std::string Runner::metrics_page() const {
+    MetricsProcess process;
+    process.version = SCANWATCH_VERSION;
+    process.start_time_s =
+        std::chrono::duration<double>(started_.time_since_epoch()).count();
+    process.uptime_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_steady_).count();
+    return render_metrics(nlohmann::json::parse(session_.stats_json()), process);
 }
 
 }  // namespace scanwatch::agent

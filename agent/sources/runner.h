@@ -3,7 +3,9 @@
 // signal_set (TERM/INT: stop, HUP: reload, USR1: stats), a 1 s timer that ages events in flight and
 // moves event time on for scheduled rules when the input is quiet, and one exit code.
 
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
@@ -14,6 +16,8 @@
 #include "agent/settings.h"
 
 namespace scanwatch::agent {
+
+class MetricsServer;
 
 /// Event time on a live input that may go quiet (docs/rules.md, "Evaluation"): the latest
 /// event's time plus the steady time elapsed since that event was first seen, less `lag_ms` for
@@ -71,6 +75,8 @@ private:
     void arm_age_timer();
     void advance_event_time();
     void reload();
+    void open_metrics();
+    std::string metrics_page() const;
 
     Settings settings_;
     int argc_;
@@ -82,6 +88,9 @@ private:
     EventClock event_clock_;
     bool stopping_ = false;
     bool input_failed_ = false;
+    std::unique_ptr<MetricsServer> metrics_;  // --metrics; after io_: gone before it
+    std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
+    std::chrono::steady_clock::time_point started_steady_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace scanwatch::agent

@@ -114,6 +114,7 @@ private:
                 checkpointer_.begin_file(name, id, reader_.position().offset);
                 session().diagnostics().warn(fmt::format("following {} ({})", name, why));
             });
+        pipeline.input_drained();  // poll() read everything written so far
         if (progress) session().flush_outputs();  // buffered events reach shippers within a poll
         poll_timer_.expires_after(kPollInterval);
         poll_timer_.async_wait([this](const boost::system::error_code& ec) {

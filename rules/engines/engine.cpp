@@ -1,8 +1,10 @@
 #include "rules/engines/engine.h"
 
+#include "rules/engines/esql/esql_engine.h"
 #include "rules/engines/new_terms_engine.h"
 #include "rules/engines/query_engine.h"
 #include "rules/engines/scheduled_engine.h"
+#include "rules/engines/sequence/sequence_engine.h"
 #include "rules/engines/threshold_engine.h"
 
 namespace scanwatch::rules {
@@ -32,9 +34,12 @@ bool RuleEngine::admits(const EventFields& fields) {
 std::unique_ptr<RuleEngine> make_engine(std::shared_ptr<const RuleDefinition> rule,
                                         const EngineOptions& options) {
     switch (rule->rule_type) {
-        case RuleType::query:
-        case RuleType::eql: return std::make_unique<QueryEngine>(std::move(rule), options);
+        case RuleType::eql:
+            if (rule->eql_sequence) return std::make_unique<SequenceEngine>(std::move(rule), options);
+            return std::make_unique<QueryEngine>(std::move(rule), options);
+        case RuleType::query: return std::make_unique<QueryEngine>(std::move(rule), options);
         case RuleType::new_terms: return std::make_unique<NewTermsEngine>(std::move(rule), options);
+        case RuleType::esql: return std::make_unique<EsqlEngine>(std::move(rule), options);
         case RuleType::threshold: break;
     }
     if (options.evaluation == Evaluation::scheduled) {

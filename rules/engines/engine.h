@@ -119,6 +119,19 @@ constexpr std::string_view rule_counter_name(std::uint64_t RuleCounters::*member
     return {};
 }
 
+/// Which events an engine's process() needs (the rule index, rules/index/rule_index.h). By
+/// default every event: an engine that declares nothing runs on all of them.
+struct EngineInterest {
+    enum class Kind : std::uint8_t {
+        every_event,  ///< process() may act on any event (a clock driven by event time)
+        matching,     ///< process() changes nothing and alerts nothing unless one of `queries`
+                      ///< matches the event, read through EventFields with the engine's name match
+        none,         ///< no event can matter (a static check said no event can match)
+    };
+    Kind kind = Kind::every_event;
+    std::vector<Query> queries;
+};
+
 /// One rule's state. Reads time only from events; never a clock.
 class RuleEngine {
 public:
@@ -135,6 +148,8 @@ public:
     /// values, or events without a cardinality; 0: no group counting). A collector weighs it
     /// before it drops a node's state (docs/fleet.md).
     virtual std::uint32_t nearest_permille() const { return 0; }
+    /// Which events process() needs; the default, every event, is always safe.
+    virtual EngineInterest interest() const { return {}; }
     const RuleDefinition& definition() const { return *rule_; }
     std::shared_ptr<const RuleDefinition> shared_definition() const { return rule_; }
     const RuleCounters& counters() const { return counters_; }
@@ -147,6 +162,14 @@ public:
 protected:
     RuleEngine(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
         : rule_(std::move(rule)), options_(options) {}
+    /// The interest of an engine that acts only on events its rule's query admits (admits()),
+    /// or on none when `runs` is false.
+    EngineInterest admitted_interest(bool runs = true) const {
+        EngineInterest i;
+        i.kind = runs ? EngineInterest::Kind::matching : EngineInterest::Kind::none;
+        if (runs) i.queries.push_back(rule_->query);
+        return i;
+    }
     /// True when the event matches the rule's query and no exception excepts it; counts it in
     /// `matched` and, excepted, in `excepted`. Every engine admits events this way.
     bool admits(const EventFields& fields);

@@ -28,6 +28,8 @@ public:
 
     void process(const ProcessEvent& event, std::vector<Alert>& alerts) override;
     void finish(std::vector<Alert>& /*alerts*/) override {}
+    /// Acts only on events its query admits; none when no event can match.
+    EngineInterest interest() const override { return admitted_interest(runs_); }
     /// {"engine":"new_terms", "signal_bucket", "signals_in_bucket", "terms":[[hash, last_ms],
     /// ...] least recently seen first}.
     nlohmann::json save_state() const override;

@@ -23,6 +23,8 @@ public:
 
     void process(const ProcessEvent& event, std::vector<Alert>& alerts) override;
     void finish(std::vector<Alert>& /*alerts*/) override {}
+    /// Acts only on events its query admits (none when no event can match).
+    EngineInterest interest() const override { return admitted_interest(runs_); }
     nlohmann::json save_state() const override;
     bool restore_state(const nlohmann::json& state) override;
 

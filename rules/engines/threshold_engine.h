@@ -29,6 +29,8 @@ public:
 
     /// Counts `event`; appends an alert to `alerts` when it crosses the threshold.
     void process(const ProcessEvent& event, std::vector<Alert>& alerts) override { count(event, alerts); }
+    /// Acts only on events its query admits (admits() comes first in count()).
+    EngineInterest interest() const override { return admitted_interest(); }
     /// Like process(); returns true when an alert was appended.
     bool count(const ProcessEvent& event, std::vector<Alert>& alerts);
     void finish(std::vector<Alert>& /*alerts*/) override {}

@@ -71,6 +71,9 @@ public:
     Query with_alias(int field_id, const std::vector<std::string>& names, std::string_view alias,
                      std::size_t& added) const;
 
+    /// The parsed tree, for static analysis (the rule index, rules/index/); null when empty.
+    const query::Expr* expr() const { return root_.get(); }
+
 private:
     friend std::variant<EqlQuery, QueryError> parse_eql(std::string_view text,
                                                       const FieldResolver& resolver);

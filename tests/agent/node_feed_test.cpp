@@ -133,6 +133,7 @@ TEST_CASE("NodeFeeds: a node 600 s ahead has its last event completed 2 s after 
     std::uint64_t events = 0;
     NodeFeeds feeds([&](auparse_state_t*) { ++events; }, 8);
     feeds.feed(text);
+    feeds.input_drained();
     feeds.age();
     const std::uint64_t fed = events;
     std::this_thread::sleep_for(std::chrono::milliseconds(2100));
@@ -140,6 +141,42 @@ TEST_CASE("NodeFeeds: a node 600 s ahead has its last event completed 2 s after 
     // The events still in flight (the last ones, no EOE) completed by arrival, not by its clock.
     CHECK(events == fed + 1);
     CHECK(feeds.counters().nodes == 1);
+}
+
+TEST_CASE("NodeFeeds: a reader behind its input never splits an event by the quiet timer",
+          "[node_feed]") {
+    // One exec event's records, read seconds apart because the reader works off a backlog (each
+    // read fills its buffer, so the input is never drained in between): still one event.
+    const std::vector<std::string> records = as_node(read_sample("ping_sweep.enriched.log"), "far", 0);
+    std::size_t execve = 0;
+    while (records[execve].find("type=EXECVE") == std::string::npos) ++execve;
+    std::string head, tail;
+    for (std::size_t i = 0; i < execve; ++i) head += records[i];
+    for (std::size_t i = execve; i < records.size() && i < execve + 4; ++i) tail += records[i];
+
+    std::vector<std::string> types;
+    NodeFeeds feeds(
+        [&](auparse_state_t* au) {
+            std::string joined;
+            auparse_first_record(au);
+            do {
+                if (const char* t = auparse_get_type_name(au)) joined += std::string(t) + " ";
+            } while (auparse_next_record(au) > 0);
+            types.push_back(joined);
+        },
+        8);
+    feeds.feed(head);
+    const std::size_t before = types.size();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+    feeds.age();  // 2 s without its records, but the input was never drained: not quiet
+    CHECK(types.size() == before);
+    feeds.feed(tail);
+    feeds.input_drained();
+    feeds.flush();
+    REQUIRE(types.size() > before);
+    // The event that was open when the reader fell behind holds its SYSCALL and its EXECVE.
+    CHECK(types[before].find("SYSCALL") != std::string::npos);
+    CHECK(types[before].find("EXECVE") != std::string::npos);
 }
 
 TEST_CASE("NodeFeeds: a node with events in flight is evicted after one without", "[node_feed]") {

@@ -28,13 +28,14 @@ inline std::shared_ptr<const rules::RuleDefinition> builtin_rule() {
 inline ReplayResult replay_with_rules(const std::vector<std::string>& paths,
                                       std::vector<std::shared_ptr<const rules::RuleDefinition>> rule_list,
                                       const rules::EngineOptions& engine = {},
-                                      bool with_events = false) {
+                                      bool with_events = false, bool rule_index = true) {
     ReplayResult r;
     agent::PipelineOptions options;
     options.normalizer.host_id = "sample-host-id";
     options.normalizer.host_name = "sample-host";
     options.engine = engine;
     options.rules = std::move(rule_list);
+    options.rule_index = rule_index;
     std::FILE* devnull = std::fopen("/dev/null", "w");
     agent::Diagnostics diagnostics(devnull);
     agent::Pipeline pipeline(

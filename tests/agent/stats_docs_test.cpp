@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/metrics/metrics_page.h"
+#include "agent/metrics/metrics_server.h"
 #include "agent/outputs/output_channel.h"
 #include "agent/pipeline.h"
 #include "parsers/ecs/json_writer.h"
@@ -76,31 +78,26 @@ std::set<std::string> documented_keys() {
     return keys;
 }
 
-// The keys the stats line has: a pipeline's (one rule, events seen; one host and a collector)
-// and one output's, whose
-// key is its spec (SPEC in the docs).
-// A one-host pipeline's and a collector's (whose node keys only a collector writes).
-std::set<std::string> stats_keys() {
-    std::set<std::string> keys;
-    for (const bool collector : {false, true}) {
-        scanwatch::agent::PipelineOptions options;
-        options.rules = {scanwatch::test::builtin_rule()};
-        options.collector = collector;
-        std::FILE* devnull = std::fopen("/dev/null", "w");
-        std::string stats;
-        {
-            scanwatch::agent::Diagnostics diagnostics(devnull);
-            scanwatch::agent::Pipeline pipeline(options, [](const scanwatch::rules::Alert&) {}, {},
-                                                diagnostics);
-            pipeline.begin_source("-");
-            pipeline.feed(read_file(SCANWATCH_SOURCE_DIR "/samples/ping_sweep.enriched.log"));
-            pipeline.finish();
-            stats = pipeline.stats_json();
-        }
-        std::fclose(devnull);
-        flatten(nlohmann::json::parse(stats), "", keys);
+// The stats line as the agent writes it: a pipeline's (one rule, events seen; one host, or a
+// collector, whose node keys only a collector writes), one output's (key: its spec, SPEC in the
+// docs) and the metrics server's counters (written when --metrics is on).
+nlohmann::json full_stats(bool collector) {
+    scanwatch::agent::PipelineOptions options;
+    options.rules = {scanwatch::test::builtin_rule()};
+    options.collector = collector;
+    std::FILE* devnull = std::fopen("/dev/null", "w");
+    std::string stats;
+    {
+        scanwatch::agent::Diagnostics diagnostics(devnull);
+        scanwatch::agent::Pipeline pipeline(options, [](const scanwatch::rules::Alert&) {}, {},
+                                            diagnostics);
+        pipeline.begin_source("-");
+        pipeline.feed(read_file(SCANWATCH_SOURCE_DIR "/samples/ping_sweep.enriched.log"));
+        pipeline.finish();
+        stats = pipeline.stats_json();
     }
-    keys.erase("type");
+    std::fclose(devnull);
+    nlohmann::json j = nlohmann::json::parse(stats);
 
     std::vector<std::unique_ptr<scanwatch::agent::Output>> outputs;
     outputs.push_back(scanwatch::agent::make_output(scanwatch::agent::OutputSpec{}));
@@ -110,12 +107,31 @@ std::set<std::string> stats_keys() {
     w.begin_object();
     writer.stats_fields(w);
     w.end_object();
-    flatten(nlohmann::json::parse(text), "outputs", keys);
-    std::set<std::string> spec_keys;
-    for (const auto& k : keys) {
-        spec_keys.insert(k.rfind("outputs.-.", 0) == 0 ? "outputs.SPEC." + k.substr(10) : k);
+    j["outputs"] = nlohmann::json::parse(text);
+
+    const scanwatch::agent::MetricsServerCounters server;
+    scanwatch::parsers::for_each_counter(server, scanwatch::agent::kMetricsServerCounterFields,
+                                         [&j](std::string_view name, std::uint64_t value) {
+                                             j["metrics"][std::string(name)] = value;
+                                         });
+    return j;
+}
+
+// `outputs.-.written` -> `outputs.SPEC.written`.
+std::string spec_key(const std::string& k) {
+    return k.rfind("outputs.-.", 0) == 0 ? "outputs.SPEC." + k.substr(10) : k;
+}
+
+// The keys the stats line has, one-host and collector.
+std::set<std::string> stats_keys() {
+    std::set<std::string> keys;
+    for (const bool collector : {false, true}) {
+        std::set<std::string> flat;
+        flatten(full_stats(collector), "", flat);
+        for (const auto& k : flat) keys.insert(spec_key(k));
     }
-    return spec_keys;
+    keys.erase("type");
+    return keys;
 }
 
 }  // namespace
@@ -141,5 +157,72 @@ TEST_CASE("Stats: docs/operations.md lists every key the stats write, and no oth
     for (const auto& key : documented) {
         INFO("in docs/operations.md's stats table but not written: " << key);
         CHECK(written.count(key) == 1);
+    }
+}
+
+namespace {
+
+// The descriptor of a stats key (`malformed.garbage` falls to `malformed.*`), or null.
+const scanwatch::agent::MetricDescriptor* descriptor_of(const std::string& key) {
+    const scanwatch::agent::MetricDescriptor* wildcard = nullptr;
+    for (std::size_t i = 0; i < scanwatch::agent::kMetricDescriptorCount; ++i) {
+        const auto& d = scanwatch::agent::kMetricDescriptors[i];
+        if (d.key == key) return &d;
+        if (d.key.size() > 2 && d.key.substr(d.key.size() - 2) == ".*" &&
+            key.rfind(std::string(d.key.substr(0, d.key.size() - 1)), 0) == 0) {
+            wildcard = &d;
+        }
+    }
+    return wildcard;
+}
+
+// Whether `page` has a sample of `name`: a line that starts with it and a label set or a space.
+bool has_sample(const std::string& page, std::string_view name) {
+    std::istringstream lines(page);
+    std::string line;
+    while (std::getline(lines, line)) {
+        if (line.rfind(std::string(name), 0) != 0 || line.size() <= name.size()) continue;
+        if (line[name.size()] == '{' || line[name.size()] == ' ') return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("Metrics: every stats key is a series of the metrics page, and no other", "[stats][metrics]") {
+    const std::set<std::string> written = stats_keys();
+    for (const auto& key : written) {
+        INFO("stats key without a series in agent/metrics/metrics_page.cpp: " << key);
+        if (key == "skewed_nodes[]") {  // an empty list now: its members are described
+            CHECK(descriptor_of("skewed_nodes[].skew_ms") != nullptr);
+            continue;
+        }
+        CHECK(descriptor_of(key) != nullptr);
+    }
+    for (std::size_t i = 0; i < scanwatch::agent::kMetricDescriptorCount; ++i) {
+        const std::string key(scanwatch::agent::kMetricDescriptors[i].key);
+        INFO("metric descriptor of no stats key: " << key);
+        if (key == "malformed.*") {
+            CHECK(written.count("malformed.garbage") == 1);
+        } else if (key.rfind("skewed_nodes[].", 0) == 0) {
+            CHECK(written.count("skewed_nodes[]") == 1);
+        } else {
+            CHECK(written.count(key) == 1);
+        }
+    }
+    // Every key the collector's stats hold now has its sample on the page (labels aside).
+    const nlohmann::json stats = full_stats(true);
+    const std::string page = scanwatch::agent::render_metrics(stats, {"1.2.3", 1.0, 2.0});
+    std::set<std::string> flat;
+    flatten(stats, "", flat);
+    for (const auto& k : flat) {
+        const std::string key = spec_key(k);
+        if (key == "type" || key == "skewed_nodes[]") continue;
+        const auto* d = descriptor_of(key);
+        REQUIRE(d != nullptr);
+        if (d->type == scanwatch::agent::MetricType::label) continue;
+        INFO("no sample for " << key << " (" << d->name << ") on the page:\n" << page);
+        CHECK(has_sample(page, d->name));
+        CHECK(page.find("# HELP " + std::string(d->name) + " ") != std::string::npos);
     }
 }

@@ -133,6 +133,34 @@ void check_verdicts(const Query& q1, const Query& q2, std::size_t field_count,
     }
 }
 
+// A sequence or sample: every term, printed as a single-event query, parses back to a query
+// with the same verdicts; the structure stays within its limits.
+void check_sequence(const scanwatch::rules::EqlSequence& seq, std::string_view text,
+                    Resolver& resolver) {
+    if (seq.stages.size() < 2 || seq.stages.size() > 128) fail("sequence of bad length", text, "");
+    if (seq.sample && (seq.maxspan_ms != 0 || seq.has_until)) fail("sample with span", text, "");
+    bool positive = false;
+    std::vector<const scanwatch::rules::EqlStage*> terms;
+    for (const auto& stage : seq.stages) {
+        positive = positive || !stage.missing;
+        if (stage.key_ids.size() != seq.stages.front().key_ids.size() ||
+            stage.key_optional.size() != stage.key_ids.size()) {
+            fail("terms join on different key counts", text, "");
+        }
+        terms.push_back(&stage);
+    }
+    if (!positive) fail("sequence without a positive term", text, "");
+    if (seq.has_until) terms.push_back(&seq.until);
+    const auto resolve = [&resolver](std::string_view name) { return resolver(name); };
+    for (const auto* stage : terms) {
+        const std::string printed = stage->category + " where " + stage->query.to_string();
+        auto again = scanwatch::rules::parse_eql(printed, resolve);
+        if (!std::holds_alternative<EqlQuery>(again)) fail("printed term does not parse", text, printed);
+        const Query& q2 = std::get<EqlQuery>(again).query;
+        check_verdicts(stage->query, q2, resolver.size(), text, printed);
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -145,6 +173,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return 0;
     }
     const EqlQuery& e1 = std::get<EqlQuery>(first);
+    if (e1.sequence) {
+        check_sequence(*e1.sequence, text, resolver);
+        return 0;
+    }
     const Query& q1 = e1.query;
     const std::string printed = e1.category + " where " + q1.to_string();
     auto second = scanwatch::rules::parse_eql(printed, resolve);

@@ -2,7 +2,8 @@
 // a Pipeline (streaming and scheduled rule engines) with restore_state(); then events that reach
 // the restored entity ids and rule groups, the end of input, and a save of what came out.
 // A state file that parse_state() rejects must be rejected with std::runtime_error, never crash.
-// Seeds: tests/fuzz/corpus/state_restore/ (state files saved by `scanwatch tail`).
+// Seeds: tests/fuzz/corpus/state_restore/ (state files saved by `scanwatch tail`), one with a
+// partial EQL sequence.
 
 #include <cstddef>
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include <fmt/format.h>
 
@@ -17,6 +19,7 @@
 #include "agent/pipeline.h"
 #include "agent/settings.h"
 #include "agent/sources/state_file.h"
+#include "rules/rule.h"
 
 namespace {
 
@@ -43,6 +46,40 @@ std::string nc_scan(int ports) {
     return out;
 }
 
+// An EQL sequence rule (its text is its fingerprint: the seed seq_unshare_partial.json holds a
+// partial sequence of it, saved by `scanwatch tail` on the start of samples/seq_unshare_root),
+// and two execs of sh under the same parent that complete it.
+constexpr const char* kSequenceRule = R"([rule]
+rule_id = "fuzz-sequence"
+name = "Fuzz sequence"
+type = "eql"
+language = "eql"
+severity = "low"
+risk_score = 21
+query = '''
+sequence by host.id, process.parent.pid with maxspan=30s
+  [process where process.name == "unshare"]
+  ![process where process.name == "id"]
+  [process where process.name in ("sh", "true")] with runs=2
+  ![process where process.name == "bash"]
+'''
+)";
+
+std::string sh_execs() {
+    std::string out;
+    for (int i = 0; i < 2; ++i) {
+        const std::string stamp = fmt::format("msg=audit(1796542820.{:03}:{})", 500 + i, 90000 + i);
+        out += fmt::format(
+            "type=SYSCALL {}: arch=c000003e syscall=59 success=yes exit=0 a0=1 a1=2 a2=3 a3=4 "
+            "items=2 ppid=15501 pid={} auid=4242 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 "
+            "fsgid=0 tty=(none) ses=270 comm=\"sh\" exe=\"/usr/bin/dash\" key=\"scanwatch-sample\"\n",
+            stamp, 15600 + i);
+        out += fmt::format("type=EXECVE {}: argc=3 a0=\"sh\" a1=\"-c\" a2=\"id\"\n", stamp);
+        out += fmt::format("type=CWD {}: cwd=\"/\"\n", stamp);
+    }
+    return out;
+}
+
 void run(const agent::Checkpoint& checkpoint, rules::Evaluation evaluation,
          const std::string& input) {
     static std::FILE* devnull = std::fopen("/dev/null", "w");
@@ -54,6 +91,9 @@ void run(const agent::Checkpoint& checkpoint, rules::Evaluation evaluation,
     options.engine.evaluation = evaluation;
     options.engine.max_groups = 16;
     options.rules.push_back(rules::builtin_rule());
+    static const auto sequence = std::get<std::shared_ptr<const rules::RuleDefinition>>(
+        rules::load_rule(kSequenceRule, "seq_rule.toml"));
+    options.rules.push_back(sequence);
     std::size_t alerts = 0;
     agent::Pipeline pipeline(
         options, [&alerts](const rules::Alert&) { ++alerts; }, {}, diagnostics);
@@ -69,7 +109,7 @@ void run(const agent::Checkpoint& checkpoint, rules::Evaluation evaluation,
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    static const std::string input = nc_scan(120);
+    static const std::string input = sh_execs() + nc_scan(120);
     agent::TailState state;
     try {
         state = agent::parse_state(std::string_view(reinterpret_cast<const char*>(data), size));

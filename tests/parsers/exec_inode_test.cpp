@@ -24,7 +24,8 @@ struct Run {
     NormalizerCounters normalizer;
 };
 
-Run run(const std::string& text, std::shared_ptr<const ToolInodes> tools, bool pass_paths) {
+Run run(const std::string& text, std::shared_ptr<const ToolInodes> tools, bool pass_paths,
+        RecordFilter::FileWanted wanted = {}) {
     Run out;
     NormalizerOptions options;
     options.host_id = "h";
@@ -37,7 +38,7 @@ Run run(const std::string& text, std::shared_ptr<const ToolInodes> tools, bool p
             feed.feed(records);
         },
         {});
-    filter.pass_exec_paths(pass_paths);
+    filter.pass_exec_paths(pass_paths, std::move(wanted));
     filter.feed(text);
     filter.finish();
     feed.flush();
@@ -114,5 +115,34 @@ TEST_CASE("Exec inode: a bad inode or dev is counted and left unknown", "[exec_i
         REQUIRE(r.events.size() == 1);
         CHECK_FALSE(r.events[0].has_inode);
         CHECK(r.normalizer.bad_fields == 1);
+    }
+}
+
+TEST_CASE("Exec inode: with the tools' files known, only their PATH records reach auparse, and "
+          "the events name the same tools",
+          "[exec_inode]") {
+    auto tools = std::make_shared<ToolInodes>();
+    (*tools)[FileIdentity{makedev(0xfd, 0x01), 10977287}] = "ping";
+    const auto wanted = [tools](std::uint64_t device, std::uint64_t inode) {
+        return tools->count(FileIdentity{device, inode}) > 0;
+    };
+    const std::string text = exec_event(1, "59", "pong", "inode=10977287 dev=fd:01") +
+                             exec_event(2, "59", "other", "inode=10977288 dev=fd:01") +
+                             exec_event(3, "59", "bad", "inode=12x dev=fd:01") +
+                             exec_event(4, "59", "twice", "inode=1 dev=fd:01 inode=10977287");
+    const Run all = run(text, tools, true);
+    const Run some = run(text, tools, true, wanted);
+    REQUIRE(some.events.size() == 4);
+    CHECK(some.events[0].inode_tool == "ping");
+    CHECK_FALSE(some.events[1].has_inode);  // not a tool's file: its PATH never went on
+    CHECK(some.fed.find("audit(1700000000.100:2): item=0") == std::string::npos);
+    // What the filter cannot read goes on for the normalizer to judge and count.
+    CHECK(some.fed.find("audit(1700000000.100:3): item=0") != std::string::npos);
+    CHECK(some.fed.find("audit(1700000000.100:4): item=0") != std::string::npos);
+    CHECK(some.normalizer.bad_fields == all.normalizer.bad_fields);
+    CHECK(some.filter.records_skipped == all.filter.records_skipped + 1);
+    for (std::size_t i = 0; i < all.events.size(); ++i) {
+        INFO(i);
+        CHECK(some.events[i].inode_tool == all.events[i].inode_tool);
     }
 }

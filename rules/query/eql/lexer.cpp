@@ -63,6 +63,15 @@ bool Lexer::next(Token& out, QueryError& error) {
     if (c == '(' || c == ')' || c == ',') {
         out.kind = c == '(' ? TokenKind::lparen : c == ')' ? TokenKind::rparen : TokenKind::comma;
         advance();
+    } else if (c == '[' || c == ']') {
+        out.kind = c == '[' ? TokenKind::lbracket : TokenKind::rbracket;
+        advance();
+    } else if (c == '!' && c2 == '[') {
+        out.kind = TokenKind::bang;
+        advance();
+    } else if (c == '=' && c2 != '=') {
+        out.kind = TokenKind::assign;
+        advance();
     } else if ((c == '=' || c == '!') && c2 == '=') {
         out.kind = TokenKind::op;
         advance(2);
@@ -88,8 +97,6 @@ bool Lexer::next(Token& out, QueryError& error) {
             error = error_here("single-quoted strings are not supported; use double quotes");
         } else if (c == '`') {
             error = error_here("quoted field names (`...`) are not supported");
-        } else if (c == '=') {
-            error = error_here("\"=\" is not an operator; compare with \"==\"");
         } else {
             error = error_here(fmt::format("unexpected character \"{}\"", what));
         }

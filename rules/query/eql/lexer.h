@@ -19,7 +19,11 @@ enum class TokenKind : std::uint8_t {
     rparen,
     comma,
     op,  ///< `==`, `!=`, `<`, `<=`, `>`, `>=` or `:` (in `text`)
-    end
+    end,
+    lbracket,  ///< `[`: a sequence or sample term opens
+    rbracket,  ///< `]`
+    bang,      ///< `!` directly before `[`: a missing event of a sequence
+    assign,    ///< `=` of `with maxspan=5s` / `with runs=3` (in a condition, an error)
 };
 
 /// One token, with where it starts.

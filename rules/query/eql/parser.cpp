@@ -16,10 +16,10 @@ using query::kMaxDepth;
 bool Parser::parse(Parsed& out) {
     if (!advance()) return false;
     if (cur_.kind == TokenKind::end) return fail(cur_, "empty query");
-    if (is_word(cur_, "sequence") || is_word(cur_, "join") || is_word(cur_, "sample")) {
-        return fail(cur_, fmt::format("{} queries are not supported: scanwatch runs single-event "
-                                      "EQL (CATEGORY where CONDITION)",
-                                      cur_.text));
+    if (is_word(cur_, "sequence") || is_word(cur_, "sample")) return parse_sequence(out);
+    if (is_word(cur_, "join")) {
+        return fail(cur_, "join queries are not supported: scanwatch runs single-event EQL "
+                          "(CATEGORY where CONDITION), sequences and samples");
     }
     // A category is a name, bare or quoted, so it always prints back bare.
     bool valid = (cur_.kind == TokenKind::string && !cur_.raw) ||
@@ -146,6 +146,9 @@ Expr Parser::string_match(const FieldRef& field, const std::string& value, bool 
 }
 
 bool Parser::parse_comparison(const FieldRef& field, Expr& out) {
+    if (cur_.kind == TokenKind::assign) {
+        return fail(cur_, "\"=\" is not an operator; compare with \"==\"");
+    }
     const Token op = cur_;
     if (op.kind == TokenKind::op) {
         if (!advance()) return false;

@@ -1,6 +1,7 @@
 #pragma once
 // Internal to rules/query/eql/parser.cpp and rules/query/eql/functions.cpp: the EQL parser's state.
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <string_view>
@@ -57,6 +58,13 @@ public:
     std::vector<std::string> take_field_names() { return std::move(field_names_); }
 
 private:
+    // Sequences and samples (rules/query/eql/sequence.cpp).
+    bool parse_sequence(Parsed& out);
+    bool parse_join_keys(std::vector<FieldRef>& keys);
+    bool parse_with(std::string_view allowed, std::string& key, std::int64_t& value);
+    bool parse_term(ParsedStage& stage, bool allow_missing);
+    bool parse_condition_until(std::string_view closer, Expr& out);
+
     bool parse_or(Expr& out, int depth);
     bool parse_and(Expr& out, int depth);
     bool parse_not(Expr& out, int depth);

@@ -66,7 +66,7 @@ TEST_CASE("EQL: parse errors name what was expected and where", "[eql]") {
     };
     const Case cases[] = {
         {"", "empty query", 1, 1},
-        {"sequence [process where true]", "sequence queries are not supported", 1, 1},
+        {"join [process where true]", "join queries are not supported", 1, 1},
         {"process where process.name == \"a\" | head 1", "pipes (\"|\") are not supported", 1, 35},
         {"process process.name == \"a\"", "expected \"where\" after the event category", 1, 9},
         {"process.name == \"a\"", "expected an event category", 1, 1},

@@ -1,0 +1,56 @@
+#pragma once
+// Kibana's ES|QL rule run on event time (docs/rules.md, "ES|QL"). Runs happen at every multiple of
+// the rule's interval since the epoch, as the scheduled threshold mode's; a run at R runs the
+// query over the rows of events in [R - from, R]. The commands before the first STATS, SORT or
+// LIMIT work row by row and run as each event comes; their rows are buffered (at most
+// max_rows(), the oldest dropped first and counted) until no later run can see them. Each
+// result row of a run is an alert, at most max_signals per run (the rest counted as held back):
+// an aggregating query's alert carries the row's columns, a non-aggregating query's the source
+// event's fields and the row's, and a source event alerts once (Kibana deduplicates by _id).
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "rules/engines/engine.h"
+#include "rules/esql/source.h"
+
+namespace scanwatch::rules {
+
+class EsqlEngine final : public RuleEngine {
+public:
+    EsqlEngine(std::shared_ptr<const RuleDefinition> rule, EngineOptions options);
+
+    void process(const ProcessEvent& event, std::vector<Alert>& alerts) override;
+    void finish(std::vector<Alert>& alerts) override;
+    void advance(std::int64_t time_ms, std::vector<Alert>& alerts) override;
+
+    /// Rows buffered at most: --max-groups (10,000 by default).
+    std::size_t max_rows() const { return max_rows_; }
+    std::uint64_t runs() const { return runs_; }
+
+private:
+    struct Buffered {
+        std::int64_t time_ms = 0;
+        esql::Row row;
+        std::shared_ptr<const ProcessEvent> event;  // non-aggregating queries only
+    };
+
+    void run_due(std::int64_t before_ms, std::vector<Alert>& alerts);
+    void run(std::int64_t run_ms, std::vector<Alert>& alerts);
+    void drop_before(std::int64_t time_ms);
+
+    esql_source::Sources sources_;
+    std::size_t max_rows_;
+    std::int64_t next_run_ms_;
+    std::int64_t watermark_ms_;
+    std::uint64_t runs_ = 0;
+    std::deque<Buffered> rows_;
+    std::unordered_map<std::string, std::int64_t> alerted_;  // source event id -> its time
+    std::vector<esql::Row> scratch_;
+};
+
+}  // namespace scanwatch::rules

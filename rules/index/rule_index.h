@@ -1,0 +1,86 @@
+#pragma once
+// The rule index (docs/operations.md, "Rule index"): an event is tried only against the rules
+// that could match it. Each engine says which events its process() needs (RuleEngine::
+// interest()); for an engine that acts only on events its query matches, the index derives from
+// the query's tree the literal values one field must take (`process.name:(nmap or masscan)`,
+// EQL `process.name : "nmap"`, `in~`), and files the rule under those values of that field. An
+// event then looks up its own values of each indexed field, read through the same EventFields
+// the matcher reads (so process.name's wider values in the hardened profile, exe and argv[0]
+// basenames, applets, hard links, are looked up too), and gets those rules plus the small list
+// of rules that declared nothing a key could be made of. Keys are compared ASCII case-folded: a
+// rule matching exact bytes only gets a few events more, which its query then rejects.
+//
+// Exactly equivalent to running every rule on every event: a rule is left out only when its
+// query cannot match (so its engine would have done nothing), and in load order, so alerts come
+// out in the same order (tests/rules/index/rule_index_test.cpp, tests/agent/rule_index_equivalence_test.cpp).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "parsers/ecs/ecs_event.h"
+#include "rules/engines/engine.h"
+#include "rules/event_fields.h"
+#include "rules/query/ast.h"
+
+namespace scanwatch::rules {
+
+/// Where one rule lands in the index.
+struct IndexBucket {
+    enum class Kind : std::uint8_t {
+        always,  ///< tried on every event (no key, or the engine needs every event)
+        keyed,   ///< tried on events whose field `field_id` has a value among `values`
+        never,   ///< tried on none (no event can matter)
+    };
+    Kind kind = Kind::always;
+    int field_id = -1;
+    std::vector<std::string> values;  ///< ASCII lower-case, without duplicates
+};
+
+/// The fields the index keys on, most selective first: a rule is filed under the first of them
+/// for which its query requires literal values.
+const std::vector<int>& index_fields();
+
+/// True when every event that satisfies `e` has a value of field `field_id` equal (in any
+/// ASCII case) to one of the values appended to `values` (lower-cased; duplicates possible).
+/// False when the tree gives no such finite set (a wildcard, a regex, a `not`, an `or` with a
+/// branch that does not constrain the field); `values` is then unspecified.
+bool required_literals(const query::Expr& e, int field_id, std::vector<std::string>& values);
+
+/// The bucket of an engine that declared `interest`.
+IndexBucket bucket_of(const EngineInterest& interest);
+
+/// One line for `rules check`: where the rule lands in the index.
+std::string describe_bucket(const IndexBucket& bucket);
+
+/// The index over one kind of event's rules. Immutable after construction, except the scratch
+/// buffers candidates() reuses.
+class RuleIndex {
+public:
+    RuleIndex() = default;
+    /// `buckets[i]` is rule i's; rules with `included[i]` false get no event (another kind's).
+    RuleIndex(const std::vector<IndexBucket>& buckets, const std::vector<char>& included,
+              NameMatch name_match);
+
+    /// Writes into `out` the rules (increasing positions) that could act on `event`.
+    /// Allocates nothing once its buffers have grown.
+    void candidates(const ProcessEvent& event, std::vector<std::uint32_t>& out);
+
+    std::size_t always_run() const { return always_.size(); }
+    std::size_t keyed() const { return keyed_; }
+
+private:
+    struct FieldMap {
+        int field_id;
+        std::unordered_map<std::string, std::vector<std::uint32_t>> rules_by_value;
+    };
+    NameMatch name_match_ = NameMatch::any;
+    std::vector<std::uint32_t> always_;
+    std::vector<FieldMap> fields_;
+    std::size_t keyed_ = 0;
+    std::string folded_;  // scratch: one value, lower-cased
+};
+
+}  // namespace scanwatch::rules

@@ -1,0 +1,2 @@
+// Must not compile: the rule index does not know agent/.
+#include "agent/settings.h"
