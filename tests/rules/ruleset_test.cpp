@@ -182,7 +182,7 @@ TEST_CASE("rules check --summary: disabled rules and the exec alias", "[ruleset]
 
 TEST_CASE("KQL: the two shipped rules the parser refused load as Kibana reads them", "[ruleset][kql-space]") {
     const std::string elastic = SCANWATCH_SOURCE_DIR "/tests/elastic-rules/";
-    const RuleSet curl = load_rules(elastic + "command_and_control_auditd_curl_wget_from_container.toml");
+    const RuleSet curl = load_rules(elastic + "kql/command_and_control_auditd_curl_wget_from_container.toml");
     REQUIRE(curl.ok());
     REQUIRE(curl.rules.size() == 1);
     const std::string q = curl.rules[0]->query.to_string();
