@@ -1,6 +1,7 @@
 #include "rules/index/rule_index.h"
 
 #include <algorithm>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -20,7 +21,8 @@ std::string lowered(std::string_view v) {
     return out;
 }
 
-void dedupe(std::vector<std::string>& values) {
+template <typename T>
+void dedupe(std::vector<T>& values) {
     std::sort(values.begin(), values.end());
     values.erase(std::unique(values.begin(), values.end()), values.end());
 }
@@ -28,13 +30,14 @@ void dedupe(std::vector<std::string>& values) {
 }  // namespace
 
 const std::vector<int>& index_fields() {
-    // Identity fields first (Elastic's rules mostly pin process.name), then the event's kind.
+    // Identity fields first (Elastic's rules mostly pin process.name), then an argument, then
+    // the event's kind (for exec events event.action and event.type narrow nothing).
     static const std::vector<int> fields = [] {
         std::vector<int> ids;
         for (const std::string_view name :
              {"process.name", "process.executable", "process.parent.name",
-              "process.parent.executable", "destination.port", "network.transport",
-              "event.action", "event.type"}) {
+              "process.parent.executable", "process.args", "destination.port",
+              "network.transport", "event.action", "event.type"}) {
             ids.push_back(FieldCatalog::known_id(name));
         }
         return ids;
@@ -42,33 +45,63 @@ const std::vector<int>& index_fields() {
     return fields;
 }
 
-bool required_literals(const query::Expr& e, int field_id, std::vector<std::string>& values) {
+namespace {
+
+// A field's place in index_fields(), or -1 when it is not indexed.
+int rank_of(int field_id) {
+    const auto& fields = index_fields();
+    const auto it = std::find(fields.begin(), fields.end(), field_id);
+    return it == fields.end() ? -1 : static_cast<int>(it - fields.begin());
+}
+
+// About how many events a set of keys lets through, as a conjunct's, in made-up units: a
+// process name or executable is rare, a parent's less so, an argument more (an option like
+// `-t` most), an event's kind (the same for every exec) always.
+std::uint64_t weakness(const std::vector<IndexKey>& keys) {
+    static const int args = FieldCatalog::known_id("process.args");
+    std::uint64_t sum = 0;
+    for (const IndexKey& k : keys) {
+        const int rank = rank_of(k.field_id);
+        if (k.field_id == args) {
+            sum += k.value.size() <= 2 || k.value.front() == '-' ? 64 : 16;
+        } else {
+            sum += rank == 0 ? 1 : rank == 1 ? 2 : rank < 4 ? 4 : rank < 7 ? 32 : 1024;
+        }
+    }
+    return sum;
+}
+
+}  // namespace
+
+bool required_keys(const query::Expr& e, std::vector<IndexKey>& keys) {
     switch (e.kind) {
         case query::ExprKind::match:
-            if (e.field_id != field_id || e.patterns.empty()) return false;
+            if (rank_of(e.field_id) < 0 || e.patterns.empty()) return false;
             for (const query::Pattern& p : e.patterns) {
                 if (!p.is_literal()) return false;
             }
-            for (const query::Pattern& p : e.patterns) values.push_back(lowered(p.bytes));
+            for (const query::Pattern& p : e.patterns) {
+                keys.push_back(IndexKey{e.field_id, lowered(p.bytes)});
+            }
             return true;
         case query::ExprKind::and_op: {
-            // Each constraining conjunct alone is necessary; the one with fewest values is kept.
+            // Each constraining conjunct alone is necessary; the strongest one is kept.
             bool found = false;
-            std::vector<std::string> best;
+            std::vector<IndexKey> best;
             for (const query::Expr& child : e.children) {
-                std::vector<std::string> mine;
-                if (!required_literals(child, field_id, mine)) continue;
+                std::vector<IndexKey> mine;
+                if (!required_keys(child, mine)) continue;
                 dedupe(mine);
-                if (!found || mine.size() < best.size()) best = std::move(mine);
+                if (!found || weakness(mine) < weakness(best)) best = std::move(mine);
                 found = true;
             }
-            if (found) values.insert(values.end(), best.begin(), best.end());
+            if (found) keys.insert(keys.end(), best.begin(), best.end());
             return found;
         }
         case query::ExprKind::or_op:
-            // Every branch must constrain the field; the event then has one of their union.
+            // Every branch must give keys; the event then has one of their union.
             for (const query::Expr& child : e.children) {
-                if (!required_literals(child, field_id, values)) return false;
+                if (!required_keys(child, keys)) return false;
             }
             return !e.children.empty();
         default:
@@ -84,49 +117,41 @@ IndexBucket bucket_of(const EngineInterest& interest) {
         case EngineInterest::Kind::none: b.kind = IndexBucket::Kind::never; return b;
         case EngineInterest::Kind::matching: break;
     }
-    if (interest.queries.empty()) {
-        b.kind = IndexBucket::Kind::never;
-        return b;
+    std::vector<IndexKey> keys;
+    // The engine acts when any of its queries matches: the union over them.
+    for (const Query& q : interest.queries) {
+        const query::Expr* root = q.expr();
+        if (root == nullptr) continue;  // an empty query matches nothing
+        if (!required_keys(*root, keys)) return b;
     }
-    for (const int field : index_fields()) {
-        std::vector<std::string> values;
-        bool all = true;
-        // The engine acts when any of its queries matches: the union over them.
-        for (const Query& q : interest.queries) {
-            const query::Expr* root = q.expr();
-            if (root == nullptr) continue;  // an empty query matches nothing
-            if (!required_literals(*root, field, values)) {
-                all = false;
-                break;
-            }
-        }
-        if (!all) continue;
-        dedupe(values);
-        b.kind = IndexBucket::Kind::keyed;
-        b.field_id = field;
-        b.values = std::move(values);
-        return b;
-    }
+    dedupe(keys);
+    b.kind = keys.empty() ? IndexBucket::Kind::never : IndexBucket::Kind::keyed;
+    b.keys = std::move(keys);
     return b;
 }
 
 std::string describe_bucket(const IndexBucket& bucket) {
     switch (bucket.kind) {
-        case IndexBucket::Kind::always: return "rule index: tried on every event (no field it requires a literal value of)";
+        case IndexBucket::Kind::always:
+            return "rule index: tried on every event (no field it requires a literal value of)";
         case IndexBucket::Kind::never: return "rule index: tried on no event (none can match)";
         case IndexBucket::Kind::keyed: break;
     }
     std::string shown;
     constexpr std::size_t kShown = 8;
-    for (std::size_t i = 0; i < bucket.values.size() && i < kShown; ++i) {
-        if (i > 0) shown += ", ";
-        shown += bucket.values[i];
+    std::size_t i = 0;
+    while (i < bucket.keys.size()) {
+        const int field = bucket.keys[i].field_id;
+        std::size_t n = 0;
+        std::string values;
+        for (; i < bucket.keys.size() && bucket.keys[i].field_id == field; ++i, ++n) {
+            if (n < kShown) values += (n > 0 ? ", " : "") + bucket.keys[i].value;
+        }
+        if (n > kShown) values += fmt::format(", ... ({} values)", n);
+        shown += fmt::format("{}{} is {}", shown.empty() ? "" : "; or ",
+                             FieldCatalog::name_of(field), values);
     }
-    if (bucket.values.size() > kShown) {
-        shown += fmt::format(", ... ({} values)", bucket.values.size());
-    }
-    return fmt::format("rule index: tried on events whose {} is {} (ASCII case ignored)",
-                       FieldCatalog::name_of(bucket.field_id), shown);
+    return fmt::format("rule index: tried on events whose {} (ASCII case ignored)", shown);
 }
 
 RuleIndex::RuleIndex(const std::vector<IndexBucket>& buckets, const std::vector<char>& included,
@@ -141,13 +166,16 @@ RuleIndex::RuleIndex(const std::vector<IndexBucket>& buckets, const std::vector<
             always_.push_back(rule);
             continue;
         }
-        auto map = std::find_if(fields_.begin(), fields_.end(),
-                                [&](const FieldMap& m) { return m.field_id == b.field_id; });
-        if (map == fields_.end()) {
-            fields_.push_back(FieldMap{b.field_id, {}});
-            map = fields_.end() - 1;
+        for (const IndexKey& key : b.keys) {
+            auto map = std::find_if(fields_.begin(), fields_.end(),
+                                    [&](const FieldMap& m) { return m.field_id == key.field_id; });
+            if (map == fields_.end()) {
+                fields_.push_back(FieldMap{key.field_id, {}});
+                map = fields_.end() - 1;
+            }
+            auto& rules = map->rules_by_value[key.value];
+            if (rules.empty() || rules.back() != rule) rules.push_back(rule);
         }
-        for (const std::string& v : b.values) map->rules_by_value[v].push_back(rule);
         ++keyed_;
     }
 }

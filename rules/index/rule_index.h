@@ -27,27 +27,36 @@
 
 namespace scanwatch::rules {
 
+/// A value one field must have: one way a rule's query can be satisfied.
+struct IndexKey {
+    int field_id = -1;
+    std::string value;  ///< ASCII lower-case
+    bool operator<(const IndexKey& o) const {
+        return field_id != o.field_id ? field_id < o.field_id : value < o.value;
+    }
+    bool operator==(const IndexKey& o) const { return field_id == o.field_id && value == o.value; }
+};
+
 /// Where one rule lands in the index.
 struct IndexBucket {
     enum class Kind : std::uint8_t {
         always,  ///< tried on every event (no key, or the engine needs every event)
-        keyed,   ///< tried on events whose field `field_id` has a value among `values`
+        keyed,   ///< tried on events with at least one of `keys`
         never,   ///< tried on none (no event can matter)
     };
     Kind kind = Kind::always;
-    int field_id = -1;
-    std::vector<std::string> values;  ///< ASCII lower-case, without duplicates
+    std::vector<IndexKey> keys;  ///< sorted, without duplicates
 };
 
-/// The fields the index keys on, most selective first: a rule is filed under the first of them
-/// for which its query requires literal values.
+/// The fields the index keys on, most selective first: where a conjunction offers keys on
+/// several fields, those on the earliest field are kept.
 const std::vector<int>& index_fields();
 
-/// True when every event that satisfies `e` has a value of field `field_id` equal (in any
-/// ASCII case) to one of the values appended to `values` (lower-cased; duplicates possible).
-/// False when the tree gives no such finite set (a wildcard, a regex, a `not`, an `or` with a
-/// branch that does not constrain the field); `values` is then unspecified.
-bool required_literals(const query::Expr& e, int field_id, std::vector<std::string>& values);
+/// True when every event that satisfies `e` has, for one of the keys appended to `keys`, a value
+/// of that key's field equal in any ASCII case to the key's value; the keys are on fields of
+/// index_fields() only. False when the tree gives no such finite set (a wildcard, a regex, a
+/// `not`, an `or` with a branch that gives none); `keys` is then unspecified.
+bool required_keys(const query::Expr& e, std::vector<IndexKey>& keys);
 
 /// The bucket of an engine that declared `interest`.
 IndexBucket bucket_of(const EngineInterest& interest);

@@ -40,7 +40,14 @@ IndexBucket bucket(const Query& q) {
     return bucket_of(interest);
 }
 
-int field(std::string_view name) { return FieldCatalog::known_id(name); }
+
+// The bucket's keys as "field=value" strings, in the bucket's order.
+std::vector<std::string> keys(const IndexBucket& b) {
+    std::vector<std::string> out;
+    for (const IndexKey& k : b.keys) out.push_back(std::string(FieldCatalog::name_of(k.field_id)) + "=" + k.value);
+    return out;
+}
+using S = std::vector<std::string>;
 
 ProcessEvent exec(const std::string& name, const std::string& exe, std::vector<std::string> args) {
     ProcessEvent e;
@@ -109,35 +116,38 @@ TEST_CASE("Rule index: a literal field value is a key; or unions, and picks the 
           "[rule_index]") {
     IndexBucket b = bucket(kql("process.name:nmap and process.args:-sS"));
     CHECK(b.kind == IndexBucket::Kind::keyed);
-    CHECK(b.field_id == field("process.name"));
-    CHECK(b.values == std::vector<std::string>{"nmap"});
+    CHECK(keys(b) == S{"process.name=nmap"});
 
     b = bucket(kql("(process.name:nmap and process.args:x) or (process.name:(masscan or zmap))"));
     CHECK(b.kind == IndexBucket::Kind::keyed);
-    CHECK(b.values == std::vector<std::string>{"masscan", "nmap", "zmap"});
+    CHECK(keys(b) == S{"process.name=masscan", "process.name=nmap", "process.name=zmap"});
 
     b = bucket(kql("process.name:(a or b or c) and process.name:(a or b)"));
-    CHECK(b.values == std::vector<std::string>{"a", "b"});
+    CHECK(keys(b) == S{"process.name=a", "process.name=b"});
 
     // process.name before process.executable, whatever the order written.
     b = bucket(kql("process.executable:/usr/bin/nc and process.name:nc"));
-    CHECK(b.field_id == field("process.name"));
+    CHECK(keys(b) == S{"process.name=nc"});
     b = bucket(kql("process.executable:/usr/bin/nc and process.args:-z"));
-    CHECK(b.field_id == field("process.executable"));
-    CHECK(b.values == std::vector<std::string>{"/usr/bin/nc"});
+    CHECK(keys(b) == S{"process.executable=/usr/bin/nc"});
+    // An `or` of two fields keys on both (Elastic's `process.name:x or process.args:x`).
+    b = bucket(kql("(process.name:nsenter or process.args:nsenter) and process.args:-t"));
+    CHECK(keys(b) == S{"process.name=nsenter", "process.args=nsenter"});
+    b = bucket(kql("process.name:nmap or process.executable:/x/nmap"));
+    CHECK(keys(b) == S{"process.name=nmap", "process.executable=/x/nmap"});
     // Exact values are keyed lower-case: the key only narrows, the query still decides.
     b = bucket(kql("process.name:NMap"));
-    CHECK(b.values == std::vector<std::string>{"nmap"});
+    CHECK(keys(b) == S{"process.name=nmap"});
 }
 
 TEST_CASE("Rule index: what gives no key runs on every event", "[rule_index]") {
     for (const char* text : {
              "process.name:nmap*",                               // wildcard
              "not process.name:nmap",                            // negation
-             "process.name:nmap or process.args:-sS",            // a branch without the field
-             "process.name:nmap or process.executable:/x/nmap",  // branches on two fields
-             "process.args:-sS",                                 // no indexed field
-             "process.name:* and process.args:x",
+             "process.name:nmap or process.args:-s*",            // a branch without a key
+             "process.name:nmap or process.working_directory:/tmp",  // a field not indexed
+             "process.command_line:x",                           // no indexed field
+             "process.name:* and process.args:x*",
          }) {
         INFO(text);
         const IndexBucket b = bucket(kql(text));
@@ -155,14 +165,15 @@ TEST_CASE("Rule index: what gives no key runs on every event", "[rule_index]") {
 TEST_CASE("Rule index: EQL's case-insensitive `:` and `in~` are keyed folded", "[rule_index]") {
     IndexBucket b = bucket(eql("process where process.name : \"NMap\""));
     CHECK(b.kind == IndexBucket::Kind::keyed);
-    CHECK(b.values == std::vector<std::string>{"nmap"});
+    CHECK(keys(b) == S{"process.name=nmap"});
     b = bucket(eql("process where process.name in~ (\"Nc\", \"NCAT\") and process.args : \"-z\""));
-    CHECK(b.values == std::vector<std::string>{"nc", "ncat"});
+    CHECK(keys(b) == S{"process.name=nc", "process.name=ncat"});
     b = bucket(eql("process where event.type == \"start\" and process.name in (\"Nc\", \"ncat\")"));
-    CHECK(b.field_id == field("process.name"));
-    CHECK(b.values == std::vector<std::string>{"nc", "ncat"});
-    b = bucket(eql("process where event.action in (\"exec\", \"executed\") and process.args : \"-x\""));
-    CHECK(b.field_id == field("event.action"));
+    CHECK(keys(b) == S{"process.name=nc", "process.name=ncat"});
+    b = bucket(eql("process where event.action in (\"exec\", \"executed\") and process.args : \"-X\""));
+    CHECK(keys(b) == S{"process.args=-x"});
+    b = bucket(eql("process where event.action in (\"exec\", \"executed\") and process.args : \"-x*\""));
+    CHECK(keys(b) == S{"event.action=exec", "event.action=executed"});
 }
 
 TEST_CASE("Rule index: interests that run always, never, or on several queries", "[rule_index]") {
@@ -174,8 +185,8 @@ TEST_CASE("Rule index: interests that run always, never, or on several queries",
     two.kind = EngineInterest::Kind::matching;
     two.queries = {kql("process.name:nmap"), kql("process.name:(nc or ncat)")};
     IndexBucket b = bucket_of(two);
-    CHECK(b.values == std::vector<std::string>{"nc", "ncat", "nmap"});
-    two.queries.push_back(kql("process.args:x"));
+    CHECK(keys(b) == S{"process.name=nc", "process.name=ncat", "process.name=nmap"});
+    two.queries.push_back(kql("process.args:x*"));
     CHECK(bucket_of(two).kind == IndexBucket::Kind::always);
 
     // Candidates come in load order, always-run rules with keyed ones, excluded rules never.
