@@ -32,8 +32,23 @@ std::shared_ptr<const RuleDefinition> with_exec_alias(std::shared_ptr<const Rule
         e.query = e.query.with_alias(action, other_agent_exec_actions(), kExecuted, added);
         total += added;
     }
+    // An EQL sequence's or sample's terms, each its own query.
+    std::shared_ptr<EqlSequence> sequence;
+    if (rule->eql_sequence) {
+        sequence = std::make_shared<EqlSequence>(*rule->eql_sequence);
+        for (EqlStage& stage : sequence->stages) {
+            stage.query = stage.query.with_alias(action, other_agent_exec_actions(), kExecuted, added);
+            total += added;
+        }
+        if (sequence->has_until) {
+            sequence->until.query =
+                sequence->until.query.with_alias(action, other_agent_exec_actions(), kExecuted, added);
+            total += added;
+        }
+    }
     if (total == 0) return rule;
     auto copy = std::make_shared<RuleDefinition>(*rule);
+    if (sequence) copy->eql_sequence = std::move(sequence);
     copy->query = std::move(query);
     copy->exceptions = std::move(exceptions);
     copy->exec_alias = true;

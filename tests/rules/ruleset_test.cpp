@@ -86,6 +86,27 @@ TEST_CASE("Exec alias: a test for another agent's exec name also accepts execute
         CHECK_FALSE(can_fire(*exact.rules[0]));
         CHECK(contains(cannot_fire_reasons(*exact.rules[0]).front(), "--exec-action executed"));
     }
+    SECTION("an EQL sequence's terms and its until get it, each its own query") {
+        const auto r = must_load(query_rule(
+            "s",
+            "sequence by process.entity_id with maxspan=1m "
+            "[process where event.action == \"exec\" and process.name == \"unshare\"] "
+            "[process where event.action in (\"exec\", \"start\") and user.id == \"0\"] "
+            "until [process where event.action == \"exec\" and process.name == \"exit\"]",
+            "eql"));
+        REQUIRE(r->eql_sequence);
+        CHECK_FALSE(can_fire(*r));
+        const auto aliased = with_exec_alias(r, ExecAction::any);
+        REQUIRE(aliased->eql_sequence);
+        CHECK(aliased->eql_sequence != r->eql_sequence);
+        for (const auto& stage : aliased->eql_sequence->stages) {
+            CHECK(contains(stage.query.to_string(), "executed"));
+        }
+        CHECK(contains(aliased->eql_sequence->until.query.to_string(), "executed"));
+        // The rule as loaded is untouched.
+        CHECK_FALSE(contains(r->eql_sequence->stages[0].query.to_string(), "executed"));
+        CHECK(can_fire(*aliased));
+    }
     SECTION("a negated test excludes executed too") {
         const auto r = with_exec_alias(
             must_load(query_rule("n", "event.category:process and process.name:id and not event.action:exec")),
