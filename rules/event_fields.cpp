@@ -250,7 +250,7 @@ bool EventFields::any_value(int field_id,
 }
 
 std::string_view EventFields::first_value(int field_id, std::string& scratch) const {
-    if (cache.event == &event_ && computed_field(field_id)) {
+    if (computed_field(field_id) && cache.event == &event_) {
         const auto i = static_cast<std::size_t>(field_id);
         std::string& value = cache.values[i];
         if (!cache.computed[i]) {
