@@ -279,8 +279,6 @@ void Detection::route_rules() {
 
 void Detection::process(const ProcessEvent& event) {
     NodeLane& lane = lane_for(event);
-    // The values rules compute from the event (command lines, numbers) once for all of them.
-    const rules::FieldCache::Scope cached(event);
     if (use_index_) {
         (event.kind == EventKind::exec ? exec_index_ : network_index_).candidates(event, candidates_);
         for (const std::uint32_t i : candidates_) lane.engines[i]->process(event, pending_alerts_);

@@ -1,8 +1,6 @@
 #include "rules/event_fields.h"
 
-#include <algorithm>
 #include <array>
-#include <iterator>
 
 #include <fmt/format.h>
 
@@ -137,38 +135,7 @@ bool visit_nonempty(std::string_view v, const std::function<bool(std::string_vie
     return !v.empty() && visit(v);
 }
 
-// The cached values of the event of the open FieldCache::Scope on this thread, by field id. The
-// strings stay allocated from one event to the next.
-struct Cache {
-    const ProcessEvent* event = nullptr;
-    std::array<bool, kFieldCount> computed{};
-    std::array<std::string, kFieldCount> values;
-};
-thread_local Cache cache;
-
-// True for the fields first_value() computes into a string.
-constexpr bool computed_field(int id) {
-    switch (id) {
-        case kProcessArgsCount:
-        case kProcessCommandLine:
-        case kProcessPid:
-        case kProcessParentPid:
-        case kProcessParentArgsCount:
-        case kProcessParentCommandLine:
-        case kProcessParentParentPid:
-        case kDestinationPort: return true;
-        default: return false;
-    }
-}
-
 }  // namespace
-
-FieldCache::Scope::Scope(const ProcessEvent& event) {
-    cache.event = &event;
-    cache.computed.fill(false);
-}
-
-FieldCache::Scope::~Scope() { cache.event = nullptr; }
 
 bool parse_name_match(std::string_view text, NameMatch& out) {
     return parse_enum(text, kNameMatchNames, out);
@@ -250,26 +217,10 @@ bool EventFields::any_value(int field_id,
 }
 
 std::string_view EventFields::first_value(int field_id, std::string& scratch) const {
-    if (cache.event == &event_ && computed_field(field_id)) {
-        const auto i = static_cast<std::size_t>(field_id);
-        std::string& value = cache.values[i];
-        if (!cache.computed[i]) {
-            const std::string_view v = compute_value(field_id, value);
-            if (v.data() != value.data()) value.assign(v.data(), v.size());
-            cache.computed[i] = true;
-        }
-        return value;
-    }
-    return compute_value(field_id, scratch);
-}
-
-std::string_view EventFields::compute_value(int field_id, std::string& scratch) const {
     const ProcessEvent& e = event_;
-    // Written into `scratch` in place: a cached string keeps its buffer from event to event.
     const auto number = [&scratch](std::int64_t n) -> std::string_view {
         if (n < 0) return {};
-        scratch.clear();
-        fmt::format_to(std::back_inserter(scratch), "{}", n);
+        scratch = fmt::format("{}", n);
         return scratch;
     };
     switch (field_id) {
@@ -295,12 +246,7 @@ std::string_view EventFields::compute_value(int field_id, std::string& scratch) 
         case kProcessArgs: return e.args.empty() ? std::string_view{} : e.args.front();
         case kProcessArgsCount: return number(static_cast<std::int64_t>(e.args_count));
         case kProcessCommandLine:
-            // As ProcessEvent::command_line(): the arguments joined by single spaces.
-            scratch.clear();
-            for (std::size_t i = 0; i < e.args.size(); ++i) {
-                if (i > 0) scratch += ' ';
-                scratch += e.args[i];
-            }
+            scratch = e.command_line();
             return scratch;
         case kProcessTitle: return e.title;
         case kProcessWorkingDirectory: return e.working_directory;
@@ -329,10 +275,7 @@ std::string_view EventFields::compute_value(int field_id, std::string& scratch) 
             return number(static_cast<std::int64_t>(e.parent_args_count));
         case kProcessParentCommandLine:
             if (!e.parent_exec_seen) return {};
-            // As ProcessEvent::parent_command_line().
-            scratch.assign(e.parent_args);
-            if (!scratch.empty()) scratch.pop_back();  // the last argument's terminator
-            std::replace(scratch.begin(), scratch.end(), '\0', ' ');
+            scratch = e.parent_command_line();
             return scratch;
         case kProcessParentParentPid: return number(e.grandparent_pid);
         case kProcessParentParentEntityId: return e.grandparent_entity_id;

@@ -49,24 +49,6 @@ private:
     std::vector<std::string> unknown_;
 };
 
-/// The values EventFields computes rather than reads (command lines joined from arguments,
-/// numbers written as text), kept for one event while a scope is open on this thread: the
-/// rules tried on an event then share one computation of each instead of making their own.
-/// The detection side opens one per event (agent/detection.cpp); without one every read
-/// computes afresh, as it always may. Allocates nothing once its strings have grown.
-class FieldCache {
-public:
-    /// Caches values of `event` on this thread until destroyed. `event` must not change
-    /// meanwhile. Scopes do not nest.
-    class Scope {
-    public:
-        explicit Scope(const ProcessEvent& event);
-        ~Scope();
-        Scope(const Scope&) = delete;
-        Scope& operator=(const Scope&) = delete;
-    };
-};
-
 /// Reads fields of one event. Borrowed: lives no longer than the event.
 class EventFields final : public FieldAccessor {
 public:
@@ -82,8 +64,6 @@ public:
     const ProcessEvent& event() const { return event_; }
 
 private:
-    std::string_view compute_value(int field_id, std::string& scratch) const;
-
     const ProcessEvent& event_;
     NameMatch name_match_;
 };
