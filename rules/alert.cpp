@@ -343,7 +343,10 @@ std::string event_alert_to_json(const Alert& alert, std::int64_t created_ms) {
     w.end_array();
     w.field("kibana.alert.original_time", format_timestamp(e.time_ms));
     w.field("kibana.alert.original_event.kind", "event");
-    w.field("kibana.alert.original_event.action", "executed");
+    w.field("kibana.alert.original_event.action",
+            e.kind == EventKind::exec      ? "executed"
+            : e.kind == EventKind::connect ? "connected-to"
+                                           : "created-socket");
     write_rule_fields(w, rule, true);
     if (rule.rule_type == RuleType::new_terms) {
         w.key("kibana.alert.new_terms");
