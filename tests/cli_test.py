@@ -70,6 +70,8 @@ for name in sorted(os.listdir(SAMPLES)):
     # Run from the source folder: the alerts' rule_source is the path given, as in the golden files.
     rules = ["--rules", os.path.join("tests", "elastic-rules", "linux")] if name.startswith("elastic_") else []
     golden = name + ".alerts.ndjson"
+    if name.startswith("ruleset_"):  # issue 25: rules for other agents' exec names, with the alias
+        rules = ["--rules", os.path.join("tests", "elastic-rules", "ruleset")]
     if name.startswith("esql_"):  # issue 25: Elastic's ES|QL rules of tests/elastic-rules/esql
         rules, golden = ["--rules", os.path.join("tests", "elastic-rules", "esql")], name + ".esql.alerts.ndjson"
     r = run(["replay", "--stats"] + HOST + rules + [os.path.join(SAMPLES, name)], cwd=SRC)
@@ -292,23 +294,22 @@ with tempfile.TemporaryDirectory() as tmp:
     with open(os.path.join(folder, "c_first.toml"), "w") as f:
         f.write('[rule]\nname = "My First Rule"\nrule_id = "c"\ntype = "threshold"\nenabled = false\n'
                 'query = "event.kind:event"\n[rule.threshold]\nfield = ["host.id"]\nvalue = 1\n')
-    with open(os.path.join(folder, "d_esql.toml"), "w") as f:
-        f.write('[rule]\nname = "e"\nrule_id = "d"\ntype = "esql"\nlanguage = "esql"\n'
-                'query = "from logs-* | limit 1"\n')
+    with open(os.path.join(folder, "d_ml.toml"), "w") as f:
+        f.write('[rule]\nname = "e"\nrule_id = "d"\ntype = "machine_learning"\nquery = "a:b"\n')
     sweep = os.path.join(SAMPLES, "ping_sweep.raw.log")
     r = run(["replay", "--rules", folder] + HOST + [sweep])
     names = sorted({a["kibana.alert.rule.name"] for a in json_lines(r.stdout)})
     check(r.returncode == 0 and names == ["Potential Network Scan Executed From Host"],
-          f"replay --rules FOLDER with a broken, a disabled and an esql rule runs the others ({r.returncode}, {names})")
+          f"replay --rules FOLDER with a broken, a disabled and a machine_learning rule runs the others ({r.returncode}, {names})")
     err = r.stderr.decode()
     check(broken + ":5:" in err and "skipped: query:" in err, "the broken file is named with its error")
-    check("rules: 1 loaded" in err and "2 files skipped (1 kuery: query error, 1 type esql)" in err
+    check("rules: 1 loaded" in err and "2 files skipped (1 kuery: query error, 1 type machine_learning)" in err
           and "1 disabled (enabled = false)" in err and "rules check" in err,
           "one line counts what was skipped and disabled")
-    check("d_esql.toml" not in err and "c_first.toml" not in err, "routine skips are not printed one by one")
+    check("d_ml.toml" not in err and "c_first.toml" not in err, "routine skips are not printed one by one")
     r = run(["--verbose", "replay", "--rules", folder] + HOST + [sweep])
     err = r.stderr.decode()
-    check(r.returncode == 0 and "d_esql.toml" in err and "c_first.toml" in err,
+    check(r.returncode == 0 and "d_ml.toml" in err and "c_first.toml" in err,
           "--verbose prints each skipped file and the disabled rule")
     r = run(["rules", "check", folder])
     check(r.returncode == 1 and b"b_broken.toml" in r.stderr, f"rules check FOLDER exits 1 for the broken file ({r.returncode})")
@@ -316,7 +317,7 @@ with tempfile.TemporaryDirectory() as tmp:
     out = r.stdout.decode()
     check(r.returncode == 0 and "refused      " + broken in out and "disabled     " in out
           and "files 4, load 2, can fire 1, cannot fire 0, refused 2, disabled 1" in out,
-          "rules check --summary lists the broken, esql and disabled files and counts them")
+          "rules check --summary lists the broken, machine_learning and disabled files and counts them")
     r = run(["replay", "--rules", broken, sweep])
     check(r.returncode == 2 and broken.encode() + b":5:" in r.stderr, f"a broken file named explicitly stops the start ({r.returncode})")
 

@@ -195,6 +195,6 @@ TEST_CASE("Rule set: a folder skips rule types scanwatch does not run; named, th
     CHECK(with_bad.ok());
     REQUIRE(with_bad.skipped.size() == 3);
     CHECK_FALSE(with_bad.skipped[2].unsupported);
-    CHECK(with_bad.skipped[0].kind == "type esql");
+    CHECK(with_bad.skipped[0].kind == "type machine_learning");
     CHECK(with_bad.skipped[1].kind == "language lucene");
 }

@@ -138,10 +138,10 @@ TEST_CASE("Load report: a folder's routine findings are one line, the rest shown
     dir.write("b.toml", query_rule("b", "event.category:file and file.path:x"));
     dir.write("c.toml", query_rule("c", "event.kind:event", "kuery", "enabled = false\n"));
     dir.write("d.toml", query_rule("d", "process.name:("));
-    dir.write("e.toml", "[rule]\nname = \"e\"\nrule_id = \"e\"\ntype = \"esql\"\nlanguage = \"esql\"\n"
-                        "query = 'from logs-* | limit 1'\n");
-    dir.write("f.toml", "[rule]\nname = \"f\"\nrule_id = \"f\"\ntype = \"esql\"\nlanguage = \"esql\"\n"
-                        "query = 'from logs-* | limit 1'\n");
+    dir.write("e.toml", "[rule]\nname = \"e\"\nrule_id = \"e\"\ntype = \"machine_learning\"\n"
+                        "query = 'a:b'\n");
+    dir.write("f.toml", "[rule]\nname = \"f\"\nrule_id = \"f\"\ntype = \"machine_learning\"\n"
+                        "query = 'a:b'\n");
     const std::string named = dir.write("named/g.toml", query_rule("g", "event.category:iam"));
     const LoadResult loaded = load_rule_sources({{dir.path(), named}, {}});
     CHECK(loaded.ok());
@@ -149,8 +149,8 @@ TEST_CASE("Load report: a folder's routine findings are one line, the rest shown
 
     const LoadReport quiet = load_report(loaded, false);
     CHECK(quiet.summary ==
-          "rules: 3 loaded, 1 can fire on scanwatch events, 2 cannot; 3 files skipped (2 type esql, "
-          "1 kuery: query error); 1 disabled (enabled = false); `scanwatch rules check` on the same "
+          "rules: 3 loaded, 1 can fire on scanwatch events, 2 cannot; 3 files skipped (2 type "
+          "machine_learning, 1 kuery: query error); 1 disabled (enabled = false); `scanwatch rules check` on the same "
           "paths lists each (--verbose prints them here)");
     // Shown: the broken file of the folder, and the named file's warnings; not b, c, e, f.
     std::vector<std::string> shown;
