@@ -170,8 +170,8 @@ TEST_CASE("Load report: a folder's routine findings are one line, the rest shown
 
     const LoadReport quiet = load_report(loaded, false);
     CHECK(quiet.summary ==
-          "rules: 3 loaded, 1 can fire on scanwatch events, 2 cannot; 3 files skipped (2 type machine_learning, "
-          "1 kuery: query error); 1 disabled (enabled = false); `scanwatch rules check` on the same "
+          "rules: 3 loaded, 1 can fire on scanwatch events, 2 cannot; 3 files skipped (2 type "
+          "machine_learning, 1 kuery: query error); 1 disabled (enabled = false); `scanwatch rules check` on the same "
           "paths lists each (--verbose prints them here)");
     // Shown: the broken file of the folder, and the named file's warnings; not b, c, e, f.
     std::vector<std::string> shown;
