@@ -85,7 +85,10 @@ for name in sorted(os.listdir(SAMPLES)):
         expected = [canon(a) for a in json_lines(f.read())]
     check(alerts == expected, f"{name}: alerts equal the golden file ({len(alerts)})")
     stats = json.loads(r.stderr.decode().strip().splitlines()[-1])
-    check(stats["type"] == "stats" and stats["alerts"] == len(alerts), f"{name}: stats count the alerts")
+    # A sequence is one alert in the stats (docs/operations.md), written as its building blocks
+    # and one shell alert.
+    counted = [a for a in alerts if "kibana.alert.building_block_type" not in a]
+    check(stats["type"] == "stats" and stats["alerts"] == len(counted), f"{name}: stats count the alerts")
 
 # stdin gives what the file gives.
 sweep = os.path.join(SAMPLES, "ping_sweep.enriched.log")
