@@ -307,14 +307,13 @@ std::string alert_to_json(const Alert& alert, std::int64_t created_ms) {
     return out;
 }
 
-std::string event_alert_to_json(const Alert& alert, std::int64_t created_ms) {
-    const RuleDefinition& rule = *alert.rule;
-    const ProcessEvent& e = *alert.event;
-    std::string out;
-    out.reserve(4096);
+namespace {
+
+// The source event as the start of its alert: Kibana moves the event's event.kind to
+// original_event and writes "signal"; event.created is when scanwatch wrote the alert, as in a
+// threshold alert. The event's object is left open, `w` writing its next keys.
+void open_event_alert(std::string& out, JsonWriter& w, const ProcessEvent& e, std::int64_t created_ms) {
     append_event_json(out, e);
-    // Kibana moves the source's event.kind to original_event and writes "signal"; event.created
-    // is when scanwatch wrote the alert, as in a threshold alert.
     constexpr std::string_view kind = R"("kind":"event")";
     if (const auto at = out.find(kind); at != std::string::npos) {
         out.replace(at, kind.size(),
@@ -322,12 +321,22 @@ std::string event_alert_to_json(const Alert& alert, std::int64_t created_ms) {
     }
     if (!out.empty() && out.back() == '}') out.pop_back();
     out += ',';
-    JsonWriter w(out);
     // A continuation of the event's object: open a throwaway object so the writer separates
     // the keys, then drop its brace.
     const std::size_t mark = out.size();
     w.begin_object();
     out.erase(mark, 1);
+}
+
+}  // namespace
+
+std::string event_alert_to_json(const Alert& alert, std::int64_t created_ms) {
+    const RuleDefinition& rule = *alert.rule;
+    const ProcessEvent& e = *alert.event;
+    std::string out;
+    out.reserve(4096);
+    JsonWriter w(out);
+    open_event_alert(out, w, e, created_ms);
     w.field("kibana.alert.uuid", alert.uuid);
     w.field("kibana.alert.status", "active");
     w.field("kibana.alert.workflow_status", "open");
@@ -416,17 +425,7 @@ std::string esql_alert_to_json(const Alert& alert, std::int64_t created_ms) {
     if (alert.event) {
         // A non-aggregating query: the source event, then the row's own columns.
         const ProcessEvent& e = *alert.event;
-        append_event_json(out, e);
-        constexpr std::string_view kind = R"("kind":"event")";
-        if (const auto at = out.find(kind); at != std::string::npos) {
-            out.replace(at, kind.size(),
-                        fmt::format(R"("kind":"signal","created":"{}")", format_timestamp(created_ms)));
-        }
-        if (!out.empty() && out.back() == '}') out.pop_back();
-        out += ',';
-        const std::size_t mark = out.size();
-        w.begin_object();
-        out.erase(mark, 1);
+        open_event_alert(out, w, e, created_ms);
     } else {
         w.begin_object();
         w.field("@timestamp", format_timestamp(alert.time_ms));
