@@ -5,7 +5,7 @@
 # a plugin slowed tenfold by the sanitizers takes the 2 cores from the collector auditd and the
 # senders, so one node's records reach it seconds apart and the 2 s quiet timer splits events;
 # the Release run checks it). Then the libFuzzer targets (clang, ASan+UBSan): every saved input
-# replayed, and each target fuzzed briefly (FUZZ_SECONDS, default 30; long runs: scripts/fuzz.sh).
+# replayed, and each target fuzzed briefly (FUZZ_SECONDS, default 20; long runs: scripts/fuzz.sh).
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -21,4 +21,4 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
     ctest --test-dir build-asan --output-on-failure -j "$jobs" -E "^(install|fleet_auditd)$"
 
 ./scripts/fuzz.sh --replay
-./scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+./scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
