@@ -515,37 +515,27 @@ private:
         return e;
     }
 
-    bool parse_or(Expr& out, int depth) {
-        if (!deeper(depth) || !parse_and(out, depth + 1)) return false;
+    // `operand (WORD operand)*`, left-associative, as binary `op` nodes: OR over AND, AND over NOT.
+    bool parse_chain(Expr& out, int depth, const char* word, const char* op,
+                     bool (Parser::*operand)(Expr&, int)) {
+        if (!deeper(depth) || !(this->*operand)(out, depth + 1)) return false;
         int chain = 0;
-        while (is_word("OR")) {
+        while (is_word(word)) {
             if (++chain > kMaxChain) return fail(cur_, fmt::format("more than {} operators in a row; use IN or parentheses", kMaxChain));
             Expr e = make(Expr::Kind::binary, cur_);
-            e.op = "or";
+            e.op = op;
             if (!advance()) return false;
             e.args.push_back(std::move(out));
             e.args.emplace_back();
-            if (!parse_and(e.args.back(), depth + 1)) return false;
+            if (!(this->*operand)(e.args.back(), depth + 1)) return false;
             out = std::move(e);
         }
         return true;
     }
 
-    bool parse_and(Expr& out, int depth) {
-        if (!deeper(depth) || !parse_not(out, depth + 1)) return false;
-        int chain = 0;
-        while (is_word("AND")) {
-            if (++chain > kMaxChain) return fail(cur_, fmt::format("more than {} operators in a row; use IN or parentheses", kMaxChain));
-            Expr e = make(Expr::Kind::binary, cur_);
-            e.op = "and";
-            if (!advance()) return false;
-            e.args.push_back(std::move(out));
-            e.args.emplace_back();
-            if (!parse_not(e.args.back(), depth + 1)) return false;
-            out = std::move(e);
-        }
-        return true;
-    }
+    bool parse_or(Expr& out, int depth) { return parse_chain(out, depth, "OR", "or", &Parser::parse_and); }
+
+    bool parse_and(Expr& out, int depth) { return parse_chain(out, depth, "AND", "and", &Parser::parse_not); }
 
     bool parse_not(Expr& out, int depth) {
         if (!deeper(depth)) return false;
