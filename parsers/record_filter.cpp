@@ -305,6 +305,19 @@ void RecordFilter::handle_line(std::string_view line) {
         const EventTally* tally = tally_of(node.empty() ? node : node.substr(5), stamp);
         keep = tally != nullptr && tally->socketcall;
     }
+    const std::string_view node_name = node.empty() ? node : node.substr(5);
+    if (type == "SYSCALL" && !keep) {
+        // A SYSCALL skipped as neither exec nor network: the rest of its event (auditd writes
+        // SYSCALL first) is skipped with it, unless a record of the event already went on.
+        skipped_events_[skipped_next_++ % skipped_events_.size()] =
+            event_hash(node_hash(node_name), stamp) | 1U;
+    } else if (keep && type != "SYSCALL" && skipped_next_ != 0 &&
+               skipped_event(event_hash(node_hash(node_name), stamp) | 1U) &&
+               tally_of(node_name, stamp) == nullptr) {
+        ++counters_.records_skipped;
+        ++counters_.records_of_skipped_events;
+        return;
+    }
     if (!keep) {
         ++counters_.records_skipped;
         if (type == "PROCTITLE") ++counters_.proctitles_skipped;
@@ -315,7 +328,6 @@ void RecordFilter::handle_line(std::string_view line) {
         malformed(Malformed::duplicate_field, line);
         return;
     }
-    const std::string_view node_name = node.empty() ? node : node.substr(5);
     if (!within_event_caps(node_name, stamp, type, record.size())) {
         malformed(Malformed::too_many_records, line);
         return;
@@ -366,6 +378,10 @@ void RecordFilter::handle_line(std::string_view line) {
         flush_after_record_ = false;
         flush_batch();
     }
+}
+
+bool RecordFilter::skipped_event(std::uint64_t key) const {
+    return std::find(skipped_events_.begin(), skipped_events_.end(), key) != skipped_events_.end();
 }
 
 // PATH item 0 of an event whose exec SYSCALL was passed on: the file the exec ran. auditd

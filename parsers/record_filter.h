@@ -63,6 +63,8 @@ struct FilterCounters {
     std::uint64_t records_fed = 0;      ///< handed on to auparse
     std::uint64_t records_skipped = 0;  ///< well-formed, but of a type or syscall that cannot matter
     std::uint64_t proctitles_skipped = 0;  ///< of those, PROCTITLE records (skip_proctitles)
+    /// of those, CWD, EXECVE, PROCTITLE and EOE records of an event whose SYSCALL was skipped
+    std::uint64_t records_of_skipped_events = 0;
     std::uint64_t ignored_lines = 0;    ///< blank lines, `#` comments, ausearch `----` / `time->`
     std::uint64_t events_ended_early = 0;  ///< in flight past kMaxOpenEvents{PerNode,} or Bytes
     std::uint64_t events_ended_aged = 0;   ///< in flight for kOpenEventTicks age() calls
@@ -86,6 +88,7 @@ inline constexpr CounterField<FilterCounters> kFilterCounterFields[] = {
     {"records_parsed", &FilterCounters::records_fed},
     {"records_skipped", &FilterCounters::records_skipped},
     {"proctitles_skipped", &FilterCounters::proctitles_skipped},
+    {"records_of_skipped_events", &FilterCounters::records_of_skipped_events},
     {"ignored_lines", &FilterCounters::ignored_lines},
     {"events_ended_early", &FilterCounters::events_ended_early},
     {"events_ended_aged", &FilterCounters::events_ended_aged},
@@ -214,7 +217,12 @@ private:
     std::uint64_t ticks_ = 0;
     bool flush_after_record_ = false;  // hand the batch on once the record is in it
     OpenEvent* last_tally_ = nullptr;  // the event of the previous record, if still open
+    // Keys (| 1) of the events whose SYSCALL was skipped last, newest at skipped_next_ - 1: a
+    // few, for records of several nodes interleaved on a collector.
+    std::array<std::uint64_t, 16> skipped_events_{};
+    std::size_t skipped_next_ = 0;
     const EventTally* tally_of(std::string_view node, std::string_view stamp) const;
+    bool skipped_event(std::uint64_t key) const;
 };
 
 }  // namespace scanwatch::parsers

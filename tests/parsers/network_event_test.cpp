@@ -153,7 +153,9 @@ TEST_CASE("Network: without pass_network, network records never reach auparse",
                              false);
     CHECK(r.events.empty());
     CHECK(r.filter.network_syscalls == 0);
-    CHECK(r.filter.records_fed == 2);  // PROCTITLE and EOE, as for any other syscall
+    // Its PROCTITLE and EOE are skipped with it, as for any other syscall.
+    CHECK(r.filter.records_fed == 0);
+    CHECK(r.filter.records_of_skipped_events == 2);
 }
 
 TEST_CASE("Network: damaged connect and socket records are counted, never a crash",

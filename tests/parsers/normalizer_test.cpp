@@ -130,7 +130,10 @@ TEST_CASE("Normalizer: failed exec, execveat, i386 and aarch64 execs", "[normali
     text.erase(execve_line, text.find('\n', execve_line) - execve_line + 1);
     const auto not_exec = normalize_text(text);
     CHECK(not_exec.events.empty());
-    CHECK(not_exec.filter.records_skipped == 2);  // the SYSCALL and its PATH never reach auparse
+    // The SYSCALL and its PATH never reach auparse, nor the rest of its event.
+    CHECK(not_exec.filter.records_skipped == 5);
+    CHECK(not_exec.filter.records_of_skipped_events == 3);
+    CHECK(not_exec.filter.records_fed == 0);
 }
 
 TEST_CASE("Normalizer: EXECVE without SYSCALL and SYSCALL without EXECVE", "[normalizer]") {

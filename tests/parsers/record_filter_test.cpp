@@ -81,6 +81,35 @@ TEST_CASE("Filter: records that cannot matter are skipped before auparse", "[fil
     CHECK(c.fed == std::string(kExecve) + "\n");
 }
 
+TEST_CASE("Filter: the rest of an event whose SYSCALL was skipped is skipped with it", "[filter]") {
+    // An open(2) event: SYSCALL, CWD, PATH, PROCTITLE, EOE. Only the SYSCALL and PATH were
+    // skipped by type; the CWD, PROCTITLE and EOE now go with them.
+    const std::string stamp = "msg=audit(1700000000.200:43): ";
+    const std::string open_rest = "type=CWD " + stamp + "cwd=\"/root\"\n" + "type=PATH " + stamp +
+                                  "item=0 name=\"/etc/passwd\"\n" + "type=PROCTITLE " + stamp +
+                                  "proctitle=636174\n" + "type=EOE " + stamp + "\n";
+    const std::string exec = std::string(kExecSyscall) + "\n" + kExecve + "\n";
+    for (std::size_t chunk : {1U, 7U, 4096U}) {
+        CHECK(run(std::string(kOpenSyscall) + "\n" + open_rest + exec, chunk).fed == exec);
+    }
+    // Two nodes interleaved (a collector): each node's event is still recognised.
+    const std::string a = "node=a ";
+    const std::string b = "node=b ";
+    std::string interleaved;
+    interleaved += a + kOpenSyscall + "\n" + b + kOpenSyscall + "\n";
+    interleaved += a + "type=PROCTITLE " + stamp + "proctitle=636174\n";
+    interleaved += b + "type=PROCTITLE " + stamp + "proctitle=636174\n";
+    CHECK(run(interleaved).fed.empty());
+    // A record that comes before its event's SYSCALL cannot be judged: it goes on, and so does
+    // the rest of that event (auparse assembles what it was given).
+    const std::string early = "type=CWD " + stamp + "cwd=\"/root\"\n";
+    const std::string late_title = "type=PROCTITLE " + stamp + "proctitle=636174\n";
+    CHECK(run(early + kOpenSyscall + "\n" + late_title).fed == early + late_title);
+    // Another event's records (another stamp) are not skipped.
+    const std::string other = "type=CWD msg=audit(1700000000.201:44): cwd=\"/root\"\n";
+    CHECK(run(std::string(kOpenSyscall) + "\n" + other).fed == other);
+}
+
 TEST_CASE("Filter: i386 and aarch64 execs and interpreted syscalls are kept", "[filter]") {
     const std::string i386 =
         "type=SYSCALL msg=audit(1.001:1): arch=40000003 syscall=11 success=yes";
