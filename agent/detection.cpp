@@ -280,8 +280,19 @@ void Detection::route_rules() {
 void Detection::process(const ProcessEvent& event) {
     NodeLane& lane = lane_for(event);
     if (use_index_) {
-        (event.kind == EventKind::exec ? exec_index_ : network_index_).candidates(event, candidates_);
-        for (const std::uint32_t i : candidates_) lane.engines[i]->process(event, pending_alerts_);
+        rules::RuleIndex& index = event.kind == EventKind::exec ? exec_index_ : network_index_;
+        index.candidates(event, candidates_);
+        // In load order, as without the index: a candidate processes the event, a clocked rule
+        // passed over only moves its clock to the event's time.
+        const std::vector<std::uint32_t>& clocked = index.clocked();
+        std::size_t c = 0;
+        for (const std::uint32_t i : candidates_) {
+            for (; c < clocked.size() && clocked[c] <= i; ++c) {
+                if (clocked[c] < i) lane.engines[clocked[c]]->clock(event.time_ms, pending_alerts_);
+            }
+            lane.engines[i]->process(event, pending_alerts_);
+        }
+        for (; c < clocked.size(); ++c) lane.engines[clocked[c]]->clock(event.time_ms, pending_alerts_);
     } else {
         const std::vector<char>& wants = event.kind == EventKind::exec ? exec_rules_ : network_rules_;
         for (std::size_t i = 0; i < lane.engines.size(); ++i) {

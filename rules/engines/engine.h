@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -121,15 +122,31 @@ constexpr std::string_view rule_counter_name(std::uint64_t RuleCounters::*member
 
 /// Which events an engine's process() needs (the rule index, rules/index/rule_index.h). By
 /// default every event: an engine that declares nothing runs on all of them.
+/// A value one field must have: one way an engine can act on an event (rules/index).
+struct IndexKey {
+    int field_id = -1;
+    std::string value;  ///< ASCII lower-case
+    bool operator<(const IndexKey& o) const {
+        return field_id != o.field_id ? field_id < o.field_id : value < o.value;
+    }
+    bool operator==(const IndexKey& o) const { return field_id == o.field_id && value == o.value; }
+};
+
 struct EngineInterest {
     enum class Kind : std::uint8_t {
         every_event,  ///< process() may act on any event (a clock driven by event time)
         matching,     ///< process() changes nothing and alerts nothing unless one of `queries`
                       ///< matches the event, read through EventFields with the engine's name match
+        keyed,        ///< process() acts only on events with one of `keys` (read through
+                      ///< EventFields, ASCII case ignored), and on others as `clocked` says
         none,         ///< no event can matter (a static check said no event can match)
     };
     Kind kind = Kind::every_event;
     std::vector<Query> queries;
+    std::vector<IndexKey> keys;
+    /// keyed: on an event without a key, process() only moves the engine's clock to the event's
+    /// time (scheduled runs), which clock() does alone.
+    bool clocked = false;
 };
 
 /// One rule's state. Reads time only from events; never a clock.
@@ -144,6 +161,9 @@ public:
     /// appends the alerts of scheduled runs an event at that time would make due. Streaming
     /// has none. The caller chooses the time (e.g. the wall clock less the input's delay).
     virtual void advance(std::int64_t /*time_ms*/, std::vector<Alert>& /*alerts*/) {}
+    /// What process() does with an event it cannot otherwise act on (EngineInterest::clocked):
+    /// moves the clock to the event's time, appending the alerts of runs that makes due.
+    virtual void clock(std::int64_t /*time_ms*/, std::vector<Alert>& /*alerts*/) {}
     /// How near the group nearest its threshold is, in thousandths of the threshold (distinct
     /// values, or events without a cardinality; 0: no group counting). A collector weighs it
     /// before it drops a node's state (docs/fleet.md).

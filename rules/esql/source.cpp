@@ -151,6 +151,12 @@ struct Never {
 
 }  // namespace
 
+bool never_true(const esql::Expr& condition, const Sources& sources,
+                const std::vector<std::string>& computed) {
+    std::vector<std::string> reasons;
+    return Never{sources, computed, reasons}.check(condition);
+}
+
 Sources sources_of(const esql::Pipeline& p) {
     Sources s;
     for (const std::string& pattern : p.indices) {
@@ -164,66 +170,101 @@ Sources sources_of(const esql::Pipeline& p) {
     return s;
 }
 
-bool source_row(const esql::Pipeline& p, const Sources& s, const ProcessEvent& event,
-                NameMatch name_match, esql::Row& row) {
+RowPlan row_plan(const esql::Pipeline& p, const Sources& s) {
+    RowPlan plan;
+    plan.sources = s;
+    const bool endpoint = !s.auditd;
+    const auto add = [&](const std::string& name) {
+        for (const RowPlan::Column& c : plan.columns) {
+            if (c.name == name) return;
+        }
+        RowPlan::Column c;
+        c.name = name;
+        using S = RowPlan::Source;
+        if (name == "@timestamp") {
+            c.source = S::timestamp;
+        } else if (name == "_id") {
+            c.source = S::id;
+        } else if (name == "_index") {
+            c.source = S::index;
+        } else if (name == "_version") {
+            c.source = S::version;
+        } else if (name == "agent.id") {
+            c.source = S::agent_id;
+        } else if (name == "data_stream.dataset") {
+            c.source = S::dataset;
+        } else if (name == "data_stream.namespace" || name == "data_stream.type") {
+            c.source = S::constant;
+            c.text = name == "data_stream.type" ? "logs" : "default";
+        } else if (endpoint && (name == "event.action" || name == "event.type")) {
+            c.source = name == "event.action" ? S::endpoint_action : S::endpoint_type;
+        } else {
+            c.field_id = FieldCatalog::known_id(name);
+            if (c.field_id < 0) return;
+            c.is_long = std::find(std::begin(kLongFields), std::end(kLongFields), name) != std::end(kLongFields);
+        }
+        plan.columns.push_back(std::move(c));
+    };
+    for (const std::string& name : p.metadata) add(name);
+    for (const std::string& name : p.reads) add(name);
+    return plan;
+}
+
+bool source_row(const RowPlan& plan, const ProcessEvent& event, esql::Row& row,
+                const std::vector<std::size_t>* only) {
+    const Sources& s = plan.sources;
     const bool exec = event.kind == EventKind::exec;
     const bool connect = event.kind == EventKind::connect;
     const bool endpoint = !s.auditd;
     if (endpoint && !((exec && s.endpoint_process) || (connect && s.endpoint_network))) return false;
     if (!s.any()) return false;
-    const std::string_view index = s.auditd          ? kAuditdStream
-                                   : exec            ? kEndpointProcessStream
-                                                     : kEndpointNetworkStream;
     row.columns.clear();
     // process.name is one value, the comm, as in Elastic's documents: the wider name match
     // (docs/detection.md) would make it multi-valued, and a comparison on it null.
-    (void)name_match;
     const EventFields fields(event, NameMatch::comm);
     const auto text = [](std::string_view v) { return esql::Value(esql::Scalar(std::string(v))); };
-    const auto add = [&](const std::string& name) {
-        if (row.find(name) != nullptr) return;
+    const std::size_t count = only != nullptr ? only->size() : plan.columns.size();
+    for (std::size_t i = 0; i < count; ++i) {
+        const RowPlan::Column& c = plan.columns[only != nullptr ? (*only)[i] : i];
         esql::Value v;
-        if (name == "@timestamp") {
-            v = esql::Value(esql::Scalar(esql::Date{event.time_ms}));
-        } else if (name == "_id") {
-            v = text(event.event_id());
-        } else if (name == "_index") {
-            v = text(index);
-        } else if (name == "_version") {
-            v = esql::Value(esql::Scalar(std::int64_t{1}));
-        } else if (name == "agent.id") {
-            if (!event.host_id.empty()) v = text(event.host_id);
-        } else if (name == "data_stream.dataset") {
-            v = text(s.auditd ? "auditd_manager.auditd"
-                              : exec ? "endpoint.events.process" : "endpoint.events.network");
-        } else if (name == "data_stream.namespace") {
-            v = text("default");
-        } else if (name == "data_stream.type") {
-            v = text("logs");
-        } else if (endpoint && name == "event.action") {
-            v = text(exec ? "exec" : "connection_attempted");
-        } else if (endpoint && name == "event.type") {
-            v = text("start");
-        } else {
-            const int id = FieldCatalog::known_id(name);
-            if (id < 0) return;
-            const bool is_long =
-                std::find(std::begin(kLongFields), std::end(kLongFields), name) != std::end(kLongFields);
-            fields.any_value(id, [&](std::string_view value) {
-                std::int64_t n = 0;
-                if (is_long && esql::parse_long(value, n)) {
-                    v.items.emplace_back(n);
-                } else {
-                    v.items.emplace_back(std::string(value));
-                }
-                return false;
-            });
+        using S = RowPlan::Source;
+        switch (c.source) {
+            case S::timestamp: v = esql::Value(esql::Scalar(esql::Date{event.time_ms})); break;
+            case S::id: v = text(event.event_id()); break;
+            case S::index:
+                v = text(s.auditd ? kAuditdStream : exec ? kEndpointProcessStream : kEndpointNetworkStream);
+                break;
+            case S::version: v = esql::Value(esql::Scalar(std::int64_t{1})); break;
+            case S::agent_id:
+                if (!event.host_id.empty()) v = text(event.host_id);
+                break;
+            case S::dataset:
+                v = text(s.auditd ? "auditd_manager.auditd"
+                                  : exec ? "endpoint.events.process" : "endpoint.events.network");
+                break;
+            case S::endpoint_action: v = text(exec ? "exec" : "connection_attempted"); break;
+            case S::endpoint_type: v = text("start"); break;
+            case S::constant: v = text(c.text); break;
+            case S::field:
+                fields.any_value(c.field_id, [&](std::string_view value) {
+                    std::int64_t n = 0;
+                    if (c.is_long && esql::parse_long(value, n)) {
+                        v.items.emplace_back(n);
+                    } else {
+                        v.items.emplace_back(std::string(value));
+                    }
+                    return false;
+                });
+                break;
         }
-        if (!v.is_null()) row.columns.emplace_back(name, std::move(v));
-    };
-    for (const std::string& name : p.metadata) add(name);
-    for (const std::string& name : p.reads) add(name);
+        if (!v.is_null()) row.columns.emplace_back(c.name, std::move(v));
+    }
     return true;
+}
+
+bool source_row(const esql::Pipeline& p, const Sources& s, const ProcessEvent& event,
+                NameMatch /*name_match*/, esql::Row& row) {
+    return source_row(row_plan(p, s), event, row);
 }
 
 std::vector<std::string> unknown_fields(const esql::Pipeline& p) {

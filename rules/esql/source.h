@@ -9,6 +9,7 @@
 // event.action "exec" / "connection_attempted", event.type "start". Any other index (alerts,
 // metrics, other integrations) holds nothing of scanwatch's.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,10 +40,42 @@ struct Sources {
 
 Sources sources_of(const esql::Pipeline& pipeline);
 
+/// The columns of a query's source rows (METADATA, then the fields it reads, each once),
+/// resolved once per rule so that a row costs no name look-up.
+struct RowPlan {
+    enum class Source : std::uint8_t {
+        timestamp, id, index, version, agent_id, dataset, constant, field,
+        endpoint_action,  ///< Defend's event.action: exec or connection_attempted
+        endpoint_type,    ///< Defend's event.type: start
+    };
+    struct Column {
+        std::string name;
+        Source source = Source::field;
+        int field_id = -1;     ///< Source::field
+        bool is_long = false;  ///< Source::field: a number in ECS
+        std::string text;      ///< Source::constant, Source::index
+    };
+    Sources sources;
+    std::vector<Column> columns;
+};
+
+RowPlan row_plan(const esql::Pipeline& pipeline, const Sources& sources);
+
 /// The row `event` is to the query, or false when its FROM does not read the event.
-/// `process.name` is always the comm (`name_match` is not applied: one value, as Elastic's).
+/// `process.name` is always the comm (one value, as Elastic's; the wider name match is not
+/// applied).
+/// With `only`, just those columns (positions in plan.columns, increasing).
+bool source_row(const RowPlan& plan, const ProcessEvent& event, esql::Row& row,
+                const std::vector<std::size_t>* only = nullptr);
+/// The same, planning on the spot (tests).
 bool source_row(const esql::Pipeline& pipeline, const Sources& sources, const ProcessEvent& event,
                 NameMatch name_match, esql::Row& row);
+
+/// True when `condition` (a row-by-row WHERE, after commands that computed `computed`) is
+/// true on no row of scanwatch's events in the views `sources` reads: it needs a field they
+/// never carry, or a value a view fixes otherwise (data_stream.dataset, event.module, ...).
+bool never_true(const esql::Expr& condition, const Sources& sources,
+                const std::vector<std::string>& computed);
 
 /// Fields the query reads that no view of scanwatch's events ever fills (computed columns,
 /// those an EVAL, STATS or RENAME makes, are not listed).

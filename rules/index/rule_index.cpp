@@ -115,6 +115,23 @@ IndexBucket bucket_of(const EngineInterest& interest) {
     switch (interest.kind) {
         case EngineInterest::Kind::every_event: return b;
         case EngineInterest::Kind::none: b.kind = IndexBucket::Kind::never; return b;
+        case EngineInterest::Kind::keyed: {
+            // Keys on a field the index does not look up would never be found: every event.
+            for (const IndexKey& k : interest.keys) {
+                if (rank_of(k.field_id) < 0) return b;
+            }
+            // No key: no event is a candidate; a clocked engine still gets every event's time.
+            if (interest.keys.empty() && !interest.clocked) {
+                b.kind = IndexBucket::Kind::never;
+                return b;
+            }
+            b.kind = IndexBucket::Kind::keyed;
+            b.keys = interest.keys;
+            for (IndexKey& k : b.keys) k.value = lowered(k.value);
+            dedupe(b.keys);
+            b.clocked = interest.clocked;
+            return b;
+        }
         case EngineInterest::Kind::matching: break;
     }
     std::vector<IndexKey> keys;
@@ -137,6 +154,7 @@ std::string describe_bucket(const IndexBucket& bucket) {
         case IndexBucket::Kind::never: return "rule index: tried on no event (none can match)";
         case IndexBucket::Kind::keyed: break;
     }
+    if (bucket.keys.empty()) return "rule index: tried on no event (none can match); events only move its schedule";
     std::string shown;
     constexpr std::size_t kShown = 8;
     std::size_t i = 0;
@@ -151,7 +169,8 @@ std::string describe_bucket(const IndexBucket& bucket) {
         shown += fmt::format("{}{} is {}", shown.empty() ? "" : "; or ",
                              FieldCatalog::name_of(field), values);
     }
-    return fmt::format("rule index: tried on events whose {} (ASCII case ignored)", shown);
+    return fmt::format("rule index: tried on events whose {} (ASCII case ignored){}", shown,
+                       bucket.clocked ? "; other events only move its schedule" : "");
 }
 
 RuleIndex::RuleIndex(const std::vector<IndexBucket>& buckets, const std::vector<char>& included,
@@ -176,6 +195,7 @@ RuleIndex::RuleIndex(const std::vector<IndexBucket>& buckets, const std::vector<
             auto& rules = map->rules_by_value[key.value];
             if (rules.empty() || rules.back() != rule) rules.push_back(rule);
         }
+        if (b.clocked) clocked_.push_back(rule);
         ++keyed_;
     }
 }

@@ -27,16 +27,6 @@
 
 namespace scanwatch::rules {
 
-/// A value one field must have: one way a rule's query can be satisfied.
-struct IndexKey {
-    int field_id = -1;
-    std::string value;  ///< ASCII lower-case
-    bool operator<(const IndexKey& o) const {
-        return field_id != o.field_id ? field_id < o.field_id : value < o.value;
-    }
-    bool operator==(const IndexKey& o) const { return field_id == o.field_id && value == o.value; }
-};
-
 /// Where one rule lands in the index.
 struct IndexBucket {
     enum class Kind : std::uint8_t {
@@ -46,6 +36,7 @@ struct IndexBucket {
     };
     Kind kind = Kind::always;
     std::vector<IndexKey> keys;  ///< sorted, without duplicates
+    bool clocked = false;        ///< keyed: events without a key move its clock (RuleEngine::clock)
 };
 
 /// The fields the index keys on, most selective first: where a conjunction offers keys on
@@ -77,6 +68,10 @@ public:
     /// Allocates nothing once its buffers have grown.
     void candidates(const ProcessEvent& event, std::vector<std::uint32_t>& out);
 
+    /// The keyed rules whose clock moves with every event (increasing positions): those of
+    /// them candidates() leaves out get RuleEngine::clock() instead of process().
+    const std::vector<std::uint32_t>& clocked() const { return clocked_; }
+
     std::size_t always_run() const { return always_.size(); }
     std::size_t keyed() const { return keyed_; }
 
@@ -87,6 +82,7 @@ private:
     };
     NameMatch name_match_ = NameMatch::any;
     std::vector<std::uint32_t> always_;
+    std::vector<std::uint32_t> clocked_;
     std::vector<FieldMap> fields_;
     std::size_t keyed_ = 0;
     std::string folded_;  // scratch: one value, lower-cased

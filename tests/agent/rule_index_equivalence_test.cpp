@@ -74,6 +74,34 @@ Rules tricky_rules() {
         rule_text("e7", "eql", "eql", "any where process.name : \"ping\" or process.name regex \"n.\""),
         rule_text("e8", "eql", "eql",
                   "process where event.action in (\"exec\", \"executed\") and process.name != null"),
+        rule_text("s1", "eql", "eql",
+                  "sequence by process.parent.pid with maxspan=1m [process where process.name : \"xargs\"] "
+                  "[process where process.name : (\"PING\", \"nc\")]"),
+        rule_text("s2", "eql", "eql",
+                  "sequence by process.parent.pid [process where process.name : \"bash\"] "
+                  "[process where process.name like~ \"pi*\"]"),
+        // ES|QL: keyed on a WHERE (a column, TO_LOWER of one, IN, LIKE without wildcards, numbers),
+        // an MV_EXPAND over a multi-valued column before it, an OR branch of another data set,
+        // a computed column (no key), a WHERE nothing of scanwatch's passes (only the schedule).
+        rule_text("q1", "esql", "esql",
+                  "from logs-endpoint.events.process-* metadata _id | mv_expand process.args | where "
+                  "process.args == \"-c\" and process.name in (\"ping\", \"bash\", \"sh\")"),
+        rule_text("q2", "esql", "esql",
+                  "from logs-* metadata _id | where (data_stream.dataset == \"panw.panos\" and "
+                  "event.action == \"x\") or process.name == \"PING\" or to_lower(process.name) == \"nc\""),
+        rule_text("q3", "esql", "esql",
+                  "from logs-* metadata _id | eval n = to_lower(process.name) | where n == \"ping\""),
+        rule_text("q4", "esql", "esql",
+                  "from logs-endpoint.events.process-* | where process.name like \"ping\" and "
+                  "process.args_count > 1 | stats c = count(*) by process.parent.pid | where c >= 3"),
+        rule_text("q5", "esql", "esql",
+                  "from logs-endpoint.events.network-* metadata _id | where destination.port == 22 or "
+                  "destination.port in (80, 443, 9)"),
+        rule_text("q6", "esql", "esql",
+                  "from logs-* metadata _id | where data_stream.dataset == \"fortinet_fortigate.log\""),
+        rule_text("q7", "esql", "esql",
+                  "from logs-endpoint.events.process-* metadata _id | where KQL(\"process.name:ping\") "
+                  "and process.args_count >= 2"),
     };
     Rules out;
     for (const std::string& text : texts) {
@@ -97,7 +125,9 @@ Rules all_rules() {
             scanwatch::rules::load_rule(std::string(text), "built-in")));
     }
     add_folder(rules, SCANWATCH_SOURCE_DIR "/tests/elastic-rules");
-    add_folder(rules, SCANWATCH_SOURCE_DIR "/tests/elastic-rules/linux");
+    for (const char* sub : {"linux", "ruleset", "sequences", "esql", "kql"}) {
+        add_folder(rules, std::string(SCANWATCH_SOURCE_DIR "/tests/elastic-rules/") + sub);
+    }
     const Rules tricky = tricky_rules();
     rules.insert(rules.end(), tricky.begin(), tricky.end());
     if (const char* extra = std::getenv("SCANWATCH_INDEX_EQUIVALENCE_RULES")) add_folder(rules, extra);

@@ -8,6 +8,7 @@
 
 #include "rules/engines/engine_state.h"
 #include "rules/engines/group_table.h"
+#include "rules/query/pattern.h"
 
 namespace scanwatch::rules {
 namespace {
@@ -46,14 +47,190 @@ std::string row_uuid(const RuleDefinition& rule, std::int64_t run_ms, const esql
     return fmt::format("{:016x}{:016x}", h.high64, h.low64);
 }
 
+// The source fields an index key can be on, most selective first: fields every view fills
+// from the event alike (event.action and event.type differ between views, so never).
+constexpr std::string_view kKeyFields[] = {"process.name", "process.executable",
+                                           "process.parent.name", "process.parent.executable",
+                                           "process.args", "destination.port", "network.transport"};
+
+int key_rank(std::string_view field) {
+    const auto* it = std::find(std::begin(kKeyFields), std::end(kKeyFields), field);
+    return it == std::end(kKeyFields) ? -1 : static_cast<int>(it - std::begin(kKeyFields));
+}
+
+std::string folded(std::string_view v) {
+    std::string out(v);
+    for (char& c : out) c = query::ascii_lower(c);
+    return out;
+}
+
+struct KeyDeriver {
+    // Columns computed before the WHERE (EVAL, RENAME, STATS): not source fields.
+    const std::vector<std::string>& computed;
+    const esql_source::Sources& sources;
+
+    // The source field a predicate's operand reads, ASCII case aside: a column, or TO_LOWER /
+    // TO_UPPER of one; empty when it is neither or not a key field.
+    std::string_view field_of(const esql::Expr& e) const {
+        using K = esql::Expr::Kind;
+        const esql::Expr* col = &e;
+        if (e.kind == K::call && (e.name == "TO_LOWER" || e.name == "TO_UPPER") && e.args.size() == 1) {
+            col = &e.args[0];
+        }
+        if (col->kind != K::column || key_rank(col->name) < 0) return {};
+        if (std::find(computed.begin(), computed.end(), col->name) != computed.end()) return {};
+        return col->name;
+    }
+
+    static bool literal_text(const esql::Expr& e, std::string& out) {
+        if (e.kind != esql::Expr::Kind::literal) return false;
+        const esql::Scalar* s = e.value.single();
+        if (s == nullptr) return false;
+        if (const auto* text = std::get_if<std::string>(s)) {
+            out = *text;
+            return true;
+        }
+        if (const auto* n = std::get_if<std::int64_t>(s)) {
+            out = std::to_string(*n);
+            return true;
+        }
+        return false;
+    }
+
+    // True when every row the condition is true on has, for one of the keys appended, that
+    // value (ASCII case ignored) among its field's values.
+    bool keys(const esql::Expr& e, std::vector<IndexKey>& out) const {
+        using K = esql::Expr::Kind;
+        if (e.kind == K::binary && e.op == "and") {
+            std::vector<IndexKey> left;
+            std::vector<IndexKey> right;
+            const bool l = keys(e.args[0], left);
+            const bool r = keys(e.args[1], right);
+            if (!l && !r) return false;
+            const auto weaker = [](const std::vector<IndexKey>& a, const std::vector<IndexKey>& b) {
+                // The side on the more selective field, then the one with fewer values.
+                const auto rank = [](const std::vector<IndexKey>& k) {
+                    int worst = 0;
+                    for (const IndexKey& key : k) worst = std::max(worst, key_rank(FieldCatalog::name_of(key.field_id)));
+                    return worst;
+                };
+                return std::make_pair(rank(a), a.size()) > std::make_pair(rank(b), b.size());
+            };
+            const std::vector<IndexKey>& best = !l ? right : !r ? left : weaker(left, right) ? right : left;
+            out.insert(out.end(), best.begin(), best.end());
+            return true;
+        }
+        if (e.kind == K::binary && e.op == "or") {
+            // A branch true on none of scanwatch's rows (another data set's) needs no key.
+            for (const esql::Expr& branch : e.args) {
+                if (!esql_source::never_true(branch, sources, computed) && !keys(branch, out)) return false;
+            }
+            return true;
+        }
+        std::string value;
+        if (e.kind == K::binary && e.op == "==" && e.args.size() == 2) {
+            for (int side = 0; side < 2; ++side) {
+                const std::string_view field = field_of(e.args[side]);
+                if (!field.empty() && literal_text(e.args[1 - side], value)) {
+                    out.push_back(IndexKey{FieldCatalog::known_id(field), folded(value)});
+                    return true;
+                }
+            }
+            return false;
+        }
+        if (e.kind == K::in && !e.negated && e.args.size() >= 2) {
+            const std::string_view field = field_of(e.args[0]);
+            if (field.empty()) return false;
+            const int id = FieldCatalog::known_id(field);
+            std::vector<IndexKey> mine;
+            for (std::size_t i = 1; i < e.args.size(); ++i) {
+                if (!literal_text(e.args[i], value)) return false;
+                mine.push_back(IndexKey{id, folded(value)});
+            }
+            out.insert(out.end(), mine.begin(), mine.end());
+            return true;
+        }
+        if (e.kind == K::like && !e.negated && !e.patterns.empty() && !e.args.empty()) {
+            const std::string_view field = field_of(e.args[0]);
+            if (field.empty()) return false;
+            const int id = FieldCatalog::known_id(field);
+            std::vector<IndexKey> mine;
+            for (const std::string& p : e.patterns) {
+                // A pattern with a wildcard or an escape is no literal value.
+                if (p.find_first_of("*?\\") != std::string::npos) return false;
+                mine.push_back(IndexKey{id, folded(p)});
+            }
+            out.insert(out.end(), mine.begin(), mine.end());
+            return true;
+        }
+        return false;
+    }
+};
+
 }  // namespace
+
+bool esql_index_keys(const esql::Pipeline& p, std::vector<IndexKey>& keys) {
+    const esql_source::Sources sources = esql_source::sources_of(p);
+    std::vector<std::string> computed;
+    bool found = false;
+    std::vector<IndexKey> best;
+    for (std::size_t i = 0; i < p.row_prefix && i < p.commands.size(); ++i) {
+        const esql::Command& c = p.commands[i];
+        if (c.kind == esql::Command::Kind::where) {
+            std::vector<IndexKey> mine;
+            if (esql_source::never_true(c.condition, sources, computed)) {
+                // No row passes: no event needs the rule, only its schedule moves.
+                return true;
+            }
+            if (KeyDeriver{computed, sources}.keys(c.condition, mine) && (!found || mine.size() < best.size())) {
+                best = std::move(mine);
+                found = true;
+            }
+        }
+        for (const auto& a : c.assignments) computed.push_back(a.name);
+        for (const auto& r : c.renames) computed.push_back(r.second);
+    }
+    if (found) keys.insert(keys.end(), best.begin(), best.end());
+    return found;
+}
+
+EngineInterest EsqlEngine::interest() const {
+    EngineInterest i;
+    if (!rule_->esql || !esql_index_keys(*rule_->esql, i.keys)) return i;
+    i.kind = EngineInterest::Kind::keyed;
+    i.clocked = true;
+    return i;
+}
 
 EsqlEngine::EsqlEngine(std::shared_ptr<const RuleDefinition> rule, EngineOptions options)
     : RuleEngine(std::move(rule), options),
-      sources_(rule_->esql ? esql_source::sources_of(*rule_->esql) : esql_source::Sources{}),
+      plan_(rule_->esql ? esql_source::row_plan(*rule_->esql, esql_source::sources_of(*rule_->esql))
+                        : esql_source::RowPlan{}),
       max_rows_(rows_cap(options_)),
       next_run_ms_(kNever),
-      watermark_ms_(kNever) {}
+      watermark_ms_(kNever) {
+    if (!rule_->esql) return;
+    const esql::Pipeline& p = *rule_->esql;
+    std::vector<std::string> reads;
+    for (std::size_t i = 0; i < p.row_prefix && i < p.commands.size(); ++i) {
+        const esql::Command& c = p.commands[i];
+        if (c.kind == esql::Command::Kind::mv_expand && c.names.size() == 1) {
+            precheck_expanded_.push_back(c.names[0]);
+            reads.push_back(c.names[0]);
+            continue;
+        }
+        if (c.kind == esql::Command::Kind::where && esql::columns_read(c.condition, reads)) {
+            precheck_ = &c.condition;
+        }
+        break;
+    }
+    if (precheck_ == nullptr) return;
+    for (std::size_t i = 0; i < plan_.columns.size(); ++i) {
+        if (std::find(reads.begin(), reads.end(), plan_.columns[i].name) != reads.end()) {
+            precheck_columns_.push_back(i);
+        }
+    }
+}
 
 void EsqlEngine::drop_before(std::int64_t time_ms) {
     // Rows come in event order but for stragglers: drop from the front while old, then sweep.
@@ -140,16 +317,38 @@ void EsqlEngine::run_due(std::int64_t before_ms, std::vector<Alert>& alerts) {
     }
 }
 
-void EsqlEngine::process(const ProcessEvent& event, std::vector<Alert>& alerts) {
+void EsqlEngine::clock(std::int64_t time_ms, std::vector<Alert>& alerts) {
     if (!rule_->esql) return;
-    const std::int64_t t = std::clamp(event.time_ms, -kTimeLimit, kTimeLimit);
+    const std::int64_t t = std::clamp(time_ms, -kTimeLimit, kTimeLimit);
     if (next_run_ms_ == kNever) {
         next_run_ms_ = run_at_or_after(t, rule_->interval_ms);
     } else {
         run_due(t, alerts);
     }
-    esql::Row row;
-    if (!esql_source::source_row(*rule_->esql, sources_, event, options_.name_match, row)) return;
+}
+
+void EsqlEngine::process(const ProcessEvent& event, std::vector<Alert>& alerts) {
+    if (!rule_->esql) return;
+    clock(event.time_ms, alerts);
+    const std::int64_t t = std::clamp(event.time_ms, -kTimeLimit, kTimeLimit);
+    if (precheck_ != nullptr) {
+        if (!esql_source::source_row(plan_, event, precheck_row_, &precheck_columns_)) return;
+        const bool single = std::all_of(precheck_expanded_.begin(), precheck_expanded_.end(), [&](const std::string& name) {
+            const esql::Value* v = precheck_row_.find(name);
+            return v == nullptr || v->items.size() <= 1;
+        });
+        if (single && !esql::keeps(*precheck_, precheck_row_, t)) return;
+    }
+    std::vector<esql::Row> rows(1);
+    if (!esql_source::source_row(plan_, event, rows[0])) return;
+    esql::Limits limits;
+    limits.max_rows = max_rows_;
+    esql::EvalNotes notes;
+    esql::run(*rule_->esql, 0, rule_->esql->row_prefix, rows, t, limits, notes);
+    counters_.truncated += notes.rows_cut;
+    if (rows.empty()) return;
+    // As the other engines count: matched, and of those excepted or late.
+    ++counters_.matched;
     if (!rule_->exceptions.empty() && rule_->excepted(EventFields(event, options_.name_match))) {
         ++counters_.excepted;
         return;
@@ -158,15 +357,6 @@ void EsqlEngine::process(const ProcessEvent& event, std::vector<Alert>& alerts) 
         ++counters_.late;
         return;
     }
-    std::vector<esql::Row> rows;
-    rows.push_back(std::move(row));
-    esql::Limits limits;
-    limits.max_rows = max_rows_;
-    esql::EvalNotes notes;
-    esql::run(*rule_->esql, 0, rule_->esql->row_prefix, rows, t, limits, notes);
-    counters_.truncated += notes.rows_cut;
-    if (rows.empty()) return;
-    ++counters_.matched;
     std::shared_ptr<const ProcessEvent> shared;
     if (!rule_->esql->aggregating) shared = std::make_shared<const ProcessEvent>(event);
     for (esql::Row& r : rows) {

@@ -20,6 +20,13 @@
 
 namespace scanwatch::rules {
 
+/// Values one source field must have, ASCII case ignored, for a row of `pipeline` to pass its
+/// row-by-row WHERE commands (`==`, IN, LIKE without wildcards, on the field or on its
+/// TO_LOWER / TO_UPPER; AND keeps the most selective side, OR needs keys on every branch).
+/// Only fields whose values are the same in every view are used (not event.action or
+/// event.type, which the Endpoint views rename). False when no WHERE gives a finite set.
+bool esql_index_keys(const esql::Pipeline& pipeline, std::vector<IndexKey>& keys);
+
 class EsqlEngine final : public RuleEngine {
 public:
     EsqlEngine(std::shared_ptr<const RuleDefinition> rule, EngineOptions options);
@@ -27,6 +34,10 @@ public:
     void process(const ProcessEvent& event, std::vector<Alert>& alerts) override;
     void finish(std::vector<Alert>& alerts) override;
     void advance(std::int64_t time_ms, std::vector<Alert>& alerts) override;
+    /// Keyed on what the row-by-row WHERE commands require of a source field
+    /// (esql_index_keys()); every event moves the schedule.
+    EngineInterest interest() const override;
+    void clock(std::int64_t time_ms, std::vector<Alert>& alerts) override;
 
     /// Rows buffered at most: --max-groups (10,000 by default).
     std::size_t max_rows() const { return max_rows_; }
@@ -50,7 +61,14 @@ private:
     void run(std::int64_t run_ms, std::vector<Alert>& alerts);
     void drop_before(std::int64_t time_ms);
 
-    esql_source::Sources sources_;
+    esql_source::RowPlan plan_;
+    // The first WHERE, when it can be tried on part of the row first: only MV_EXPANDs come
+    // before it, and it reads plain columns. A row it does not keep (with each expanded
+    // column single-valued, so that the expansion changes nothing) is dropped at that cost.
+    const esql::Expr* precheck_ = nullptr;
+    std::vector<std::size_t> precheck_columns_;  // positions in plan_.columns
+    std::vector<std::string> precheck_expanded_;
+    esql::Row precheck_row_;
     std::size_t max_rows_;
     std::int64_t next_run_ms_;
     std::int64_t watermark_ms_;

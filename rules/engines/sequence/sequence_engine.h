@@ -39,6 +39,8 @@ public:
                    std::size_t max_bytes = kSequenceMaxBytes);
 
     void process(const ProcessEvent& event, std::vector<Alert>& alerts) override;
+    /// An event no term and no `until` matches changes nothing (the rule's query is their OR).
+    EngineInterest interest() const override { return admitted_interest(runs_); }
     /// End of input: sequences that waited for a trailing missing event's window alert now.
     void finish(std::vector<Alert>& alerts) override;
     /// Event time reached `time_ms`: waiting sequences whose window closed alert.

@@ -114,6 +114,11 @@ void run(const Pipeline& p, std::size_t first, std::size_t last, std::vector<Row
 
 /// Evaluates one expression on a row (exposed for tests).
 Value evaluate(const Expr& e, const Row& row, std::int64_t now_ms);
+/// True when WHERE `condition` keeps `row` (the condition is true, not false or null).
+bool keeps(const Expr& condition, const Row& row, std::int64_t now_ms);
+/// Appends the column names `e` reads (a KQL() call's fields among them); false when it
+/// cannot say.
+bool columns_read(const Expr& e, std::vector<std::string>& names);
 
 /// True when an ES|QL index pattern (`*` wildcards; a leading `-` excludes) matches `index`.
 bool index_matches(std::string_view pattern, std::string_view index);

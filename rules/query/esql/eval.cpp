@@ -228,6 +228,40 @@ Value tri(int t) { return t < 0 ? Value() : boolean(t == 1); }
 
 }  // namespace
 
+bool keeps(const Expr& condition, const Row& row, std::int64_t now_ms) {
+    return truth(evaluate(condition, row, now_ms)) == 1;
+}
+
+bool columns_read(const Expr& e, std::vector<std::string>& names) {
+    if (e.kind == Expr::Kind::call && e.name == "KQL") {
+        // Its fields, by field id.
+        names.insert(names.end(), e.patterns.begin(), e.patterns.end());
+        return e.kql != nullptr;
+    }
+    if (e.kind == Expr::Kind::column) names.push_back(e.name);
+    for (const Expr& a : e.args) {
+        if (!columns_read(a, names)) return false;
+    }
+    return true;
+}
+
+namespace {
+
+// The value of an operand, without a copy when it is a column or a literal (the common case:
+// `process.name == "nc"`); otherwise evaluated into `scratch`.
+const Value& operand(const Expr& e, const Row& row, std::int64_t now_ms, Value& scratch) {
+    if (e.kind == Expr::Kind::literal) return e.value;
+    if (e.kind == Expr::Kind::column) {
+        if (const Value* v = row.find(e.name)) return *v;
+        scratch = Value();
+        return scratch;
+    }
+    scratch = evaluate(e, row, now_ms);
+    return scratch;
+}
+
+}  // namespace
+
 Value evaluate(const Expr& e, const Row& row, std::int64_t now_ms) {
     switch (e.kind) {
         case Expr::Kind::literal: return e.value;
@@ -254,17 +288,21 @@ Value evaluate(const Expr& e, const Row& row, std::int64_t now_ms) {
                 if (a < 0 || b < 0) return {};
                 return boolean(is_and);
             }
-            const Value a = evaluate(e.args[0], row, now_ms);
-            const Value b = evaluate(e.args[1], row, now_ms);
+            Value scratch_a;
+            Value scratch_b;
+            const Value& a = operand(e.args[0], row, now_ms, scratch_a);
+            const Value& b = operand(e.args[1], row, now_ms, scratch_b);
             if (e.op.size() == 1 && std::strchr("+-*/%", e.op[0]) != nullptr) return arithmetic(e.op, a, b);
             return comparison(e.op, a, b);
         }
         case Expr::Kind::in: {
-            const Value left = evaluate(e.args[0], row, now_ms);
+            Value scratch;
+            const Value& left = operand(e.args[0], row, now_ms, scratch);
             if (left.single() == nullptr) return {};
             bool saw_null = false;
+            Value item;
             for (std::size_t i = 1; i < e.args.size(); ++i) {
-                const int t = truth(comparison("==", left, evaluate(e.args[i], row, now_ms)));
+                const int t = truth(comparison("==", left, operand(e.args[i], row, now_ms, item)));
                 if (t == 1) return boolean(!e.negated);
                 if (t < 0) saw_null = true;
             }
@@ -273,7 +311,8 @@ Value evaluate(const Expr& e, const Row& row, std::int64_t now_ms) {
         }
         case Expr::Kind::like:
         case Expr::Kind::rlike: {
-            const Value v = evaluate(e.args[0], row, now_ms);
+            Value scratch;
+            const Value& v = operand(e.args[0], row, now_ms, scratch);
             const std::string* s = str(v);
             if (s == nullptr) return {};
             bool any = false;
@@ -867,7 +906,7 @@ void run(const Pipeline& p, std::size_t first, std::size_t last, std::vector<Row
         switch (c.kind) {
             case Command::Kind::where: {
                 rows.erase(std::remove_if(rows.begin(), rows.end(),
-                                          [&](const Row& r) { return truth(evaluate(c.condition, r, now_ms)) != 1; }),
+                                          [&](const Row& r) { return !keeps(c.condition, r, now_ms); }),
                            rows.end());
                 break;
             }

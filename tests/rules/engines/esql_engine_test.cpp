@@ -243,3 +243,76 @@ TEST_CASE("ES|QL engine: an aggregating rule's schedule and rows survive save an
     CHECK_FALSE(second.restore_state(nlohmann::json{{"engine", "scheduled"}}));
     CHECK_FALSE(second.restore_state(nlohmann::json{{"engine", "esql"}, {"next_run_ms", 1.5}}));
 }
+
+namespace {
+
+// What the index files an ES|QL rule under: "field=value" keys (by field), or "every event".
+std::string keys_of(const std::string& query) {
+    const auto rule = esql_rule(query);
+    const EngineInterest interest = EsqlEngine(rule, EngineOptions{}).interest();
+    if (interest.kind == EngineInterest::Kind::every_event) return "every event";
+    REQUIRE(interest.kind == EngineInterest::Kind::keyed);
+    CHECK(interest.clocked);
+    std::vector<IndexKey> keys = interest.keys;
+    std::sort(keys.begin(), keys.end());
+    std::string out;
+    for (const IndexKey& k : keys) {
+        out += (out.empty() ? "" : " ") + std::string(FieldCatalog::name_of(k.field_id)) + "=" + k.value;
+    }
+    return out.empty() ? "no event" : out;
+}
+
+}  // namespace
+
+TEST_CASE("ES|QL index keys: what a row-by-row WHERE requires of a source field", "[esql][rule_index]") {
+    const std::string from = "from logs-endpoint.events.process-* metadata _id ";
+    CHECK(keys_of(from + "| where process.name == \"Nmap\"") == "process.name=nmap");
+    CHECK(keys_of(from + "| where to_lower(process.name) in (\"nc\", \"ncat\") and host.os.type == \"linux\"") ==
+          "process.name=nc process.name=ncat");
+    CHECK(keys_of(from + "| where process.parent.name like \"xargs\"") == "process.parent.name=xargs");
+    // AND keeps the more selective side; OR needs keys on both.
+    CHECK(keys_of(from + "| where process.args == \"-c\" and process.name == \"sh\"") == "process.name=sh");
+    CHECK(keys_of(from + "| where process.name == \"sh\" or process.executable == \"/bin/sh\"") ==
+          "process.name=sh process.executable=/bin/sh");
+    CHECK(keys_of(from + "| where process.name == \"sh\" or process.args == \"-c\"") ==
+          "process.name=sh process.args=-c");
+    CHECK(keys_of("from logs-endpoint.events.network-* | where destination.port in (22, 80)") ==
+          "destination.port=22 destination.port=80");
+    // After commands that work row by row: EVAL and MV_EXPAND of other columns keep the keys.
+    CHECK(keys_of(from + "| eval x = 1 | mv_expand process.args | where process.name == \"su\"") ==
+          "process.name=su");
+    // An OR branch no row of scanwatch's can satisfy (another data set's) needs no key.
+    CHECK(keys_of("from logs-* | where data_stream.dataset == \"panw.panos\" or process.name == \"nc\"") ==
+          "process.name=nc");
+    // A WHERE none can satisfy: no candidate event, only the schedule moves.
+    CHECK(keys_of("from logs-* | where data_stream.dataset == \"panw.panos\"") == "no event");
+    // No finite set: a wildcard, a computed column, a negation, an OR branch without one,
+    // event.action and event.type (which the views name differently), a WHERE after STATS.
+    CHECK(keys_of(from + "| where process.name like \"py*\"") == "every event");
+    CHECK(keys_of(from + "| eval n = to_lower(process.name) | where n == \"nc\"") == "every event");
+    CHECK(keys_of(from + "| rename process.executable as process.name | where process.name == \"nc\"") ==
+          "every event");
+    CHECK(keys_of(from + "| where process.name != \"nc\"") == "every event");
+    CHECK(keys_of(from + "| where process.name == \"nc\" or process.args_count > 3") == "every event");
+    CHECK(keys_of(from + "| where event.action == \"exec\"") == "every event");
+    CHECK(keys_of(from + "| stats c = count(*) by process.name | where process.name == \"nc\"") ==
+          "every event");
+}
+
+TEST_CASE("ES|QL: the first WHERE tried on part of the row gives what the whole row gives", "[esql][engine]") {
+    // MV_EXPAND over a multi-valued column before the WHERE: each value is tried, as without.
+    auto expand = esql_rule("from logs-endpoint.events.process-* metadata _id | mv_expand process.args | "
+                            "where process.args == \"-c\" | keep process.args, _id");
+    EsqlEngine engine(expand, EngineOptions{});
+    std::vector<Alert> alerts;
+    ProcessEvent e = scanwatch::test::ping(kRun0 + kMinute, "t", "P1", 1);
+    e.args = {"ping", "-c", "1", "127.0.0.1"};
+    engine.process(e, alerts);
+    ProcessEvent other = scanwatch::test::ping(kRun0 + 2 * kMinute, "t", "P1", 2);
+    other.args = {"ping", "127.0.0.1"};
+    engine.process(other, alerts);
+    engine.finish(alerts);
+    REQUIRE(alerts.size() == 1);
+    CHECK(alerts[0].event->event_id() == e.event_id());
+    CHECK(engine.counters().matched == 1);
+}
