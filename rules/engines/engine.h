@@ -122,14 +122,20 @@ constexpr std::string_view rule_counter_name(std::uint64_t RuleCounters::*member
 
 /// Which events an engine's process() needs (the rule index, rules/index/rule_index.h). By
 /// default every event: an engine that declares nothing runs on all of them.
-/// A value one field must have: one way an engine can act on an event (rules/index).
+/// A value one field must have, or start or end with: one way an engine can act on an event
+/// (rules/index).
 struct IndexKey {
+    enum class Match : std::uint8_t { exact, prefix, suffix };
     int field_id = -1;
     std::string value;  ///< ASCII lower-case
+    Match match = Match::exact;
     bool operator<(const IndexKey& o) const {
-        return field_id != o.field_id ? field_id < o.field_id : value < o.value;
+        if (field_id != o.field_id) return field_id < o.field_id;
+        return match != o.match ? match < o.match : value < o.value;
     }
-    bool operator==(const IndexKey& o) const { return field_id == o.field_id && value == o.value; }
+    bool operator==(const IndexKey& o) const {
+        return field_id == o.field_id && match == o.match && value == o.value;
+    }
 };
 
 struct EngineInterest {

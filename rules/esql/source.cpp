@@ -218,47 +218,79 @@ bool source_row(const RowPlan& plan, const ProcessEvent& event, esql::Row& row,
     const bool endpoint = !s.auditd;
     if (endpoint && !((exec && s.endpoint_process) || (connect && s.endpoint_network))) return false;
     if (!s.any()) return false;
-    row.columns.clear();
     // process.name is one value, the comm, as in Elastic's documents: the wider name match
     // (docs/detection.md) would make it multi-valued, and a comparison on it null.
     const EventFields fields(event, NameMatch::comm);
-    const auto text = [](std::string_view v) { return esql::Value(esql::Scalar(std::string(v))); };
+    // The row's storage is reused: a row filled again allocates nothing once it has grown.
+    std::size_t used = 0;
+    std::size_t items = 0;
+    esql::Value* v = nullptr;
+    const auto put = [&](auto value) {  // a number or a date
+        if (items < v->items.size()) {
+            v->items[items] = value;
+        } else {
+            v->items.emplace_back(value);
+        }
+        ++items;
+    };
+    const auto put_text = [&](std::string_view text) {
+        if (items < v->items.size()) {
+            if (auto* str = std::get_if<std::string>(&v->items[items])) {
+                str->assign(text.data(), text.size());
+                ++items;
+                return;
+            }
+        }
+        if (items < v->items.size()) {
+            v->items[items] = std::string(text);
+        } else {
+            v->items.emplace_back(std::string(text));
+        }
+        ++items;
+    };
     const std::size_t count = only != nullptr ? only->size() : plan.columns.size();
     for (std::size_t i = 0; i < count; ++i) {
         const RowPlan::Column& c = plan.columns[only != nullptr ? (*only)[i] : i];
-        esql::Value v;
+        if (used == row.columns.size()) row.columns.emplace_back();
+        auto& column = row.columns[used];
+        v = &column.second;
+        items = 0;
         using S = RowPlan::Source;
         switch (c.source) {
-            case S::timestamp: v = esql::Value(esql::Scalar(esql::Date{event.time_ms})); break;
-            case S::id: v = text(event.event_id()); break;
+            case S::timestamp: put(esql::Date{event.time_ms}); break;
+            case S::id: put_text(event.event_id()); break;
             case S::index:
-                v = text(s.auditd ? kAuditdStream : exec ? kEndpointProcessStream : kEndpointNetworkStream);
+                put_text(s.auditd ? kAuditdStream : exec ? kEndpointProcessStream : kEndpointNetworkStream);
                 break;
-            case S::version: v = esql::Value(esql::Scalar(std::int64_t{1})); break;
+            case S::version: put(std::int64_t{1}); break;
             case S::agent_id:
-                if (!event.host_id.empty()) v = text(event.host_id);
+                if (!event.host_id.empty()) put_text(event.host_id);
                 break;
             case S::dataset:
-                v = text(s.auditd ? "auditd_manager.auditd"
+                put_text(s.auditd ? "auditd_manager.auditd"
                                   : exec ? "endpoint.events.process" : "endpoint.events.network");
                 break;
-            case S::endpoint_action: v = text(exec ? "exec" : "connection_attempted"); break;
-            case S::endpoint_type: v = text("start"); break;
-            case S::constant: v = text(c.text); break;
+            case S::endpoint_action: put_text(exec ? "exec" : "connection_attempted"); break;
+            case S::endpoint_type: put_text("start"); break;
+            case S::constant: put_text(c.text); break;
             case S::field:
                 fields.any_value(c.field_id, [&](std::string_view value) {
                     std::int64_t n = 0;
                     if (c.is_long && esql::parse_long(value, n)) {
-                        v.items.emplace_back(n);
+                        put(n);
                     } else {
-                        v.items.emplace_back(std::string(value));
+                        put_text(value);
                     }
                     return false;
                 });
                 break;
         }
-        if (!v.is_null()) row.columns.emplace_back(c.name, std::move(v));
+        if (items == 0) continue;  // null: no column (the slot is reused by the next)
+        v->items.resize(items);
+        if (column.first != c.name) column.first = c.name;
+        ++used;
     }
+    row.columns.erase(row.columns.begin() + static_cast<std::ptrdiff_t>(used), row.columns.end());
     return true;
 }
 

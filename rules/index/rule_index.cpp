@@ -62,28 +62,60 @@ std::uint64_t weakness(const std::vector<IndexKey>& keys) {
     std::uint64_t sum = 0;
     for (const IndexKey& k : keys) {
         const int rank = rank_of(k.field_id);
+        std::uint64_t w = 0;
         if (k.field_id == args) {
-            sum += k.value.size() <= 2 || k.value.front() == '-' ? 64 : 16;
+            w = k.value.size() <= 2 || k.value.front() == '-' ? 64 : 16;
         } else {
-            sum += rank == 0 ? 1 : rank == 1 ? 2 : rank < 4 ? 4 : rank < 7 ? 32 : 1024;
+            w = rank == 0 ? 1 : rank == 1 ? 2 : rank < 4 ? 4 : rank < 7 ? 32 : 1024;
         }
+        // A start or an end lets more values through than the whole value, a short one many.
+        if (k.match != IndexKey::Match::exact) w *= k.value.size() <= 2 ? 32 : 2;
+        sum += w;
     }
     return sum;
+}
+
+// The key a pattern requires: its value, or the literal bytes it starts with, or (starting
+// with a wildcard) those it ends with. False for a pattern with neither (`*x*`, `*`).
+bool pattern_key(int field_id, const query::Pattern& p, IndexKey& key) {
+    key.field_id = field_id;
+    if (p.is_literal()) {
+        key.value = lowered(p.bytes);
+        key.match = IndexKey::Match::exact;
+        return true;
+    }
+    std::size_t head = 0;
+    while (head < p.roles.size() && p.roles[head] == query::kLiteralByte) ++head;
+    if (head > 0) {
+        key.value = lowered(std::string_view(p.bytes).substr(0, head));
+        key.match = IndexKey::Match::prefix;
+        return true;
+    }
+    std::size_t tail = 0;
+    while (tail < p.roles.size() && p.roles[p.roles.size() - 1 - tail] == query::kLiteralByte) ++tail;
+    if (tail > 0) {
+        key.value = lowered(std::string_view(p.bytes).substr(p.bytes.size() - tail));
+        key.match = IndexKey::Match::suffix;
+        return true;
+    }
+    return false;
 }
 
 }  // namespace
 
 bool required_keys(const query::Expr& e, std::vector<IndexKey>& keys) {
     switch (e.kind) {
-        case query::ExprKind::match:
+        case query::ExprKind::match: {
             if (rank_of(e.field_id) < 0 || e.patterns.empty()) return false;
+            std::vector<IndexKey> mine;
             for (const query::Pattern& p : e.patterns) {
-                if (!p.is_literal()) return false;
+                IndexKey k;
+                if (!pattern_key(e.field_id, p, k)) return false;
+                mine.push_back(std::move(k));
             }
-            for (const query::Pattern& p : e.patterns) {
-                keys.push_back(IndexKey{e.field_id, lowered(p.bytes)});
-            }
+            keys.insert(keys.end(), mine.begin(), mine.end());
             return true;
+        }
         case query::ExprKind::and_op: {
             // Each constraining conjunct alone is necessary; the strongest one is kept.
             bool found = false;
@@ -160,14 +192,19 @@ std::string describe_bucket(const IndexBucket& bucket) {
     std::size_t i = 0;
     while (i < bucket.keys.size()) {
         const int field = bucket.keys[i].field_id;
+        const IndexKey::Match match = bucket.keys[i].match;
         std::size_t n = 0;
         std::string values;
-        for (; i < bucket.keys.size() && bucket.keys[i].field_id == field; ++i, ++n) {
+        for (; i < bucket.keys.size() && bucket.keys[i].field_id == field && bucket.keys[i].match == match;
+             ++i, ++n) {
             if (n < kShown) values += (n > 0 ? ", " : "") + bucket.keys[i].value;
         }
         if (n > kShown) values += fmt::format(", ... ({} values)", n);
-        shown += fmt::format("{}{} is {}", shown.empty() ? "" : "; or ",
-                             FieldCatalog::name_of(field), values);
+        const char* verb = match == IndexKey::Match::exact    ? "is"
+                           : match == IndexKey::Match::prefix ? "starts with"
+                                                              : "ends with";
+        shown += fmt::format("{}{} {} {}", shown.empty() ? "" : "; or ",
+                             FieldCatalog::name_of(field), verb, values);
     }
     return fmt::format("rule index: tried on events whose {} (ASCII case ignored){}", shown,
                        bucket.clocked ? "; other events only move its schedule" : "");
@@ -189,11 +226,21 @@ RuleIndex::RuleIndex(const std::vector<IndexBucket>& buckets, const std::vector<
             auto map = std::find_if(fields_.begin(), fields_.end(),
                                     [&](const FieldMap& m) { return m.field_id == key.field_id; });
             if (map == fields_.end()) {
-                fields_.push_back(FieldMap{key.field_id, {}});
+                fields_.emplace_back();
+                fields_.back().field_id = key.field_id;
                 map = fields_.end() - 1;
             }
-            auto& rules = map->rules_by_value[key.value];
+            RulesByValue& by = key.match == IndexKey::Match::exact    ? map->rules_by_value
+                               : key.match == IndexKey::Match::prefix ? map->rules_by_prefix
+                                                                      : map->rules_by_suffix;
+            auto& rules = by[key.value];
             if (rules.empty() || rules.back() != rule) rules.push_back(rule);
+            if (key.match != IndexKey::Match::exact) {
+                auto& sizes = key.match == IndexKey::Match::prefix ? map->prefix_sizes : map->suffix_sizes;
+                if (std::find(sizes.begin(), sizes.end(), key.value.size()) == sizes.end()) {
+                    sizes.push_back(key.value.size());
+                }
+            }
         }
         if (b.clocked) clocked_.push_back(rule);
         ++keyed_;
@@ -209,17 +256,32 @@ void RuleIndex::candidates(const ProcessEvent& event, std::vector<std::uint32_t>
     struct Lookup {
         const FieldMap* map;
         std::string* folded;
+        std::string* part;
         std::vector<std::uint32_t>* out;
+        void add(const RulesByValue& by, const std::string& key) const {
+            const auto hit = by.find(key);
+            if (hit != by.end()) out->insert(out->end(), hit->second.begin(), hit->second.end());
+        }
     };
-    Lookup lookup{nullptr, &folded_, &out};
+    Lookup lookup{nullptr, &folded_, &part_, &out};
     const Lookup* ctx = &lookup;
     for (const FieldMap& map : fields_) {
         lookup.map = &map;
         fields.any_value(map.field_id, [ctx](std::string_view v) {
+            const FieldMap& m = *ctx->map;
             lower_into(v, *ctx->folded);
-            const auto hit = ctx->map->rules_by_value.find(*ctx->folded);
-            if (hit != ctx->map->rules_by_value.end()) {
-                ctx->out->insert(ctx->out->end(), hit->second.begin(), hit->second.end());
+            const std::string& f = *ctx->folded;
+            ctx->add(m.rules_by_value, f);
+            // Each size a start or an end is kept at: one look-up per size (a few).
+            for (const std::size_t n : m.prefix_sizes) {
+                if (n > f.size()) continue;
+                ctx->part->assign(f, 0, n);
+                ctx->add(m.rules_by_prefix, *ctx->part);
+            }
+            for (const std::size_t n : m.suffix_sizes) {
+                if (n > f.size()) continue;
+                ctx->part->assign(f, f.size() - n, n);
+                ctx->add(m.rules_by_suffix, *ctx->part);
             }
             return false;  // every value
         });

@@ -76,9 +76,14 @@ public:
     std::size_t keyed() const { return keyed_; }
 
 private:
+    using RulesByValue = std::unordered_map<std::string, std::vector<std::uint32_t>>;
     struct FieldMap {
-        int field_id;
-        std::unordered_map<std::string, std::vector<std::uint32_t>> rules_by_value;
+        int field_id = -1;
+        RulesByValue rules_by_value;
+        RulesByValue rules_by_prefix;
+        RulesByValue rules_by_suffix;
+        std::vector<std::size_t> prefix_sizes;  ///< the sizes of the keys in rules_by_prefix
+        std::vector<std::size_t> suffix_sizes;
     };
     NameMatch name_match_ = NameMatch::any;
     std::vector<std::uint32_t> always_;
@@ -86,6 +91,7 @@ private:
     std::vector<FieldMap> fields_;
     std::size_t keyed_ = 0;
     std::string folded_;  // scratch: one value, lower-cased
+    std::string part_;    // scratch: its start or end
 };
 
 }  // namespace scanwatch::rules

@@ -339,6 +339,12 @@ void EsqlEngine::process(const ProcessEvent& event, std::vector<Alert>& alerts) 
         });
         if (single && !esql::keeps(*precheck_, precheck_row_, t)) return;
     }
+    if (!esql_source::source_row(plan_, event, step_row_)) return;
+    for (std::size_t i = 0; i < rule_->esql->row_prefix; ++i) {
+        const esql::Step step = esql::run_in_place(rule_->esql->commands[i], step_row_, t);
+        if (step == esql::Step::dropped) return;
+        if (step == esql::Step::unsupported) break;
+    }
     std::vector<esql::Row> rows(1);
     if (!esql_source::source_row(plan_, event, rows[0])) return;
     esql::Limits limits;

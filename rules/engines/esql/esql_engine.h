@@ -69,6 +69,10 @@ private:
     std::vector<std::size_t> precheck_columns_;  // positions in plan_.columns
     std::vector<std::string> precheck_expanded_;
     esql::Row precheck_row_;
+    // Then the row-by-row commands run on one reused row while they keep it one row; only a
+    // row they keep is built again and run for real (esql::run), so a dropped row costs no
+    // allocation once the buffers have grown.
+    esql::Row step_row_;
     std::size_t max_rows_;
     std::int64_t next_run_ms_;
     std::int64_t watermark_ms_;

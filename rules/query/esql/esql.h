@@ -112,6 +112,12 @@ struct EvalNotes {
 void run(const Pipeline& p, std::size_t first, std::size_t last, std::vector<Row>& rows,
          std::int64_t now_ms, const Limits& limits, EvalNotes& notes);
 
+/// What run_in_place() did with its row.
+enum class Step { kept, dropped, unsupported };
+/// Runs one command on a single row in place, as run() would, when the row stays one row:
+/// WHERE, EVAL, and MV_EXPAND of a column with at most one value (which changes nothing);
+/// `unsupported` (row unchanged) for any other command or case.
+Step run_in_place(const Command& c, Row& row, std::int64_t now_ms);
 /// Evaluates one expression on a row (exposed for tests).
 Value evaluate(const Expr& e, const Row& row, std::int64_t now_ms);
 /// True when WHERE `condition` keeps `row` (the condition is true, not false or null).

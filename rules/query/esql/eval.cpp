@@ -899,6 +899,30 @@ bool index_matches(std::string_view pattern, std::string_view index) {
     return name_matches(pattern, index);
 }
 
+namespace {
+
+void eval_into(const Command& c, Row& r, std::int64_t now_ms) {
+    for (const Assignment& a : c.assignments) {
+        Value v = evaluate(a.expr, r, now_ms);
+        r.erase(a.name);  // an existing column moves to the end
+        r.columns.emplace_back(a.name, std::move(v));
+    }
+}
+
+}  // namespace
+
+Step run_in_place(const Command& c, Row& row, std::int64_t now_ms) {
+    switch (c.kind) {
+        case Command::Kind::where: return keeps(c.condition, row, now_ms) ? Step::kept : Step::dropped;
+        case Command::Kind::eval: eval_into(c, row, now_ms); return Step::kept;
+        case Command::Kind::mv_expand: {
+            const Value* v = row.find(c.names[0]);
+            return v == nullptr || v->items.size() <= 1 ? Step::kept : Step::unsupported;
+        }
+        default: return Step::unsupported;
+    }
+}
+
 void run(const Pipeline& p, std::size_t first, std::size_t last, std::vector<Row>& rows,
          std::int64_t now_ms, const Limits& limits, EvalNotes& notes) {
     for (std::size_t ci = first; ci < last && ci < p.commands.size(); ++ci) {
@@ -911,13 +935,7 @@ void run(const Pipeline& p, std::size_t first, std::size_t last, std::vector<Row
                 break;
             }
             case Command::Kind::eval:
-                for (Row& r : rows) {
-                    for (const Assignment& a : c.assignments) {
-                        Value v = evaluate(a.expr, r, now_ms);
-                        r.erase(a.name);  // an existing column moves to the end
-                        r.columns.emplace_back(a.name, std::move(v));
-                    }
-                }
+                for (Row& r : rows) eval_into(c, r, now_ms);
                 break;
             case Command::Kind::stats: run_stats(c, rows, now_ms, limits, notes); break;
             case Command::Kind::mv_expand: {

@@ -41,10 +41,13 @@ IndexBucket bucket(const Query& q) {
 }
 
 
-// The bucket's keys as "field=value" strings, in the bucket's order.
+// The bucket's keys as "field=value" strings (`^=` a start, `$=` an end), in the bucket's order.
 std::vector<std::string> keys(const IndexBucket& b) {
     std::vector<std::string> out;
-    for (const IndexKey& k : b.keys) out.push_back(std::string(FieldCatalog::name_of(k.field_id)) + "=" + k.value);
+    for (const IndexKey& k : b.keys) {
+        const char* op = k.match == IndexKey::Match::exact ? "=" : k.match == IndexKey::Match::prefix ? "^=" : "$=";
+        out.push_back(std::string(FieldCatalog::name_of(k.field_id)) + op + k.value);
+    }
     return out;
 }
 using S = std::vector<std::string>;
@@ -142,12 +145,12 @@ TEST_CASE("Rule index: a literal field value is a key; or unions, and picks the 
 
 TEST_CASE("Rule index: what gives no key runs on every event", "[rule_index]") {
     for (const char* text : {
-             "process.name:nmap*",                               // wildcard
+             "process.name:*nma*",                               // wildcards at both ends
              "not process.name:nmap",                            // negation
-             "process.name:nmap or process.args:-s*",            // a branch without a key
+             "process.name:nmap or process.args:*s*",            // a branch without a key
              "process.name:nmap or process.working_directory:/tmp",  // a field not indexed
              "process.command_line:x",                           // no indexed field
-             "process.name:* and process.args:x*",
+             "process.name:* and process.args:*x*",
          }) {
         INFO(text);
         const IndexBucket b = bucket(kql(text));
@@ -158,8 +161,35 @@ TEST_CASE("Rule index: what gives no key runs on every event", "[rule_index]") {
           IndexBucket::Kind::always);
     CHECK(bucket(eql("process where not process.name in (\"nmap\", \"nc\")")).kind ==
           IndexBucket::Kind::always);
-    CHECK(bucket(eql("process where process.name like~ \"nm*\"")).kind ==
+    CHECK(bucket(eql("process where process.name like~ \"*nm*\"")).kind ==
           IndexBucket::Kind::always);
+}
+
+TEST_CASE("Rule index: a wildcard keys on the literal start, or else end, it requires", "[rule_index]") {
+    CHECK(keys(bucket(kql("process.name:nmap*"))) == S{"process.name^=nmap"});
+    CHECK(keys(bucket(kql("process.name:nmap or process.args:-s*"))) ==
+          S{"process.name=nmap", "process.args^=-s"});
+    CHECK(keys(bucket(kql("process.name:* and process.args:x*"))) == S{"process.args^=x"});
+    CHECK(keys(bucket(eql("process where process.name like~ \"Py*on?\""))) == S{"process.name^=py"});
+    CHECK(keys(bucket(eql("process where process.parent.name : (\"*.CGI\", \"php-fpm\")"))) ==
+          S{"process.parent.name=php-fpm", "process.parent.name$=.cgi"});
+    // An exact value is preferred to a start in an `and`.
+    CHECK(keys(bucket(eql("process where process.name like \"py*\" and process.executable == \"/usr/bin/python3\""))) ==
+          S{"process.executable=/usr/bin/python3"});
+
+    const std::vector<IndexBucket> buckets = {bucket(kql("process.name:py*")),
+                                              bucket(eql("process where process.parent.name : \"*.cgi\"")),
+                                              bucket(kql("process.name:(python3 or perl)"))};
+    RuleIndex index(buckets, {1, 1, 1}, NameMatch::comm);
+    std::vector<std::uint32_t> out;
+    index.candidates(exec("python3", "/usr/bin/python3", {"python3"}), out);
+    CHECK(out == std::vector<std::uint32_t>{0, 2});
+    ProcessEvent child = exec("sh", "/bin/sh", {"sh"});
+    child.parent_name = "Index.CGI";
+    index.candidates(child, out);
+    CHECK(out == std::vector<std::uint32_t>{1});
+    index.candidates(exec("p", "/bin/p", {"p"}), out);  // shorter than every key
+    CHECK(out.empty());
 }
 
 TEST_CASE("Rule index: EQL's case-insensitive `:` and `in~` are keyed folded", "[rule_index]") {
@@ -186,7 +216,7 @@ TEST_CASE("Rule index: interests that run always, never, or on several queries",
     two.queries = {kql("process.name:nmap"), kql("process.name:(nc or ncat)")};
     IndexBucket b = bucket_of(two);
     CHECK(keys(b) == S{"process.name=nc", "process.name=ncat", "process.name=nmap"});
-    two.queries.push_back(kql("process.args:x*"));
+    two.queries.push_back(kql("process.args:*x*"));
     CHECK(bucket_of(two).kind == IndexBucket::Kind::always);
 
     // Candidates come in load order, always-run rules with keyed ones, excluded rules never.
