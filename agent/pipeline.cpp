@@ -62,15 +62,26 @@ Pipeline::Pipeline(PipelineOptions options, AlertSink alerts, EventSink events,
     set_rules(std::move(options.rules), options.engine);
 }
 
-// process.title is the only thing a PROCTITLE record gives. Where EOE ends every event, nothing
-// else needs it either, and auparse need not parse a record per event that nobody reads.
+// process.title is the only thing a PROCTITLE record gives: events exported carry it, a rule may
+// read it, and the alert of any rule but a threshold one copies its event's. Where nothing needs
+// it, auparse need not parse a record per event that nobody reads: it is skipped where EOE ends
+// every event, or else passed on as an EOE (the record filter's need_titles).
 void Pipeline::decide_proctitles() {
     const auto& rules = detection_.rules();
     const int title = rules::FieldCatalog::known_id("process.title");
-    filter_.skip_proctitles(events_end_with_eoe_ && !event_sink_ &&
-                            std::none_of(rules.begin(), rules.end(), [title](const auto& rule) {
-                                return rule->reads(title);
-                            }));
+    bool exec_titles = static_cast<bool>(event_sink_);
+    bool network_titles = exec_titles;
+    for (const auto& rule : rules) {
+        if (rule->reads(title)) {
+            exec_titles = network_titles = true;
+        } else if (rule->rule_type != rules::RuleType::threshold) {
+            const RuleRoute route = route_rule(*rule);
+            exec_titles = exec_titles || route.exec;
+            network_titles = network_titles || route.network;
+        }
+    }
+    filter_.skip_proctitles(events_end_with_eoe_);
+    filter_.need_titles(exec_titles, network_titles);
     // Network records reach auparse only when events are exported or a rule reads a field
     // only network events carry: an exec-only rule set parses none of them.
     filter_.pass_network(static_cast<bool>(event_sink_) || detection_.reads_network());

@@ -271,9 +271,12 @@ void RecordFilter::handle_line(std::string_view line) {
     }
     ++counters_.records;
 
+    const std::string_view node_name = node.empty() ? node : node.substr(5);
     if (type == "EOE") seen_eoe_ = true;
     bool keep = type == "EXECVE" || type == "EOE" || type == "CWD" ||
-                (type == "PROCTITLE" && !(skip_proctitles_ && seen_eoe_));
+                (type == "PROCTITLE" &&
+                 !(skip_proctitles_ && seen_eoe_ && !(exec_titles_ && network_titles_) &&
+                   !title_needed(tally_of(node_name, stamp))));
     bool exec_syscall = false;
     bool connect_syscall = false;
     bool network_syscall = false;
@@ -305,7 +308,6 @@ void RecordFilter::handle_line(std::string_view line) {
         const EventTally* tally = tally_of(node.empty() ? node : node.substr(5), stamp);
         keep = tally != nullptr && tally->socketcall;
     }
-    const std::string_view node_name = node.empty() ? node : node.substr(5);
     if (type == "SYSCALL" && !keep) {
         // A SYSCALL skipped as neither exec nor network: the rest of its event (auditd writes
         // SYSCALL first) is skipped with it, unless a record of the event already went on.
@@ -333,13 +335,23 @@ void RecordFilter::handle_line(std::string_view line) {
         return;
     }
     if (network_syscall) ++counters_.network_syscalls;
+    bool proctitle_as_eoe = false;
     if (last_tally_ != nullptr) {
         if (exec_syscall) last_tally_->tally.exec = true;
         if (connect_syscall) last_tally_->tally.network = true;
         if (network_syscall && socketcall) last_tally_->tally.socketcall = true;
+        if (network_syscall) last_tally_->tally.network_event = true;
         // libauparse ends an event at its EOE or PROCTITLE; a record after it with the same key
         // (a log replayed twice) starts a new one there, and here.
         if (type == "EOE" || type == "PROCTITLE") {
+            // Ending the event is all its PROCTITLE does when nothing reads the title: an EOE
+            // does it (one of an event no earlier record opened would be dropped by libauparse).
+            const EventTally& tally = last_tally_->tally;
+            if (type == "PROCTITLE" && tally.execve + tally.other > 1 && !title_needed(&tally)) {
+                proctitle_end_.assign(last_tally_->end);
+                proctitle_as_eoe = true;
+                ++counters_.proctitles_as_eoe;
+            }
             close_event(open_index_.at(last_tally_->key));
             flush_after_record_ = true;
         }
@@ -354,7 +366,9 @@ void RecordFilter::handle_line(std::string_view line) {
         record = scratch_;
     }
     if (observer_) observer_(record, line_offset_);  // before auparse can complete its event
-    if (type == "SYSCALL" && project_syscalls_) {
+    if (proctitle_as_eoe) {
+        batch_.append(proctitle_end_, 0, proctitle_end_.size() - 1);  // without its '\n'
+    } else if (type == "SYSCALL" && project_syscalls_) {
         append_projected_syscall(batch_, record, network_syscall);
     } else if (type == "PATH") {
         // Only what the normalizer reads: auparse would split and copy every field.

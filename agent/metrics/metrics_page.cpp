@@ -26,6 +26,8 @@ const MetricDescriptor kMetricDescriptors[] = {
     {"records_skipped", "scanwatch_records_skipped_total", C, "Records dropped as unable to matter."},
     {"proctitles_skipped", "scanwatch_proctitles_skipped_total", C,
      "Of the records skipped, PROCTITLE records nothing reads."},
+    {"proctitles_as_eoe", "scanwatch_proctitles_as_eoe_total", C,
+     "Of the records handed to auparse, PROCTITLE records nothing reads, handed on as an EOE record."},
     {"records_of_skipped_events", "scanwatch_records_of_skipped_events_total", C,
      "Of the records skipped, CWD, EXECVE, PROCTITLE and EOE records of an event whose SYSCALL was skipped."},
     {"ignored_lines", "scanwatch_ignored_lines_total", C,

@@ -191,3 +191,85 @@ TEST_CASE("Filter: counters add up", "[filter]") {
     CHECK(k.malformed_total() == 1);
     CHECK(k.bytes == text.size());
 }
+
+namespace {
+
+// Runs `text` through a filter set up by `setup`, in chunks of 7 bytes.
+template <typename Setup>
+std::pair<std::string, scanwatch::parsers::FilterCounters> run_with(const std::string& text,
+                                                                      Setup setup) {
+    std::string fed;
+    RecordFilter filter([&](std::string_view r) { fed.append(r); }, {});
+    filter.project_syscalls(false);
+    setup(filter);
+    for (std::size_t i = 0; i < text.size(); i += 7) filter.feed(std::string_view(text).substr(i, 7));
+    filter.finish();
+    return {fed, filter.counters()};
+}
+
+constexpr const char* kTitle = "type=PROCTITLE msg=audit(1700000000.123:42): proctitle=70696E670078";
+constexpr const char* kEoe = "type=EOE msg=audit(1700000000.123:42): ";
+constexpr const char* kConnect =
+    "type=SYSCALL msg=audit(1700000000.300:50): arch=c000003e syscall=42 success=no exit=-111 "
+    "a0=3 a1=7ffd a2=10 a3=0 ppid=1 pid=2 comm=\"nc\" exe=\"/usr/bin/nc\" key=(null)";
+constexpr const char* kConnectTitle = "type=PROCTITLE msg=audit(1700000000.300:50): proctitle=6E63";
+
+}  // namespace
+
+TEST_CASE("Filter: a PROCTITLE nothing reads goes on as an EOE of its event", "[filter]") {
+    const std::string exec = std::string(kExecSyscall) + "\n" + kExecve + "\n";
+    const std::string text = exec + kTitle + "\n";
+    // By default titles are read: the record goes on whole.
+    CHECK(run_with(text, [](RecordFilter&) {}).first == text);
+    const auto [fed, counters] = run_with(text, [](RecordFilter& f) { f.need_titles(false, false); });
+    CHECK(fed == exec + kEoe + "\n");
+    CHECK(counters.proctitles_as_eoe == 1);
+    CHECK(counters.records_fed == 3);
+    CHECK(counters.records_skipped == 0);
+    // With node=, the EOE names the node.
+    const std::string node = "node=h1 ";
+    const auto with_node = run_with(node + kExecSyscall + "\n" + node + kTitle + "\n",
+                                    [](RecordFilter& f) { f.need_titles(false, true); });
+    CHECK(with_node.first == node + kExecSyscall + "\n" + node + kEoe + "\n");
+    // A PROCTITLE no earlier record of its event went on with goes on whole: an EOE alone would
+    // be dropped by libauparse, and the event with it.
+    const std::string alone = std::string(kTitle) + "\n";
+    CHECK(run_with(alone, [](RecordFilter& f) { f.need_titles(false, false); }).first == alone);
+    // A record of the same stamp after it starts a new event, as after the PROCTITLE itself.
+    const auto twice = run_with(text + text, [](RecordFilter& f) { f.need_titles(false, false); });
+    CHECK(twice.first == exec + kEoe + "\n" + exec + kEoe + "\n");
+    CHECK(twice.second.proctitles_as_eoe == 2);
+    CHECK(twice.second.events_ended_early == 0);
+}
+
+TEST_CASE("Filter: titles are kept or dropped by the kind of their event", "[filter]") {
+    const std::string exec = std::string(kExecSyscall) + "\n" + kExecve + "\n";
+    const std::string connect = std::string(kConnect) + "\n";
+    const std::string text = exec + kTitle + "\n" + connect + kConnectTitle + "\n";
+    // Exec titles unread, network ones read.
+    const auto exec_only = run_with(text, [](RecordFilter& f) {
+        f.pass_network(true);
+        f.need_titles(false, true);
+    });
+    CHECK(exec_only.first == exec + kEoe + "\n" + connect + kConnectTitle + "\n");
+    CHECK(exec_only.second.proctitles_as_eoe == 1);
+    // Network titles unread, exec ones read.
+    const auto network_only = run_with(text, [](RecordFilter& f) {
+        f.pass_network(true);
+        f.need_titles(true, false);
+    });
+    CHECK(network_only.first ==
+          exec + kTitle + "\n" + connect + "type=EOE msg=audit(1700000000.300:50): \n");
+    // Where EOE ends every event (skip_proctitles, an EOE seen): the unread ones are skipped.
+    const std::string eoe = std::string(kEoe) + "\n";
+    const std::string stream = exec + kTitle + "\n" + eoe + connect + kConnectTitle + "\n";
+    const auto skipping = run_with(exec + kTitle + "\n" + eoe + stream, [](RecordFilter& f) {
+        f.pass_network(true);
+        f.skip_proctitles(true);
+        f.need_titles(false, true);
+    });
+    // The first event's PROCTITLE comes before any EOE: an EOE of its own ends it.
+    CHECK(skipping.first == exec + kEoe + "\n" + eoe + exec + eoe + connect + kConnectTitle + "\n");
+    CHECK(skipping.second.proctitles_skipped == 1);
+    CHECK(skipping.second.proctitles_as_eoe == 1);
+}
