@@ -120,6 +120,26 @@ ExecveNormalizer::ExecveNormalizer(NormalizerOptions options, Sink sink)
 
 ExecveNormalizer::~ExecveNormalizer() = default;
 
+// The previous event's strings keep their buffers for the next event's arguments and tags.
+void ExecveNormalizer::recycle(std::vector<std::string>& strings) {
+    for (auto& text : strings) {
+        if (spare_strings_.size() >= kSpareStrings) break;
+        if (text.capacity() > kMaxSpareStringBytes) continue;  // a rare long one: let it go
+        spare_strings_.push_back(std::move(text));
+    }
+    strings.clear();
+}
+
+void ExecveNormalizer::add_string(std::vector<std::string>& strings, std::string_view text) {
+    if (spare_strings_.empty()) {
+        strings.emplace_back(text);
+        return;
+    }
+    strings.push_back(std::move(spare_strings_.back()));
+    spare_strings_.pop_back();
+    strings.back().assign(text);
+}
+
 void ExecveNormalizer::read_id(auparse_state_t* au, std::string_view field, IdName& who,
                                IdKind kind, std::string_view names) {
     who.id = str(auparse_get_field_str(au));
@@ -242,7 +262,7 @@ ExecveNormalizer::SyscallKind ExecveNormalizer::read_syscall(auparse_state_t* au
                     std::string_view keys = interpret(name);
                     while (!keys.empty()) {
                         const std::size_t sep = keys.find('\x01');
-                        if (sep != 0) event_.tags.emplace_back(keys.substr(0, sep));
+                        if (sep != 0) add_string(event_.tags, keys.substr(0, sep));
                         if (sep == std::string_view::npos) break;
                         keys.remove_prefix(sep + 1);
                     }
@@ -410,8 +430,8 @@ void ExecveNormalizer::read_execve(auparse_state_t* au) {
             interpretations_.interpret(au, name, str(auparse_get_field_str(au)));
         if (!continues) {
             end_arg();
-            while (event_.args.size() < index) event_.args.emplace_back();
-            event_.args.emplace_back();
+            while (event_.args.size() < index) add_string(event_.args, {});
+            add_string(event_.args, {});
             arg_limit_ = std::min(kMaxArgBytes,
                                   kMaxArgsBytes - std::min(kMaxArgsBytes, args_bytes_));
         }
@@ -583,7 +603,7 @@ void ExecveNormalizer::link_processes(bool exec) {
     event_.entity_id = self.entity_id;
     if (self.exec_seen) {
         for_each_packed(self.args, [this](std::string_view arg) {
-            event_.args.emplace_back(arg);
+            add_string(event_.args, arg);
             return false;
         });
         event_.args_count = self.args_count;
@@ -674,6 +694,8 @@ void ExecveNormalizer::finish_network(auparse_state_t* au, SyscallKind kind,
 
 void ExecveNormalizer::on_event(auparse_state_t* au) {
     if (auparse_first_record(au) <= 0) return;
+    recycle(event_.args);
+    recycle(event_.tags);
     event_.clear();
     arg_hashing_ = false;
     arg_length_ = 0;

@@ -151,6 +151,8 @@ private:
     void read_id(auparse_state_t* au, std::string_view field, IdName& who, IdKind kind,
                  std::string_view names);
     const std::string& local_name(IdKind kind, const std::string& id);
+    void recycle(std::vector<std::string>& strings);
+    void add_string(std::vector<std::string>& strings, std::string_view text);
 
     NormalizerOptions options_;
     Sink sink_;
@@ -166,6 +168,11 @@ private:
     bool arg_hashing_ = false;
     std::size_t args_bytes_ = 0;  // kept bytes of this event's finished arguments
     std::unique_ptr<Digest> digest_;
+    // Emptied argument and tag strings whose buffers the next event reuses (at most
+    // kSpareStrings of at most kMaxSpareStringBytes: 64 KiB).
+    static constexpr std::size_t kSpareStrings = 64;
+    static constexpr std::size_t kMaxSpareStringBytes = 1024;
+    std::vector<std::string> spare_strings_;
     std::unordered_map<std::string, std::string> user_names_;  // id -> name ("" unknown)
     std::unordered_map<std::string, std::string> group_names_;
     std::shared_ptr<const ToolInodes> tools_;

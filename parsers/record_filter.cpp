@@ -15,6 +15,26 @@ namespace {
 // Closed open-event entries kept for reuse.
 constexpr std::size_t kSpareEvents = 256;
 
+// Map nodes of closed events are kept (at most kSpareEvents) and given the next event's key:
+// no allocation per event in the steady state.
+template <typename Spares, typename Node>
+void keep_node(Spares& spares, Node&& node) {
+    if (!node.empty() && spares.size() < kSpareEvents) spares.push_back(std::move(node));
+}
+
+template <typename Map, typename Spares, typename Value>
+void insert_node(Map& map, Spares& spares, std::uint64_t key, Value value) {
+    if (spares.empty()) {
+        map.emplace(key, value);
+        return;
+    }
+    auto node = std::move(spares.back());
+    spares.pop_back();
+    node.key() = key;
+    node.mapped() = value;
+    map.insert(std::move(node));
+}
+
 // A literal prefix: its length is known here, so the comparison is a few inline instructions
 // (it runs several times on every line).
 template <std::size_t N>
@@ -450,8 +470,10 @@ const RecordFilter::EventTally* RecordFilter::tally_of(std::string_view node,
 void RecordFilter::close_event(OpenList::iterator it) {
     open_bytes_ -= it->tally.bytes + it->end.size();
     const auto per_node = open_per_node_.find(it->node_key);
-    if (per_node != open_per_node_.end() && --per_node->second == 0) open_per_node_.erase(per_node);
-    open_index_.erase(it->key);
+    if (per_node != open_per_node_.end() && --per_node->second == 0) {
+        keep_node(spare_per_node_, open_per_node_.extract(per_node));
+    }
+    keep_node(spare_index_, open_index_.extract(it->key));
     if (last_tally_ == &*it) last_tally_ = nullptr;
     // Kept for the next event: no list node or EOE text is allocated per event in the steady state.
     if (spare_.size() < kSpareEvents) {
@@ -538,8 +560,12 @@ void RecordFilter::open_event(std::string_view node, std::uint64_t node_key, std
     }
     e.end.append("type=EOE msg=audit(").append(stamp).append("): \n");
     open_bytes_ += e.end.size();
-    open_index_.emplace(key, std::prev(open_.end()));
-    ++open_per_node_[node_key];
+    insert_node(open_index_, spare_index_, key, std::prev(open_.end()));
+    if (const auto mine = open_per_node_.find(node_key); mine != open_per_node_.end()) {
+        ++mine->second;
+    } else {
+        insert_node(open_per_node_, spare_per_node_, node_key, 1U);
+    }
     last_tally_ = &open_.back();
 }
 

@@ -234,6 +234,9 @@ private:
     OpenList spare_;  // closed entries kept for reuse (node and string buffers), at most kSpareEvents
     std::unordered_map<std::uint64_t, OpenList::iterator> open_index_;
     std::unordered_map<std::uint64_t, std::uint32_t> open_per_node_;
+    // Their nodes, kept for reuse once their entry is gone (at most kSpareEvents each).
+    std::vector<decltype(open_index_)::node_type> spare_index_;
+    std::vector<decltype(open_per_node_)::node_type> spare_per_node_;
     std::uint64_t open_bytes_ = 0;
     std::uint64_t ticks_ = 0;
     bool flush_after_record_ = false;  // hand the batch on once the record is in it
