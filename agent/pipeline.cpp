@@ -59,6 +59,7 @@ Pipeline::Pipeline(PipelineOptions options, AlertSink alerts, EventSink events,
               }) {
     events_end_with_eoe_ = options.events_end_with_eoe;
     feed_.set_busy([this](std::string_view node) { return filter_.in_flight(node); });
+    filter_.end_events_with([this](std::string_view node) { feed_.flush_node(node); });
     set_rules(std::move(options.rules), options.engine);
 }
 

@@ -356,6 +356,7 @@ void RecordFilter::handle_line(std::string_view line) {
     }
     if (network_syscall) ++counters_.network_syscalls;
     bool proctitle_as_eoe = false;
+    bool proctitle_flush = false;
     if (last_tally_ != nullptr) {
         if (exec_syscall) last_tally_->tally.exec = true;
         if (connect_syscall) last_tally_->tally.network = true;
@@ -366,15 +367,30 @@ void RecordFilter::handle_line(std::string_view line) {
         if (type == "EOE" || type == "PROCTITLE") {
             // Ending the event is all its PROCTITLE does when nothing reads the title: an EOE
             // does it (one of an event no earlier record opened would be dropped by libauparse).
+            // The only event of its node in flight is ended by completing what auparse holds
+            // of the node: nothing more to parse.
             const EventTally& tally = last_tally_->tally;
             if (type == "PROCTITLE" && tally.execve + tally.other > 1 && !title_needed(&tally)) {
-                proctitle_end_.assign(last_tally_->end);
-                proctitle_as_eoe = true;
-                ++counters_.proctitles_as_eoe;
+                const auto per_node = open_per_node_.find(last_tally_->node_key);
+                if (ender_ && per_node != open_per_node_.end() && per_node->second == 1) {
+                    proctitle_flush = true;
+                    ++counters_.proctitles_flushed;
+                } else {
+                    proctitle_end_.assign(last_tally_->end);
+                    proctitle_as_eoe = true;
+                    ++counters_.proctitles_as_eoe;
+                }
             }
             close_event(open_index_.at(last_tally_->key));
             flush_after_record_ = true;
         }
+    }
+    if (proctitle_flush) {
+        if (observer_) observer_(record, line_offset_);
+        flush_after_record_ = false;
+        flush_batch();
+        ender_(node_name);
+        return;
     }
     ++counters_.records_fed;
     // Some shippers write the ENRICHED separator as the text "\u001D"; auparse needs the byte.

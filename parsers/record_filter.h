@@ -65,6 +65,9 @@ struct FilterCounters {
     std::uint64_t proctitles_skipped = 0;  ///< of those, PROCTITLE records (skip_proctitles)
     /// PROCTITLE records passed on as an EOE record of their event (need_titles)
     std::uint64_t proctitles_as_eoe = 0;
+    /// PROCTITLE records nothing reads whose event, the only one of its node in flight, was
+    /// completed in libauparse at once (end_events_with): no record handed on for them
+    std::uint64_t proctitles_flushed = 0;
     /// of those, CWD, EXECVE, PROCTITLE and EOE records of an event whose SYSCALL was skipped
     std::uint64_t records_of_skipped_events = 0;
     std::uint64_t ignored_lines = 0;    ///< blank lines, `#` comments, ausearch `----` / `time->`
@@ -91,6 +94,7 @@ inline constexpr CounterField<FilterCounters> kFilterCounterFields[] = {
     {"records_skipped", &FilterCounters::records_skipped},
     {"proctitles_skipped", &FilterCounters::proctitles_skipped},
     {"proctitles_as_eoe", &FilterCounters::proctitles_as_eoe},
+    {"proctitles_flushed", &FilterCounters::proctitles_flushed},
     {"records_of_skipped_events", &FilterCounters::records_of_skipped_events},
     {"ignored_lines", &FilterCounters::ignored_lines},
     {"events_ended_early", &FilterCounters::events_ended_early},
@@ -151,6 +155,12 @@ public:
         exec_titles_ = exec;
         network_titles_ = network;
     }
+    /// Completes the events in flight of `node` (empty without node=) in libauparse at once,
+    /// after the batch handed on before (an auparse_flush_feed of the node's feed).
+    using EventEnder = std::function<void(std::string_view node)>;
+    /// With an ender, a PROCTITLE nothing reads (need_titles) whose event is the only one of its
+    /// node in flight ends that event through it (`proctitles_flushed`): no EOE record is parsed.
+    void end_events_with(EventEnder ender) { ender_ = std::move(ender); }
     /// Whether a file (st_dev as makedev(major, minor), st_ino) is one whose exec's PATH matters.
     using FileWanted = std::function<bool(std::uint64_t device, std::uint64_t inode)>;
     /// Whether an exec event's PATH record of item 0 (the file run) goes on, with only its
@@ -197,6 +207,7 @@ private:
     bool exec_titles_ = true;
     bool network_titles_ = true;
     std::string proctitle_end_;  // the EOE record a PROCTITLE is passed on as
+    EventEnder ender_;
     bool pass_exec_paths_ = false;
     FileWanted exec_path_wanted_;
     bool pass_network_ = false;

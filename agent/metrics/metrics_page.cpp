@@ -28,6 +28,8 @@ const MetricDescriptor kMetricDescriptors[] = {
      "Of the records skipped, PROCTITLE records nothing reads."},
     {"proctitles_as_eoe", "scanwatch_proctitles_as_eoe_total", C,
      "Of the records handed to auparse, PROCTITLE records nothing reads, handed on as an EOE record."},
+    {"proctitles_flushed", "scanwatch_proctitles_flushed_total", C,
+     "PROCTITLE records nothing reads that ended the only event of their node in flight at once."},
     {"records_of_skipped_events", "scanwatch_records_of_skipped_events_total", C,
      "Of the records skipped, CWD, EXECVE, PROCTITLE and EOE records of an event whose SYSCALL was skipped."},
     {"ignored_lines", "scanwatch_ignored_lines_total", C,

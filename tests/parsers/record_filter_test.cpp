@@ -273,3 +273,40 @@ TEST_CASE("Filter: titles are kept or dropped by the kind of their event", "[fil
     CHECK(skipping.second.proctitles_skipped == 1);
     CHECK(skipping.second.proctitles_as_eoe == 1);
 }
+
+TEST_CASE("Filter: the only event of its node in flight is ended through the ender", "[filter]") {
+    const std::string exec = std::string(kExecSyscall) + "\n" + kExecve + "\n";
+    std::vector<std::string> ended;
+    std::string fed;
+    std::string fed_at_end;
+    RecordFilter filter([&](std::string_view r) { fed.append(r); }, {});
+    filter.project_syscalls(false);
+    filter.need_titles(false, false);
+    filter.end_events_with([&](std::string_view node) {
+        ended.emplace_back(node);
+        fed_at_end = fed;  // what was handed on before: the event's records
+    });
+    const std::string node_a = "node=a ";
+    const std::string node_b = "node=b ";
+    // Two nodes interleaved, one event each in flight: each is ended through the ender.
+    filter.feed(node_a + kExecSyscall + "\n" + node_b + kExecSyscall + "\n" + node_a + kTitle +
+                "\n" + node_b + kTitle + "\n");
+    CHECK(ended == std::vector<std::string>{"a", "b"});
+    CHECK(fed == node_a + kExecSyscall + "\n" + node_b + kExecSyscall + "\n");
+    CHECK(fed_at_end == fed);
+    CHECK(filter.counters().proctitles_flushed == 2);
+    CHECK(filter.counters().records_fed == 2);
+    CHECK(filter.open_events() == 0);
+    // Two events of one node in flight: the first ends with an EOE, the second through the ender.
+    fed.clear();
+    ended.clear();
+    const std::string other =
+        "type=SYSCALL msg=audit(1700000000.124:43): arch=c000003e syscall=59 success=yes ppid=1 "
+        "pid=3 comm=\"ping\" exe=\"/usr/bin/ping\" key=(null)\n";
+    const std::string other_title = "type=PROCTITLE msg=audit(1700000000.124:43): proctitle=70696E67\n";
+    filter.feed(exec + other + kTitle + "\n" + other_title);
+    CHECK(fed == exec + other + kEoe + "\n");
+    CHECK(ended == std::vector<std::string>{""});
+    CHECK(filter.counters().proctitles_as_eoe == 1);
+    CHECK(filter.counters().proctitles_flushed == 3);
+}
