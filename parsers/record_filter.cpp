@@ -79,9 +79,10 @@ std::size_t record_start(std::string_view line) {
     return std::string_view::npos;
 }
 
-// Appends the fields of `fields` (space-separated name=value) that the normalizer reads.
-void append_read_fields(std::string& out, std::string_view fields, bool upper_case,
-                        bool network) {
+// Writes the fields of `fields` (space-separated name=value) that the normalizer reads, each
+// after a space, at `out`; returns the end of what it wrote (at most fields.size() + 1 bytes).
+template <bool kUpperCase>
+char* write_read_fields(char* out, std::string_view fields, bool network) {
     const char* p = fields.data();
     const char* const end = p + fields.size();
     while (p < end) {
@@ -90,8 +91,7 @@ void append_read_fields(std::string& out, std::string_view fields, bool upper_ca
         std::size_t len = 0;
         const char* q = p;
         for (; q < end && *q != '=' && *q != ' ' && len < sizeof name; ++q, ++len) {
-            name[len] =
-                upper_case && *q >= 'A' && *q <= 'Z' ? static_cast<char>(*q - 'A' + 'a') : *q;
+            name[len] = kUpperCase && *q >= 'A' && *q <= 'Z' ? static_cast<char>(*q - 'A' + 'a') : *q;
         }
         const bool read = q < end && *q == '=' &&
                           (network ? network_field_read(std::string_view(name, len))
@@ -99,11 +99,14 @@ void append_read_fields(std::string& out, std::string_view fields, bool upper_ca
         const void* space = std::memchr(q, ' ', static_cast<std::size_t>(end - q));
         const char* field_end = space == nullptr ? end : static_cast<const char*>(space);
         if (read) {
-            out += ' ';
-            out.append(p, static_cast<std::size_t>(field_end - p));
+            *out++ = ' ';
+            const auto n = static_cast<std::size_t>(field_end - p);
+            std::memcpy(out, p, n);
+            out += n;
         }
         p = field_end + 1;
     }
+    return out;
 }
 
 // Appends the record with only the SYSCALL fields the normalizer reads (auparse parses and
@@ -116,17 +119,27 @@ void append_projected_syscall(std::string& out, std::string_view record, bool ne
         out.append(record);
         return;
     }
-    out.append(record.substr(0, body + 2));
+    // Written in place: what is kept is never longer than the record, but for the space put
+    // before the first ENRICHED name while writing.
+    const std::size_t start = out.size();
+    out.resize(start + record.size() + 1);
+    char* const begin = &out[start];
+    std::memcpy(begin, record.data(), body + 2);
+    char* w = begin + body + 2;
     const std::string_view fields = record.substr(body + 3);
     const std::size_t sep = fields.find('\x1d');
-    append_read_fields(out, fields.substr(0, sep), false, network);
+    w = write_read_fields<false>(w, fields.substr(0, sep), network);
     if (sep != std::string_view::npos) {
-        out += '\x1d';
+        *w++ = '\x1d';
         // ENRICHED names: as auparse, the first follows the separator without a space.
-        const std::size_t mark = out.size();
-        append_read_fields(out, fields.substr(sep + 1), true, network);
-        if (out.size() > mark) out.erase(mark, 1);
+        char* const mark = w;
+        w = write_read_fields<true>(w, fields.substr(sep + 1), network);
+        if (w > mark) {
+            std::memmove(mark, mark + 1, static_cast<std::size_t>(w - mark - 1));
+            --w;
+        }
     }
+    out.resize(static_cast<std::size_t>(w - out.data()));
 }
 
 std::uint64_t node_hash(std::string_view node) { return XXH3_64bits(node.data(), node.size()); }
