@@ -135,6 +135,7 @@ void Pipeline::feed(std::string_view bytes) { filter_.feed(bytes); }
 // The filter tracks each event in flight (its record caps, the bounds on events in flight) until
 // auparse completes it, however that happens: its EOE or PROCTITLE, auparse's own aging, a flush.
 void Pipeline::event_completed(auparse_state_t* au) {
+    if (filter_.open_events() == 0) return;  // e.g. the filter ended it itself: nothing to close
     const au_event_t* e = auparse_get_timestamp(au);
     if (e == nullptr) return;
     // "SECONDS.MMM:SERIAL", as the record filter keys events; per event, so no format string.

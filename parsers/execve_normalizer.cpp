@@ -542,9 +542,11 @@ bool ExecveNormalizer::stamp_event(auparse_state_t* au) {
     if (stamp != nullptr) {
         event_.time_ms = static_cast<std::int64_t>(stamp->sec) * 1000 + stamp->milli;
         event_.serial = stamp->serial;
-        event_ref_.clear();
-        fmt::format_to(std::back_inserter(event_ref_), FMT_COMPILE("{}.{:03}:{}"),
-                       static_cast<std::int64_t>(stamp->sec), stamp->milli, stamp->serial);
+        char ref[64];  // 20 + 1 + 10 + 1 + 20 characters at most
+        const char* const end = fmt::format_to(ref, FMT_COMPILE("{}.{:03}:{}"),
+                                               static_cast<std::int64_t>(stamp->sec), stamp->milli,
+                                               stamp->serial);
+        event_ref_.assign(ref, static_cast<std::size_t>(end - ref));
     }
     const bool remote = stamp != nullptr && stamp->host != nullptr && stamp->host[0] != '\0' &&
                         stamp->host != options_.host_name && stamp->host != options_.host_id;

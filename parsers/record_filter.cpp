@@ -79,23 +79,37 @@ std::size_t record_start(std::string_view line) {
     return std::string_view::npos;
 }
 
+// The ENRICHED names the normalizer has auparse interpret (lower case): the ids'. Arch and
+// syscall are read raw.
+bool enriched_id(std::string_view name) {
+    return name == "uid" || name == "gid" || name == "auid" || name == "euid" || name == "egid";
+}
+
 // Writes the fields of `fields` (space-separated name=value) that the normalizer reads, each
 // after a space, at `out`; returns the end of what it wrote (at most fields.size() + 1 bytes).
 template <bool kUpperCase>
-char* write_read_fields(char* out, std::string_view fields, bool network) {
+char* write_read_fields(char* out, std::string_view fields, bool (*read_field)(std::string_view)) {
     const char* p = fields.data();
     const char* const end = p + fields.size();
     while (p < end) {
         // The name: up to '=' within a short distance (the names read are short).
-        char name[8];
-        std::size_t len = 0;
+        constexpr std::size_t kMaxName = 8;
+        const char* const limit = end - p > static_cast<std::ptrdiff_t>(kMaxName) ? p + kMaxName : end;
         const char* q = p;
-        for (; q < end && *q != '=' && *q != ' ' && len < sizeof name; ++q, ++len) {
-            name[len] = kUpperCase && *q >= 'A' && *q <= 'Z' ? static_cast<char>(*q - 'A' + 'a') : *q;
+        while (q < limit && *q != '=' && *q != ' ') ++q;
+        bool read = false;
+        if (q < end && *q == '=') {
+            std::string_view name(p, static_cast<std::size_t>(q - p));
+            char lower[kMaxName];
+            if (kUpperCase) {
+                for (std::size_t i = 0; i < name.size(); ++i) {
+                    const char c = name[i];
+                    lower[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+                }
+                name = std::string_view(lower, name.size());
+            }
+            read = read_field(name);
         }
-        const bool read = q < end && *q == '=' &&
-                          (network ? network_field_read(std::string_view(name, len))
-                                   : syscall_field_read(std::string_view(name, len)));
         const void* space = std::memchr(q, ' ', static_cast<std::size_t>(end - q));
         const char* field_end = space == nullptr ? end : static_cast<const char*>(space);
         if (read) {
@@ -128,12 +142,20 @@ void append_projected_syscall(std::string& out, std::string_view record, bool ne
     char* w = begin + body + 2;
     const std::string_view fields = record.substr(body + 3);
     const std::size_t sep = fields.find('\x1d');
-    w = write_read_fields<false>(w, fields.substr(0, sep), network);
+    w = write_read_fields<false>(w, fields.substr(0, sep),
+                                 network ? network_field_read : syscall_field_read);
     if (sep != std::string_view::npos) {
         *w++ = '\x1d';
-        // ENRICHED names: as auparse, the first follows the separator without a space.
+        // ENRICHED names: as auparse, the first follows the separator without a space. Only the
+        // ids' are interpreted (auparse loads every name of the list for each event); a list
+        // without them keeps what it had of the fields read (an empty one would change how the
+        // ids are read).
         char* const mark = w;
-        w = write_read_fields<true>(w, fields.substr(sep + 1), network);
+        w = write_read_fields<true>(w, fields.substr(sep + 1), enriched_id);
+        if (w == mark) {
+            w = write_read_fields<true>(w, fields.substr(sep + 1),
+                                        network ? network_field_read : syscall_field_read);
+        }
         if (w > mark) {
             std::memmove(mark, mark + 1, static_cast<std::size_t>(w - mark - 1));
             --w;

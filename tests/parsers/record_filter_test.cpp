@@ -65,12 +65,18 @@ TEST_CASE("Filter: exec SYSCALLs go on with only the fields the normalizer reads
         "node=h1 type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 success=yes "
         "ppid=1 pid=2 auid=1000 uid=0 gid=0 euid=0 egid=0 ses=3 comm=\"ping\" exe=\"/usr/bin/ping\" "
         "key=\"scan\"\x1d"
-        "ARCH=x86_64 SYSCALL=execve AUID=\"alice\" UID=\"root\" GID=\"root\" "
-        "EUID=\"root\" EGID=\"root\"";
+        "AUID=\"alice\" UID=\"root\" GID=\"root\" EUID=\"root\" EGID=\"root\"";
     for (std::size_t chunk : {1U, 5U, 4096U}) {
         CHECK(run(raw + "\n", chunk).fed == cut + "\n");
         CHECK(run(raw + "\n", chunk, 64 * 1024, false).fed == raw + "\n");
     }
+    // An ENRICHED list without the ids keeps the names of the fields read it has.
+    const std::string no_ids =
+        "type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 success=yes pid=2 "
+        "tty=pts0\x1d" "ARCH=x86_64 SYSCALL=execve TTY=pts0";
+    CHECK(run(no_ids + "\n").fed ==
+          "type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 success=yes pid=2"
+          "\x1d" "ARCH=x86_64 SYSCALL=execve\n");
     // Other records pass whole.
     CHECK(run(std::string(kExecve) + "\n").fed == std::string(kExecve) + "\n");
 }
@@ -174,7 +180,9 @@ TEST_CASE("Filter: a last line without newline is kept; a cut one is truncated",
 
 TEST_CASE("Filter: the ENRICHED separator written as text \\u001D becomes the byte", "[filter]") {
     const std::string text = std::string(kExecSyscall) + "\\u001DARCH=x86_64 UID=\"root\"\n";
-    CHECK(run(text).fed == std::string(kExecSyscall) + "\x1d" + "ARCH=x86_64 UID=\"root\"\n");
+    CHECK(run(text).fed == std::string(kExecSyscall) + "\x1d" + "UID=\"root\"\n");  // projected
+    CHECK(run(text, 7, 64 * 1024, false).fed ==
+          std::string(kExecSyscall) + "\x1d" + "ARCH=x86_64 UID=\"root\"\n");
 }
 
 TEST_CASE("Filter: counters add up", "[filter]") {
