@@ -79,37 +79,74 @@ std::size_t record_start(std::string_view line) {
     return std::string_view::npos;
 }
 
-// The ENRICHED names the normalizer has auparse interpret (lower case): the ids'. Arch and
-// syscall are read raw.
-bool enriched_id(std::string_view name) {
-    return name == "uid" || name == "gid" || name == "auid" || name == "euid" || name == "egid";
+// Which field names the projection keeps.
+enum class Names : std::uint8_t {
+    syscall,    // syscall_field_read
+    network,    // network_field_read
+    enriched,   // the ENRICHED names the normalizer has auparse interpret: the ids' (upper case)
+};
+
+// Whether the field at `p` is `name=` with a name of `set`. Every name read is 2, 3, 4 or 7
+// characters long (exec_syscalls.h), so the '=' is looked for there rather than the name
+// scanned: a prefix of another length that is followed by '=' holds a '=' or a space, and is
+// no name read.
+bool read_name(const char* p, const char* end, Names set) {
+    const auto at = [p, end](std::size_t len) {
+        return end - p > static_cast<std::ptrdiff_t>(len) && p[len] == '=';
+    };
+    if (set == Names::enriched) {
+        if (at(3) && (std::string_view(p, 3) == "UID" || std::string_view(p, 3) == "GID")) {
+            return true;
+        }
+        const std::string_view name(p, 4);
+        return at(4) && (name == "AUID" || name == "EUID" || name == "EGID");
+    }
+    for (const std::size_t len : {3U, 4U, 7U, 2U}) {
+        const std::string_view name(p, len);
+        if (at(len) &&
+            (set == Names::network ? network_field_read(name) : syscall_field_read(name))) {
+            return true;
+        }
+    }
+    return false;
 }
 
-// Writes the fields of `fields` (space-separated name=value) that the normalizer reads, each
-// after a space, at `out`; returns the end of what it wrote (at most fields.size() + 1 bytes).
-template <bool kUpperCase>
-char* write_read_fields(char* out, std::string_view fields, bool (*read_field)(std::string_view)) {
+// Writes the fields of `fields` (space-separated name=value) whose name is of `set`, each after
+// a space, at `out`; returns the end of what it wrote (at most fields.size() + 1 bytes).
+char* write_read_fields(char* out, std::string_view fields, Names set) {
     const char* p = fields.data();
     const char* const end = p + fields.size();
     while (p < end) {
-        // The name: up to '=' within a short distance (the names read are short).
-        constexpr std::size_t kMaxName = 8;
-        const char* const limit = end - p > static_cast<std::ptrdiff_t>(kMaxName) ? p + kMaxName : end;
-        const char* q = p;
-        while (q < limit && *q != '=' && *q != ' ') ++q;
-        bool read = false;
-        if (q < end && *q == '=') {
-            std::string_view name(p, static_cast<std::size_t>(q - p));
-            char lower[kMaxName];
-            if (kUpperCase) {
-                for (std::size_t i = 0; i < name.size(); ++i) {
-                    const char c = name[i];
-                    lower[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-                }
-                name = std::string_view(lower, name.size());
-            }
-            read = read_field(name);
+        const bool read = read_name(p, end, set);
+        const void* space = std::memchr(p, ' ', static_cast<std::size_t>(end - p));
+        const char* field_end = space == nullptr ? end : static_cast<const char*>(space);
+        if (read) {
+            *out++ = ' ';
+            const auto n = static_cast<std::size_t>(field_end - p);
+            std::memcpy(out, p, n);
+            out += n;
         }
+        p = field_end + 1;
+    }
+    return out;
+}
+
+// As write_read_fields, for ENRICHED names (upper case) of the fields read: the rare list
+// without the ids' names.
+char* write_read_names(char* out, std::string_view fields, bool network) {
+    const char* p = fields.data();
+    const char* const end = p + fields.size();
+    while (p < end) {
+        constexpr std::size_t kMaxName = 8;
+        char lower[kMaxName];
+        std::size_t len = 0;
+        const char* q = p;
+        for (; q < end && *q != '=' && *q != ' ' && len < kMaxName; ++q, ++len) {
+            lower[len] = *q >= 'A' && *q <= 'Z' ? static_cast<char>(*q - 'A' + 'a') : *q;
+        }
+        const std::string_view name(lower, len);
+        const bool read = q < end && *q == '=' &&
+                          (network ? network_field_read(name) : syscall_field_read(name));
         const void* space = std::memchr(q, ' ', static_cast<std::size_t>(end - q));
         const char* field_end = space == nullptr ? end : static_cast<const char*>(space);
         if (read) {
@@ -142,8 +179,7 @@ void append_projected_syscall(std::string& out, std::string_view record, bool ne
     char* w = begin + body + 2;
     const std::string_view fields = record.substr(body + 3);
     const std::size_t sep = fields.find('\x1d');
-    w = write_read_fields<false>(w, fields.substr(0, sep),
-                                 network ? network_field_read : syscall_field_read);
+    w = write_read_fields(w, fields.substr(0, sep), network ? Names::network : Names::syscall);
     if (sep != std::string_view::npos) {
         *w++ = '\x1d';
         // ENRICHED names: as auparse, the first follows the separator without a space. Only the
@@ -151,11 +187,8 @@ void append_projected_syscall(std::string& out, std::string_view record, bool ne
         // without them keeps what it had of the fields read (an empty one would change how the
         // ids are read).
         char* const mark = w;
-        w = write_read_fields<true>(w, fields.substr(sep + 1), enriched_id);
-        if (w == mark) {
-            w = write_read_fields<true>(w, fields.substr(sep + 1),
-                                        network ? network_field_read : syscall_field_read);
-        }
+        w = write_read_fields(w, fields.substr(sep + 1), Names::enriched);
+        if (w == mark) w = write_read_names(w, fields.substr(sep + 1), network);
         if (w > mark) {
             std::memmove(mark, mark + 1, static_cast<std::size_t>(w - mark - 1));
             --w;

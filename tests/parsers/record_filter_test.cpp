@@ -70,6 +70,14 @@ TEST_CASE("Filter: exec SYSCALLs go on with only the fields the normalizer reads
         CHECK(run(raw + "\n", chunk).fed == cut + "\n");
         CHECK(run(raw + "\n", chunk, 64 * 1024, false).fed == raw + "\n");
     }
+    // A name is what comes before the first '=': values with '=' in them, names that end
+    // another name, fields without '='.
+    const std::string odd =
+        "type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 x=pid=6 pid==5 "
+        "uid apid=1 a0=3 sesx=1 key=a=b comm\x1d" "XUID=\"a\" UID==\"b\" AUID";
+    CHECK(run(odd + "\n").fed ==
+          "type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 pid==5 key=a=b"
+          "\x1d" "UID==\"b\"\n");
     // An ENRICHED list without the ids keeps the names of the fields read it has.
     const std::string no_ids =
         "type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 success=yes pid=2 "
