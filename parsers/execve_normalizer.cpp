@@ -59,6 +59,17 @@ std::string_view str(const char* s) {
     return s == nullptr ? std::string_view{} : s;
 }
 
+// The raw value of field `name` of the record `au` is on, which is left positioned on it; null
+// if the record has none. auparse_find_field would copy the name on every call and run on into
+// the event's next records.
+const char* record_field(auparse_state_t* au, std::string_view name) {
+    if (auparse_first_field(au) <= 0) return nullptr;
+    do {
+        if (str(auparse_get_field_name(au)) == name) return auparse_get_field_str(au);
+    } while (auparse_next_field(au) > 0);
+    return nullptr;
+}
+
 // Linux socket(2) values (include/linux/socket.h, net.h; netinet/in.h).
 constexpr int kSockTypeMask = 0xf;  // the rest of a1 is SOCK_NONBLOCK / SOCK_CLOEXEC
 constexpr std::int64_t kEinprogress = -115;
@@ -727,7 +738,7 @@ void ExecveNormalizer::on_event(auparse_state_t* au) {
                 if (socketcall_) read_socketcall(au);
                 break;
             case AUDIT_CWD:
-                if (const char* raw = auparse_find_field(au, "cwd"); raw != nullptr) {
+                if (const char* raw = record_field(au, "cwd"); raw != nullptr) {
                     event_.working_directory = interpretations_.interpret(au, "cwd", raw);
                 }
                 break;
@@ -735,7 +746,7 @@ void ExecveNormalizer::on_event(auparse_state_t* au) {
                 read_path(au);
                 break;
             case AUDIT_PROCTITLE:
-                if (const char* raw = auparse_find_field(au, "proctitle"); raw != nullptr) {
+                if (const char* raw = record_field(au, "proctitle"); raw != nullptr) {
                     read_proctitle(raw);
                 }
                 break;
