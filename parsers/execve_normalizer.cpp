@@ -151,16 +151,46 @@ void ExecveNormalizer::add_string(std::vector<std::string>& strings, std::string
     strings.back().assign(text);
 }
 
-void ExecveNormalizer::read_id(auparse_state_t* au, std::string_view field, IdName& who,
+IdName& ExecveNormalizer::id_of(IdSlot slot) {
+    switch (slot) {
+        case IdSlot::user: return event_.user;
+        case IdSlot::effective_user: return event_.effective_user;
+        case IdSlot::group: return event_.group;
+        case IdSlot::effective_group: return event_.effective_group;
+        case IdSlot::audit_user: return event_.audit_user;
+    }
+    return event_.user;
+}
+
+void ExecveNormalizer::read_id(auparse_state_t* au, std::string_view field, IdSlot slot,
                                IdKind kind, std::string_view names) {
-    who.id = str(auparse_get_field_str(au));
+    IdName& who = id_of(slot);
+    const auto i = static_cast<std::size_t>(slot);
+    const std::string_view raw = str(auparse_get_field_str(au));
+    // What the last reading of this id gave, when its raw id and its record's name list were
+    // these (read_syscall forgets them when the list changes): no interpretation.
+    LastId& last = last_ids_[i];
+    if (last.valid && same_names_ && last.id == raw) {
+        who.id.assign(last.id);
+        if (last.named) who.name.assign(last.name);
+        return;
+    }
+    who.id = raw;
+    last.named = false;
     if (!names.empty()) {
         const std::string_view name = interpretations_.interpret(au, field, who.id, names);
         // auparse says "unknown(N)" when it has no name; leave the name empty then.
-        if (name.substr(0, 8) != "unknown(") who.name = name;
+        if (name.substr(0, 8) != "unknown(") {
+            who.name = name;
+            last.named = true;
+        }
     } else if (options_.lookup_names) {
         who.name = local_name(kind, who.id);
+        last.named = true;
     }
+    last.id.assign(who.id);
+    if (last.named) last.name.assign(who.name);
+    last.valid = true;
 }
 
 // RAW logs in live modes: names from this machine, each id looked up once. auparse would look
@@ -202,6 +232,12 @@ ExecveNormalizer::SyscallKind ExecveNormalizer::read_syscall(auparse_state_t* au
     // ENRICHED records carry names; RAW ones get local names only when asked (live modes).
     // Every interpretation in an ENRICHED record may come from its name list: part of the key.
     const std::string_view names = str(auparse_get_record_interpretations(au));
+    // Ids read as the previous event's when its name list was this one (read_id).
+    same_names_ = names == previous_names_;
+    if (!same_names_) {
+        previous_names_.assign(names);
+        for (auto& last : last_ids_) last.valid = false;
+    }
     const auto interpret = [&](std::string_view field) {
         return interpretations_.interpret(au, field, str(auparse_get_field_str(au)), names);
     };
@@ -225,7 +261,7 @@ ExecveNormalizer::SyscallKind ExecveNormalizer::read_syscall(auparse_state_t* au
                     arch = str(auparse_get_field_str(au));
                     event_.arch = arch_name(arch);
                 } else if (name == "auid") {
-                    read_id(au, name, event_.audit_user, IdKind::user, names);
+                    read_id(au, name, IdSlot::audit_user, IdKind::user, names);
                 }
                 break;
             case 's':
@@ -248,13 +284,13 @@ ExecveNormalizer::SyscallKind ExecveNormalizer::read_syscall(auparse_state_t* au
                 }
                 break;
             case 'u':
-                if (name == "uid") read_id(au, name, event_.user, IdKind::user, names);
+                if (name == "uid") read_id(au, name, IdSlot::user, IdKind::user, names);
                 break;
             case 'e':
                 if (name == "euid") {
-                    read_id(au, name, event_.effective_user, IdKind::user, names);
+                    read_id(au, name, IdSlot::effective_user, IdKind::user, names);
                 } else if (name == "egid") {
-                    read_id(au, name, event_.effective_group, IdKind::group, names);
+                    read_id(au, name, IdSlot::effective_group, IdKind::group, names);
                 } else if (name == "exe") {
                     event_.executable = interpret(name);
                 } else if (name == "exit") {
@@ -262,7 +298,7 @@ ExecveNormalizer::SyscallKind ExecveNormalizer::read_syscall(auparse_state_t* au
                 }
                 break;
             case 'g':
-                if (name == "gid") read_id(au, name, event_.group, IdKind::group, names);
+                if (name == "gid") read_id(au, name, IdSlot::group, IdKind::group, names);
                 break;
             case 'c':
                 if (name == "comm") event_.name = interpret(name);
