@@ -59,18 +59,30 @@ Pipeline::Pipeline(PipelineOptions options, AlertSink alerts, EventSink events,
               }) {
     events_end_with_eoe_ = options.events_end_with_eoe;
     feed_.set_busy([this](std::string_view node) { return filter_.in_flight(node); });
+    filter_.end_events_with([this](std::string_view node) { feed_.flush_node(node); });
     set_rules(std::move(options.rules), options.engine);
 }
 
-// process.title is the only thing a PROCTITLE record gives. Where EOE ends every event, nothing
-// else needs it either, and auparse need not parse a record per event that nobody reads.
+// process.title is the only thing a PROCTITLE record gives: events exported carry it, a rule may
+// read it, and the alert of any rule but a threshold one copies its event's. Where nothing needs
+// it, auparse need not parse a record per event that nobody reads: it is skipped where EOE ends
+// every event, or else passed on as an EOE (the record filter's need_titles).
 void Pipeline::decide_proctitles() {
     const auto& rules = detection_.rules();
     const int title = rules::FieldCatalog::known_id("process.title");
-    filter_.skip_proctitles(events_end_with_eoe_ && !event_sink_ &&
-                            std::none_of(rules.begin(), rules.end(), [title](const auto& rule) {
-                                return rule->reads(title);
-                            }));
+    bool exec_titles = static_cast<bool>(event_sink_);
+    bool network_titles = exec_titles;
+    for (const auto& rule : rules) {
+        if (rule->reads(title)) {
+            exec_titles = network_titles = true;
+        } else if (rule->rule_type != rules::RuleType::threshold) {
+            const RuleRoute route = route_rule(*rule);
+            exec_titles = exec_titles || route.exec;
+            network_titles = network_titles || route.network;
+        }
+    }
+    filter_.skip_proctitles(events_end_with_eoe_);
+    filter_.need_titles(exec_titles, network_titles);
     // Network records reach auparse only when events are exported or a rule reads a field
     // only network events carry: an exec-only rule set parses none of them.
     filter_.pass_network(static_cast<bool>(event_sink_) || detection_.reads_network());
@@ -123,6 +135,7 @@ void Pipeline::feed(std::string_view bytes) { filter_.feed(bytes); }
 // The filter tracks each event in flight (its record caps, the bounds on events in flight) until
 // auparse completes it, however that happens: its EOE or PROCTITLE, auparse's own aging, a flush.
 void Pipeline::event_completed(auparse_state_t* au) {
+    if (filter_.open_events() == 0) return;  // e.g. the filter ended it itself: nothing to close
     const au_event_t* e = auparse_get_timestamp(au);
     if (e == nullptr) return;
     // "SECONDS.MMM:SERIAL", as the record filter keys events; per event, so no format string.

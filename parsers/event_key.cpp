@@ -3,38 +3,35 @@
 #include <fmt/format.h>
 
 namespace scanwatch::parsers {
-namespace {
-
-// A decimal number as the kernel prints it: no sign, no leading zero, at most `max_digits`.
-bool canonical_number(std::string_view s, std::size_t max_digits) {
-    if (s.empty() || s.size() > max_digits || (s.size() > 1 && s[0] == '0')) return false;
-    for (char c : s) {
-        if (c < '0' || c > '9') return false;
-    }
-    return true;
-}
-
-}  // namespace
-
 std::string_view audit_stamp(std::string_view record) {
     constexpr std::string_view kMsg = "msg=audit(";
     const std::size_t at = record.find(kMsg);
     if (at == std::string_view::npos) return {};
-    const std::string_view stamp = record.substr(at + kMsg.size());
-    const std::size_t close = stamp.find(')');
-    if (close == std::string_view::npos) return {};
-    const std::string_view inner = stamp.substr(0, close);
-    const std::size_t dot = inner.find('.');
-    // Milliseconds: exactly three digits (canonical_number would refuse "005").
-    if (dot == std::string_view::npos || inner.size() < dot + 5 || inner[dot + 4] != ':') return {};
-    for (std::size_t i = dot + 1; i < dot + 4; ++i) {
-        if (inner[i] < '0' || inner[i] > '9') return {};
-    }
-    if (!canonical_number(inner.substr(0, dot), 12) ||
-        !canonical_number(inner.substr(dot + 5), 19)) {
+    // One pass over "SECONDS.MMM:SERIAL)": it runs on every line.
+    const char* const begin = record.data() + at + kMsg.size();
+    const char* const end = record.data() + record.size();
+    const auto digits = [end](const char* p) {
+        while (p < end && *p >= '0' && *p <= '9') ++p;
+        return p;
+    };
+    // Seconds: 1 to 12 digits, no leading zero; then '.'.
+    const char* const dot = digits(begin);
+    const auto seconds = static_cast<std::size_t>(dot - begin);
+    if (dot == end || *dot != '.' || seconds == 0 || seconds > 12 ||
+        (seconds > 1 && *begin == '0')) {
         return {};
     }
-    return inner;
+    // Milliseconds: exactly three digits, then ':'.
+    if (end - dot < 5 || digits(dot + 1) != dot + 4 || dot[4] != ':') return {};
+    // Serial: 1 to 19 digits, no leading zero; then ')'.
+    const char* const serial = dot + 5;
+    const char* const close = digits(serial);
+    const auto serial_digits = static_cast<std::size_t>(close - serial);
+    if (close == end || *close != ')' || serial_digits == 0 || serial_digits > 19 ||
+        (serial_digits > 1 && *serial == '0')) {
+        return {};
+    }
+    return std::string_view(begin, static_cast<std::size_t>(close - begin));
 }
 
 std::string record_event_key(std::string_view record) {

@@ -32,7 +32,8 @@ bool network_field_read(std::string_view name);
 std::string_view arch_name(std::string_view arch);
 
 /// Whether ExecveNormalizer reads this SYSCALL field (lower case; an ENRICHED name such as `UID`
-/// is asked for in lower case). RecordFilter passes only these on to auparse.
+/// is asked for in lower case). RecordFilter passes only these on to auparse. Every name it or
+/// network_field_read accepts is 2, 3, 4 or 7 characters long: the filter asks only about those.
 bool syscall_field_read(std::string_view name);
 
 }  // namespace scanwatch::parsers

@@ -59,6 +59,17 @@ std::string_view str(const char* s) {
     return s == nullptr ? std::string_view{} : s;
 }
 
+// The raw value of field `name` of the record `au` is on, which is left positioned on it; null
+// if the record has none. auparse_find_field would copy the name on every call and run on into
+// the event's next records.
+const char* record_field(auparse_state_t* au, std::string_view name) {
+    if (auparse_first_field(au) <= 0) return nullptr;
+    do {
+        if (str(auparse_get_field_name(au)) == name) return auparse_get_field_str(au);
+    } while (auparse_next_field(au) > 0);
+    return nullptr;
+}
+
 // Linux socket(2) values (include/linux/socket.h, net.h; netinet/in.h).
 constexpr int kSockTypeMask = 0xf;  // the rest of a1 is SOCK_NONBLOCK / SOCK_CLOEXEC
 constexpr std::int64_t kEinprogress = -115;
@@ -120,16 +131,66 @@ ExecveNormalizer::ExecveNormalizer(NormalizerOptions options, Sink sink)
 
 ExecveNormalizer::~ExecveNormalizer() = default;
 
-void ExecveNormalizer::read_id(auparse_state_t* au, std::string_view field, IdName& who,
+// The previous event's strings keep their buffers for the next event's arguments and tags.
+void ExecveNormalizer::recycle(std::vector<std::string>& strings) {
+    for (auto& text : strings) {
+        if (spare_strings_.size() >= kSpareStrings) break;
+        if (text.capacity() > kMaxSpareStringBytes) continue;  // a rare long one: let it go
+        spare_strings_.push_back(std::move(text));
+    }
+    strings.clear();
+}
+
+void ExecveNormalizer::add_string(std::vector<std::string>& strings, std::string_view text) {
+    if (spare_strings_.empty()) {
+        strings.emplace_back(text);
+        return;
+    }
+    strings.push_back(std::move(spare_strings_.back()));
+    spare_strings_.pop_back();
+    strings.back().assign(text);
+}
+
+IdName& ExecveNormalizer::id_of(IdSlot slot) {
+    switch (slot) {
+        case IdSlot::user: return event_.user;
+        case IdSlot::effective_user: return event_.effective_user;
+        case IdSlot::group: return event_.group;
+        case IdSlot::effective_group: return event_.effective_group;
+        case IdSlot::audit_user: return event_.audit_user;
+    }
+    return event_.user;
+}
+
+void ExecveNormalizer::read_id(auparse_state_t* au, std::string_view field, IdSlot slot,
                                IdKind kind, std::string_view names) {
-    who.id = str(auparse_get_field_str(au));
+    IdName& who = id_of(slot);
+    const auto i = static_cast<std::size_t>(slot);
+    const std::string_view raw = str(auparse_get_field_str(au));
+    // What the last reading of this id gave, when its raw id and its record's name list were
+    // these (read_syscall forgets them when the list changes): no interpretation.
+    LastId& last = last_ids_[i];
+    if (last.valid && same_names_ && last.id == raw) {
+        who.id.assign(last.id);
+        if (last.named) who.name.assign(last.name);
+        return;
+    }
+    who.id = raw;
+    last.named = false;
     if (!names.empty()) {
         const std::string_view name = interpretations_.interpret(au, field, who.id, names);
         // auparse says "unknown(N)" when it has no name; leave the name empty then.
-        if (name.substr(0, 8) != "unknown(") who.name = name;
+        if (name.substr(0, 8) != "unknown(") {
+            who.name = name;
+            last.named = true;
+        }
     } else if (options_.lookup_names) {
         who.name = local_name(kind, who.id);
+        last.named = true;
     }
+    last.id.assign(who.id);
+    if (last.named) last.name.assign(who.name);
+    last.valid = true;
 }
 
 // RAW logs in live modes: names from this machine, each id looked up once. auparse would look
@@ -171,6 +232,12 @@ ExecveNormalizer::SyscallKind ExecveNormalizer::read_syscall(auparse_state_t* au
     // ENRICHED records carry names; RAW ones get local names only when asked (live modes).
     // Every interpretation in an ENRICHED record may come from its name list: part of the key.
     const std::string_view names = str(auparse_get_record_interpretations(au));
+    // Ids read as the previous event's when its name list was this one (read_id).
+    same_names_ = names == previous_names_;
+    if (!same_names_) {
+        previous_names_.assign(names);
+        for (auto& last : last_ids_) last.valid = false;
+    }
     const auto interpret = [&](std::string_view field) {
         return interpretations_.interpret(au, field, str(auparse_get_field_str(au)), names);
     };
@@ -194,7 +261,7 @@ ExecveNormalizer::SyscallKind ExecveNormalizer::read_syscall(auparse_state_t* au
                     arch = str(auparse_get_field_str(au));
                     event_.arch = arch_name(arch);
                 } else if (name == "auid") {
-                    read_id(au, name, event_.audit_user, IdKind::user, names);
+                    read_id(au, name, IdSlot::audit_user, IdKind::user, names);
                 }
                 break;
             case 's':
@@ -217,13 +284,13 @@ ExecveNormalizer::SyscallKind ExecveNormalizer::read_syscall(auparse_state_t* au
                 }
                 break;
             case 'u':
-                if (name == "uid") read_id(au, name, event_.user, IdKind::user, names);
+                if (name == "uid") read_id(au, name, IdSlot::user, IdKind::user, names);
                 break;
             case 'e':
                 if (name == "euid") {
-                    read_id(au, name, event_.effective_user, IdKind::user, names);
+                    read_id(au, name, IdSlot::effective_user, IdKind::user, names);
                 } else if (name == "egid") {
-                    read_id(au, name, event_.effective_group, IdKind::group, names);
+                    read_id(au, name, IdSlot::effective_group, IdKind::group, names);
                 } else if (name == "exe") {
                     event_.executable = interpret(name);
                 } else if (name == "exit") {
@@ -231,7 +298,7 @@ ExecveNormalizer::SyscallKind ExecveNormalizer::read_syscall(auparse_state_t* au
                 }
                 break;
             case 'g':
-                if (name == "gid") read_id(au, name, event_.group, IdKind::group, names);
+                if (name == "gid") read_id(au, name, IdSlot::group, IdKind::group, names);
                 break;
             case 'c':
                 if (name == "comm") event_.name = interpret(name);
@@ -242,7 +309,7 @@ ExecveNormalizer::SyscallKind ExecveNormalizer::read_syscall(auparse_state_t* au
                     std::string_view keys = interpret(name);
                     while (!keys.empty()) {
                         const std::size_t sep = keys.find('\x01');
-                        if (sep != 0) event_.tags.emplace_back(keys.substr(0, sep));
+                        if (sep != 0) add_string(event_.tags, keys.substr(0, sep));
                         if (sep == std::string_view::npos) break;
                         keys.remove_prefix(sep + 1);
                     }
@@ -410,8 +477,8 @@ void ExecveNormalizer::read_execve(auparse_state_t* au) {
             interpretations_.interpret(au, name, str(auparse_get_field_str(au)));
         if (!continues) {
             end_arg();
-            while (event_.args.size() < index) event_.args.emplace_back();
-            event_.args.emplace_back();
+            while (event_.args.size() < index) add_string(event_.args, {});
+            add_string(event_.args, {});
             arg_limit_ = std::min(kMaxArgBytes,
                                   kMaxArgsBytes - std::min(kMaxArgsBytes, args_bytes_));
         }
@@ -522,9 +589,11 @@ bool ExecveNormalizer::stamp_event(auparse_state_t* au) {
     if (stamp != nullptr) {
         event_.time_ms = static_cast<std::int64_t>(stamp->sec) * 1000 + stamp->milli;
         event_.serial = stamp->serial;
-        event_ref_.clear();
-        fmt::format_to(std::back_inserter(event_ref_), FMT_COMPILE("{}.{:03}:{}"),
-                       static_cast<std::int64_t>(stamp->sec), stamp->milli, stamp->serial);
+        char ref[64];  // 20 + 1 + 10 + 1 + 20 characters at most
+        const char* const end = fmt::format_to(ref, FMT_COMPILE("{}.{:03}:{}"),
+                                               static_cast<std::int64_t>(stamp->sec), stamp->milli,
+                                               stamp->serial);
+        event_ref_.assign(ref, static_cast<std::size_t>(end - ref));
     }
     const bool remote = stamp != nullptr && stamp->host != nullptr && stamp->host[0] != '\0' &&
                         stamp->host != options_.host_name && stamp->host != options_.host_id;
@@ -583,7 +652,7 @@ void ExecveNormalizer::link_processes(bool exec) {
     event_.entity_id = self.entity_id;
     if (self.exec_seen) {
         for_each_packed(self.args, [this](std::string_view arg) {
-            event_.args.emplace_back(arg);
+            add_string(event_.args, arg);
             return false;
         });
         event_.args_count = self.args_count;
@@ -674,6 +743,8 @@ void ExecveNormalizer::finish_network(auparse_state_t* au, SyscallKind kind,
 
 void ExecveNormalizer::on_event(auparse_state_t* au) {
     if (auparse_first_record(au) <= 0) return;
+    recycle(event_.args);
+    recycle(event_.tags);
     event_.clear();
     arg_hashing_ = false;
     arg_length_ = 0;
@@ -703,7 +774,7 @@ void ExecveNormalizer::on_event(auparse_state_t* au) {
                 if (socketcall_) read_socketcall(au);
                 break;
             case AUDIT_CWD:
-                if (const char* raw = auparse_find_field(au, "cwd"); raw != nullptr) {
+                if (const char* raw = record_field(au, "cwd"); raw != nullptr) {
                     event_.working_directory = interpretations_.interpret(au, "cwd", raw);
                 }
                 break;
@@ -711,7 +782,7 @@ void ExecveNormalizer::on_event(auparse_state_t* au) {
                 read_path(au);
                 break;
             case AUDIT_PROCTITLE:
-                if (const char* raw = auparse_find_field(au, "proctitle"); raw != nullptr) {
+                if (const char* raw = record_field(au, "proctitle"); raw != nullptr) {
                     read_proctitle(raw);
                 }
                 break;

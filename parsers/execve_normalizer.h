@@ -7,6 +7,7 @@
 //   type=CWD msg=audit(1615150974.493:21028): cwd="/home/user"
 //   type=PROCTITLE msg=audit(1615150974.493:21028): proctitle=6563686F...
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -148,9 +149,14 @@ private:
     void add_grandparent(std::int64_t pid);
     void end_arg();
     enum class IdKind { user, group };
-    void read_id(auparse_state_t* au, std::string_view field, IdName& who, IdKind kind,
+    enum class IdSlot : std::uint8_t { user, effective_user, group, effective_group, audit_user };
+    static constexpr std::size_t kIdSlots = 5;
+    IdName& id_of(IdSlot slot);
+    void read_id(auparse_state_t* au, std::string_view field, IdSlot slot, IdKind kind,
                  std::string_view names);
     const std::string& local_name(IdKind kind, const std::string& id);
+    void recycle(std::vector<std::string>& strings);
+    void add_string(std::vector<std::string>& strings, std::string_view text);
 
     NormalizerOptions options_;
     Sink sink_;
@@ -166,6 +172,22 @@ private:
     bool arg_hashing_ = false;
     std::size_t args_bytes_ = 0;  // kept bytes of this event's finished arguments
     std::unique_ptr<Digest> digest_;
+    // Emptied argument and tag strings whose buffers the next event reuses (at most
+    // kSpareStrings of at most kMaxSpareStringBytes: 64 KiB).
+    static constexpr std::size_t kSpareStrings = 64;
+    static constexpr std::size_t kMaxSpareStringBytes = 1024;
+    std::vector<std::string> spare_strings_;
+    // Each id as last read, and the last SYSCALL's ENRICHED name list: an id whose raw value
+    // and list are the same again is not interpreted again (read_id).
+    struct LastId {
+        std::string id;
+        std::string name;
+        bool named = false;  // the reading set the name (else it left it alone)
+        bool valid = false;
+    };
+    std::array<LastId, kIdSlots> last_ids_;
+    std::string previous_names_;
+    bool same_names_ = false;
     std::unordered_map<std::string, std::string> user_names_;  // id -> name ("" unknown)
     std::unordered_map<std::string, std::string> group_names_;
     std::shared_ptr<const ToolInodes> tools_;

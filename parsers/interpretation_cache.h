@@ -8,6 +8,7 @@
 // auparse would say; auparse itself re-derives it on every call. Not for fields interpreted in
 // the light of others (SYSCALL's a0..a3 and exit depend on the syscall).
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -54,6 +55,15 @@ private:
         std::string value;  // the interpretation
     };
     std::unordered_map<std::uint64_t, Entry> values_;  // by hash of all but the value
+    // The entry a field name last gave, checked against the call before use: the ids, exe and
+    // comm of one program's execs repeat, and a check is cheaper than two hashes and a lookup.
+    // Emptied with values_ (entries of an unordered_map stay put until erased).
+    static constexpr std::size_t kRecentSlots = 32;
+    std::array<const Entry*, kRecentSlots> recent_{};
+    void clear_values() {
+        values_.clear();
+        recent_.fill(nullptr);
+    }
     std::uint64_t hits_ = 0;
     std::uint64_t misses_ = 0;
 };

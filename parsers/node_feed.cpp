@@ -113,4 +113,13 @@ void NodeFeeds::flush() {
     for (auto& node : lru_) node.feed->flush();
 }
 
+void NodeFeeds::flush_node(std::string_view name) {
+    if (last_ != nullptr && last_->name == name) {
+        last_->feed->flush();
+        return;
+    }
+    const auto found = index_.find(name);
+    if (found != index_.end()) found->second->feed->flush();
+}
+
 }  // namespace scanwatch::parsers

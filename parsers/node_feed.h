@@ -54,6 +54,8 @@ public:
     void age(Clock::duration idle = Clock::duration::zero());
     /// Completes every event in flight of every node.
     void flush();
+    /// Completes every event in flight of node `name` (empty: records without node=), if fed.
+    void flush_node(std::string_view name);
     /// Tells eviction which nodes have events in flight: invented node names interleaved with
     /// a real node's records then do not complete its events half-way.
     void set_busy(Busy busy) { busy_ = std::move(busy); }

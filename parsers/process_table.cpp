@@ -1,6 +1,8 @@
 #include "parsers/process_table.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstring>
 
 #include <fmt/compile.h>
 #include <fmt/format.h>
@@ -11,10 +13,15 @@ namespace scanwatch::parsers {
 namespace {
 
 void table_key(std::string& key, std::string_view host, std::int64_t pid) {
-    key.assign(host);
-    key += '\0';
-    const fmt::format_int digits(pid);
-    key.append(digits.data(), digits.size());
+    // One resize and copies: it runs twice per exec.
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, pid).ptr;
+    const auto length = static_cast<std::size_t>(end - digits);
+    key.resize(host.size() + 1 + length);
+    char* out = key.data();
+    if (!host.empty()) std::memcpy(out, host.data(), host.size());
+    out[host.size()] = '\0';
+    std::memcpy(out + host.size() + 1, digits, length);
 }
 
 // XXH3-128 of key \0 event, as 32 hex digits, into `out` (reusing its buffer).

@@ -15,6 +15,26 @@ namespace {
 // Closed open-event entries kept for reuse.
 constexpr std::size_t kSpareEvents = 256;
 
+// Map nodes of closed events are kept (at most kSpareEvents) and given the next event's key:
+// no allocation per event in the steady state.
+template <typename Spares, typename Node>
+void keep_node(Spares& spares, Node&& node) {
+    if (!node.empty() && spares.size() < kSpareEvents) spares.push_back(std::move(node));
+}
+
+template <typename Map, typename Spares, typename Value>
+void insert_node(Map& map, Spares& spares, std::uint64_t key, Value value) {
+    if (spares.empty()) {
+        map.emplace(key, value);
+        return;
+    }
+    auto node = std::move(spares.back());
+    spares.pop_back();
+    node.key() = key;
+    node.mapped() = value;
+    map.insert(std::move(node));
+}
+
 // A literal prefix: its length is known here, so the comparison is a few inline instructions
 // (it runs several times on every line).
 template <std::size_t N>
@@ -27,9 +47,12 @@ std::string_view field_value(std::string_view record, std::string_view name_eq) 
     std::size_t pos = 0;
     while ((pos = record.find(name_eq, pos)) != std::string_view::npos) {
         if (pos > 0 && record[pos - 1] == ' ') {
+            // To the next space or ENRICHED separator: values are short, a loop beats
+            // find_first_of (a search of the two separators for every byte).
+            std::size_t end = pos + name_eq.size();
+            while (end < record.size() && record[end] != ' ' && record[end] != '\x1d') ++end;
             const std::size_t begin = pos + name_eq.size();
-            const std::size_t end = record.find_first_of(" \x1d", begin);
-            return record.substr(begin, end == std::string_view::npos ? end : end - begin);
+            return record.substr(begin, end - begin);
         }
         pos += name_eq.size();
     }
@@ -59,31 +82,85 @@ std::size_t record_start(std::string_view line) {
     return std::string_view::npos;
 }
 
-// Appends the fields of `fields` (space-separated name=value) that the normalizer reads.
-void append_read_fields(std::string& out, std::string_view fields, bool upper_case,
-                        bool network) {
+// Which field names the projection keeps.
+enum class Names : std::uint8_t {
+    syscall,    // syscall_field_read
+    network,    // network_field_read
+    enriched,   // the ENRICHED names the normalizer has auparse interpret: the ids' (upper case)
+};
+
+// Whether the field at `p` is `name=` with a name of `set`. Every name read is 2, 3, 4 or 7
+// characters long (exec_syscalls.h), so the '=' is looked for there rather than the name
+// scanned: a prefix of another length that is followed by '=' holds a '=' or a space, and is
+// no name read.
+bool read_name(const char* p, const char* end, Names set) {
+    const auto at = [p, end](std::size_t len) {
+        return end - p > static_cast<std::ptrdiff_t>(len) && p[len] == '=';
+    };
+    if (set == Names::enriched) {
+        if (at(3) && (std::string_view(p, 3) == "UID" || std::string_view(p, 3) == "GID")) {
+            return true;
+        }
+        const std::string_view name(p, 4);
+        return at(4) && (name == "AUID" || name == "EUID" || name == "EGID");
+    }
+    for (const std::size_t len : {3U, 4U, 7U, 2U}) {
+        const std::string_view name(p, len);
+        if (at(len) &&
+            (set == Names::network ? network_field_read(name) : syscall_field_read(name))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// Writes the fields of `fields` (space-separated name=value) whose name is of `set`, each after
+// a space, at `out`; returns the end of what it wrote (at most fields.size() + 1 bytes).
+char* write_read_fields(char* out, std::string_view fields, Names set) {
     const char* p = fields.data();
     const char* const end = p + fields.size();
     while (p < end) {
-        // The name: up to '=' within a short distance (the names read are short).
-        char name[8];
-        std::size_t len = 0;
-        const char* q = p;
-        for (; q < end && *q != '=' && *q != ' ' && len < sizeof name; ++q, ++len) {
-            name[len] =
-                upper_case && *q >= 'A' && *q <= 'Z' ? static_cast<char>(*q - 'A' + 'a') : *q;
-        }
-        const bool read = q < end && *q == '=' &&
-                          (network ? network_field_read(std::string_view(name, len))
-                                   : syscall_field_read(std::string_view(name, len)));
-        const void* space = std::memchr(q, ' ', static_cast<std::size_t>(end - q));
+        const bool read = read_name(p, end, set);
+        const void* space = std::memchr(p, ' ', static_cast<std::size_t>(end - p));
         const char* field_end = space == nullptr ? end : static_cast<const char*>(space);
         if (read) {
-            out += ' ';
-            out.append(p, static_cast<std::size_t>(field_end - p));
+            *out++ = ' ';
+            const auto n = static_cast<std::size_t>(field_end - p);
+            std::memcpy(out, p, n);
+            out += n;
         }
         p = field_end + 1;
     }
+    return out;
+}
+
+// As write_read_fields, for ENRICHED names (upper case) of the fields read: the rare list
+// without the ids' names.
+char* write_read_names(char* out, std::string_view fields, bool network) {
+    const char* p = fields.data();
+    const char* const end = p + fields.size();
+    while (p < end) {
+        constexpr std::size_t kMaxName = 8;
+        char lower[kMaxName];
+        std::size_t len = 0;
+        const char* q = p;
+        for (; q < end && *q != '=' && *q != ' ' && len < kMaxName; ++q, ++len) {
+            lower[len] = *q >= 'A' && *q <= 'Z' ? static_cast<char>(*q - 'A' + 'a') : *q;
+        }
+        const std::string_view name(lower, len);
+        const bool read = q < end && *q == '=' &&
+                          (network ? network_field_read(name) : syscall_field_read(name));
+        const void* space = std::memchr(q, ' ', static_cast<std::size_t>(end - q));
+        const char* field_end = space == nullptr ? end : static_cast<const char*>(space);
+        if (read) {
+            *out++ = ' ';
+            const auto n = static_cast<std::size_t>(field_end - p);
+            std::memcpy(out, p, n);
+            out += n;
+        }
+        p = field_end + 1;
+    }
+    return out;
 }
 
 // Appends the record with only the SYSCALL fields the normalizer reads (auparse parses and
@@ -96,17 +173,31 @@ void append_projected_syscall(std::string& out, std::string_view record, bool ne
         out.append(record);
         return;
     }
-    out.append(record.substr(0, body + 2));
+    // Written in place: what is kept is never longer than the record, but for the space put
+    // before the first ENRICHED name while writing.
+    const std::size_t start = out.size();
+    out.resize(start + record.size() + 1);
+    char* const begin = &out[start];
+    std::memcpy(begin, record.data(), body + 2);
+    char* w = begin + body + 2;
     const std::string_view fields = record.substr(body + 3);
     const std::size_t sep = fields.find('\x1d');
-    append_read_fields(out, fields.substr(0, sep), false, network);
+    w = write_read_fields(w, fields.substr(0, sep), network ? Names::network : Names::syscall);
     if (sep != std::string_view::npos) {
-        out += '\x1d';
-        // ENRICHED names: as auparse, the first follows the separator without a space.
-        const std::size_t mark = out.size();
-        append_read_fields(out, fields.substr(sep + 1), true, network);
-        if (out.size() > mark) out.erase(mark, 1);
+        *w++ = '\x1d';
+        // ENRICHED names: as auparse, the first follows the separator without a space. Only the
+        // ids' are interpreted (auparse loads every name of the list for each event); a list
+        // without them keeps what it had of the fields read (an empty one would change how the
+        // ids are read).
+        char* const mark = w;
+        w = write_read_fields(w, fields.substr(sep + 1), Names::enriched);
+        if (w == mark) w = write_read_names(w, fields.substr(sep + 1), network);
+        if (w > mark) {
+            std::memmove(mark, mark + 1, static_cast<std::size_t>(w - mark - 1));
+            --w;
+        }
     }
+    out.resize(static_cast<std::size_t>(w - out.data()));
 }
 
 std::uint64_t node_hash(std::string_view node) { return XXH3_64bits(node.data(), node.size()); }
@@ -271,9 +362,12 @@ void RecordFilter::handle_line(std::string_view line) {
     }
     ++counters_.records;
 
+    const std::string_view node_name = node.empty() ? node : node.substr(5);
     if (type == "EOE") seen_eoe_ = true;
     bool keep = type == "EXECVE" || type == "EOE" || type == "CWD" ||
-                (type == "PROCTITLE" && !(skip_proctitles_ && seen_eoe_));
+                (type == "PROCTITLE" &&
+                 !(skip_proctitles_ && seen_eoe_ && !(exec_titles_ && network_titles_) &&
+                   !title_needed(tally_of(node_name, stamp))));
     bool exec_syscall = false;
     bool connect_syscall = false;
     bool network_syscall = false;
@@ -305,7 +399,6 @@ void RecordFilter::handle_line(std::string_view line) {
         const EventTally* tally = tally_of(node.empty() ? node : node.substr(5), stamp);
         keep = tally != nullptr && tally->socketcall;
     }
-    const std::string_view node_name = node.empty() ? node : node.substr(5);
     if (type == "SYSCALL" && !keep) {
         // A SYSCALL skipped as neither exec nor network: the rest of its event (auditd writes
         // SYSCALL first) is skipped with it, unless a record of the event already went on.
@@ -333,16 +426,42 @@ void RecordFilter::handle_line(std::string_view line) {
         return;
     }
     if (network_syscall) ++counters_.network_syscalls;
+    bool proctitle_as_eoe = false;
+    bool proctitle_flush = false;
     if (last_tally_ != nullptr) {
         if (exec_syscall) last_tally_->tally.exec = true;
         if (connect_syscall) last_tally_->tally.network = true;
         if (network_syscall && socketcall) last_tally_->tally.socketcall = true;
+        if (network_syscall) last_tally_->tally.network_event = true;
         // libauparse ends an event at its EOE or PROCTITLE; a record after it with the same key
         // (a log replayed twice) starts a new one there, and here.
         if (type == "EOE" || type == "PROCTITLE") {
+            // Ending the event is all its PROCTITLE does when nothing reads the title: an EOE
+            // does it (one of an event no earlier record opened would be dropped by libauparse).
+            // The only event of its node in flight is ended by completing what auparse holds
+            // of the node: nothing more to parse.
+            const EventTally& tally = last_tally_->tally;
+            if (type == "PROCTITLE" && tally.execve + tally.other > 1 && !title_needed(&tally)) {
+                const auto per_node = open_per_node_.find(last_tally_->node_key);
+                if (ender_ && per_node != open_per_node_.end() && per_node->second == 1) {
+                    proctitle_flush = true;
+                    ++counters_.proctitles_flushed;
+                } else {
+                    proctitle_end_.assign(last_tally_->end);
+                    proctitle_as_eoe = true;
+                    ++counters_.proctitles_as_eoe;
+                }
+            }
             close_event(open_index_.at(last_tally_->key));
             flush_after_record_ = true;
         }
+    }
+    if (proctitle_flush) {
+        if (observer_) observer_(record, line_offset_);
+        flush_after_record_ = false;
+        flush_batch();
+        ender_(node_name);
+        return;
     }
     ++counters_.records_fed;
     // Some shippers write the ENRICHED separator as the text "\u001D"; auparse needs the byte.
@@ -354,7 +473,9 @@ void RecordFilter::handle_line(std::string_view line) {
         record = scratch_;
     }
     if (observer_) observer_(record, line_offset_);  // before auparse can complete its event
-    if (type == "SYSCALL" && project_syscalls_) {
+    if (proctitle_as_eoe) {
+        batch_.append(proctitle_end_, 0, proctitle_end_.size() - 1);  // without its '\n'
+    } else if (type == "SYSCALL" && project_syscalls_) {
         append_projected_syscall(batch_, record, network_syscall);
     } else if (type == "PATH") {
         // Only what the normalizer reads: auparse would split and copy every field.
@@ -436,8 +557,10 @@ const RecordFilter::EventTally* RecordFilter::tally_of(std::string_view node,
 void RecordFilter::close_event(OpenList::iterator it) {
     open_bytes_ -= it->tally.bytes + it->end.size();
     const auto per_node = open_per_node_.find(it->node_key);
-    if (per_node != open_per_node_.end() && --per_node->second == 0) open_per_node_.erase(per_node);
-    open_index_.erase(it->key);
+    if (per_node != open_per_node_.end() && --per_node->second == 0) {
+        keep_node(spare_per_node_, open_per_node_.extract(per_node));
+    }
+    keep_node(spare_index_, open_index_.extract(it->key));
     if (last_tally_ == &*it) last_tally_ = nullptr;
     // Kept for the next event: no list node or EOE text is allocated per event in the steady state.
     if (spare_.size() < kSpareEvents) {
@@ -524,8 +647,12 @@ void RecordFilter::open_event(std::string_view node, std::uint64_t node_key, std
     }
     e.end.append("type=EOE msg=audit(").append(stamp).append("): \n");
     open_bytes_ += e.end.size();
-    open_index_.emplace(key, std::prev(open_.end()));
-    ++open_per_node_[node_key];
+    insert_node(open_index_, spare_index_, key, std::prev(open_.end()));
+    if (const auto mine = open_per_node_.find(node_key); mine != open_per_node_.end()) {
+        ++mine->second;
+    } else {
+        insert_node(open_per_node_, spare_per_node_, node_key, 1U);
+    }
     last_tally_ = &open_.back();
 }
 

@@ -63,6 +63,11 @@ struct FilterCounters {
     std::uint64_t records_fed = 0;      ///< handed on to auparse
     std::uint64_t records_skipped = 0;  ///< well-formed, but of a type or syscall that cannot matter
     std::uint64_t proctitles_skipped = 0;  ///< of those, PROCTITLE records (skip_proctitles)
+    /// PROCTITLE records passed on as an EOE record of their event (need_titles)
+    std::uint64_t proctitles_as_eoe = 0;
+    /// PROCTITLE records nothing reads whose event, the only one of its node in flight, was
+    /// completed in libauparse at once (end_events_with): no record handed on for them
+    std::uint64_t proctitles_flushed = 0;
     /// of those, CWD, EXECVE, PROCTITLE and EOE records of an event whose SYSCALL was skipped
     std::uint64_t records_of_skipped_events = 0;
     std::uint64_t ignored_lines = 0;    ///< blank lines, `#` comments, ausearch `----` / `time->`
@@ -88,6 +93,8 @@ inline constexpr CounterField<FilterCounters> kFilterCounterFields[] = {
     {"records_parsed", &FilterCounters::records_fed},
     {"records_skipped", &FilterCounters::records_skipped},
     {"proctitles_skipped", &FilterCounters::proctitles_skipped},
+    {"proctitles_as_eoe", &FilterCounters::proctitles_as_eoe},
+    {"proctitles_flushed", &FilterCounters::proctitles_flushed},
     {"records_of_skipped_events", &FilterCounters::records_of_skipped_events},
     {"ignored_lines", &FilterCounters::ignored_lines},
     {"events_ended_early", &FilterCounters::events_ended_early},
@@ -135,8 +142,25 @@ public:
     /// Whether PROCTITLE records may be skipped (off by default), for streams whose events end
     /// with EOE (auditd's dispatcher). They are skipped only once an EOE record has been seen:
     /// without EOE, PROCTITLE is what completes an event at once (a log, a pipe of one).
+    /// Only the PROCTITLE records of events whose title nothing reads (need_titles) are skipped.
     void skip_proctitles(bool on) { skip_proctitles_ = on; }
-    bool skips_proctitles() const { return skip_proctitles_; }
+    bool skips_proctitles() const { return skip_proctitles_ && !(exec_titles_ && network_titles_); }
+    /// Whether process.title is read of exec events and of network events (connect, socket()):
+    /// by default both. An event is a network one when its connect or socket SYSCALL went on,
+    /// else an exec one. The PROCTITLE record of an event whose title nothing reads is skipped
+    /// (skip_proctitles, once EOE was seen) or else, when earlier records of its event went on,
+    /// passed on as an EOE record of its event (`proctitles_as_eoe`): libauparse completes the
+    /// event at either at once, and parses the EOE for nothing instead of a long hex title.
+    void need_titles(bool exec, bool network) {
+        exec_titles_ = exec;
+        network_titles_ = network;
+    }
+    /// Completes the events in flight of `node` (empty without node=) in libauparse at once,
+    /// after the batch handed on before (an auparse_flush_feed of the node's feed).
+    using EventEnder = std::function<void(std::string_view node)>;
+    /// With an ender, a PROCTITLE nothing reads (need_titles) whose event is the only one of its
+    /// node in flight ends that event through it (`proctitles_flushed`): no EOE record is parsed.
+    void end_events_with(EventEnder ender) { ender_ = std::move(ender); }
     /// Whether a file (st_dev as makedev(major, minor), st_ino) is one whose exec's PATH matters.
     using FileWanted = std::function<bool(std::uint64_t device, std::uint64_t inode)>;
     /// Whether an exec event's PATH record of item 0 (the file run) goes on, with only its
@@ -180,6 +204,10 @@ private:
     bool finishing_ = false;   // handling a last line that had no newline
     bool project_syscalls_ = true;
     bool skip_proctitles_ = false;
+    bool exec_titles_ = true;
+    bool network_titles_ = true;
+    std::string proctitle_end_;  // the EOE record a PROCTITLE is passed on as
+    EventEnder ender_;
     bool pass_exec_paths_ = false;
     FileWanted exec_path_wanted_;
     bool pass_network_ = false;
@@ -196,7 +224,11 @@ private:
         bool exec = false;     // an exec SYSCALL was passed on
         bool network = false;  // a connect SYSCALL was passed on
         bool socketcall = false;  // an i386 socketcall(2) SYSCALL was passed on
+        bool network_event = false;  // a connect or socket SYSCALL was passed on
     };
+    bool title_needed(const EventTally* tally) const {
+        return tally != nullptr && tally->network_event ? network_titles_ : exec_titles_;
+    }
     struct OpenEvent {
         std::uint64_t key = 0;
         std::uint64_t node_key = 0;
@@ -213,6 +245,9 @@ private:
     OpenList spare_;  // closed entries kept for reuse (node and string buffers), at most kSpareEvents
     std::unordered_map<std::uint64_t, OpenList::iterator> open_index_;
     std::unordered_map<std::uint64_t, std::uint32_t> open_per_node_;
+    // Their nodes, kept for reuse once their entry is gone (at most kSpareEvents each).
+    std::vector<decltype(open_index_)::node_type> spare_index_;
+    std::vector<decltype(open_per_node_)::node_type> spare_per_node_;
     std::uint64_t open_bytes_ = 0;
     std::uint64_t ticks_ = 0;
     bool flush_after_record_ = false;  // hand the batch on once the record is in it

@@ -42,7 +42,7 @@ std::string counts_line(const std::string& relative, const scanwatch::test::Norm
     scanwatch::parsers::for_each_counter(
         r.filter, scanwatch::parsers::kFilterCounterFields,
         [&add](std::string_view name, std::uint64_t value) {
-            const bool zero_hidden = name.rfind("events_ended_", 0) == 0 || name == "network_syscalls" ||
+            const bool zero_hidden = name.rfind("events_ended_", 0) == 0 || name == "network_syscalls" || name == "proctitles_as_eoe" || name == "proctitles_flushed" ||
                                      name == "sockets_other_family" || name == "sockaddrs_other_family";
             if (value != 0 || !zero_hidden) add(name, value);
         });

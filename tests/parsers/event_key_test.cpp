@@ -14,12 +14,15 @@ using scanwatch::parsers::record_event_key;
 TEST_CASE("Event key: the stamp is taken only as the kernel writes it", "[event-key]") {
     CHECK(audit_stamp("type=EOE msg=audit(1700000000.005:7): ") == "1700000000.005:7");
     CHECK(audit_stamp("type=EOE msg=audit(0.000:0): ") == "0.000:0");
+    CHECK(audit_stamp("node=a type=SYSCALL msg=audit(999999999999.999:9999999999999999999): x") ==
+          "999999999999.999:9999999999999999999");
     // libauparse reads each of these as 1700000000.005:7 too: keyed apart, they would never
     // match the key of the complete event.
     for (const char* bad : {"1700000000.5:7", "1700000000.05:7", "1700000000.0005:7",
                             "01700000000.005:7", "1700000000.005:07", "+1700000000.005:7",
                             "1700000000.005:", ".005:7", "1700000000.00x:7", "1700000000.005",
-                            "9999999999999.005:7", "1700000000.005:99999999999999999999"}) {
+                            "9999999999999.005:7", "1700000000.005:99999999999999999999",
+                            "1700000000.005:7x", "1700000000).005:7", "1700000000.0:05:7", "1.005:7.1"}) {
         INFO(bad);
         CHECK(audit_stamp(std::string("type=EOE msg=audit(") + bad + "): ").empty());
         CHECK(record_event_key(std::string("type=EOE msg=audit(") + bad + "): ").empty());

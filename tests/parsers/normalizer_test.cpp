@@ -101,6 +101,46 @@ TEST_CASE("Normalizer: ENRICHED names are used, node= names the host", "[normali
     CHECK(e.effective_user.name == "root");
 }
 
+TEST_CASE("Normalizer: an id read again keeps its own record's name", "[normalizer]") {
+    // The same raw ids in a row under different name lists, a list without names (RAW), one
+    // without the uid's name (auparse then looks the id up here), and an id that changes: each
+    // event is what it is read alone.
+    const auto with_names = [](int serial, const std::string& names) {
+        std::string text = exec_event(serial, 300 + serial, 100, "argc=1 a0=\"ping\"");
+        if (!names.empty()) text.insert(text.find('\n'), "\x1d" + names);
+        return text;
+    };
+    const std::string alice = "AUID=\"alice\" UID=\"alice\" GID=\"staff\" EUID=\"root\" EGID=\"root\"";
+    const std::string bob = "AUID=\"bob\" UID=\"bob\" GID=\"users\" EUID=\"root\" EGID=\"root\"";
+    const std::string no_uid = "AUID=\"bob\" GID=\"users\" EUID=\"root\" EGID=\"root\"";
+    std::string other_uid = with_names(8, alice);
+    other_uid.replace(other_uid.find(" uid=1000"), 9, " uid=1001");
+    const std::vector<std::string> texts = {with_names(1, alice), with_names(2, alice), with_names(3, bob),
+                                            with_names(4, bob),   with_names(5, ""),    with_names(6, alice),
+                                            with_names(7, no_uid), other_uid,           with_names(9, alice)};
+    std::string all;
+    for (const auto& text : texts) all += text;
+    const auto r = normalize_text(all);
+    REQUIRE(r.events.size() == texts.size());
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+        INFO(i);
+        const auto alone = normalize_text(texts[i]);
+        REQUIRE(alone.events.size() == 1);
+        const ProcessEvent& e = r.events[i];
+        const ProcessEvent& a = alone.events[0];
+        for (const auto& [got, want] : {std::pair{&e.user, &a.user}, {&e.audit_user, &a.audit_user},
+                                        {&e.group, &a.group}, {&e.effective_user, &a.effective_user},
+                                        {&e.effective_group, &a.effective_group}}) {
+            CHECK(got->id == want->id);
+            CHECK(got->name == want->name);
+        }
+    }
+    CHECK(r.events[0].user.name == "alice");
+    CHECK(r.events[3].user.name == "bob");
+    CHECK(r.events[4].user.name.empty());
+    CHECK(r.events[7].user.id == "1001");
+}
+
 TEST_CASE("Normalizer: failed exec, execveat, i386 and aarch64 execs", "[normalizer]") {
     const auto failed = normalize_text(exec_event(11, 204, 100, "argc=1 a0=\"nope\"",
                                                   "arch=c000003e syscall=59 success=no exit=-2"));

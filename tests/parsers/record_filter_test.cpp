@@ -65,12 +65,26 @@ TEST_CASE("Filter: exec SYSCALLs go on with only the fields the normalizer reads
         "node=h1 type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 success=yes "
         "ppid=1 pid=2 auid=1000 uid=0 gid=0 euid=0 egid=0 ses=3 comm=\"ping\" exe=\"/usr/bin/ping\" "
         "key=\"scan\"\x1d"
-        "ARCH=x86_64 SYSCALL=execve AUID=\"alice\" UID=\"root\" GID=\"root\" "
-        "EUID=\"root\" EGID=\"root\"";
+        "AUID=\"alice\" UID=\"root\" GID=\"root\" EUID=\"root\" EGID=\"root\"";
     for (std::size_t chunk : {1U, 5U, 4096U}) {
         CHECK(run(raw + "\n", chunk).fed == cut + "\n");
         CHECK(run(raw + "\n", chunk, 64 * 1024, false).fed == raw + "\n");
     }
+    // A name is what comes before the first '=': values with '=' in them, names that end
+    // another name, fields without '='.
+    const std::string odd =
+        "type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 x=pid=6 pid==5 "
+        "uid apid=1 a0=3 sesx=1 key=a=b comm\x1d" "XUID=\"a\" UID==\"b\" AUID";
+    CHECK(run(odd + "\n").fed ==
+          "type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 pid==5 key=a=b"
+          "\x1d" "UID==\"b\"\n");
+    // An ENRICHED list without the ids keeps the names of the fields read it has.
+    const std::string no_ids =
+        "type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 success=yes pid=2 "
+        "tty=pts0\x1d" "ARCH=x86_64 SYSCALL=execve TTY=pts0";
+    CHECK(run(no_ids + "\n").fed ==
+          "type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 success=yes pid=2"
+          "\x1d" "ARCH=x86_64 SYSCALL=execve\n");
     // Other records pass whole.
     CHECK(run(std::string(kExecve) + "\n").fed == std::string(kExecve) + "\n");
 }
@@ -174,7 +188,9 @@ TEST_CASE("Filter: a last line without newline is kept; a cut one is truncated",
 
 TEST_CASE("Filter: the ENRICHED separator written as text \\u001D becomes the byte", "[filter]") {
     const std::string text = std::string(kExecSyscall) + "\\u001DARCH=x86_64 UID=\"root\"\n";
-    CHECK(run(text).fed == std::string(kExecSyscall) + "\x1d" + "ARCH=x86_64 UID=\"root\"\n");
+    CHECK(run(text).fed == std::string(kExecSyscall) + "\x1d" + "UID=\"root\"\n");  // projected
+    CHECK(run(text, 7, 64 * 1024, false).fed ==
+          std::string(kExecSyscall) + "\x1d" + "ARCH=x86_64 UID=\"root\"\n");
 }
 
 TEST_CASE("Filter: counters add up", "[filter]") {
@@ -190,4 +206,123 @@ TEST_CASE("Filter: counters add up", "[filter]") {
     CHECK(k.ignored_lines == 1);
     CHECK(k.malformed_total() == 1);
     CHECK(k.bytes == text.size());
+}
+
+namespace {
+
+// Runs `text` through a filter set up by `setup`, in chunks of 7 bytes.
+template <typename Setup>
+std::pair<std::string, scanwatch::parsers::FilterCounters> run_with(const std::string& text,
+                                                                      Setup setup) {
+    std::string fed;
+    RecordFilter filter([&](std::string_view r) { fed.append(r); }, {});
+    filter.project_syscalls(false);
+    setup(filter);
+    for (std::size_t i = 0; i < text.size(); i += 7) filter.feed(std::string_view(text).substr(i, 7));
+    filter.finish();
+    return {fed, filter.counters()};
+}
+
+constexpr const char* kTitle = "type=PROCTITLE msg=audit(1700000000.123:42): proctitle=70696E670078";
+constexpr const char* kEoe = "type=EOE msg=audit(1700000000.123:42): ";
+constexpr const char* kConnect =
+    "type=SYSCALL msg=audit(1700000000.300:50): arch=c000003e syscall=42 success=no exit=-111 "
+    "a0=3 a1=7ffd a2=10 a3=0 ppid=1 pid=2 comm=\"nc\" exe=\"/usr/bin/nc\" key=(null)";
+constexpr const char* kConnectTitle = "type=PROCTITLE msg=audit(1700000000.300:50): proctitle=6E63";
+
+}  // namespace
+
+TEST_CASE("Filter: a PROCTITLE nothing reads goes on as an EOE of its event", "[filter]") {
+    const std::string exec = std::string(kExecSyscall) + "\n" + kExecve + "\n";
+    const std::string text = exec + kTitle + "\n";
+    // By default titles are read: the record goes on whole.
+    CHECK(run_with(text, [](RecordFilter&) {}).first == text);
+    const auto [fed, counters] = run_with(text, [](RecordFilter& f) { f.need_titles(false, false); });
+    CHECK(fed == exec + kEoe + "\n");
+    CHECK(counters.proctitles_as_eoe == 1);
+    CHECK(counters.records_fed == 3);
+    CHECK(counters.records_skipped == 0);
+    // With node=, the EOE names the node.
+    const std::string node = "node=h1 ";
+    const auto with_node = run_with(node + kExecSyscall + "\n" + node + kTitle + "\n",
+                                    [](RecordFilter& f) { f.need_titles(false, true); });
+    CHECK(with_node.first == node + kExecSyscall + "\n" + node + kEoe + "\n");
+    // A PROCTITLE no earlier record of its event went on with goes on whole: an EOE alone would
+    // be dropped by libauparse, and the event with it.
+    const std::string alone = std::string(kTitle) + "\n";
+    CHECK(run_with(alone, [](RecordFilter& f) { f.need_titles(false, false); }).first == alone);
+    // A record of the same stamp after it starts a new event, as after the PROCTITLE itself.
+    const auto twice = run_with(text + text, [](RecordFilter& f) { f.need_titles(false, false); });
+    CHECK(twice.first == exec + kEoe + "\n" + exec + kEoe + "\n");
+    CHECK(twice.second.proctitles_as_eoe == 2);
+    CHECK(twice.second.events_ended_early == 0);
+}
+
+TEST_CASE("Filter: titles are kept or dropped by the kind of their event", "[filter]") {
+    const std::string exec = std::string(kExecSyscall) + "\n" + kExecve + "\n";
+    const std::string connect = std::string(kConnect) + "\n";
+    const std::string text = exec + kTitle + "\n" + connect + kConnectTitle + "\n";
+    // Exec titles unread, network ones read.
+    const auto exec_only = run_with(text, [](RecordFilter& f) {
+        f.pass_network(true);
+        f.need_titles(false, true);
+    });
+    CHECK(exec_only.first == exec + kEoe + "\n" + connect + kConnectTitle + "\n");
+    CHECK(exec_only.second.proctitles_as_eoe == 1);
+    // Network titles unread, exec ones read.
+    const auto network_only = run_with(text, [](RecordFilter& f) {
+        f.pass_network(true);
+        f.need_titles(true, false);
+    });
+    CHECK(network_only.first ==
+          exec + kTitle + "\n" + connect + "type=EOE msg=audit(1700000000.300:50): \n");
+    // Where EOE ends every event (skip_proctitles, an EOE seen): the unread ones are skipped.
+    const std::string eoe = std::string(kEoe) + "\n";
+    const std::string stream = exec + kTitle + "\n" + eoe + connect + kConnectTitle + "\n";
+    const auto skipping = run_with(exec + kTitle + "\n" + eoe + stream, [](RecordFilter& f) {
+        f.pass_network(true);
+        f.skip_proctitles(true);
+        f.need_titles(false, true);
+    });
+    // The first event's PROCTITLE comes before any EOE: an EOE of its own ends it.
+    CHECK(skipping.first == exec + kEoe + "\n" + eoe + exec + eoe + connect + kConnectTitle + "\n");
+    CHECK(skipping.second.proctitles_skipped == 1);
+    CHECK(skipping.second.proctitles_as_eoe == 1);
+}
+
+TEST_CASE("Filter: the only event of its node in flight is ended through the ender", "[filter]") {
+    const std::string exec = std::string(kExecSyscall) + "\n" + kExecve + "\n";
+    std::vector<std::string> ended;
+    std::string fed;
+    std::string fed_at_end;
+    RecordFilter filter([&](std::string_view r) { fed.append(r); }, {});
+    filter.project_syscalls(false);
+    filter.need_titles(false, false);
+    filter.end_events_with([&](std::string_view node) {
+        ended.emplace_back(node);
+        fed_at_end = fed;  // what was handed on before: the event's records
+    });
+    const std::string node_a = "node=a ";
+    const std::string node_b = "node=b ";
+    // Two nodes interleaved, one event each in flight: each is ended through the ender.
+    filter.feed(node_a + kExecSyscall + "\n" + node_b + kExecSyscall + "\n" + node_a + kTitle +
+                "\n" + node_b + kTitle + "\n");
+    CHECK(ended == std::vector<std::string>{"a", "b"});
+    CHECK(fed == node_a + kExecSyscall + "\n" + node_b + kExecSyscall + "\n");
+    CHECK(fed_at_end == fed);
+    CHECK(filter.counters().proctitles_flushed == 2);
+    CHECK(filter.counters().records_fed == 2);
+    CHECK(filter.open_events() == 0);
+    // Two events of one node in flight: the first ends with an EOE, the second through the ender.
+    fed.clear();
+    ended.clear();
+    const std::string other =
+        "type=SYSCALL msg=audit(1700000000.124:43): arch=c000003e syscall=59 success=yes ppid=1 "
+        "pid=3 comm=\"ping\" exe=\"/usr/bin/ping\" key=(null)\n";
+    const std::string other_title = "type=PROCTITLE msg=audit(1700000000.124:43): proctitle=70696E67\n";
+    filter.feed(exec + other + kTitle + "\n" + other_title);
+    CHECK(fed == exec + other + kEoe + "\n");
+    CHECK(ended == std::vector<std::string>{""});
+    CHECK(filter.counters().proctitles_as_eoe == 1);
+    CHECK(filter.counters().proctitles_flushed == 3);
 }
