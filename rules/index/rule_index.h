@@ -22,6 +22,7 @@
 
 #include "parsers/ecs/ecs_event.h"
 #include "rules/engines/engine.h"
+#include "rules/engines/index_keys.h"
 #include "rules/event_fields.h"
 #include "rules/query/ast.h"
 
@@ -38,16 +39,6 @@ struct IndexBucket {
     std::vector<IndexKey> keys;  ///< sorted, without duplicates
     bool clocked = false;        ///< keyed: events without a key move its clock (RuleEngine::clock)
 };
-
-/// The fields the index keys on, most selective first: where a conjunction offers keys on
-/// several fields, those on the earliest field are kept.
-const std::vector<int>& index_fields();
-
-/// True when every event that satisfies `e` has, for one of the keys appended to `keys`, a value
-/// of that key's field equal in any ASCII case to the key's value; the keys are on fields of
-/// index_fields() only. False when the tree gives no such finite set (a wildcard, a regex, a
-/// `not`, an `or` with a branch that gives none); `keys` is then unspecified.
-bool required_keys(const query::Expr& e, std::vector<IndexKey>& keys);
 
 /// The bucket of an engine that declared `interest`.
 IndexBucket bucket_of(const EngineInterest& interest);

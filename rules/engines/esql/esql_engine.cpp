@@ -8,6 +8,7 @@
 
 #include "rules/engines/engine_state.h"
 #include "rules/engines/group_table.h"
+#include "rules/engines/index_keys.h"
 #include "rules/query/pattern.h"
 
 namespace scanwatch::rules {
@@ -119,6 +120,17 @@ struct KeyDeriver {
             const std::vector<IndexKey>& best = !l ? right : !r ? left : weaker(left, right) ? right : left;
             out.insert(out.end(), best.begin(), best.end());
             return true;
+        }
+        if (e.kind == K::call && e.name == "KQL" && e.kql != nullptr && e.kql->expr() != nullptr) {
+            // KQL("..."): its tree's field ids are the call's own (e.patterns names them).
+            const auto field_of = [&](int id) {
+                if (id < 0 || static_cast<std::size_t>(id) >= e.patterns.size()) return -1;
+                const std::string& name = e.patterns[static_cast<std::size_t>(id)];
+                if (key_rank(name) < 0) return -1;
+                if (std::find(computed.begin(), computed.end(), name) != computed.end()) return -1;
+                return FieldCatalog::known_id(name);
+            };
+            return required_keys(*e.kql->expr(), out, field_of);
         }
         if (e.kind == K::binary && e.op == "or") {
             // A branch true on none of scanwatch's rows (another data set's) needs no key.

@@ -281,6 +281,10 @@ TEST_CASE("ES|QL index keys: what a row-by-row WHERE requires of a source field"
     // After commands that work row by row: EVAL and MV_EXPAND of other columns keep the keys.
     CHECK(keys_of(from + "| eval x = 1 | mv_expand process.args | where process.name == \"su\"") ==
           "process.name=su");
+    // KQL("..."): the keys its query requires, on the call's own fields.
+    CHECK(keys_of(from + "| where KQL(\"process.name:(nc or Ncat) and process.args:-z\")") ==
+          "process.name=nc process.name=ncat");
+    CHECK(keys_of(from + "| where KQL(\"event.action:exec\")") == "every event");
     // An OR branch no row of scanwatch's can satisfy (another data set's) needs no key.
     CHECK(keys_of("from logs-* | where data_stream.dataset == \"panw.panos\" or process.name == \"nc\"") ==
           "process.name=nc");
