@@ -339,8 +339,40 @@ void EsqlEngine::clock(std::int64_t time_ms, std::vector<Alert>& alerts) {
     }
 }
 
+namespace {
+
+// The reused rows keep the storage of the largest event they held; one of an exec with a
+// megabyte of arguments is given back rather than kept for the life of the rule.
+constexpr std::size_t kKeptRowBytes = 64 << 10;
+
+std::size_t row_bytes(const esql::Row& row) {
+    std::size_t bytes = 0;
+    for (const auto& [name, value] : row.columns) {
+        bytes += name.capacity() + value.items.capacity() * sizeof(esql::Scalar);
+        for (const esql::Scalar& s : value.items) {
+            if (const auto* text = std::get_if<std::string>(&s)) bytes += text->capacity();
+        }
+    }
+    return bytes;
+}
+
+void release_if_large(esql::Row& row) {
+    if (row_bytes(row) > kKeptRowBytes) row = esql::Row{};
+}
+
+}  // namespace
+
+std::size_t EsqlEngine::scratch_bytes() const { return row_bytes(precheck_row_) + row_bytes(step_row_); }
+
 void EsqlEngine::process(const ProcessEvent& event, std::vector<Alert>& alerts) {
     if (!rule_->esql) return;
+    struct Release {
+        EsqlEngine& engine;
+        ~Release() {
+            release_if_large(engine.precheck_row_);
+            release_if_large(engine.step_row_);
+        }
+    } release{*this};
     clock(event.time_ms, alerts);
     const std::int64_t t = std::clamp(event.time_ms, -kTimeLimit, kTimeLimit);
     if (precheck_ != nullptr) {

@@ -49,6 +49,8 @@ public:
     /// Restores what save_state() gave; false (and nothing changed) when it does not fit.
     bool restore_state(const nlohmann::json& state) override;
     std::uint64_t runs() const { return runs_; }
+    /// Bytes the reused rows hold between events (at most about 64 KiB each).
+    std::size_t scratch_bytes() const;
 
 private:
     struct Buffered {
@@ -72,7 +74,7 @@ private:
     // Then the row-by-row commands run on one reused row while they keep it one row; only a
     // row they keep is built again and run for real (esql::run), so a dropped row costs no
     // allocation once the buffers have grown.
-    esql::Row step_row_;
+    esql::Row step_row_;  // both rows: given back after an event past 64 KiB (esql_engine.cpp)
     std::size_t max_rows_;
     std::int64_t next_run_ms_;
     std::int64_t watermark_ms_;

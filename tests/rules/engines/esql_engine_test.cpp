@@ -320,3 +320,20 @@ TEST_CASE("ES|QL: the first WHERE tried on part of the row gives what the whole 
     CHECK(alerts[0].event->event_id() == e.event_id());
     CHECK(engine.counters().matched == 1);
 }
+
+TEST_CASE("ES|QL: the reused rows give back an event's megabyte of arguments", "[esql][engine][memory]") {
+    auto rule = esql_rule("from logs-endpoint.events.process-* metadata _id | where process.args == \"-c\" | "
+                          "keep process.args, process.command_line");
+    EsqlEngine engine(rule, EngineOptions{});
+    std::vector<Alert> alerts;
+    ProcessEvent small = scanwatch::test::ping(kRun0 + kMinute, "t", "P1", 1);
+    engine.process(small, alerts);
+    CHECK(engine.scratch_bytes() > 0);
+    CHECK(engine.scratch_bytes() < 64 * 1024);
+    ProcessEvent big = scanwatch::test::ping(kRun0 + kMinute, "t", "P1", 2);
+    big.args.assign(256, std::string(4096, 'a'));  // 1 MiB
+    engine.process(big, alerts);
+    CHECK(engine.scratch_bytes() < 64 * 1024);
+    engine.process(small, alerts);
+    CHECK(engine.scratch_bytes() < 64 * 1024);
+}
