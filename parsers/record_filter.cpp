@@ -114,6 +114,20 @@ bool read_name(const char* p, const char* end, Names set) {
     return false;
 }
 
+// The field starting at `p` ends at the first space from `from` on: copied to `out` (after a
+// space) when `read`. Returns where the next field starts.
+const char* take_field(const char* p, const char* from, const char* end, bool read, char*& out) {
+    const void* space = std::memchr(from, ' ', static_cast<std::size_t>(end - from));
+    const char* field_end = space == nullptr ? end : static_cast<const char*>(space);
+    if (read) {
+        *out++ = ' ';
+        const auto n = static_cast<std::size_t>(field_end - p);
+        std::memcpy(out, p, n);
+        out += n;
+    }
+    return field_end + 1;
+}
+
 // Writes the fields of `fields` (space-separated name=value) whose name is of `set`, each after
 // a space, at `out`; returns the end of what it wrote (at most fields.size() + 1 bytes).
 char* write_read_fields(char* out, std::string_view fields, Names set) {
@@ -121,15 +135,7 @@ char* write_read_fields(char* out, std::string_view fields, Names set) {
     const char* const end = p + fields.size();
     while (p < end) {
         const bool read = read_name(p, end, set);
-        const void* space = std::memchr(p, ' ', static_cast<std::size_t>(end - p));
-        const char* field_end = space == nullptr ? end : static_cast<const char*>(space);
-        if (read) {
-            *out++ = ' ';
-            const auto n = static_cast<std::size_t>(field_end - p);
-            std::memcpy(out, p, n);
-            out += n;
-        }
-        p = field_end + 1;
+        p = take_field(p, p, end, read, out);
     }
     return out;
 }
@@ -150,15 +156,7 @@ char* write_read_names(char* out, std::string_view fields, bool network) {
         const std::string_view name(lower, len);
         const bool read = q < end && *q == '=' &&
                           (network ? network_field_read(name) : syscall_field_read(name));
-        const void* space = std::memchr(q, ' ', static_cast<std::size_t>(end - q));
-        const char* field_end = space == nullptr ? end : static_cast<const char*>(space);
-        if (read) {
-            *out++ = ' ';
-            const auto n = static_cast<std::size_t>(field_end - p);
-            std::memcpy(out, p, n);
-            out += n;
-        }
-        p = field_end + 1;
+        p = take_field(p, q, end, read, out);
     }
     return out;
 }

@@ -15,13 +15,12 @@ std::string lowered(std::string_view v) {
     return out;
 }
 
-template <typename T>
-void dedupe(std::vector<T>& values) {
-    std::sort(values.begin(), values.end());
-    values.erase(std::unique(values.begin(), values.end()), values.end());
-}
-
 }  // namespace
+
+void sort_keys(std::vector<IndexKey>& keys) {
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+}
 
 const std::vector<int>& index_fields() {
     // Identity fields first (Elastic's rules mostly pin process.name), then an argument, then
@@ -118,7 +117,7 @@ bool required_keys(const query::Expr& e, std::vector<IndexKey>& keys, const Fiel
             for (const query::Expr& child : e.children) {
                 std::vector<IndexKey> mine;
                 if (!required_keys(child, mine, field_of)) continue;
-                dedupe(mine);
+                sort_keys(mine);
                 if (!found || weakness(mine) < weakness(best)) best = std::move(mine);
                 found = true;
             }

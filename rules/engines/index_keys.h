@@ -12,6 +12,9 @@
 
 namespace scanwatch::rules {
 
+/// Sorts `keys` and drops duplicates.
+void sort_keys(std::vector<IndexKey>& keys);
+
 /// The fields the index keys on, most selective first: where a conjunction offers keys on
 /// several fields, those on the earliest field are kept.
 const std::vector<int>& index_fields();

@@ -15,18 +15,6 @@ void lower_into(std::string_view v, std::string& out) {
     for (std::size_t i = 0; i < v.size(); ++i) out[i] = query::ascii_lower(v[i]);
 }
 
-std::string lowered(std::string_view v) {
-    std::string out;
-    lower_into(v, out);
-    return out;
-}
-
-template <typename T>
-void dedupe(std::vector<T>& values) {
-    std::sort(values.begin(), values.end());
-    values.erase(std::unique(values.begin(), values.end()), values.end());
-}
-
 }  // namespace
 
 IndexBucket bucket_of(const EngineInterest& interest) {
@@ -47,8 +35,10 @@ IndexBucket bucket_of(const EngineInterest& interest) {
             }
             b.kind = IndexBucket::Kind::keyed;
             b.keys = interest.keys;
-            for (IndexKey& k : b.keys) k.value = lowered(k.value);
-            dedupe(b.keys);
+            for (IndexKey& k : b.keys) {
+                for (char& c : k.value) c = query::ascii_lower(c);
+            }
+            sort_keys(b.keys);
             b.clocked = interest.clocked;
             return b;
         }
@@ -61,7 +51,7 @@ IndexBucket bucket_of(const EngineInterest& interest) {
         if (root == nullptr) continue;  // an empty query matches nothing
         if (!required_keys(*root, keys)) return b;
     }
-    dedupe(keys);
+    sort_keys(keys);
     b.kind = keys.empty() ? IndexBucket::Kind::never : IndexBucket::Kind::keyed;
     b.keys = std::move(keys);
     return b;
