@@ -120,8 +120,6 @@ constexpr std::string_view rule_counter_name(std::uint64_t RuleCounters::*member
     return {};
 }
 
-/// Which events an engine's process() needs (the rule index, rules/index/rule_index.h). By
-/// default every event: an engine that declares nothing runs on all of them.
 /// A value one field must have, or start or end with: one way an engine can act on an event
 /// (rules/index).
 struct IndexKey {
@@ -138,6 +136,8 @@ struct IndexKey {
     }
 };
 
+/// Which events an engine's process() needs (the rule index, rules/index/rule_index.h). By
+/// default every event: an engine that declares nothing runs on all of them.
 struct EngineInterest {
     enum class Kind : std::uint8_t {
         every_event,  ///< process() may act on any event (a clock driven by event time)
