@@ -63,20 +63,29 @@ struct ThresholdEngine::Group : GroupBase {
     // Records `hash` seen at `time_ms`, keeping at most `keep` values; O(log n) in any order.
     // Returns false when the value was already kept (and is now the later of both times).
     bool see_value(std::uint64_t hash, std::int64_t time_ms, std::uint64_t keep) {
+        // Entries move by their nodes (extract, change, insert): a group at its cap allocates
+        // nothing per event.
         const auto found = values.find(hash);
         if (found != values.end()) {
             if (found->second >= time_ms) return false;
-            values_by_time.erase({found->second, hash});
+            auto node = values_by_time.extract({found->second, hash});
+            node.value() = {time_ms, hash};
+            values_by_time.insert(std::move(node));
             found->second = time_ms;
-            values_by_time.emplace(time_ms, hash);
             return false;
         }
         if (keep == 0) return true;
         if (values.size() >= keep) {
             const auto oldest = values_by_time.begin();
             if (oldest->first >= time_ms) return true;  // older than every kept value: no use
-            values.erase(oldest->second);
-            values_by_time.erase(oldest);
+            auto value_node = values.extract(oldest->second);
+            auto time_node = values_by_time.extract(oldest);
+            value_node.key() = hash;
+            value_node.mapped() = time_ms;
+            time_node.value() = {time_ms, hash};
+            values.insert(std::move(value_node));
+            values_by_time.insert(std::move(time_node));
+            return true;
         }
         values.emplace(hash, time_ms);
         values_by_time.emplace(time_ms, hash);
