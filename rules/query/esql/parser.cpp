@@ -515,15 +515,28 @@ private:
         return e;
     }
 
-    // `operand (WORD operand)*`, left-associative, as binary `op` nodes: OR over AND, AND over NOT.
-    bool parse_chain(Expr& out, int depth, const char* word, const char* op,
+    // An operator of a chain: a word (OR, AND; the node's op its lower case) or punctuation.
+    struct ChainOp {
+        std::string_view text;
+        std::string_view op;  // the node's op; empty: the token's own text
+    };
+    const ChainOp* chain_op(std::initializer_list<ChainOp> ops, bool words) const {
+        for (const ChainOp& o : ops) {
+            if (words ? is_word(o.text) : is_punct(o.text)) return &o;
+        }
+        return nullptr;
+    }
+
+    // `operand (OPERATOR operand)*`, left-associative, as binary nodes: OR over AND, AND over
+    // NOT, + and - over *, / and %.
+    bool parse_chain(Expr& out, int depth, std::initializer_list<ChainOp> ops, bool words,
                      bool (Parser::*operand)(Expr&, int)) {
         if (!deeper(depth) || !(this->*operand)(out, depth + 1)) return false;
         int chain = 0;
-        while (is_word(word)) {
+        for (const ChainOp* o = chain_op(ops, words); o != nullptr; o = chain_op(ops, words)) {
             if (++chain > kMaxChain) return fail(cur_, fmt::format("more than {} operators in a row; use IN or parentheses", kMaxChain));
             Expr e = make(Expr::Kind::binary, cur_);
-            e.op = op;
+            e.op = o->op.empty() ? cur_.text : std::string(o->op);
             if (!advance()) return false;
             e.args.push_back(std::move(out));
             e.args.emplace_back();
@@ -533,9 +546,13 @@ private:
         return true;
     }
 
-    bool parse_or(Expr& out, int depth) { return parse_chain(out, depth, "OR", "or", &Parser::parse_and); }
+    bool parse_or(Expr& out, int depth) {
+        return parse_chain(out, depth, {{"OR", "or"}}, true, &Parser::parse_and);
+    }
 
-    bool parse_and(Expr& out, int depth) { return parse_chain(out, depth, "AND", "and", &Parser::parse_not); }
+    bool parse_and(Expr& out, int depth) {
+        return parse_chain(out, depth, {{"AND", "and"}}, true, &Parser::parse_not);
+    }
 
     bool parse_not(Expr& out, int depth) {
         if (!deeper(depth)) return false;
@@ -625,35 +642,11 @@ private:
     }
 
     bool parse_additive(Expr& out, int depth) {
-        if (!deeper(depth) || !parse_multiplicative(out, depth + 1)) return false;
-        int chain = 0;
-        while (is_punct("+") || is_punct("-")) {
-            if (++chain > kMaxChain) return fail(cur_, fmt::format("more than {} operators in a row; use IN or parentheses", kMaxChain));
-            Expr e = make(Expr::Kind::binary, cur_);
-            e.op = cur_.text;
-            if (!advance()) return false;
-            e.args.push_back(std::move(out));
-            e.args.emplace_back();
-            if (!parse_multiplicative(e.args.back(), depth + 1)) return false;
-            out = std::move(e);
-        }
-        return true;
+        return parse_chain(out, depth, {{"+", {}}, {"-", {}}}, false, &Parser::parse_multiplicative);
     }
 
     bool parse_multiplicative(Expr& out, int depth) {
-        if (!deeper(depth) || !parse_unary(out, depth + 1)) return false;
-        int chain = 0;
-        while (is_punct("*") || is_punct("/") || is_punct("%")) {
-            if (++chain > kMaxChain) return fail(cur_, fmt::format("more than {} operators in a row; use IN or parentheses", kMaxChain));
-            Expr e = make(Expr::Kind::binary, cur_);
-            e.op = cur_.text;
-            if (!advance()) return false;
-            e.args.push_back(std::move(out));
-            e.args.emplace_back();
-            if (!parse_unary(e.args.back(), depth + 1)) return false;
-            out = std::move(e);
-        }
-        return true;
+        return parse_chain(out, depth, {{"*", {}}, {"/", {}}, {"%", {}}}, false, &Parser::parse_unary);
     }
 
     bool parse_unary(Expr& out, int depth) {
