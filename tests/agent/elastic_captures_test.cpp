@@ -96,19 +96,7 @@ TEST_CASE("New terms: the history goes through tail's state file; a restart does
     const std::string sample = kSamples + "elastic_nohup_setsid.enriched.log";
     const auto run = [&](const scanwatch::agent::PipelineState* restore,
                          scanwatch::agent::PipelineState* save) {
-        scanwatch::agent::PipelineOptions options;
-        options.normalizer.host_id = "sample-host-id";
-        options.rules = set.rules;
-        std::FILE* devnull = std::fopen("/dev/null", "w");
-        scanwatch::agent::Diagnostics diagnostics(devnull);
-        std::size_t alerts = 0;
-        scanwatch::agent::Pipeline pipeline(
-            options, [&](const scanwatch::rules::Alert&) { ++alerts; }, {}, diagnostics);
-        if (restore != nullptr) CHECK(pipeline.restore_state(*restore).empty());
-        scanwatch::agent::replay({sample}, pipeline, [](const std::string&) {});
-        if (save != nullptr) *save = pipeline.save_state();
-        std::fclose(devnull);
-        return alerts;
+        return scanwatch::test::replay_between_restarts(sample, set.rules, restore, save);
     };
     scanwatch::agent::PipelineState saved;
     CHECK(run(nullptr, &saved) == 2);

@@ -63,4 +63,27 @@ inline ReplayResult replay_paths(const std::vector<std::string>& paths,
     return replay_with_rules(paths, {builtin_rule()}, engine, with_events);
 }
 
+/// Replays `log` with `rule_list`, first restoring `restore` (when given, and checked to fit)
+/// and then saving the pipeline's state into `save` (when given): one run of an agent between
+/// restarts. Returns the number of alerts.
+inline std::size_t replay_between_restarts(
+    const std::string& log, std::vector<std::shared_ptr<const rules::RuleDefinition>> rule_list,
+    const agent::PipelineState* restore, agent::PipelineState* save) {
+    agent::PipelineOptions options;
+    options.normalizer.host_id = "sample-host-id";
+    options.rules = std::move(rule_list);
+    std::FILE* devnull = std::fopen("/dev/null", "w");
+    agent::Diagnostics diagnostics(devnull);
+    std::size_t alerts = 0;
+    agent::Pipeline pipeline(options, [&](const rules::Alert&) { ++alerts; }, {}, diagnostics);
+    if (restore != nullptr && !pipeline.restore_state(*restore).empty()) {
+        std::fclose(devnull);
+        throw std::runtime_error("saved state does not fit the rules");
+    }
+    agent::replay({log}, pipeline, [](const std::string&) {});
+    if (save != nullptr) *save = pipeline.save_state();
+    std::fclose(devnull);
+    return alerts;
+}
+
 }  // namespace scanwatch::test

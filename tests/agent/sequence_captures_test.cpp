@@ -117,19 +117,7 @@ TEST_CASE("Sequence: a partial sequence goes through tail's state file", "[golde
     std::ofstream(second) << all.substr(line_end + 1);
     const auto run = [&](const std::string& log, const scanwatch::agent::PipelineState* restore,
                          scanwatch::agent::PipelineState* save) {
-        scanwatch::agent::PipelineOptions options;
-        options.normalizer.host_id = "sample-host-id";
-        options.rules = set.rules;
-        std::FILE* devnull = std::fopen("/dev/null", "w");
-        scanwatch::agent::Diagnostics diagnostics(devnull);
-        std::size_t alerts = 0;
-        scanwatch::agent::Pipeline pipeline(
-            options, [&](const scanwatch::rules::Alert&) { ++alerts; }, {}, diagnostics);
-        if (restore != nullptr) CHECK(pipeline.restore_state(*restore).empty());
-        scanwatch::agent::replay({log}, pipeline, [](const std::string&) {});
-        if (save != nullptr) *save = pipeline.save_state();
-        std::fclose(devnull);
-        return alerts;
+        return scanwatch::test::replay_between_restarts(log, set.rules, restore, save);
     };
     scanwatch::agent::PipelineState saved;
     CHECK(run(first, nullptr, &saved) == 0);
