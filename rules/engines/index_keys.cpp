@@ -7,15 +7,11 @@
 #include "rules/query/pattern.h"
 
 namespace scanwatch::rules {
-namespace {
-
 std::string lowered(std::string_view v) {
     std::string out(v);
     for (char& c : out) c = query::ascii_lower(c);
     return out;
 }
-
-}  // namespace
 
 void sort_keys(std::vector<IndexKey>& keys) {
     std::sort(keys.begin(), keys.end());

@@ -5,12 +5,17 @@
 // KQL()) derives its keys with the same function.
 
 #include <functional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "rules/engines/engine.h"
 #include "rules/query/ast.h"
 
 namespace scanwatch::rules {
+
+/// `v` ASCII lower-cased, as key values are kept.
+std::string lowered(std::string_view v);
 
 /// Sorts `keys` and drops duplicates.
 void sort_keys(std::vector<IndexKey>& keys);

@@ -9,7 +9,6 @@
 #include "rules/engines/engine_state.h"
 #include "rules/engines/group_table.h"
 #include "rules/engines/index_keys.h"
-#include "rules/query/pattern.h"
 
 namespace scanwatch::rules {
 namespace {
@@ -57,12 +56,6 @@ constexpr std::string_view kKeyFields[] = {"process.name", "process.executable",
 int key_rank(std::string_view field) {
     const auto* it = std::find(std::begin(kKeyFields), std::end(kKeyFields), field);
     return it == std::end(kKeyFields) ? -1 : static_cast<int>(it - std::begin(kKeyFields));
-}
-
-std::string folded(std::string_view v) {
-    std::string out(v);
-    for (char& c : out) c = query::ascii_lower(c);
-    return out;
 }
 
 struct KeyDeriver {
@@ -144,7 +137,7 @@ struct KeyDeriver {
             for (int side = 0; side < 2; ++side) {
                 const std::string_view field = field_of(e.args[side]);
                 if (!field.empty() && literal_text(e.args[1 - side], value)) {
-                    out.push_back(IndexKey{FieldCatalog::known_id(field), folded(value)});
+                    out.push_back(IndexKey{FieldCatalog::known_id(field), lowered(value)});
                     return true;
                 }
             }
@@ -157,7 +150,7 @@ struct KeyDeriver {
             std::vector<IndexKey> mine;
             for (std::size_t i = 1; i < e.args.size(); ++i) {
                 if (!literal_text(e.args[i], value)) return false;
-                mine.push_back(IndexKey{id, folded(value)});
+                mine.push_back(IndexKey{id, lowered(value)});
             }
             out.insert(out.end(), mine.begin(), mine.end());
             return true;
@@ -170,7 +163,7 @@ struct KeyDeriver {
             for (const std::string& p : e.patterns) {
                 // A pattern with a wildcard or an escape is no literal value.
                 if (p.find_first_of("*?\\") != std::string::npos) return false;
-                mine.push_back(IndexKey{id, folded(p)});
+                mine.push_back(IndexKey{id, lowered(p)});
             }
             out.insert(out.end(), mine.begin(), mine.end());
             return true;
