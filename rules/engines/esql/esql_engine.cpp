@@ -47,15 +47,15 @@ std::string row_uuid(const RuleDefinition& rule, std::int64_t run_ms, const esql
     return fmt::format("{:016x}{:016x}", h.high64, h.low64);
 }
 
-// The source fields an index key can be on, most selective first: fields every view fills
-// from the event alike (event.action and event.type differ between views, so never).
-constexpr std::string_view kKeyFields[] = {"process.name", "process.executable",
-                                           "process.parent.name", "process.parent.executable",
-                                           "process.args", "destination.port", "network.transport"};
-
+// A field's place among the index's fields (index_fields(), most selective first), or -1 where
+// an ES|QL key cannot be on it: not indexed, or event.action and event.type, which differ
+// between views.
 int key_rank(std::string_view field) {
-    const auto* it = std::find(std::begin(kKeyFields), std::end(kKeyFields), field);
-    return it == std::end(kKeyFields) ? -1 : static_cast<int>(it - std::begin(kKeyFields));
+    if (field == "event.action" || field == "event.type") return -1;
+    const int id = FieldCatalog::known_id(field);
+    const auto& fields = index_fields();
+    const auto it = std::find(fields.begin(), fields.end(), id);
+    return id < 0 || it == fields.end() ? -1 : static_cast<int>(it - fields.begin());
 }
 
 struct KeyDeriver {
